@@ -1,0 +1,48 @@
+/** Znode path validation and helpers (the rules of ZooKeeper's PathUtils.validatePath). */
+import { UsageError } from './errors.js';
+
+/**
+ * Throws a UsageError saying what is wrong with `path`, or returns it.
+ * `sequential` allows a trailing slash-free prefix that the server will suffix.
+ */
+export function validatePath(path: string, opts: { sequential?: boolean } = {}): string {
+  const fail = (why: string, hint?: string): never => {
+    throw new UsageError(`invalid path ${JSON.stringify(path)}: ${why}`, hint);
+  };
+  if (typeof path !== 'string' || path.length === 0) fail('path is empty', 'give an absolute path such as /app/config');
+  if (path[0] !== '/') fail('path must start with /', `did you mean /${path}?`);
+  if (path.length === 1) return path;
+  if (path.endsWith('/') && !opts.sequential) fail('path must not end with /', `did you mean ${path.replace(/\/+$/, '')}?`);
+  if (path.endsWith('/') && opts.sequential) fail('the parent of a sequential node must not end with /');
+  const parts = path.split('/').slice(1);
+  for (const part of parts) {
+    if (part.length === 0) fail('empty segment (//) in path');
+    if (part === '.' || part === '..') fail(`relative segment "${part}" is not allowed`);
+  }
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0) fail('path contains a NUL character');
+    if ((c > 0 && c < 0x1f) || (c > 0x7f && c < 0x9f) || (c > 0xd800 && c < 0xf8ff) || (c > 0xfff0 && c < 0xffff)) {
+      fail(`path contains an invalid character (U+${c.toString(16).padStart(4, '0')})`);
+    }
+  }
+  return path;
+}
+
+export function joinPath(parent: string, child: string): string {
+  return parent === '/' ? `/${child}` : `${parent}/${child}`;
+}
+
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** True for /zookeeper and everything under it (the server's own subtree). */
+export function isReserved(path: string): boolean {
+  return path === '/zookeeper' || path.startsWith('/zookeeper/');
+}

@@ -1,0 +1,148 @@
+/**
+ * BaseCommand: global flags, connection (lazy, closed in finally), the
+ * printer, and errors -> one line on stderr + the documented exit code.
+ *
+ * A command: parse (done here in init), call core, hand the typed result to
+ * `this.printer`, return the result (oclif prints it for --json).
+ */
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { ExitCode, ZkctlError, exitCodeOf } from '../core/errors.js';
+import { enableDebug } from '../core/debug.js';
+import { Session, type SessionOptions } from '../core/session.js';
+import { OUTPUT_FORMATS, type OutputFormat, Printer, toPlainData } from '../output/index.js';
+import { type ConnectionSettings, resolveConnection } from './context.js';
+
+export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type ArgsOf<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+export const connectionFlags = {
+  server: Flags.string({
+    char: 's',
+    summary: 'Ensemble to connect to: host:port[,host:port...][/chroot].',
+    description: 'Defaults to $ZKCTL_SERVER, then the current context, then 127.0.0.1:2181.',
+    helpGroup: 'GLOBAL',
+  }),
+  context: Flags.string({ summary: 'Use this context from the contexts file.', helpGroup: 'GLOBAL' }),
+  timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s).', helpGroup: 'GLOBAL' }),
+  auth: Flags.string({ summary: 'Authenticate: scheme:credential, e.g. digest:user:password (or $ZKCTL_AUTH).', helpGroup: 'GLOBAL' }),
+};
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    ...connectionFlags,
+    output: Flags.string({
+      char: 'o',
+      summary: 'Output format.',
+      options: OUTPUT_FORMATS,
+      description: 'table on a terminal, plain otherwise.',
+      helpGroup: 'GLOBAL',
+    }),
+    'no-color': Flags.boolean({ summary: 'Disable colour (also: NO_COLOR).', helpGroup: 'GLOBAL' }),
+    verbose: Flags.boolean({ summary: 'Debug logging and stack traces on stderr (also: DEBUG=zkctl*).', helpGroup: 'GLOBAL' }),
+  };
+  static override enableJsonFlag = true;
+
+  protected flags!: FlagsOf<T>;
+  protected args!: ArgsOf<T>;
+  private _session?: Session;
+  private _printer?: Printer;
+  private cleanups: Array<() => Promise<void> | void> = [];
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as FlagsOf<T>;
+    this.args = args as ArgsOf<T>;
+    if (this.flags.verbose) enableDebug(true);
+  }
+
+  /** Output format: --json, -o, else table on a TTY and plain in pipes. */
+  get outputFormat(): OutputFormat {
+    if (this.jsonEnabled()) return 'json';
+    const o = this.flags.output as OutputFormat | undefined;
+    if (o) return o;
+    return process.stdout.isTTY ? 'table' : 'plain';
+  }
+
+  get colorEnabled(): boolean {
+    return !!process.stdout.isTTY && !this.flags['no-color'] && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
+  }
+
+  get printer(): Printer {
+    this._printer ??= new Printer({ format: this.outputFormat, color: this.colorEnabled });
+    return this._printer;
+  }
+
+  /** Where to connect, from flags, env and the contexts file. */
+  get connection(): ConnectionSettings {
+    return resolveConnection(this.flags as { server?: string; context?: string; timeout?: string; auth?: string });
+  }
+
+  /** Connect (once) with the resolved settings. */
+  protected async session(extra: Partial<SessionOptions> = {}): Promise<Session> {
+    if (this._session) return this._session;
+    const c = this.connection;
+    this._session = await Session.connect({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, ...extra });
+    return this._session;
+  }
+
+  /** Run `fn` when the command ends, however it ends (before the session closes). */
+  protected onCleanup(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn);
+  }
+
+  /** Progress / notes for people: stderr, only on a TTY. */
+  protected progress(msg: string): void {
+    if (process.stderr.isTTY) process.stderr.write(`${msg}\n`);
+  }
+
+  protected override toSuccessJson(result: unknown): unknown {
+    return toPlainData(result);
+  }
+
+  protected override async catch(err: Interfaces.CommandError): Promise<void> {
+    const code = errorExitCode(err);
+    process.exitCode = code;
+    const verbose = this.flags?.verbose || /zkctl/.test(process.env.DEBUG ?? '');
+    process.stderr.write(`${formatError(err, this.id)}\n`);
+    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    for (const fn of this.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        /* best effort */
+      }
+    }
+    if (this._session) await this._session.close().catch(() => undefined);
+    await super.finally(err);
+  }
+}
+
+/** oclif's own parse errors carry `oclif.exit`; ours carry exitCode. */
+export function errorExitCode(err: unknown): number {
+  if (err instanceof ZkctlError) return err.exitCode;
+  const oc = (err as { oclif?: { exit?: number } }).oclif;
+  if (oc && typeof oc.exit === 'number') return oc.exit === 0 ? 0 : ExitCode.USAGE;
+  if ((err as { code?: string }).code === 'EPIPE') return ExitCode.OK;
+  return exitCodeOf(err);
+}
+
+export function formatError(err: unknown, commandId?: string): string {
+  const e = err as Error & { hint?: string; oclif?: unknown };
+  let msg = (e.message ?? String(err)).split('\n')[0].replace(/^Error:\s*/, '');
+  if (e instanceof ZkctlError) {
+    if (e.hint) msg += ` (${e.hint})`;
+  } else if (e.oclif) {
+    msg += ` (see: zkctl ${commandId ? commandId.replace(/:/g, ' ') + ' ' : ''}--help)`;
+  }
+  return `zkctl: ${msg}`;
+}

@@ -1,0 +1,141 @@
+/**
+ * Contexts file and connection resolution.
+ *
+ * Server: -s/--server, else ZKCTL_SERVER, else the context (--context NAME or
+ * the file's current-context), else 127.0.0.1:2181.
+ * File: $XDG_CONFIG_HOME/zkctl/config.yaml (default ~/.config/zkctl/config.yaml):
+ *
+ *   current-context: local
+ *   contexts:
+ *     local:
+ *       server: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183
+ *       auth: digest:user:password      # optional
+ *       timeout: 10s                    # optional
+ *       ensemble-dir: /root/.local/state/zkctl/ensembles/local   # set by `ensemble up`
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
+import { UsageError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import type { AuthInfo } from '../core/session.js';
+
+export interface Context {
+  server: string;
+  auth?: string;
+  timeout?: string;
+  'ensemble-dir'?: string;
+}
+
+export interface ConfigFile {
+  'current-context'?: string;
+  contexts: Record<string, Context>;
+}
+
+export const DEFAULT_SERVER = '127.0.0.1:2181';
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.length > 0 ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return join(base, 'zkctl', 'config.yaml');
+}
+
+export function loadConfig(path = configPath()): ConfigFile {
+  if (!existsSync(path)) return { contexts: {} };
+  let doc: unknown;
+  try {
+    doc = yamlParse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
+  }
+  if (doc == null) return { contexts: {} };
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`${path}: expected a mapping with current-context and contexts`);
+  const cfg = doc as ConfigFile;
+  cfg.contexts = cfg.contexts ?? {};
+  return cfg;
+}
+
+/** Write atomically (temp file + rename), mode 0600 since contexts may hold credentials. */
+export function saveConfig(cfg: ConfigFile, path = configPath()): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, yamlStringify(cfg), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+export function setContext(name: string, ctx: Context, opts: { makeCurrent?: boolean; path?: string } = {}): void {
+  const cfg = loadConfig(opts.path);
+  cfg.contexts[name] = ctx;
+  if (opts.makeCurrent || !cfg['current-context']) cfg['current-context'] = name;
+  saveConfig(cfg, opts.path);
+}
+
+export interface ConnectionSettings {
+  server: string;
+  auth: AuthInfo[];
+  timeoutMs: number;
+  /** where the server came from: flag, env, context:NAME, default */
+  source: string;
+  context?: string;
+}
+
+export function parseAuth(spec: string): AuthInfo {
+  const i = spec.indexOf(':');
+  if (i <= 0 || i === spec.length - 1) throw new UsageError('invalid --auth value', 'use scheme:credential, e.g. digest:user:password');
+  return { scheme: spec.slice(0, i), credential: spec.slice(i + 1) };
+}
+
+export function validateServer(server: string): string {
+  const [hosts, ...rest] = server.split('/');
+  const chroot = rest.length ? `/${rest.join('/')}` : '';
+  if (!hosts) throw new UsageError(`invalid server "${server}"`, 'use host:port[,host:port...][/chroot]');
+  for (const h of hosts.split(',')) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(?::(\d+))?$/.exec(h.trim());
+    if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) {
+      throw new UsageError(`invalid server address "${h}" in "${server}"`, 'use host:port[,host:port...][/chroot]');
+    }
+  }
+  if (chroot && (chroot.endsWith('/') || chroot.includes('//'))) throw new UsageError(`invalid chroot "${chroot}" in "${server}"`);
+  return server;
+}
+
+/** Resolve where to connect and how, following the precedence in DESIGN.md. */
+export function resolveConnection(
+  flags: { server?: string; context?: string; timeout?: string; auth?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionSettings {
+  let ctx: Context | undefined;
+  let ctxName: string | undefined;
+  const needContext = !flags.server && !env.ZKCTL_SERVER;
+  if (flags.context || needContext) {
+    const cfg = loadConfig(configPath(env));
+    ctxName = flags.context ?? cfg['current-context'];
+    if (flags.context && !cfg.contexts[flags.context]) {
+      throw new UsageError(`no context named "${flags.context}"`, `see zkctl context ls (${configPath(env)})`);
+    }
+    if (ctxName) ctx = cfg.contexts[ctxName];
+  }
+  let server: string;
+  let source: string;
+  if (flags.server) {
+    server = flags.server;
+    source = 'flag';
+  } else if (env.ZKCTL_SERVER) {
+    server = env.ZKCTL_SERVER;
+    source = 'env ZKCTL_SERVER';
+  } else if (ctx?.server) {
+    server = ctx.server;
+    source = `context ${ctxName}`;
+  } else {
+    server = DEFAULT_SERVER;
+    source = 'default';
+  }
+  validateServer(server);
+  const authSpec = flags.auth ?? env.ZKCTL_AUTH ?? ctx?.auth;
+  const timeoutSpec = flags.timeout ?? ctx?.timeout;
+  const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, 'timeout') : DEFAULT_TIMEOUT_MS;
+  if (timeoutMs <= 0) throw new UsageError('--timeout must be positive');
+  return { server, auth: authSpec ? [parseAuth(authSpec)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
+}

@@ -1,0 +1,42 @@
+import { BaseCommand } from '../../cli/base.js';
+import { configPath, loadConfig } from '../../cli/context.js';
+import type { Column } from '../../output/index.js';
+
+interface Row {
+  name: string;
+  current: boolean;
+  server: string;
+  auth: boolean;
+  timeout?: string;
+  ensembleDir?: string;
+}
+
+const columns: Column<Row>[] = [
+  { header: 'CURRENT', key: 'current', get: (r) => (r.current ? '*' : '') },
+  { header: 'NAME', key: 'name', get: (r) => r.name },
+  { header: 'SERVER', key: 'server', get: (r) => r.server },
+  { header: 'AUTH', key: 'auth', get: (r) => (r.auth ? 'yes' : '') },
+  { header: 'TIMEOUT', key: 'timeout', get: (r) => r.timeout },
+  { header: 'ENSEMBLE DIR', key: 'ensembleDir', get: (r) => r.ensembleDir },
+];
+
+export default class ContextLs extends BaseCommand<typeof ContextLs> {
+  static override summary = 'List contexts (named connection settings).';
+  static override description = `Contexts live in ${'$XDG_CONFIG_HOME/zkctl/config.yaml'} (default ~/.config/zkctl/config.yaml). \`zkctl ensemble up\` adds one for each local ensemble and makes it current. Credentials are never shown.`;
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> -o json'];
+
+  async run(): Promise<Row[]> {
+    const cfg = loadConfig();
+    const rows: Row[] = Object.entries(cfg.contexts).map(([name, c]) => ({
+      name,
+      current: cfg['current-context'] === name,
+      server: c.server,
+      auth: !!c.auth,
+      timeout: c.timeout,
+      ensembleDir: c['ensemble-dir'],
+    }));
+    if (rows.length === 0 && this.outputFormat === 'table') this.progress(`no contexts in ${configPath()}`);
+    this.printer.rows(rows, columns);
+    return rows;
+  }
+}

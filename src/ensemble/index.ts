@@ -1,0 +1,11 @@
+/**
+ * zkctl's ensemble library: run a local ZooKeeper ensemble (real servers),
+ * talk four-letter words to any server, and tell the status of any ensemble.
+ * No oclif, no chalk, never prints.
+ */
+export * from './zk-install.js';
+export * from './config.js';
+export * from './fourlw.js';
+export * from './status.js';
+export * from './proc.js';
+export * from './local.js';

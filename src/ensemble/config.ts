@@ -166,6 +166,8 @@ export function renderZooCfg(spec: EnsembleSpec, id: number, paths: MemberPaths,
     `dataDir=${paths.dataDir}`,
     `reconfigEnabled=true`,
     `standaloneEnabled=false`,
+    // TTL nodes (create -t) need extended types; server ids stay < 255 here.
+    `extendedTypesEnabled=true`,
     `4lw.commands.whitelist=*`,
     `maxClientCnxns=0`,
     `preAllocSize=4096`,

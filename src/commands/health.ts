@@ -1,0 +1,60 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { parseDuration } from '../core/duration.js';
+import { CheckFailedError } from '../core/errors.js';
+import { type HealthReport, waitHealthy } from '../ensemble/health.js';
+import type { MemberStatus } from '../ensemble/status.js';
+import type { Column } from '../output/index.js';
+
+const columns: Column<MemberStatus>[] = [
+  { header: 'ADDRESS', key: 'address', get: (m) => m.address },
+  { header: 'ID', key: 'id', get: (m) => m.id, align: 'right' },
+  { header: 'MODE', key: 'mode', get: (m) => m.mode },
+  { header: 'ZXID', key: 'zxid', get: (m) => m.zxid },
+  { header: 'RUOK', key: 'ruok', get: (m) => (m.mode === 'down' ? 'no' : 'imok') },
+  { header: 'PROBE MS', key: 'ms', get: (m) => m.ms, align: 'right' },
+  { header: 'ERROR', key: 'error', get: (m) => m.error },
+];
+
+export default class Health extends BaseCommand<typeof Health> {
+  static override summary = 'Check that the ensemble serves: one leader, a quorum, and a write/read probe.';
+  static override description = `Asks every member in the connect string (four-letter words) for its mode and zxid, checks that exactly one leader and a quorum serve, and writes, syncs, reads back and deletes an ephemeral probe node through a real session.
+
+Exit 0 when healthy; a member down while the quorum serves is reported as "degraded" and still exits 0 unless --strict. Otherwise exit 12. With --wait, retries until healthy or the deadline.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --wait 60s && npm test',
+    '<%= config.bin %> <%= command.id %> -s zk1:2181,zk2:2181,zk3:2181 --strict -o json',
+  ];
+  static override flags = {
+    wait: Flags.string({ summary: 'Retry until healthy or this long has passed (e.g. 30s).' }),
+    strict: Flags.boolean({ summary: 'Fail (exit 12) when any member is down, not only without quorum.' }),
+  };
+
+  async run(): Promise<HealthReport> {
+    const c = this.connection;
+    const waitMs = this.flags.wait ? parseDuration(this.flags.wait, '--wait') : 0;
+    const ac = new AbortController();
+    const onSig = (): void => ac.abort();
+    process.once('SIGINT', onSig);
+    this.onCleanup(() => {
+      process.removeListener('SIGINT', onSig);
+    });
+    const report = await waitHealthy({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, strict: this.flags.strict }, waitMs, 500, ac.signal);
+    if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
+      if (!this.jsonEnabled() || !report.ok) this.printer.object(report as unknown as Record<string, unknown>);
+    } else {
+      this.printer.rows(report.members, columns);
+      const probe = report.probe.ok ? `probe ok via ${report.probe.server} in ${report.probe.ms}ms` : `probe FAILED: ${report.probe.error}`;
+      const summary = `${report.state}: ${report.leaders === 1 ? `leader ${report.leader}` : `${report.leaders} leaders`}, ${report.serving}/${report.members.length} serving, ${report.quorum ? 'quorum' : 'NO quorum'}; ${probe}`;
+      if (this.outputFormat === 'table') this.printer.text(summary);
+      else process.stderr.write(`${summary}\n`);
+    }
+    if (ac.signal.aborted) process.exitCode = 130;
+    else if (!report.ok) {
+      // The report is already printed; say why in one line and exit 12.
+      throw new CheckFailedError(`ensemble ${report.state}: ${report.problems.join('; ')}`);
+    }
+    return report;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Health of an ensemble, for CI gates (`zkctl health --wait 60s && run-tests`).
+ *
+ * Healthy: a quorum serves with exactly one leader (four-letter words of every
+ * member in the connect string) AND a write-then-read probe through a real
+ * session succeeds. A member that is down while the quorum serves is
+ * "degraded" (healthy unless `strict`).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isZkCode, ZkCode } from '../core/errors.js';
+import { Session, type AuthInfo } from '../core/session.js';
+import { ensembleStatus, isServing, type MemberStatus } from './status.js';
+
+export type HealthState = 'healthy' | 'degraded' | 'unhealthy';
+
+export interface ProbeResult {
+  ok: boolean;
+  server?: string;
+  ms?: number;
+  error?: string;
+}
+
+export interface HealthReport {
+  state: HealthState;
+  /** The exit-worthy verdict given `strict`. */
+  ok: boolean;
+  leaders: number;
+  leader?: string;
+  quorum: boolean;
+  serving: number;
+  members: MemberStatus[];
+  probe: ProbeResult;
+  problems: string[];
+  checkedAt: string;
+  attempts: number;
+}
+
+export interface HealthOptions {
+  connectString: string;
+  timeoutMs: number;
+  auth?: AuthInfo[];
+  strict?: boolean;
+  /** Parent of the probe node (default /.zkctl-health, a container). */
+  probePath?: string;
+}
+
+/** Create an ephemeral node, read it back (after sync), delete it. */
+export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> {
+  const t0 = Date.now();
+  let s: Session | undefined;
+  try {
+    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000 });
+    const parent = opts.probePath ?? '/.zkctl-health';
+    try {
+      await s.create(parent, Buffer.alloc(0), { mode: 'container' });
+    } catch (e) {
+      if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
+    }
+    const token = randomBytes(12).toString('hex');
+    const node = `${parent}/${hostname()}-${process.pid}-${token}`;
+    await s.create(node, Buffer.from(token), { mode: 'ephemeral' });
+    await s.sync(node);
+    const { data } = await s.get(node);
+    await s.delete(node).catch(() => undefined);
+    if (data.toString() !== token) return { ok: false, server: s.server, ms: Date.now() - t0, error: 'read back different data than written' };
+    return { ok: true, server: s.server, ms: Date.now() - t0 };
+  } catch (e) {
+    return { ok: false, server: s?.server, ms: Date.now() - t0, error: (e as Error).message };
+  } finally {
+    await s?.close().catch(() => undefined);
+  }
+}
+
+export async function checkHealth(opts: HealthOptions, attempts = 1): Promise<HealthReport> {
+  const [st, probe] = await Promise.all([
+    ensembleStatus(opts.connectString, { timeoutMs: Math.min(opts.timeoutMs, 3000) }),
+    writeReadProbe(opts),
+  ]);
+  const problems: string[] = [];
+  // A standalone server is its own leader.
+  const standalone = st.members.some((m) => m.mode === 'standalone');
+  if (standalone && st.leaders === 0) st.leaders = 1;
+  if (st.leaders === 0) problems.push('no leader');
+  if (st.leaders > 1) problems.push(`${st.leaders} members claim to be leader`);
+  if (!st.quorum) problems.push('no quorum serving');
+  if (!probe.ok) problems.push(`write/read probe failed: ${probe.error}`);
+  const down = st.members.filter((m) => !isServing(m.mode));
+  for (const m of down) problems.push(`${m.address} is ${m.mode}${m.error ? ` (${m.error})` : ''}`);
+  const core = st.leaders === 1 && st.quorum && probe.ok;
+  const state: HealthState = !core ? 'unhealthy' : down.length > 0 ? 'degraded' : 'healthy';
+  return {
+    state,
+    ok: state === 'healthy' || (state === 'degraded' && !opts.strict),
+    leaders: st.leaders,
+    leader: st.leader?.address ?? (standalone ? st.members.find((m) => m.mode === 'standalone')?.address : undefined),
+    quorum: st.quorum,
+    serving: st.serving,
+    members: st.members,
+    probe,
+    problems,
+    checkedAt: new Date().toISOString(),
+    attempts,
+  };
+}
+
+/** Retry until healthy or `waitMs` passes; returns the last report. */
+export async function waitHealthy(opts: HealthOptions, waitMs: number, intervalMs = 500, signal?: AbortSignal): Promise<HealthReport> {
+  const deadline = Date.now() + waitMs;
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    const left = deadline - Date.now();
+    const timeoutMs = waitMs > 0 ? Math.max(500, Math.min(opts.timeoutMs, left)) : opts.timeoutMs;
+    const r = await checkHealth({ ...opts, timeoutMs }, attempt);
+    if (r.ok || Date.now() + intervalMs >= deadline || signal?.aborted) return r;
+    await new Promise((res) => setTimeout(res, intervalMs));
+  }
+}

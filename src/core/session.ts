@@ -237,6 +237,14 @@ export class Session extends EventEmitter {
     await this.waitConnected(timeoutMs);
   }
 
+  /**
+   * Drop the TCP connection now; the session reconnects (to the next server)
+   * and keeps its ephemerals and watches. For drills and tests.
+   */
+  dropConnection(): void {
+    this.transport.dropConnection();
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
@@ -268,7 +276,7 @@ export class Session extends EventEmitter {
       const e = ev as { type?: number; name?: string; path?: string; getType?: () => number; getPath?: () => string };
       const type = typeof e.getType === 'function' ? e.getType() : (e.type as number);
       const path = typeof e.getPath === 'function' ? e.getPath() : (e.path as string);
-      w({ type: eventName(type), path: this.transport.fromServerPath(path) });
+      w({ type: eventName(type), path });
     };
   }
 
@@ -278,11 +286,11 @@ export class Session extends EventEmitter {
     const sp = this.sp(path);
     try {
       const stat = await this.send(OpCode.exists, body((w) => w.string(sp).bool(!!watcher)), readStat, `exists ${path}`, path);
-      if (watcher) this.transport.registerWatcher('data', sp, this.watchWrapper(watcher));
+      if (watcher) this.transport.registerWatcher('data', path, this.watchWrapper(watcher));
       return stat;
     } catch (e) {
       if (e instanceof ZkError && e.code === ZkCode.NO_NODE) {
-        if (watcher) this.transport.registerWatcher('exist', sp, this.watchWrapper(watcher));
+        if (watcher) this.transport.registerWatcher('exist', path, this.watchWrapper(watcher));
         return null;
       }
       throw e;
@@ -299,7 +307,7 @@ export class Session extends EventEmitter {
       `get ${path}`,
       path,
     );
-    if (watcher) this.transport.registerWatcher('data', sp, this.watchWrapper(watcher));
+    if (watcher) this.transport.registerWatcher('data', path, this.watchWrapper(watcher));
     return res;
   }
 
@@ -313,7 +321,7 @@ export class Session extends EventEmitter {
       `ls ${path}`,
       path,
     );
-    if (watcher) this.transport.registerWatcher('child', sp, this.watchWrapper(watcher));
+    if (watcher) this.transport.registerWatcher('child', path, this.watchWrapper(watcher));
     return res;
   }
 

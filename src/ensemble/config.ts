@@ -240,4 +240,7 @@ export const DEFAULT_JVM_FLAGS: readonly string[] = [
   '-XX:+ExitOnOutOfMemoryError',
   '-Djava.net.preferIPv4Stack=true',
   '-Dzookeeper.jmx.log4j.disable=true',
+  // Empty containers and expired TTL nodes are reaped every second (default 60 s): a local
+  // ensemble is for development and drills, where waiting a minute hides behaviour.
+  '-Dznode.container.checkIntervalMs=1000',
 ];

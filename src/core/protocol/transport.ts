@@ -502,6 +502,11 @@ export class Transport extends EventEmitter {
     }
   }
 
+  /** Drop the current connection (the client reconnects, keeping the session). */
+  dropConnection(): void {
+    this.cm.socket?.destroy();
+  }
+
   /** Send closeSession (when connected) and wait at most `waitMs` for the server to confirm. */
   async close(waitMs = 2000): Promise<void> {
     if (this.closed) return;

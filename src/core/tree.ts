@@ -1,0 +1,571 @@
+/**
+ * Pipelined tree walking and deletion.
+ *
+ * `walk()` streams a subtree in strict depth-first order (children sorted by
+ * name), pre-order (parents first) or post-order (children first), while
+ * keeping up to `window` requests in flight on the one session. It never holds
+ * the whole tree: at most `maxBuffered` fetched-but-not-yet-consumed nodes
+ * (plus the sibling lists along the current path) are in memory, and a slow
+ * consumer (a pipe) stops the fetching (back-pressure).
+ *
+ * How the window is filled: every known, not yet fetched node waits in a
+ * priority queue ordered by its position in the depth-first order; the next
+ * request always goes to the earliest such node. When the buffer is full, the
+ * fetched node that comes LAST in the order is dropped (and fetched again when
+ * its turn comes) to make room for an earlier one, so a wide level fetched
+ * early can never starve the subtree being printed of its window.
+ *
+ * Nodes deleted while the walk runs are skipped silently (the root excepted:
+ * a missing root is a NO_NODE error, exit 3). Other server errors on a node go
+ * to `onError` (default: throw when the consumer reaches the node); connection
+ * and session errors end the walk at once.
+ *
+ * `deleteTree()` removes a subtree bottom-up: a post-order walk feeds deletes
+ * into a second window. ZooKeeper applies one session's requests in order, so
+ * a parent's delete, sent after its children's, is applied after them without
+ * waiting for their replies.
+ */
+import { InterruptedError, UsageError, ZkCode, ZkError } from './errors.js';
+import { baseName, isReserved, joinPath, validatePath } from './paths.js';
+import type { ACL, Stat } from './protocol/records.js';
+import type { Session } from './session.js';
+
+/** One znode as the walk delivers it. */
+export interface NodeInfo {
+  /** Absolute path (client side: relative to the session's chroot). */
+  path: string;
+  /** Last path segment ('' for '/'). */
+  name: string;
+  /** 0 for the walk's root, 1 for its children, ... */
+  depth: number;
+  stat: Stat;
+  /** With `withData`. */
+  data?: Buffer;
+  /** With `withAcl`. */
+  acl?: ACL[];
+  /** Sorted child names; undefined for nodes at the depth limit (use stat.numChildren). */
+  children?: string[];
+  /** Last of its parent's walked children (true for the root): handy for drawing trees. */
+  last: boolean;
+}
+
+export interface WalkOptions {
+  /** Deepest level to deliver, relative to the root (0 = the root only). Default: unlimited. */
+  depth?: number;
+  /** Fetch each node's data (getData). */
+  withData?: boolean;
+  /** Accepted for clarity; the stat is always delivered (it comes free with every reply). */
+  withStat?: boolean;
+  /** Fetch each node's ACL (getACL). */
+  withAcl?: boolean;
+  /** Most requests in flight at once. Default 1000. */
+  window?: number;
+  /** 'pre': a node before its children (default); 'post': after them. */
+  order?: 'pre' | 'post';
+  /** Deliver the root itself (default true). */
+  includeRoot?: boolean;
+  /** Most fetched-but-unconsumed nodes kept in memory. Default 2 × window (at least 64). */
+  maxBuffered?: number;
+  /** Most bytes of fetched-but-unconsumed data kept in memory (withData). Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** Return true to leave a node (and its subtree) out of the walk. Not applied to the root. */
+  prune?: (path: string, depth: number) => boolean;
+  /** A server error (other than NO_NODE) on one node: 'skip' it (and its subtree) or 'throw' (default). */
+  onError?: (path: string, err: ZkError) => 'skip' | 'throw';
+  /** Aborting ends the walk with an InterruptedError (exit 130). */
+  signal?: AbortSignal;
+}
+
+export interface WalkStats {
+  /** Nodes delivered. */
+  nodes: number;
+  /** Requests sent (including re-fetches). */
+  requests: number;
+  /** Fetched nodes dropped from the buffer to make room (each cost a re-fetch). */
+  evictions: number;
+  /** Highest number of requests in flight at once. */
+  maxInFlight: number;
+  /** Nodes skipped: deleted during the walk or refused by onError. */
+  skipped: number;
+}
+
+/* ------------------------------------------------------------------ */
+
+const NEW = 0;
+const INFLIGHT = 1;
+const BUFFERED = 2;
+const CONSUMED = 3;
+const CANCELLED = 4;
+
+interface Fetched {
+  stat: Stat;
+  data?: Buffer;
+  acl?: ACL[];
+  children?: string[];
+}
+
+interface Entry {
+  path: string;
+  depth: number;
+  /** Position in depth-first order: child indexes from the root. */
+  key: number[];
+  last: boolean;
+  state: number;
+  cost: number;
+  bytes: number;
+  result?: Fetched;
+  kids?: Entry[];
+  error?: Error;
+  skip?: boolean;
+}
+
+function compareKeys(a: number[], b: number[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** A plain binary heap. */
+class Heap<T> {
+  private readonly a: T[] = [];
+  constructor(private readonly less: (x: T, y: T) => boolean) {}
+  get size(): number {
+    return this.a.length;
+  }
+  peek(): T | undefined {
+    return this.a[0];
+  }
+  push(v: T): void {
+    const a = this.a;
+    a.push(v);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop(): T | undefined {
+    const a = this.a;
+    if (a.length === 0) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l], a[m])) m = l;
+        if (r < a.length && this.less(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function isFatal(e: unknown): boolean {
+  return !(e instanceof ZkError);
+}
+
+/**
+ * The walker. Iterate it once (`for await`); `stats` tells how it went.
+ * Breaking out of the loop early is fine: replies still in flight are ignored.
+ */
+export class TreeWalker implements AsyncIterable<NodeInfo> {
+  readonly root: string;
+  readonly stats: WalkStats = { nodes: 0, requests: 0, evictions: 0, maxInFlight: 0, skipped: 0 };
+  private readonly session: Session;
+  private readonly maxDepth: number;
+  private readonly window: number;
+  private readonly maxBuffered: number;
+  private readonly maxBytes: number;
+  private readonly opts: WalkOptions;
+  private readonly todo = new Heap<Entry>((x, y) => compareKeys(x.key, y.key) < 0);
+  private readonly evictable = new Heap<Entry>((x, y) => compareKeys(x.key, y.key) > 0);
+  private inFlight = 0;
+  private started = 0;
+  private bytes = 0;
+  private fatal?: Error;
+  private waiter?: { entry: Entry; wake: () => void };
+  private used = false;
+  private done = false;
+
+  constructor(session: Session, root: string, opts: WalkOptions = {}) {
+    validatePath(root);
+    this.session = session;
+    this.root = root;
+    this.opts = opts;
+    this.maxDepth = opts.depth ?? Number.POSITIVE_INFINITY;
+    if (!(this.maxDepth >= 0)) throw new UsageError(`invalid depth ${opts.depth}`);
+    this.window = Math.max(1, Math.floor(opts.window ?? 1000));
+    this.maxBuffered = Math.max(this.window, Math.floor(opts.maxBuffered ?? Math.max(64, 2 * this.window)));
+    this.maxBytes = opts.maxBufferedBytes ?? 64 * 1024 * 1024;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<NodeInfo> {
+    if (this.used) throw new Error('a TreeWalker can be iterated only once');
+    this.used = true;
+    const gen = this.opts.order === 'post' ? this.post() : this.pre();
+    return gen;
+  }
+
+  private onAbort = (): void => this.fail(new InterruptedError());
+
+  private async *pre(): AsyncGenerator<NodeInfo> {
+    const rootEntry = this.begin();
+    try {
+      const stack: Entry[] = [rootEntry];
+      while (stack.length > 0) {
+        const e = stack.pop()!;
+        const node = await this.consume(e);
+        if (!node) continue;
+        const kids = e.kids;
+        e.kids = undefined;
+        if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]);
+        if (e !== rootEntry || this.opts.includeRoot !== false) {
+          this.stats.nodes++;
+          yield node;
+        }
+      }
+    } finally {
+      this.end();
+    }
+  }
+
+  private async *post(): AsyncGenerator<NodeInfo> {
+    const rootEntry = this.begin();
+    try {
+      const rootNode = await this.consume(rootEntry);
+      if (!rootNode) return;
+      const stack: Array<{ e: Entry; node: NodeInfo; kids: Entry[]; i: number }> = [
+        { e: rootEntry, node: rootNode, kids: rootEntry.kids ?? [], i: 0 },
+      ];
+      rootEntry.kids = undefined;
+      while (stack.length > 0) {
+        const f = stack[stack.length - 1];
+        if (f.i < f.kids.length) {
+          const kid = f.kids[f.i];
+          f.kids[f.i++] = undefined as unknown as Entry; // let it go once visited
+          const node = await this.consume(kid);
+          if (!node) continue;
+          if (kid.kids && kid.kids.length > 0) {
+            stack.push({ e: kid, node, kids: kid.kids, i: 0 });
+            kid.kids = undefined;
+          } else {
+            this.stats.nodes++;
+            yield node;
+          }
+          continue;
+        }
+        stack.pop();
+        if (f.e !== rootEntry || this.opts.includeRoot !== false) {
+          this.stats.nodes++;
+          yield f.node;
+        }
+      }
+    } finally {
+      this.end();
+    }
+  }
+
+  private begin(): Entry {
+    this.opts.signal?.throwIfAborted?.();
+    if (this.opts.signal?.aborted) throw new InterruptedError();
+    this.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    const root = this.newEntry(this.root, 0, [], true);
+    this.todo.push(root);
+    return root;
+  }
+
+  private end(): void {
+    this.done = true;
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  private newEntry(path: string, depth: number, key: number[], last: boolean): Entry {
+    const needChildren = depth < this.maxDepth;
+    const cost = (this.opts.withData ? 1 : 0) + (needChildren ? 1 : 0) + (this.opts.withAcl ? 1 : 0) || 1;
+    return { path, depth, key, last, state: NEW, cost, bytes: 0 };
+  }
+
+  private fail(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.wake();
+  }
+
+  /** Wait for `e` to be fetched; hand it over. Undefined when the node is to be skipped. */
+  private async consume(e: Entry): Promise<NodeInfo | undefined> {
+    if (e.state !== BUFFERED) {
+      if (!this.fatal) {
+        this.pump();
+        if (e.state !== BUFFERED && !this.fatal) await new Promise<void>((wake) => (this.waiter = { entry: e, wake }));
+      }
+      if (this.fatal) throw this.fatal;
+    }
+    e.state = CONSUMED;
+    this.started--;
+    this.bytes -= e.bytes;
+    const r = e.result;
+    e.result = undefined;
+    this.pump();
+    if (e.error) throw e.error;
+    if (e.skip || !r) {
+      this.stats.skipped++;
+      return undefined;
+    }
+    const node: NodeInfo = { path: e.path, name: baseName(e.path), depth: e.depth, stat: r.stat, last: e.last };
+    if (r.data) node.data = r.data;
+    if (r.acl) node.acl = r.acl;
+    if (r.children) node.children = r.children;
+    return node;
+  }
+
+  /** Start fetches while the window and the buffer allow. */
+  private pump(): void {
+    while (!this.fatal && !this.done) {
+      let x = this.todo.peek();
+      while (x && x.state !== NEW) {
+        this.todo.pop();
+        x = this.todo.peek();
+      }
+      if (!x) return;
+      if (this.inFlight > 0 && this.inFlight + x.cost > this.window) return;
+      if (this.started >= this.maxBuffered || this.bytes >= this.maxBytes) {
+        let y = this.evictable.peek();
+        while (y && y.state !== BUFFERED) {
+          this.evictable.pop();
+          y = this.evictable.peek();
+        }
+        if (!y || compareKeys(y.key, x.key) < 0) return;
+        this.evictable.pop();
+        this.evict(y);
+      }
+      this.todo.pop();
+      this.start(x);
+    }
+  }
+
+  private evict(y: Entry): void {
+    this.stats.evictions++;
+    this.started--;
+    this.bytes -= y.bytes;
+    this.cancelKids(y);
+    y.state = NEW;
+    y.result = undefined;
+    y.error = undefined;
+    y.skip = undefined;
+    y.bytes = 0;
+    this.todo.push(y);
+  }
+
+  private cancelKids(y: Entry): void {
+    const kids = y.kids;
+    y.kids = undefined;
+    if (!kids) return;
+    for (const k of kids) {
+      if (k.state === BUFFERED) {
+        this.started--;
+        this.bytes -= k.bytes;
+        this.cancelKids(k);
+      }
+      // an in-flight kid is still counted in `started`; its reply releases it
+      if (k.state !== INFLIGHT) k.state = CANCELLED;
+      else k.state = CANCELLED + INFLIGHT * 10;
+    }
+  }
+
+  private start(e: Entry): void {
+    e.state = INFLIGHT;
+    this.started++;
+    this.inFlight += e.cost;
+    this.stats.requests += e.cost;
+    if (this.inFlight > this.stats.maxInFlight) this.stats.maxInFlight = this.inFlight;
+    const s = this.session;
+    const needChildren = e.depth < this.maxDepth;
+    const reqs: Array<Promise<unknown>> = [];
+    const dataP = this.opts.withData ? s.get(e.path) : undefined;
+    const kidsP = needChildren ? s.getChildren(e.path) : undefined;
+    const aclP = this.opts.withAcl ? s.getACL(e.path) : undefined;
+    const existsP = !dataP && !kidsP && !aclP ? s.exists(e.path) : undefined;
+    for (const p of [dataP, kidsP, aclP, existsP]) if (p) reqs.push(p);
+    Promise.all(reqs).then(
+      async () => {
+        const d = dataP ? await dataP : undefined;
+        const k = kidsP ? await kidsP : undefined;
+        const a = aclP ? await aclP : undefined;
+        const st = existsP ? await existsP : undefined;
+        const stat = d?.stat ?? k?.stat ?? a?.stat ?? st ?? undefined;
+        if (!stat) this.finish(e, undefined, new ZkError(ZkCode.NO_NODE, e.path));
+        else this.finish(e, { stat, data: d?.data, acl: a?.acl, children: k ? k.children.slice().sort() : undefined });
+      },
+      (err: unknown) => {
+        // let the other requests of this node settle quietly
+        for (const p of reqs) p.catch(() => undefined);
+        this.finish(e, undefined, err as Error);
+      },
+    );
+  }
+
+  private finish(e: Entry, r: Fetched | undefined, err?: Error): void {
+    this.inFlight -= e.cost;
+    if (e.state !== INFLIGHT) {
+      // cancelled while in flight (its parent was evicted): just release it
+      this.started--;
+      this.pump();
+      return;
+    }
+    if (this.done) return;
+    e.state = BUFFERED;
+    if (err) {
+      if (isFatal(err)) {
+        this.fail(err);
+        return;
+      }
+      const z = err as ZkError;
+      if (z.code === ZkCode.NO_NODE && e.depth > 0) e.skip = true;
+      else if (z.code !== ZkCode.NO_NODE && this.opts.onError?.(e.path, z) === 'skip') e.skip = true;
+      else e.error = z.path ? z : new ZkError(z.code, e.path);
+    } else if (r) {
+      e.result = r;
+      e.bytes = r.data?.length ?? 0;
+      this.bytes += e.bytes;
+      if (r.children && r.children.length > 0 && e.depth < this.maxDepth) {
+        const prune = this.opts.prune;
+        const kids: Entry[] = [];
+        for (const name of r.children) {
+          const p = joinPath(e.path, name);
+          if (prune && prune(p, e.depth + 1)) continue;
+          kids.push(this.newEntry(p, e.depth + 1, [...e.key, kids.length], false));
+        }
+        if (kids.length > 0) kids[kids.length - 1].last = true;
+        e.kids = kids;
+        for (const k of kids) this.todo.push(k);
+      }
+    }
+    this.evictable.push(e);
+    const w = this.waiter;
+    if (w && w.entry === e) {
+      this.waiter = undefined;
+      w.wake();
+    }
+    this.pump();
+  }
+}
+
+/** Stream the subtree at `root` (see TreeWalker). */
+export function walk(session: Session, root: string, opts: WalkOptions = {}): TreeWalker {
+  return new TreeWalker(session, root, opts);
+}
+
+/* ------------------------------------------------------------------ */
+
+export interface DeleteTreeOptions {
+  /** Most deletes in flight at once (the walk has its own window of the same size). Default 1000. */
+  window?: number;
+  /** Count what would be deleted; delete nothing. */
+  dryRun?: boolean;
+  /** Called after each node deleted (or counted, with dryRun) with the running count. */
+  onProgress?: (count: number) => void;
+  /** Compare-and-set on the root: fail with BAD_VERSION (exit 5) before deleting anything if its version differs. */
+  version?: number;
+  signal?: AbortSignal;
+  /** How many times to re-walk a subtree that gained children while it was being deleted. Default 3. */
+  retries?: number;
+}
+
+/** Paths `deleteTree` refuses: '/' and the server's own /zookeeper subtree. */
+export function assertDeletable(path: string): void {
+  validatePath(path);
+  if (path === '/') throw new UsageError('refusing to delete /', 'name a subtree, e.g. /app');
+  if (isReserved(path)) throw new UsageError(`refusing to delete ${path}: /zookeeper is the server's own subtree`);
+}
+
+/**
+ * Delete `root` and everything under it, bottom-up, with pipelined requests.
+ * Returns the number of nodes deleted (or that would be, with dryRun).
+ * Nodes that vanish meanwhile are not counted; a subtree that gains children
+ * meanwhile is walked again (up to `retries` times), then NOT_EMPTY (exit 6).
+ */
+export async function deleteTree(session: Session, root: string, opts: DeleteTreeOptions = {}): Promise<number> {
+  assertDeletable(root);
+  const window = Math.max(1, Math.floor(opts.window ?? 1000));
+  if (opts.version !== undefined && opts.version >= 0) {
+    const st = await session.exists(root);
+    if (!st) throw new ZkError(ZkCode.NO_NODE, root);
+    if (st.version !== opts.version) throw new ZkError(ZkCode.BAD_VERSION, root);
+  }
+  let count = 0;
+  const retriesLeft = opts.retries ?? 3;
+
+  const pass = async (top: string, version: number, isRoot: boolean): Promise<string[]> => {
+    const notEmpty: string[] = [];
+    let firstError: Error | undefined;
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    const settled = (): void => {
+      inFlight--;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const walker = walk(session, top, { order: 'post', window, signal: opts.signal });
+    try {
+      for await (const n of walker) {
+        if (firstError) break;
+        if (opts.dryRun) {
+          count++;
+          opts.onProgress?.(count);
+          continue;
+        }
+        while (inFlight >= window && !firstError) await new Promise<void>((r) => (wake = r));
+        if (firstError) break;
+        inFlight++;
+        session.delete(n.path, n.path === top ? version : -1).then(
+          () => {
+            count++;
+            opts.onProgress?.(count);
+            settled();
+          },
+          (e: unknown) => {
+            if (e instanceof ZkError && e.code === ZkCode.NO_NODE) {
+              /* gone already */
+            } else if (e instanceof ZkError && e.code === ZkCode.NOT_EMPTY) notEmpty.push(n.path);
+            else firstError ??= e as Error;
+            settled();
+          },
+        );
+      }
+    } catch (e) {
+      if (!(isRoot && e instanceof ZkError && e.code === ZkCode.NO_NODE && top !== root)) firstError ??= e as Error;
+    }
+    while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+    if (firstError) throw firstError;
+    // only the outermost not-empty nodes need another pass
+    notEmpty.sort();
+    return notEmpty.filter((p, i) => !notEmpty.slice(0, i).some((q) => p.startsWith(`${q}/`)));
+  };
+
+  let todo = await pass(root, opts.version ?? -1, true);
+  for (let attempt = 0; todo.length > 0; attempt++) {
+    if (attempt >= retriesLeft) throw new ZkError(ZkCode.NOT_EMPTY, todo[0], 'children keep appearing');
+    const next: string[] = [];
+    for (const p of todo) {
+      try {
+        next.push(...(await pass(p, p === root ? (opts.version ?? -1) : -1, false)));
+      } catch (e) {
+        if (!(e instanceof ZkError && e.code === ZkCode.NO_NODE)) throw e;
+      }
+    }
+    todo = next;
+  }
+  return count;
+}

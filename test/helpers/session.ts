@@ -1,0 +1,40 @@
+/** Session helpers for tests: a chroot of one's own on the shared ensemble. */
+import { isZkCode, ZkCode } from '../../src/core/errors.js';
+import { Session, type SessionOptions } from '../../src/core/session.js';
+import { testServer, uniqueChroot } from './zk.js';
+
+export interface ChrootSession {
+  /** Session connected with the chroot applied (paths are relative to it). */
+  session: Session;
+  chroot: string;
+  /** Connect string with the chroot, for the CLI (-s) or more sessions. */
+  server: string;
+  close(): Promise<void>;
+}
+
+/** Create every missing node of `path` (persistent, empty). */
+export async function mkdirp(s: Session, path: string): Promise<void> {
+  let cur = '';
+  for (const part of path.split('/').slice(1)) {
+    cur += `/${part}`;
+    try {
+      await s.create(cur);
+    } catch (e) {
+      if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
+    }
+  }
+}
+
+/** Make a unique chroot on the shared ensemble and connect inside it. */
+export async function chrootSession(name: string, opts: Partial<SessionOptions> = {}): Promise<ChrootSession> {
+  const chroot = uniqueChroot(name);
+  const root = await Session.connect({ connectString: testServer(), timeoutMs: 10_000 });
+  try {
+    await mkdirp(root, chroot);
+  } finally {
+    await root.close();
+  }
+  const server = `${testServer()}${chroot}`;
+  const session = await Session.connect({ connectString: server, timeoutMs: 10_000, ...opts });
+  return { session, chroot, server, close: () => session.close() };
+}

@@ -37,6 +37,8 @@ import { ConnectionError, UsageError, ZkctlError } from '../core/errors.js';
 import {
   checkSpec,
   connectString,
+  ELECTION_PORT_OFFSET,
+  QUORUM_PORT_OFFSET,
   DEFAULT_JVM_FLAGS,
   generatePassword,
   LOCAL_HOST,
@@ -635,7 +637,10 @@ export class LocalEnsemble {
     const results = await Promise.all(this.ids.map((id) => this.stop(id, opts)));
     const stopped = results.filter((r) => r.wasRunning).map((r) => r.id);
     let purged = false;
-    if (opts.purge) {
+    if (opts.purge && !existsSync(this.dir)) {
+      unregister(this.env, this.dir);
+      purged = true; // already gone
+    } else if (opts.purge) {
       if (!isEnsembleDir(this.dir)) throw new ZkctlError(`refusing to remove ${this.dir}: no ${ENSEMBLE_FILE} in it`);
       rmSync(this.dir, { recursive: true, force: true });
       unregister(this.env, this.dir);
@@ -931,4 +936,29 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     elapsedMs,
     status,
   };
+}
+
+/**
+ * A base port such that every port of a `size`-member ensemble (client, quorum, election)
+ * is free right now: tries start, start+step, ... (a probe, not a reservation: up() still
+ * checks and fails with PortInUseError if another process wins a race).
+ */
+export async function freeBasePort(opts: { start?: number; size?: number; step?: number; attempts?: number } = {}): Promise<number> {
+  const size = opts.size ?? 3;
+  const step = Math.max(opts.step ?? 10, size);
+  const start = opts.start ?? 22181;
+  const attempts = opts.attempts ?? 500;
+  for (let i = 0, base = start; i < attempts && base + ELECTION_PORT_OFFSET + size - 1 <= 65535; i++, base += step) {
+    let ok = true;
+    for (let m = 0; m < size && ok; m++) {
+      for (const off of [0, QUORUM_PORT_OFFSET, ELECTION_PORT_OFFSET]) {
+        if (!(await isPortFree(base + off + m, LOCAL_HOST))) {
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (ok) return base;
+  }
+  throw new ZkctlError(`no free base port for a ${size}-member ensemble from ${start}`);
 }

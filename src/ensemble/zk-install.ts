@@ -63,11 +63,11 @@ function isExecutableFile(p: string): boolean {
 }
 
 /** The java binary: $JAVA_HOME/bin/java, else `java` on PATH, else /usr/bin/java. */
-export function findJava(env: NodeJS.ProcessEnv = process.env): string {
+export function findJava(env: NodeJS.ProcessEnv = process.env, fallback: string | null = '/usr/bin/java'): string {
   const candidates: string[] = [];
   if (env.JAVA_HOME) candidates.push(join(env.JAVA_HOME, 'bin', 'java'));
   for (const dir of (env.PATH ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'java'));
-  candidates.push('/usr/bin/java');
+  if (fallback) candidates.push(fallback);
   for (const c of candidates) if (isExecutableFile(c)) return resolve(c);
   throw new ZkctlError(`Java not found (JAVA_HOME, PATH): install it with \`${JAVA_INSTALL_COMMAND}\``, undefined, {
     hint: 'or set JAVA_HOME to a JDK/JRE 11+ directory',
@@ -120,9 +120,15 @@ export function installFromHome(home: string, java: string): ZkInstall {
 export function installFromDebian(javaDir: string, java: string): ZkInstall | undefined {
   const zkJar = join(javaDir, 'zookeeper.jar');
   if (!isFile(zkJar)) return undefined;
+  // Debian ships zookeeper.jar plus a zookeeper-<version>.jar symlink to it.
   let version: string | undefined;
   try {
     version = versionFromJarName(realpathSync(zkJar));
+    if (!version) {
+      const real = realpathSync(zkJar);
+      const named = readdirSync(javaDir).find((f) => /^zookeeper-\d+\.\d+\.\d+[^/]*\.jar$/.test(f) && realpathSync(join(javaDir, f)) === real);
+      if (named) version = versionFromJarName(named);
+    }
   } catch {
     /* version unknown */
   }

@@ -1,0 +1,161 @@
+/**
+ * Test helpers. `npm test` (scripts/run-tests.mjs) starts ONE real ensemble per run and exports
+ * ZKCTL_TEST_SERVER / ZKCTL_TEST_ENSEMBLE_DIR; each test works in its own chroot. Fault tests
+ * start their own small ensemble with startFaultEnsemble().
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freeBasePort, load, PortInUseError, up, type LocalEnsemble, type UpResult } from '../../src/ensemble/index.js';
+
+/** The repository root (build-test/test/helpers -> ../../..). */
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Connect string of the run's shared ensemble. */
+export function testServer(): string {
+  const s = process.env.ZKCTL_TEST_SERVER;
+  if (!s) {
+    throw new Error('ZKCTL_TEST_SERVER is not set: run the tests with `npm test` (scripts/run-tests.mjs starts the test ensemble)');
+  }
+  return s;
+}
+
+/** Directory of the run's shared ensemble. */
+export function testEnsembleDir(): string {
+  const d = process.env.ZKCTL_TEST_ENSEMBLE_DIR;
+  if (!d) throw new Error('ZKCTL_TEST_ENSEMBLE_DIR is not set: run the tests with `npm test`');
+  return d;
+}
+
+/** The shared ensemble as a LocalEnsemble (to read its super password, member pids, ...). */
+export function testEnsemble(): LocalEnsemble {
+  return load(testEnsembleDir());
+}
+
+/** `super:<password>` of the shared ensemble: pass as digest credential (or `--auth digest:${...}`). */
+export function testSuperAuth(): string {
+  return testEnsemble().superAuth();
+}
+
+/** A unique chroot for one test: /zkctl-test/<name>-<random>. */
+export function uniqueChroot(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'test';
+  return `/zkctl-test/${safe}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The shared ensemble's connect string with a chroot appended. */
+export function chrootConnect(chroot: string): string {
+  return `${testServer()}${chroot}`;
+}
+
+export interface FaultEnsemble extends UpResult {
+  ensemble: LocalEnsemble;
+  /** Stop every member and remove the directory (idempotent). */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Start a private ensemble on free ports (for tests that kill, stop and restart members).
+ * Its directory lives under ZKCTL_TEST_TMP (removed by the runner), and the runner also tears
+ * it down if the test forgets to.
+ */
+export async function startFaultEnsemble(size = 3, opts: { tickTime?: number; name?: string; waitMs?: number } = {}): Promise<FaultEnsemble> {
+  const parent = process.env.ZKCTL_TEST_TMP ?? tmpdir();
+  const dir = mkdtempSync(join(parent, 'fault-'));
+  rmSync(dir, { recursive: true, force: true }); // up() wants a new or empty dir; mkdtemp just picked a unique name
+  const name = opts.name ?? `fault-${randomBytes(3).toString('hex')}`;
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    // Spread the probes of concurrently running test files over the port range.
+    const start = 24000 + Math.floor(Math.random() * 2000) * 10;
+    const basePort = await freeBasePort({ start, size });
+    try {
+      const r = await up({ name, size, basePort, dir, ...(opts.tickTime ? { tickTime: opts.tickTime } : {}), waitMs: opts.waitMs ?? 60_000 });
+      const ensemble = load(dir);
+      let cleaned = false;
+      return {
+        ...r,
+        ensemble,
+        cleanup: async () => {
+          if (cleaned) return;
+          cleaned = true;
+          await ensemble.down({ purge: true });
+        },
+      };
+    } catch (e) {
+      lastErr = e;
+      if (!(e instanceof PortInUseError)) throw e;
+    }
+  }
+  throw lastErr;
+}
+
+export interface CliResult {
+  /** Exit code; 128+n when killed by signal n. */
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+}
+
+export interface RunCliOptions {
+  /** Deadline (default 30 s): the process is killed (SIGKILL) and timedOut is set. */
+  timeoutMs?: number;
+  /** Extra environment (merged over process.env; a value of undefined removes the key). */
+  env?: Record<string, string | undefined>;
+  /** Written to stdin (stdin is closed either way). */
+  input?: string | Buffer;
+  /** Send this signal after signalAfterMs (e.g. to test Ctrl-C handling). */
+  signal?: NodeJS.Signals;
+  signalAfterMs?: number;
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+
+/** Run the real binary: `node bin/zkctl.js ...args` with cwd = repo root, stdout/stderr as pipes. */
+export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'zkctl.js'), ...args], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const sigTimer = opts.signal ? setTimeout(() => child.kill(opts.signal), opts.signalAfterMs ?? 0) : undefined;
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      if (sigTimer) clearTimeout(sigTimer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (sigTimer) clearTimeout(sigTimer);
+      resolve({
+        code: code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : -1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - t0,
+        signal,
+        timedOut,
+      });
+    });
+  });
+}

@@ -64,7 +64,7 @@ export interface WalkOptions {
   order?: 'pre' | 'post';
   /** Deliver the root itself (default true). */
   includeRoot?: boolean;
-  /** Most fetched-but-unconsumed nodes kept in memory. Default 2 × window (at least 64). */
+  /** Most fetched-but-unconsumed nodes kept in memory. Default 4 × window (at least 256). */
   maxBuffered?: number;
   /** Most bytes of fetched-but-unconsumed data kept in memory (withData). Default 64 MiB. */
   maxBufferedBytes?: number;
@@ -96,6 +96,8 @@ const INFLIGHT = 1;
 const BUFFERED = 2;
 const CONSUMED = 3;
 const CANCELLED = 4;
+/** cancelled while its request was in flight: still counted in `started` until the reply */
+const CANCELLED_INFLIGHT = 5;
 
 interface Fetched {
   stat: Stat;
@@ -204,7 +206,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
     this.maxDepth = opts.depth ?? Number.POSITIVE_INFINITY;
     if (!(this.maxDepth >= 0)) throw new UsageError(`invalid depth ${opts.depth}`);
     this.window = Math.max(1, Math.floor(opts.window ?? 1000));
-    this.maxBuffered = Math.max(this.window, Math.floor(opts.maxBuffered ?? Math.max(64, 2 * this.window)));
+    this.maxBuffered = Math.max(this.window, Math.floor(opts.maxBuffered ?? Math.max(256, 4 * this.window)));
     this.maxBytes = opts.maxBufferedBytes ?? 64 * 1024 * 1024;
   }
 
@@ -275,7 +277,6 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
   }
 
   private begin(): Entry {
-    this.opts.signal?.throwIfAborted?.();
     if (this.opts.signal?.aborted) throw new InterruptedError();
     this.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     const root = this.newEntry(this.root, 0, [], true);
@@ -345,7 +346,9 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
           this.evictable.pop();
           y = this.evictable.peek();
         }
-        if (!y || compareKeys(y.key, x.key) < 0) return;
+        // Evict only when the window is starving: while half of it is busy,
+        // a reply or a consumed node soon frees a place without a re-fetch.
+        if (!y || compareKeys(y.key, x.key) < 0 || this.inFlight >= this.window / 2) return;
         this.evictable.pop();
         this.evict(y);
       }
@@ -377,9 +380,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
         this.bytes -= k.bytes;
         this.cancelKids(k);
       }
-      // an in-flight kid is still counted in `started`; its reply releases it
-      if (k.state !== INFLIGHT) k.state = CANCELLED;
-      else k.state = CANCELLED + INFLIGHT * 10;
+      k.state = k.state === INFLIGHT ? CANCELLED_INFLIGHT : CANCELLED;
     }
   }
 
@@ -417,8 +418,9 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
 
   private finish(e: Entry, r: Fetched | undefined, err?: Error): void {
     this.inFlight -= e.cost;
-    if (e.state !== INFLIGHT) {
+    if (e.state === CANCELLED_INFLIGHT) {
       // cancelled while in flight (its parent was evicted): just release it
+      e.state = CANCELLED;
       this.started--;
       this.pump();
       return;
@@ -506,7 +508,7 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
   let count = 0;
   const retriesLeft = opts.retries ?? 3;
 
-  const pass = async (top: string, version: number, isRoot: boolean): Promise<string[]> => {
+  const pass = async (top: string, version: number, tolerateMissing: boolean): Promise<string[]> => {
     const notEmpty: string[] = [];
     let firstError: Error | undefined;
     let inFlight = 0;
@@ -545,7 +547,7 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
         );
       }
     } catch (e) {
-      if (!(isRoot && e instanceof ZkError && e.code === ZkCode.NO_NODE && top !== root)) firstError ??= e as Error;
+      if (!(tolerateMissing && e instanceof ZkError && e.code === ZkCode.NO_NODE && e.path === top)) firstError ??= e as Error;
     }
     while (inFlight > 0) await new Promise<void>((r) => (wake = r));
     if (firstError) throw firstError;
@@ -554,17 +556,11 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
     return notEmpty.filter((p, i) => !notEmpty.slice(0, i).some((q) => p.startsWith(`${q}/`)));
   };
 
-  let todo = await pass(root, opts.version ?? -1, true);
+  let todo = await pass(root, opts.version ?? -1, false);
   for (let attempt = 0; todo.length > 0; attempt++) {
     if (attempt >= retriesLeft) throw new ZkError(ZkCode.NOT_EMPTY, todo[0], 'children keep appearing');
     const next: string[] = [];
-    for (const p of todo) {
-      try {
-        next.push(...(await pass(p, p === root ? (opts.version ?? -1) : -1, false)));
-      } catch (e) {
-        if (!(e instanceof ZkError && e.code === ZkCode.NO_NODE)) throw e;
-      }
-    }
+    for (const p of todo) next.push(...(await pass(p, p === root ? (opts.version ?? -1) : -1, true)));
     todo = next;
   }
   return count;

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// zkctl launcher: no logic here (see src/).
-import { execute } from '@oclif/core';
+// zkctl launcher: no logic here (see src/cli/fast-path.ts and src/commands/).
+import { fastPath } from '../dist/cli/fast-path.js';
 
-await execute({ dir: import.meta.url });
+if (!fastPath(process.argv.slice(2))) {
+  const { execute } = await import('@oclif/core');
+  await execute({ dir: import.meta.url });
+}
 // Commands end by returning; exit now so no stray handle can keep the process alive.
 process.exit(process.exitCode ?? 0);

@@ -1,0 +1,185 @@
+/**
+ * Child processes for `lock -- CMD` and `elect -- CMD`: start a command, forward
+ * signals to it, stop it (SIGTERM, then SIGKILL after a grace), and report its
+ * exit the way a shell does.
+ *
+ * Process groups: with `ownGroup` the child becomes the leader of a new process
+ * group (and session), and every signal goes to the whole group, so a shell
+ * pipeline or script is stopped with everything it started. The CLI uses a new
+ * group when its stdin is not a terminal (scripts, CI); on a terminal the child
+ * stays in the foreground group so it can read the terminal, and only the
+ * child itself is signalled.
+ *
+ * Limits, stated plainly: if zkctl itself is killed with SIGKILL it cannot stop
+ * the child; run it under a supervisor that kills the whole process group.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { constants } from 'node:os';
+import { UsageError } from './errors.js';
+
+export interface ChildExit {
+  /** Exit code, or null when the child was killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Shell convention: the exit code, or 128 + the signal number. */
+export function exitStatusOf(e: ChildExit): number {
+  if (e.code !== null) return e.code;
+  const n = e.signal ? (constants.signals as Record<string, number>)[e.signal] : undefined;
+  return 128 + (n ?? 0);
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Make the child a process-group leader and signal the whole group (default false). */
+  ownGroup?: boolean;
+  /** Default 'inherit'. */
+  stdio?: StdioOptions;
+}
+
+/** A running child command. */
+export class Child {
+  readonly pid: number;
+  readonly command: string;
+  /** Resolves once the child has exited (never rejects). */
+  readonly exited: Promise<ChildExit>;
+  private exit?: ChildExit;
+  private killTimer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly proc: ChildProcess,
+    command: string,
+    private readonly ownGroup: boolean,
+  ) {
+    this.pid = proc.pid!;
+    this.command = command;
+    this.exited = new Promise<ChildExit>((resolve) => {
+      proc.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        if (this.killTimer) clearTimeout(this.killTimer);
+        resolve(this.exit);
+      });
+    });
+  }
+
+  /**
+   * Start `command args...` (no shell). Rejects with a UsageError (exit 2) when
+   * the command cannot be started (not found, not executable).
+   */
+  static start(command: string, args: readonly string[], opts: StartOptions = {}): Promise<Child> {
+    return new Promise((resolve, reject) => {
+      let proc: ChildProcess;
+      try {
+        proc = spawn(command, [...args], {
+          env: opts.env ?? process.env,
+          cwd: opts.cwd,
+          stdio: opts.stdio ?? 'inherit',
+          detached: !!opts.ownGroup,
+        });
+      } catch (e) {
+        reject(new UsageError(`cannot run ${command}: ${(e as Error).message}`));
+        return;
+      }
+      proc.once('error', (e: NodeJS.ErrnoException) => {
+        const why = e.code === 'ENOENT' ? 'command not found' : e.code === 'EACCES' ? 'permission denied' : e.message;
+        reject(new UsageError(`cannot run ${command}: ${why}`));
+      });
+      proc.once('spawn', () => resolve(new Child(proc, command, !!opts.ownGroup)));
+    });
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** Send a signal to the child (its whole group with ownGroup). False when it has exited. */
+  signal(sig: NodeJS.Signals): boolean {
+    if (!this.running) return false;
+    if (this.ownGroup) {
+      try {
+        process.kill(-this.pid, sig);
+        return true;
+      } catch {
+        /* group gone: fall back to the pid */
+      }
+    }
+    try {
+      return this.proc.kill(sig);
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGKILL whatever is left of the child's process group (after it exited; ownGroup only). */
+  killGroup(): void {
+    if (!this.ownGroup) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      /* nothing left */
+    }
+  }
+
+  /**
+   * Stop the child: SIGTERM now, SIGKILL after `graceMs` if it is still
+   * running. Resolves with its exit. Calling it again does not restart the grace.
+   */
+  stop(graceMs: number): Promise<ChildExit> {
+    if (this.running && !this.killTimer) {
+      this.signal('SIGTERM');
+      this.killTimer = setTimeout(() => this.signal('SIGKILL'), Math.max(0, graceMs));
+    }
+    return this.exited;
+  }
+
+  /** SIGKILL now. */
+  kill(): Promise<ChildExit> {
+    this.signal('SIGKILL');
+    return this.exited;
+  }
+}
+
+export const TERMINATING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Catch terminating signals for as long as it is installed, so that the
+ * process can clean up (release a lock, stop a child) instead of dying.
+ * `signal` aborts on the first one; listeners get every one.
+ */
+export class SignalTrap {
+  private readonly ac = new AbortController();
+  private readonly listeners = new Set<(sig: NodeJS.Signals) => void>();
+  private readonly handlers = new Map<NodeJS.Signals, () => void>();
+  /** The first signal received. */
+  received?: NodeJS.Signals;
+
+  constructor(readonly signals: readonly NodeJS.Signals[] = TERMINATING_SIGNALS) {
+    for (const s of signals) {
+      const h = (): void => {
+        this.received ??= s;
+        for (const l of [...this.listeners]) l(s);
+        this.ac.abort(s);
+      };
+      this.handlers.set(s, h);
+      process.on(s, h);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  /** Call `fn` on every trapped signal; returns an unsubscribe. */
+  onSignal(fn: (sig: NodeJS.Signals) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  dispose(): void {
+    for (const [s, h] of this.handlers) process.removeListener(s, h);
+    this.handlers.clear();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,511 @@
+/**
+ * A fair (FIFO) distributed mutex on ZooKeeper, interoperable with Curator's
+ * InterProcessMutex and kazoo's Lock.
+ *
+ * How it works: each contender creates an EPHEMERAL_SEQUENTIAL node under the
+ * lock path (parents are created as containers, as Curator does) and holds the
+ * lock when its node is the first contender in sequence order; otherwise it
+ * watches only the node just ahead of it (no herd effect). Node names and data
+ * follow the chosen format byte for byte (see contenders.ts).
+ *
+ * Failure semantics, stated plainly:
+ * - A connection loss while creating the node is recovered by finding the node
+ *   again by its unique prefix (`_c_<uuid>-lock-`, `<hex>__lock__`): no orphaned
+ *   or doubled contenders.
+ * - `acquire` gives up with NotAcquiredError (exit 10) on `try` when another
+ *   contender is ahead, or when `timeoutMs` passes; it removes its own node on
+ *   the way out (best effort: when the ensemble cannot be reached, the node
+ *   goes when the session ends).
+ * - While held, a lock can be lost without zkctl hearing about it: during a
+ *   partition the server expires the session (and hands the lock on) one
+ *   session timeout T after it last heard from this client. So the holder
+ *   tracks the time since it last heard from the server (it polls its own node
+ *   every T/6) and emits:
+ *     'suspended'   the connection dropped (the lock may already be at risk);
+ *     'unsafe'      no contact for `schedule.stopAfterMs` (T/2 by default):
+ *                   treat the lock as lost NOW; whoever runs work under it must
+ *                   stop it (see fencingSchedule: dead by 0.8·T, before the
+ *                   server can expire the session);
+ *     'lost'        the session expired or the node was deleted: the lock is
+ *                   not held any more (another contender may hold it).
+ * - Every holder gets a fencing token: the czxid of its lock node. Sequence
+ *   order within one parent is zxid order, so the token only grows from one
+ *   holder to the next; a resource that remembers the largest token it has
+ *   seen can refuse a late write from an old holder.
+ * - Ordering is by the number after the last `lock-`, `latch-` or `__lock__`
+ *   across all formats present, so zkctl contenders of any format exclude each
+ *   other and exclude Curator and kazoo holders. kazoo only excludes zkctl in
+ *   the kazoo format, Curator only in Curator's.
+ */
+import { EventEmitter } from 'node:events';
+import { InterruptedError, isZkCode, NotAcquiredError, SessionExpiredError, ZkCode } from '../errors.js';
+import { baseName, joinPath, parentOf, validatePath } from '../paths.js';
+import { isConnectionProblem, type Session, type SessionState } from '../session.js';
+import {
+  type Contender,
+  type FencingSchedule,
+  fencingSchedule,
+  listContenders,
+  localAddress,
+  newNodePrefix,
+  type NodeFormat,
+  sessionHex,
+  sortContenders,
+} from './contenders.js';
+
+export type LockFormat = 'curator' | 'kazoo';
+
+export interface LockOptions {
+  /** Node-name format (default 'curator'). 'curator-latch' is used by the election recipe. */
+  format?: NodeFormat;
+  /** Holder id stored as the node's data, UTF-8 (default: the local address, like Curator). */
+  id?: string;
+  /**
+   * Grace between SIGTERM and SIGKILL for work run under the lock; used to
+   * compute `schedule` (default 5000 ms).
+   */
+  graceMs?: number;
+}
+
+export interface AcquireOptions {
+  /** Give up after this long (NotAcquiredError, exit 10). Default: wait as long as it takes. */
+  timeoutMs?: number;
+  /** Do not wait: fail at once (NotAcquiredError) when another contender is ahead. */
+  try?: boolean;
+  /** Abort waiting (InterruptedError, exit 130); the contender node is removed. */
+  signal?: AbortSignal;
+}
+
+export interface LockHold {
+  /** The lock path. */
+  path: string;
+  /** This holder's node (full path). */
+  node: string;
+  /** czxid of the node: grows from one holder to the next. */
+  fencingToken: bigint;
+  /** Owning session, hex. */
+  sessionId: string;
+  acquiredAt: Date;
+  /** How long acquire() waited. */
+  waitedMs: number;
+  /** When work under the lock must be stopped after losing contact. */
+  schedule: FencingSchedule;
+}
+
+export interface UnsafeInfo {
+  /** ms since the last byte from the server. */
+  silentMs: number;
+  schedule: FencingSchedule;
+  reason: string;
+}
+
+export interface LostInfo {
+  reason: string;
+}
+
+export type LockState = 'idle' | 'acquiring' | 'held' | 'lost' | 'released';
+
+export type LockEvents = {
+  /** Our contender node exists (created, or found again after a connection loss). */
+  created: [{ node: string }];
+  /** Waiting behind `predecessor` (`position` contenders are ahead). */
+  waiting: [{ node: string; predecessor: string; position: number }];
+  acquired: [LockHold];
+  suspended: [];
+  reconnected: [];
+  unsafe: [UnsafeInfo];
+  lost: [LostInfo];
+  released: [];
+};
+
+export class Lock extends EventEmitter<LockEvents> {
+  readonly path: string;
+  readonly format: NodeFormat;
+  readonly id: string;
+  readonly graceMs: number;
+  private _state: LockState = 'idle';
+  private nodeName?: string;
+  private nodeCzxid?: bigint;
+  private _hold?: LockHold;
+  private unsafeEmitted = false;
+  private guardTimer?: NodeJS.Timeout;
+  private polling = false;
+  private lastPoll = 0;
+  private detachSession?: () => void;
+  // wake-ups of the waiting loop
+  private woken = false;
+  private wakeFn?: () => void;
+
+  constructor(
+    readonly session: Session,
+    path: string,
+    opts: LockOptions = {},
+  ) {
+    super();
+    this.path = validatePath(path);
+    this.format = opts.format ?? 'curator';
+    this.id = opts.id ?? localAddress();
+    this.graceMs = opts.graceMs ?? 5000;
+  }
+
+  get state(): LockState {
+    return this._state;
+  }
+  /** The current hold, while held. */
+  get hold(): LockHold | undefined {
+    return this._state === 'held' ? this._hold : undefined;
+  }
+  /** Our contender node (full path), while acquiring or held. */
+  get node(): string | undefined {
+    return this.nodeName ? joinPath(this.path, this.nodeName) : undefined;
+  }
+
+  /** Every contender in order: [0] holds the lock. */
+  contenders(): Promise<Contender[]> {
+    return listContenders(this.session, this.path);
+  }
+
+  /**
+   * Wait for the lock (see AcquireOptions). Throws NotAcquiredError (exit 10),
+   * InterruptedError (130), SessionExpiredError (9) or a connection error (8).
+   */
+  async acquire(opts: AcquireOptions = {}): Promise<LockHold> {
+    if (this._state === 'acquiring' || this._state === 'held') throw new Error(`lock ${this.path} is already ${this._state}`);
+    this._state = 'acquiring';
+    this.unsafeEmitted = false;
+    const t0 = Date.now();
+    const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
+    const onState = (s: SessionState): void => {
+      if (s === 'suspended' || s === 'reconnected' || s === 'lost' || s === 'closed') this.wake();
+    };
+    const onAbort = (): void => this.wake();
+    this.session.on('state', onState);
+    opts.signal?.addEventListener('abort', onAbort);
+    try {
+      await this.acquireLoop(deadline, opts);
+      const hold: LockHold = {
+        path: this.path,
+        node: this.node!,
+        fencingToken: this.nodeCzxid!,
+        sessionId: this.session.sessionIdHex,
+        acquiredAt: new Date(),
+        waitedMs: Date.now() - t0,
+        schedule: fencingSchedule(this.session.negotiatedTimeoutMs, this.graceMs),
+      };
+      this._hold = hold;
+      this._state = 'held';
+      this.startGuard();
+      this.emit('acquired', hold);
+      return hold;
+    } catch (e) {
+      await this.removeOwnNode(Math.min(this.session.timeoutMs, 5000));
+      this._state = 'idle';
+      throw e;
+    } finally {
+      this.session.removeListener('state', onState);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Release: stop watching, delete our node (retrying once across a reconnect,
+   * at most `timeoutMs`), and forget it. Never throws; when the node cannot be
+   * deleted it goes with the session.
+   */
+  async release(timeoutMs = this.session.timeoutMs): Promise<void> {
+    this.stopGuard();
+    const was = this._state;
+    await this.removeOwnNode(timeoutMs);
+    this._hold = undefined;
+    if (was !== 'idle') {
+      this._state = 'released';
+      this.emit('released');
+    }
+  }
+
+  /**
+   * Run `fn` under the lock and release it afterwards, even when `fn` throws.
+   * `fn` gets an AbortSignal that fires when the lock becomes unsafe or is lost:
+   * it must stop touching the protected resource then.
+   */
+  async run<T>(fn: (hold: LockHold, lost: AbortSignal) => Promise<T>, opts: AcquireOptions = {}): Promise<T> {
+    const hold = await this.acquire(opts);
+    const ac = new AbortController();
+    const onUnsafe = (i: UnsafeInfo): void => ac.abort(new Error(i.reason));
+    const onLost = (i: LostInfo): void => ac.abort(new Error(i.reason));
+    this.on('unsafe', onUnsafe);
+    this.on('lost', onLost);
+    try {
+      return await fn(hold, ac.signal);
+    } finally {
+      this.off('unsafe', onUnsafe);
+      this.off('lost', onLost);
+      await this.release();
+    }
+  }
+
+  /* ------------------------------------------------------------------ acquiring */
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeFn?.();
+  }
+
+  private checkAlive(): void {
+    const s = this.session.state;
+    if (s === 'lost') throw new SessionExpiredError(`session expired while waiting for lock ${this.path}`);
+    if (s === 'closed') throw new InterruptedError(`session closed while waiting for lock ${this.path}`);
+  }
+
+  private async acquireLoop(deadline: number, opts: AcquireOptions): Promise<void> {
+    const prefix = newNodePrefix(this.format);
+    let createTried = false;
+    let lastPred: string | undefined;
+    for (;;) {
+      if (opts.signal?.aborted) throw new InterruptedError(`interrupted while waiting for lock ${this.path}`);
+      this.checkAlive();
+      try {
+        if (!this.nodeName) {
+          if (createTried) await this.findOwnNode(prefix);
+          if (!this.nodeName) {
+            createTried = true;
+            await this.createNode(prefix);
+          }
+          this.emit('created', { node: this.node! });
+        }
+        this.woken = false;
+        const { children } = await this.session.getChildren(this.path);
+        const sorted = sortContenders(children);
+        const idx = sorted.findIndex((c) => c.name === this.nodeName);
+        if (idx < 0) {
+          // Our node is gone (deleted by someone, or the session had trouble): take a new place in line.
+          this.nodeName = undefined;
+          this.nodeCzxid = undefined;
+          createTried = false;
+          continue;
+        }
+        if (idx === 0) {
+          if (this.nodeCzxid === undefined) {
+            const st = await this.session.exists(this.node!);
+            if (!st) {
+              this.nodeName = undefined;
+              continue;
+            }
+            this.nodeCzxid = st.czxid;
+          }
+          return;
+        }
+        const pred = sorted[idx - 1]!;
+        if (opts.try) {
+          throw new NotAcquiredError(`lock ${this.path} is held (${sorted[0]!.name}${idx > 1 ? ` and ${idx - 1} more ahead` : ''})`);
+        }
+        if (Date.now() >= deadline) throw this.timeoutError(sorted[0]!.name);
+        const predPath = joinPath(this.path, pred.name);
+        const st = await this.session.exists(predPath, () => this.wake());
+        if (!st) continue; // gone already: look again
+        if (pred.name !== lastPred) {
+          lastPred = pred.name;
+          this.emit('waiting', { node: this.node!, predecessor: predPath, position: idx });
+        }
+        const r = await this.sleep(deadline, opts.signal);
+        if (r === 'timeout') throw this.timeoutError(sorted[0]!.name);
+      } catch (e) {
+        if (!isConnectionProblem(e) || this.session.state === 'lost' || this.session.state === 'closed') {
+          if (isZkCode(e, ZkCode.SESSION_EXPIRED)) throw new SessionExpiredError(`session expired while waiting for lock ${this.path}`);
+          throw e;
+        }
+        await this.awaitReconnect(deadline, opts.signal);
+      }
+    }
+  }
+
+  private timeoutError(holder: string): NotAcquiredError {
+    return new NotAcquiredError(`lock ${this.path} not acquired in time (held by ${holder})`);
+  }
+
+  /** Wait for a wake-up (watch, session state, abort) or the deadline. */
+  private sleep(deadline: number, signal?: AbortSignal): Promise<'wake' | 'timeout' | 'aborted'> {
+    if (signal?.aborted) return Promise.resolve('aborted');
+    if (this.woken) return Promise.resolve('wake');
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (r: 'wake' | 'timeout' | 'aborted'): void => {
+        if (timer) clearTimeout(timer);
+        this.wakeFn = undefined;
+        resolve(r);
+      };
+      this.wakeFn = () => done(signal?.aborted ? 'aborted' : 'wake');
+      if (deadline !== Infinity) timer = setTimeout(() => done('timeout'), Math.max(0, deadline - Date.now()));
+    });
+  }
+
+  private async awaitReconnect(deadline: number, signal?: AbortSignal): Promise<void> {
+    this.checkAlive();
+    const remaining = deadline === Infinity ? Infinity : deadline - Date.now();
+    if (remaining <= 0) throw new NotAcquiredError(`lock ${this.path} not acquired in time (connection lost)`);
+    // Wait for the same session to come back; the transport declares it lost after a whole session timeout.
+    const limit = Math.min(remaining, this.session.negotiatedTimeoutMs + this.session.timeoutMs);
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.session.whenConnected(limit),
+        new Promise<void>((_, reject) => {
+          if (!signal) return;
+          onAbort = (): void => reject(new InterruptedError(`interrupted while waiting for lock ${this.path}`));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } catch (e) {
+      if (isConnectionProblem(e) && Date.now() >= deadline) throw new NotAcquiredError(`lock ${this.path} not acquired in time (connection lost)`);
+      throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async createNode(prefix: string): Promise<void> {
+    const data = Buffer.from(this.id, 'utf8');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await this.session.create(joinPath(this.path, prefix), data, { mode: 'ephemeral', sequential: true });
+        this.nodeName = baseName(r.path);
+        this.nodeCzxid = r.stat.czxid;
+        return;
+      } catch (e) {
+        if (isZkCode(e, ZkCode.NO_NODE) && attempt < 5) {
+          await this.mkdirContainers(this.path);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Create `path` and its missing ancestors as container nodes (Curator's creatingParentContainersIfNeeded). */
+  private async mkdirContainers(path: string): Promise<void> {
+    if (path === '/') return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.session.create(path, Buffer.alloc(0), { mode: 'container' });
+        return;
+      } catch (e) {
+        if (isZkCode(e, ZkCode.NODE_EXISTS)) return;
+        if (isZkCode(e, ZkCode.NO_NODE)) {
+          await this.mkdirContainers(parentOf(path));
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** After a connection loss during create: is our node there? (by its unique prefix) */
+  private async findOwnNode(prefix: string): Promise<void> {
+    let children: string[];
+    try {
+      children = (await this.session.getChildren(this.path)).children;
+    } catch (e) {
+      if (isZkCode(e, ZkCode.NO_NODE)) return;
+      throw e;
+    }
+    const mine = children.find((c) => c.startsWith(prefix));
+    if (mine) {
+      this.nodeName = mine;
+      this.nodeCzxid = undefined;
+    }
+  }
+
+  private async removeOwnNode(timeoutMs: number): Promise<void> {
+    const name = this.nodeName;
+    if (!name) return;
+    const node = joinPath(this.path, name);
+    const end = Date.now() + timeoutMs;
+    for (let attempt = 0; attempt < 3 && Date.now() < end; attempt++) {
+      const st = this.session.state;
+      if (st === 'lost' || st === 'closed') break; // ephemeral: gone with the session
+      try {
+        await this.session.delete(node);
+        break;
+      } catch (e) {
+        if (isZkCode(e, ZkCode.NO_NODE) || !isConnectionProblem(e)) break;
+        try {
+          await this.session.whenConnected(Math.max(1, end - Date.now()));
+        } catch {
+          break;
+        }
+      }
+    }
+    this.nodeName = undefined;
+    this.nodeCzxid = undefined;
+  }
+
+  /* ------------------------------------------------------------------ holding */
+
+  private startGuard(): void {
+    const hold = this._hold!;
+    const pollEvery = Math.max(200, Math.floor(hold.schedule.sessionTimeoutMs / 6));
+    this.lastPoll = Date.now();
+    const onState = (s: SessionState): void => {
+      if (this._state !== 'held') return;
+      if (s === 'suspended') this.emit('suspended');
+      else if (s === 'reconnected') {
+        this.emit('reconnected');
+        void this.poll();
+      } else if (s === 'lost') this.markLost('the ZooKeeper session expired');
+      else if (s === 'closed') this.markLost('the ZooKeeper session was closed');
+    };
+    this.session.on('state', onState);
+    this.detachSession = () => this.session.removeListener('state', onState);
+    this.guardTimer = setInterval(() => {
+      if (this._state !== 'held') return;
+      const silent = this.session.sinceLastContactMs;
+      if (!this.unsafeEmitted && silent > hold.schedule.stopAfterMs) {
+        this.unsafeEmitted = true;
+        this.emit('unsafe', {
+          silentMs: silent,
+          schedule: hold.schedule,
+          reason: `no contact with ZooKeeper for ${fmt(silent)} (session timeout ${fmt(hold.schedule.sessionTimeoutMs)}): the lock may be lost`,
+        });
+      }
+      if (Date.now() - this.lastPoll >= pollEvery) void this.poll();
+    }, 100);
+  }
+
+  /** Check that our node is still there; also keeps the last-contact clock fresh. */
+  private async poll(): Promise<void> {
+    if (this.polling || this._state !== 'held' || this.session.state === 'suspended') return;
+    this.polling = true;
+    this.lastPoll = Date.now();
+    try {
+      const st = await this.session.exists(this._hold!.node);
+      if (!st && this._state === 'held') this.markLost(`lock node ${this._hold!.node} was deleted`);
+      else if (st && BigInt.asUintN(64, st.ephemeralOwner) !== BigInt.asUintN(64, this.session.sessionId) && this._state === 'held') {
+        this.markLost(`lock node ${this._hold!.node} belongs to session ${sessionHex(st.ephemeralOwner)} now`);
+      }
+    } catch (e) {
+      if (e instanceof SessionExpiredError || isZkCode(e, ZkCode.SESSION_EXPIRED)) this.markLost('the ZooKeeper session expired');
+      // connection trouble: the silence clock decides
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private markLost(reason: string): void {
+    if (this._state !== 'held') return;
+    this._state = 'lost';
+    this.stopGuard();
+    this.emit('lost', { reason });
+  }
+
+  private stopGuard(): void {
+    if (this.guardTimer) clearInterval(this.guardTimer);
+    this.guardTimer = undefined;
+    this.detachSession?.();
+    this.detachSession = undefined;
+  }
+}
+
+function fmt(ms: number): string {
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${ms}ms`;
+}

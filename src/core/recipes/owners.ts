@@ -1,0 +1,41 @@
+/**
+ * Who owns a session: the client address of each session connected to the
+ * ensemble, from the `cons` four-letter word of every server (best effort:
+ * servers that do not answer, or do not allow `cons`, are skipped).
+ */
+import { cons } from '../../ensemble/fourlw.js';
+
+/** One `cons` line: ` /127.0.0.1:50412[1](queued=0,recved=9,sent=9,sid=0x10000a1b2c30001,...)`. */
+const CONS_LINE = /^\/?(.+?)\[\d+\]\((.*)\)\s*$/;
+
+/** Parse `cons` lines into session id (lower-case hex, "0x...") -> client address. */
+export function parseCons(lines: readonly string[], into = new Map<string, string>()): Map<string, string> {
+  for (const line of lines) {
+    const m = CONS_LINE.exec(line.trim());
+    if (!m) continue;
+    const sid = /(?:^|,)sid=(0x[0-9a-fA-F]+)/.exec(m[2] ?? '');
+    if (sid) into.set(`0x${BigInt(sid[1]!).toString(16)}`, m[1]!);
+  }
+  return into;
+}
+
+/**
+ * Session id -> client address ("host:port" as the server sees it) over all
+ * `servers` ("host:port"). Never throws; an empty map when nothing answered.
+ */
+export async function sessionClients(servers: readonly string[], timeoutMs = 1500): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  await Promise.all(
+    servers.map(async (s) => {
+      const i = s.lastIndexOf(':');
+      const host = s.slice(0, i).replace(/^\[|\]$/g, '');
+      const port = Number(s.slice(i + 1));
+      try {
+        parseCons(await cons(host, port, { timeoutMs }), out);
+      } catch {
+        /* not serving, not whitelisted, unreachable */
+      }
+    }),
+  );
+  return out;
+}

@@ -15,7 +15,10 @@
  * Weight: zkctl keeps an instance's weight in the payload, as
  * `"payload":{"weight":3}` (merged into a JSON-object payload given by the
  * user). Curator readers whose payload class is a Map (or Object) read it as
- * is; an instance without a numeric `payload.weight` has weight 1.
+ * is (checked against Curator 5.4: its Jackson type info falls back to a Map
+ * when there is no "@class"; what Curator itself writes for a Map payload,
+ * `{"@class":"java.util.LinkedHashMap","weight":2}`, is read here too); an
+ * instance without a numeric `payload.weight` has weight 1.
  *
  * Failure semantics, stated plainly:
  * - A registration lives as long as the session that created it. When the

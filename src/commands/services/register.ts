@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { parseDuration } from '../../core/duration.js';
+import { UsageError } from '../../core/errors.js';
+import { DEFAULT_BASE_PATH, makeInstance, ServiceRegistration } from '../../core/recipes/services.js';
+
+export interface RegisterResult {
+  service: string;
+  id: string;
+  path: string;
+  address: string;
+  port: number;
+  weight?: number;
+  session: string;
+  reregistrations: number;
+  /** With -- CMD: the command's exit status. */
+  exitStatus?: number;
+  signal?: string;
+}
+
+export default class ServicesRegister extends BaseCommand<typeof ServicesRegister> {
+  static override summary = 'Register a service instance (Curator x-discovery format) and hold it.';
+  static override description = `Writes <base-path>/NAME/ID as an EPHEMERAL node holding the instance as Curator's ServiceDiscovery writes it, so Curator clients see it and zkctl sees theirs. The weight is stored in the payload as {"weight": W} (merged into a JSON-object --payload).
+
+With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. Without CMD it is held until SIGINT/SIGTERM (exit 130). If the session expires, a new session is started and the instance is registered again. Registering an id that exists replaces it.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> web --address 10.0.0.5 --port 8080',
+    '<%= config.bin %> <%= command.id %> web --port 8080 --id web-1 --weight 3 -- ./server --port 8080',
+    `<%= config.bin %> <%= command.id %> api --port 9000 --payload '{"zone":"eu-1"}' --base-path /discovery`,
+  ];
+  static override strict = false;
+  static override args = { name: Args.string({ required: true, description: 'service name' }) };
+  static override flags = {
+    address: Flags.string({ summary: 'Address clients connect to.', default: '127.0.0.1' }),
+    port: Flags.integer({ summary: 'Port clients connect to.', required: true, min: 0, max: 65535 }),
+    id: Flags.string({ summary: 'Instance id (default: a random UUID, as Curator).' }),
+    weight: Flags.string({ summary: 'Relative weight (stored as payload.weight).' }),
+    payload: Flags.string({ summary: 'Payload as JSON.' }),
+    'ssl-port': Flags.integer({ summary: 'SSL port.', min: 0, max: 65535 }),
+    'base-path': Flags.string({ summary: 'Discovery base path.', default: DEFAULT_BASE_PATH }),
+    'session-timeout': Flags.string({ summary: 'Session timeout: how long after a crash the instance stays visible.', default: '30s' }),
+  };
+
+  async run(): Promise<RegisterResult> {
+    const f = this.flags;
+    const sep = this.argv.indexOf('--');
+    const cmd = sep >= 0 ? this.argv.slice(sep + 1) : [];
+    let payload: unknown;
+    if (f.payload !== undefined) {
+      try {
+        payload = JSON.parse(f.payload);
+      } catch (e) {
+        throw new UsageError(`--payload is not JSON: ${(e as Error).message}`);
+      }
+    }
+    const weight = f.weight !== undefined ? Number(f.weight) : undefined;
+    const inst = makeInstance({ name: this.args.name, address: f.address, port: f.port, id: f.id, weight, payload, sslPort: f['ssl-port'] ?? null });
+    const session = await this.session({ renew: true, sessionTimeoutMs: parseDuration(f['session-timeout'], '--session-timeout') });
+    const reg = new ServiceRegistration(session, inst, f['base-path']);
+    await reg.register();
+    const result: RegisterResult = {
+      service: inst.name,
+      id: inst.id,
+      path: reg.path,
+      address: f.address,
+      port: f.port,
+      session: session.sessionIdHex,
+      reregistrations: 0,
+    };
+    if (weight !== undefined) result.weight = weight;
+    const ev = (event: string, extra: Record<string, unknown> = {}): void =>
+      this.printer.event({ event, service: inst.name, id: inst.id, path: reg.path, time: new Date().toISOString(), ...extra }, `${event} ${reg.path} ${f.address}:${f.port}${Object.entries(extra).map(([k, v]) => ` ${k}=${String(v)}`).join('')}`);
+    if (!this.jsonEnabled()) ev('registered', { session: session.sessionIdHex });
+    reg.on('lost', () => !this.jsonEnabled() && ev('lost'));
+    reg.on('reregistered', () => {
+      result.reregistrations++;
+      result.session = session.sessionIdHex;
+      if (!this.jsonEnabled()) ev('reregistered', { session: session.sessionIdHex });
+    });
+    reg.on('error', (e: Error) => process.stderr.write(`zkctl: re-registration failed: ${e.message} (will retry on the next reconnect)\n`));
+    this.onCleanup(() => reg.unregister().catch(() => undefined));
+
+    if (cmd.length === 0) {
+      const sig = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      result.signal = sig;
+      await reg.unregister();
+      if (!this.jsonEnabled()) ev('unregistered');
+      process.exitCode = 130;
+      return result;
+    }
+
+    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit' });
+    const forward = (s: NodeJS.Signals) => () => {
+      result.signal = s;
+      child.kill(s);
+    };
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const status = await new Promise<number>((resolve) => {
+      child.once('error', (e) => {
+        process.stderr.write(`zkctl: cannot run ${cmd[0]}: ${e.message}\n`);
+        resolve(127);
+      });
+      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+    });
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+    await reg.unregister();
+    if (!this.jsonEnabled()) ev('unregistered', { status });
+    result.exitStatus = status;
+    process.exitCode = result.signal ? 130 : status;
+    return result;
+  }
+}
+
+function signalNumber(s: NodeJS.Signals): number {
+  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13 };
+  return table[s] ?? 0;
+}

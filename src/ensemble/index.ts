@@ -9,3 +9,5 @@ export * from './fourlw.js';
 export * from './status.js';
 export * from './proc.js';
 export * from './local.js';
+export * from './view.js';
+export { tailFile, followFile, LineSplitter } from './logs.js';

@@ -472,7 +472,18 @@ export class LocalEnsemble {
     if (p.adminPort !== undefined) need.push([p.adminPort, `admin port of member ${id}`]);
     for (const [port, what] of need) {
       if (await isPortFree(port, LOCAL_HOST)) continue;
-      const holder = await findPortHolder(port);
+      let holder = await findPortHolder(port);
+      if (!holder) {
+        // Nobody we can see holds it: often a process that is just exiting. Give it a moment.
+        const end = Date.now() + 3000;
+        let free = false;
+        while (!free && Date.now() < end) {
+          await sleep(100);
+          free = await isPortFree(port, LOCAL_HOST);
+        }
+        if (free) continue;
+        holder = await findPortHolder(port);
+      }
       if (holder?.argv && holder.argv.includes(QUORUM_PEER_MAIN) && holder.argv.includes(this.configPath(id))) {
         return holder.pid; // our member, running without (or with a lost) pid file
       }
@@ -961,4 +972,49 @@ export async function freeBasePort(opts: { start?: number; size?: number; step?:
     if (ok) return base;
   }
   throw new ZkctlError(`no free base port for a ${size}-member ensemble from ${start}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which ensemble a command means
+
+export interface TargetInput extends EnvOptions {
+  /** --name */
+  name?: string;
+  /** --dir */
+  dir?: string;
+  /** The resolved server string and whether it was given explicitly (flag / ZKCTL_SERVER). */
+  server?: string;
+  serverExplicit?: boolean;
+  /** `ensemble-dir` of the context in use, if any. */
+  contextEnsembleDir?: string;
+}
+
+/**
+ * The local ensemble a command is about: --dir, else --name, else the context's ensemble dir
+ * (unless a server was given explicitly), else the local ensemble serving that server, else
+ * the ensemble named 'local'. Throws UsageError when there is none.
+ */
+export function resolveLocal(t: TargetInput): LocalEnsemble {
+  const o = t.env ? { env: t.env } : {};
+  if (t.dir) return load(t.dir.includes('/') ? t.dir : `./${t.dir}`, o);
+  if (t.name) return load(t.name, o);
+  if (!t.serverExplicit && t.contextEnsembleDir && isEnsembleDir(t.contextEnsembleDir)) return load(t.contextEnsembleDir, o);
+  if (t.server) {
+    const byServer = findLocalByServers(t.server, o);
+    if (byServer) return byServer;
+    if (t.serverExplicit) throw new UsageError(`${t.server} is not a local ensemble started by zkctl`, 'see `zkctl ensemble ls`; pass --name or --dir');
+  }
+  return load('local', o);
+}
+
+/** For status: a local ensemble when one is meant, else the servers to ask. */
+export function resolveStatusTarget(t: TargetInput): { local: LocalEnsemble } | { servers: string } {
+  const o = t.env ? { env: t.env } : {};
+  if (t.dir || t.name) return { local: resolveLocal(t) };
+  if (!t.serverExplicit && t.contextEnsembleDir && isEnsembleDir(t.contextEnsembleDir)) return { local: load(t.contextEnsembleDir, o) };
+  if (t.server) {
+    const byServer = findLocalByServers(t.server, o);
+    return byServer ? { local: byServer } : { servers: t.server };
+  }
+  return { local: load('local', o) };
 }

@@ -8,7 +8,11 @@ import { ZkctlError } from '../core/errors.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Is the pid alive (exists and is not a zombie)? */
+/**
+ * Is the pid alive? A process whose threads are all zombies counts as dead (it only waits to
+ * be reaped). Checking every thread matters: the JVM's main thread can be a zombie while other
+ * threads still run and hold the process's sockets.
+ */
 export function isPidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -17,14 +21,24 @@ export function isPidAlive(pid: number): boolean {
     // EPERM: exists but belongs to someone else.
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let tasks: string[];
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
-    // No /proc (not Linux): trust kill(0).
+    // No /proc (not Linux): trust kill(0). On Linux the process vanished meanwhile.
     return process.platform !== 'linux';
   }
+  for (const t of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const i = stat.lastIndexOf(')');
+      const state = stat.slice(i + 2, i + 3);
+      if (state !== 'Z' && state !== 'X') return true;
+    } catch {
+      /* thread exited meanwhile */
+    }
+  }
+  return false;
 }
 
 /** The argv of a process, or undefined when unknown. */

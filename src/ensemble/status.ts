@@ -5,7 +5,7 @@
  * (electing, lost quorum) is 'not-serving'.
  */
 import { UsageError } from '../core/errors.js';
-import { conf, fourLetterWord, mntr, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
+import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
 
 export type MemberMode = ServerMode | 'not-serving' | 'down';
 
@@ -99,10 +99,14 @@ export async function memberStatus(hp: HostPort, opts: StatusOptions = {}): Prom
   const address = formatAddress(hp);
   const base = { host: hp.host, port: hp.port, address };
   const o: FourLetterOptions = { timeoutMs: opts.timeoutMs ?? 2000, ...(opts.signal ? { signal: opts.signal } : {}) };
-  const [srvrR, mntrR, confR] = await Promise.allSettled([
-    fourLetterWord(hp.host, hp.port, 'srvr', o),
-    opts.mntr === false ? Promise.reject(new Error('skipped')) : mntr(hp.host, hp.port, o),
-    opts.conf === false ? Promise.reject(new Error('skipped')) : conf(hp.host, hp.port, o),
+  // srvr first and alone, so its connection count is not inflated by our own other probes.
+  const [srvrR] = await Promise.allSettled([fourLetterWord(hp.host, hp.port, 'srvr', o)]);
+  const skip = Promise.reject(new Error('skipped'));
+  skip.catch(() => undefined);
+  const up = srvrR.status === 'fulfilled' && !srvrR.value.startsWith(NOT_SERVING);
+  const [mntrR, confR] = await Promise.allSettled([
+    opts.mntr === false || !up ? skip : mntr(hp.host, hp.port, o),
+    opts.conf === false || !up ? skip : conf(hp.host, hp.port, o),
   ]);
   const ms = Date.now() - t0;
   if (srvrR.status === 'rejected') {

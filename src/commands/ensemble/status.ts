@@ -1,0 +1,121 @@
+import { Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { BaseCommand } from '../../cli/base.js';
+import { loadConfig, configPath } from '../../cli/context.js';
+import { parseDuration } from '../../core/duration.js';
+import { ConnectionError } from '../../core/errors.js';
+import { ensembleStatus, resolveLocal, resolveStatusTarget, statusView, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../../ensemble/index.js';
+import type { Column } from '../../output/index.js';
+
+/** Flags that pick a local ensemble (shared by the ensemble commands). */
+export const targetFlags = {
+  name: Flags.string({ summary: 'Local ensemble name (default: the current context\'s ensemble, else "local").' }),
+  dir: Flags.string({ summary: 'Local ensemble directory (instead of --name).' }),
+};
+
+const num = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
+
+export const statusColumns: Column<MemberRow>[] = [
+  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right' },
+  { header: 'ADDRESS', key: 'address', get: (r) => r.address },
+  {
+    header: 'MODE',
+    key: 'mode',
+    get: (r) => r.mode,
+    style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' ? chalk.yellow(t) : t),
+  },
+  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid },
+  { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right' },
+  {
+    header: 'LATENCY MIN/AVG/MAX',
+    key: 'latency',
+    get: (r) => (r.latencyMin === undefined ? undefined : `${num(r.latencyMin)}/${num(r.latencyAvg)}/${num(r.latencyMax)}`),
+    align: 'right',
+  },
+  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right' },
+  { header: 'OUTSTANDING', key: 'outstanding', get: (r) => r.outstanding, align: 'right' },
+  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right' },
+  { header: 'PID', key: 'pid', get: (r) => r.pid, align: 'right' },
+];
+
+/** Settings that pick the ensemble: flags, the resolved server, the context's ensemble dir. */
+export function targetInput(flags: { name?: string; dir?: string }, c: { server: string; source: string; context?: string }): TargetInput {
+  let contextEnsembleDir: string | undefined;
+  if (c.context) contextEnsembleDir = loadConfig(configPath())?.contexts[c.context]?.['ensemble-dir'];
+  const t: TargetInput = { server: c.server, serverExplicit: c.source === 'flag' || c.source.startsWith('env') };
+  if (flags.name) t.name = flags.name;
+  if (flags.dir) t.dir = flags.dir;
+  if (contextEnsembleDir) t.contextEnsembleDir = contextEnsembleDir;
+  return t;
+}
+
+/** The local ensemble an ensemble command is about. */
+export function targetEnsemble(flags: Parameters<typeof targetInput>[0], c: Parameters<typeof targetInput>[1]): LocalEnsemble {
+  return resolveLocal(targetInput(flags, c));
+}
+
+export default class EnsembleStatus extends BaseCommand<typeof EnsembleStatus> {
+  static override summary = 'Show every member: mode, zxid, epoch, latency, connections, znodes, pid.';
+  static override description = `Asks each member for its four-letter words (srvr, mntr, conf) in parallel, with a deadline (--timeout, default 2s per member). A member that does not answer is "down"; one that answers but does not serve (electing, no quorum) is "not-serving".
+
+Which ensemble: --name/--dir pick a local ensemble; otherwise the current context (set by \`ensemble up\`), -s/--server or ZKCTL_SERVER. Any ensemble works: for one zkctl did not start, the members are the hosts of the connect string (ids come from each server's own config, pids are not known).
+
+Exit 0 when at least one member answers, 8 when none does (the table is printed either way).`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --name dev -o json',
+    '<%= config.bin %> <%= command.id %> -s zk1:2181,zk2:2181,zk3:2181',
+    "<%= config.bin %> <%= command.id %> -o plain | awk '$3 == \"leader\" {print $1}'",
+  ];
+  static override flags = { ...targetFlags };
+
+  async run(): Promise<StatusView> {
+    const timeoutMs = this.flags.timeout ? parseDuration(this.flags.timeout, 'timeout') : 2000;
+    const target = resolveStatusTarget(targetInput(this.flags, this.connection));
+    let view: StatusView;
+    if ('local' in target) {
+      const e = target.local;
+      view = statusView(await e.status({ timeoutMs }), { name: e.name, dir: e.dir, connectString: e.connectString });
+    } else {
+      view = statusView(await ensembleStatus(target.servers, { timeoutMs }), { connectString: target.servers });
+    }
+    if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, view);
+    if (this.outputFormat === 'table') this.progress(summaryLine(view));
+    if (view.members.every((m) => m.mode === 'down')) {
+      throw new ConnectionError(`no member of ${view.name ? `ensemble '${view.name}'` : view.connectString} answers`, {
+        hint: view.name ? 'start it with `zkctl ensemble up`' : 'check the addresses and that 4lw.commands.whitelist includes srvr',
+      });
+    }
+    return view;
+  }
+}
+
+export function summaryLine(v: StatusView): string {
+  const who = v.name ? `ensemble '${v.name}'` : v.connectString;
+  const leader = v.leader !== undefined ? `leader ${v.leader}` : 'no leader';
+  return `${who}: ${leader}, ${v.serving}/${v.members.length} serving, ${v.quorum ? 'quorum' : 'NO quorum'}`;
+}
+
+/** One member action (stop/start/restart/kill), as printed. */
+export interface ActionRow {
+  id: number;
+  action: 'stop' | 'start' | 'restart' | 'kill';
+  /** What happened: stopped, killed, started, restarted, already-running, not-running. */
+  result: string;
+  pid?: number;
+  signal?: string;
+  /** Mode after start/restart (when waited for). */
+  mode?: string;
+  ms: number;
+}
+
+export const actionColumns: Column<ActionRow>[] = [
+  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right' },
+  { header: 'RESULT', key: 'result', get: (r) => r.result },
+  { header: 'PID', key: 'pid', get: (r) => r.pid, align: 'right' },
+  { header: 'SIGNAL', key: 'signal', get: (r) => r.signal },
+  { header: 'MODE', key: 'mode', get: (r) => r.mode },
+  { header: 'MS', key: 'ms', get: (r) => r.ms, align: 'right' },
+];
+
+export const memberArg = { description: "member id (1..size) or 'leader'", required: true } as const;

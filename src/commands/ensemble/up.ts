@@ -1,0 +1,84 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { loadConfig, setContext } from '../../cli/context.js';
+import { formatDuration, parseDuration } from '../../core/duration.js';
+import { up, statusView, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { statusColumns, summaryLine } from './status.js';
+
+export interface UpOutput extends StatusView {
+  name: string;
+  dir: string;
+  alreadyRunning: boolean;
+  started: number[];
+  elapsedMs: number;
+  /** The context written for it (now current). */
+  context: string;
+  superSecretPath: string;
+}
+
+export default class EnsembleUp extends BaseCommand<typeof EnsembleUp> {
+  static override summary = 'Start a local ZooKeeper ensemble (real servers) and wait for its quorum.';
+  static override description = `Runs SIZE real ZooKeeper servers (QuorumPeerMain, from Debian's zookeeper package or --zk-home / ZOOKEEPER_HOME) on 127.0.0.1, detached, and waits until a quorum with exactly one leader serves. Then writes a context named after the ensemble and makes it current, so the next command just works.
+
+Ports: member i serves clients on BASE+i-1, talks quorum on BASE+10000+i-1 and leader election on BASE+20000+i-1 (2181-2183, 12181-12183, 22181-22183 by default); ensembles whose base ports differ by at least their size run side by side. A port already in use is an error naming it and its holder.
+
+State lives in $XDG_STATE_HOME/zkctl/ensembles/NAME (default ~/.local/state/zkctl/ensembles/NAME) or --dir: ensemble.json, members/ID/{zoo.cfg,data,zookeeper.log,zookeeper.pid}. A super user (digest super:PASSWORD, the password in super.secret, mode 0600) can bypass ACLs; the secret is never on a command line.
+
+Idempotent: on a running ensemble it only reports; members that are down are started. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --size 5 --name five --base-port 3181',
+    '<%= config.bin %> <%= command.id %> --dir ./zk --tick-time 500 -o json',
+    '<%= config.bin %> <%= command.id %> --zk-home /opt/apache-zookeeper-3.8.4-bin',
+  ];
+  static override flags = {
+    size: Flags.integer({ summary: 'Number of members, 1-9 (default 3).', min: 1, max: 9 }),
+    name: Flags.string({ summary: 'Ensemble name, also the context name (default "local").' }),
+    'base-port': Flags.integer({ summary: 'Client port of member 1, default 2181 (quorum ports +10000, election ports +20000).' }),
+    'tick-time': Flags.integer({ summary: 'ZooKeeper tickTime in ms, default 2000 (session timeouts are 2-20 ticks).' }),
+    dir: Flags.string({ summary: 'Ensemble directory (default $XDG_STATE_HOME/zkctl/ensembles/NAME).' }),
+    'zk-home': Flags.string({ summary: 'ZooKeeper release directory (default $ZOOKEEPER_HOME, else Debian\'s package).' }),
+    'admin-port': Flags.integer({ summary: 'Enable the AdminServer: member i listens on ADMIN-PORT+i-1 (127.0.0.1).' }),
+    wait: Flags.string({ summary: 'How long to wait for the quorum.', default: '60s' }),
+  };
+
+  async run(): Promise<UpOutput> {
+    const f = this.flags;
+    const waitMs = parseDuration(f.wait, '--wait');
+    const onProgress = (e: ProgressEvent): void => {
+      if (e.kind === 'created') this.progress(`created ${e.dir}`);
+      else if (e.kind === 'started') this.progress(`started member ${e.member} (pid ${e.pid})`);
+      else if (e.kind === 'waiting') this.progress(`waiting for a quorum: ${e.message}`);
+    };
+    const r = await up({
+      ...(f.name !== undefined ? { name: f.name } : {}),
+      ...(f.dir !== undefined ? { dir: f.dir } : {}),
+      ...(f.size !== undefined ? { size: f.size } : {}),
+      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] } : {}),
+      ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
+      ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
+      ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
+      waitMs,
+      onProgress,
+    });
+    // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
+    const prev = loadConfig().contexts[r.name] ?? {};
+    setContext(r.name, { ...prev, server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+
+    const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
+    const out: UpOutput = {
+      ...view,
+      name: r.name,
+      dir: r.dir,
+      alreadyRunning: r.alreadyRunning,
+      started: r.started,
+      elapsedMs: r.elapsedMs,
+      context: r.name,
+      superSecretPath: r.superSecretPath,
+    };
+    if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, out);
+    const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
+    this.progress(`${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})`);
+    return out;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Plain, JSON-safe views of ensemble status for printers (no bigints, no formatting):
+ * what `zkctl ensemble status` and `ensemble up` print, in one place.
+ */
+import type { EnsembleStatus, MemberStatus } from './status.js';
+
+export interface MemberRow {
+  id?: number;
+  address: string;
+  mode: MemberStatus['mode'];
+  zxid?: string;
+  epoch?: number;
+  latencyMin?: number;
+  latencyAvg?: number;
+  latencyMax?: number;
+  connections?: number;
+  outstanding?: number;
+  znodes?: number;
+  watches?: number;
+  packetsReceived?: number;
+  packetsSent?: number;
+  pid?: number;
+  error?: string;
+}
+
+export interface StatusView {
+  /** Local ensemble name and dir, when the status is of a local ensemble. */
+  name?: string;
+  dir?: string;
+  connectString: string;
+  /** The leader's id (or address when the id is unknown). */
+  leader?: number | string;
+  quorum: boolean;
+  serving: number;
+  size: number;
+  members: MemberRow[];
+}
+
+export function memberRow(m: MemberStatus & { pid?: number }): MemberRow {
+  const r: MemberRow = { address: m.address, mode: m.mode };
+  const set = <K extends keyof MemberRow>(k: K, v: MemberRow[K] | undefined): void => {
+    if (v !== undefined && !(typeof v === 'number' && Number.isNaN(v))) r[k] = v;
+  };
+  set('id', m.id);
+  set('zxid', m.zxid);
+  set('epoch', m.epoch);
+  set('latencyMin', m.latency?.min);
+  set('latencyAvg', m.latency?.avg);
+  set('latencyMax', m.latency?.max);
+  set('connections', m.connections);
+  set('outstanding', m.outstanding);
+  set('znodes', m.znodes);
+  set('watches', m.watches);
+  set('packetsReceived', m.packetsReceived);
+  set('packetsSent', m.packetsSent);
+  set('pid', m.pid);
+  set('error', m.error);
+  return r;
+}
+
+export function statusView(st: EnsembleStatus, extra: { name?: string; dir?: string; connectString: string }): StatusView {
+  const v: Partial<StatusView> = {};
+  if (extra.name) v.name = extra.name;
+  if (extra.dir) v.dir = extra.dir;
+  v.connectString = extra.connectString;
+  if (st.leader) v.leader = st.leader.id ?? st.leader.address;
+  v.quorum = st.quorum;
+  v.serving = st.serving;
+  v.size = st.votingSize;
+  v.members = st.members.map((m) => memberRow(m as MemberStatus & { pid?: number }));
+  return v as StatusView;
+}

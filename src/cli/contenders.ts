@@ -1,0 +1,55 @@
+/** Rows and columns for `lock ls` and `elect ls` (one definition for both). */
+import { formatDuration } from '../core/duration.js';
+import { type Contender, sessionHex } from '../core/recipes/contenders.js';
+import { sessionClients } from '../core/recipes/owners.js';
+import type { Session } from '../core/session.js';
+import type { Column } from '../output/index.js';
+
+export interface ContenderRow {
+  position: number;
+  /** holder/waiter (lock) or leader/candidate (election). */
+  role: string;
+  format: string;
+  id: string;
+  node: string;
+  seq: number;
+  /** ms since the node was created (server clock). */
+  ageMs: number;
+  created: string;
+  czxid: bigint;
+  session: string;
+  /** Client address of the owning session, from `cons` (when available). */
+  client: string | null;
+}
+
+export const contenderColumns: Column<ContenderRow>[] = [
+  { header: '#', key: 'position', get: (r) => r.position, align: 'right' },
+  { header: 'ROLE', key: 'role', get: (r) => r.role },
+  { header: 'FORMAT', key: 'format', get: (r) => r.format },
+  { header: 'ID', key: 'id', get: (r) => r.id },
+  { header: 'AGE', key: 'age', get: (r) => formatDuration(r.ageMs), align: 'right' },
+  { header: 'SESSION', key: 'session', get: (r) => r.session },
+  { header: 'CLIENT', key: 'client', get: (r) => r.client ?? '' },
+  { header: 'NODE', key: 'node', get: (r) => r.node },
+];
+
+export async function contenderRows(session: Session, list: Contender[], roles: [first: string, rest: string]): Promise<ContenderRow[]> {
+  const clients = list.length > 0 ? await sessionClients(session.servers) : new Map<string, string>();
+  const now = Date.now();
+  return list.map((c) => {
+    const sid = sessionHex(c.ephemeralOwner);
+    return {
+      position: c.position,
+      role: c.position === 0 ? roles[0] : roles[1],
+      format: c.format,
+      id: c.id,
+      node: c.name,
+      seq: c.seq,
+      ageMs: Math.max(0, now - c.ctime),
+      created: new Date(c.ctime).toISOString(),
+      czxid: c.czxid,
+      session: sid,
+      client: clients.get(sid) ?? null,
+    };
+  });
+}

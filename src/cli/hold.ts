@@ -1,0 +1,107 @@
+/**
+ * What `lock` and `elect` share: their flags, the `-- CMD ARGS...` split, and
+ * "hold, run CMD fenced (or wait for a signal), map the outcome to an exit code".
+ */
+import { Flags } from '@oclif/core';
+import { parseDuration } from '../core/duration.js';
+import { InterruptedError, LostError, UsageError } from '../core/errors.js';
+import type { SignalTrap } from '../core/proc.js';
+import type { FencingSchedule } from '../core/recipes/contenders.js';
+import { type Fenceable, runFenced } from '../core/recipes/fenced.js';
+
+export const FENCING_HELP = `Fencing: while CMD runs, zkctl counts the time since it last heard from ZooKeeper (it polls its node every T/6, T = the session timeout the server granted). After T/2 without contact (earlier if --grace needs the room, never before T/3) it sends CMD SIGTERM, and SIGKILL --grace later, so that CMD is dead by 0.8·T: before the server can expire the session and let the next contender in. Then it exits 11. If the session is reported lost, CMD gets SIGKILL at once (exit 11). With the defaults (T = 30s, --grace 5s): SIGTERM at 15s, SIGKILL at 20s. A shorter --session-timeout fences sooner but risks stopping CMD on a slow network. When stdin is not a terminal, CMD runs in its own process group and the whole group is signalled. If zkctl itself is killed with SIGKILL it cannot stop CMD.`;
+
+export const holdFlags = {
+  'session-timeout': Flags.string({
+    summary: 'Session timeout to ask for; the fencing margin is derived from the one granted.',
+    description: 'The server clamps it to [2, 20] × its tickTime (4s to 40s by default).',
+    default: '30s',
+  }),
+  grace: Flags.string({ summary: 'After SIGTERM, how long CMD gets before SIGKILL when the hold is at risk.', default: '5s' }),
+};
+
+export interface HoldSettings {
+  sessionTimeoutMs: number;
+  graceMs: number;
+  waitMs?: number;
+}
+
+export function parseHoldFlags(flags: { 'session-timeout'?: string; grace?: string; timeout?: string }): HoldSettings {
+  const sessionTimeoutMs = parseDuration(flags['session-timeout'] ?? '30s', 'session timeout');
+  if (sessionTimeoutMs <= 0) throw new UsageError('--session-timeout must be positive');
+  const graceMs = parseDuration(flags.grace ?? '5s', 'grace');
+  const s: HoldSettings = { sessionTimeoutMs, graceMs };
+  if (flags.timeout !== undefined) s.waitMs = parseDuration(flags.timeout, 'timeout');
+  return s;
+}
+
+/** The command after `--` in the raw argv (undefined when there is none). */
+export function commandAfterDashDash(argv: readonly string[]): { command: string; args: string[] } | undefined {
+  const i = argv.indexOf('--');
+  if (i < 0) return undefined;
+  const rest = argv.slice(i + 1);
+  if (rest.length === 0) throw new UsageError('nothing after --', 'give the command to run, e.g. -- ./backup.sh --full');
+  return { command: rest[0]!, args: rest.slice(1) };
+}
+
+export interface HeldOptions {
+  hold: Fenceable;
+  schedule: FencingSchedule;
+  /** "lock /x" / "leadership of /x", for messages. */
+  what: string;
+  trap: SignalTrap;
+  command?: { command: string; args: string[] };
+  env?: Record<string, string>;
+  /** Notes for people (stderr, TTY only). */
+  progress?: (msg: string) => void;
+}
+
+export interface HeldResult {
+  outcome: 'exited' | 'interrupted' | 'held';
+  /** The child's exit status (with a command). */
+  status?: number;
+  pid?: number;
+}
+
+/**
+ * With a command: run it fenced and return its status (or throw LostError when
+ * it had to be stopped). Without: wait for a signal (InterruptedError) or for
+ * the hold to become unsafe or lost (LostError).
+ */
+export async function runHeld(o: HeldOptions): Promise<HeldResult> {
+  if (o.command) {
+    const r = await runFenced(o.hold, o.command.command, o.command.args, {
+      env: { ...process.env, ...o.env },
+      ownGroup: !process.stdin.isTTY,
+      schedule: o.schedule,
+      trap: o.trap,
+      onFence: (reason, how) => process.stderr.write(`zkctl: ${reason}; stopping ${o.command!.command} (${how})\n`),
+    });
+    if (r.kind === 'fenced') {
+      throw new LostError(`${o.what} lost: ${r.reason}; ${o.command.command} (pid ${r.pid}) was stopped with ${r.how}`);
+    }
+    if (r.kind === 'interrupted') {
+      if (r.exit.code === null) throw new InterruptedError(`interrupted (${r.signal}); ${o.command.command} ended by ${r.exit.signal}`);
+      return { outcome: 'interrupted', status: r.status, pid: r.pid };
+    }
+    return { outcome: 'exited', status: r.status, pid: r.pid };
+  }
+  const why = await new Promise<{ signal: NodeJS.Signals } | { lost: string }>((resolve) => {
+    // Keep the event loop alive while holding, whatever the connection does.
+    const keep = setInterval(() => undefined, 1 << 30);
+    const done = (r: { signal: NodeJS.Signals } | { lost: string }): void => {
+      clearInterval(keep);
+      untrap();
+      o.hold.off('unsafe', onLost);
+      o.hold.off('lost', onLost);
+      resolve(r);
+    };
+    const onLost = (i: { reason: string }): void => done({ lost: i.reason });
+    const untrap = o.trap.onSignal((signal) => done({ signal }));
+    o.hold.on('unsafe', onLost);
+    o.hold.on('lost', onLost);
+    if (o.trap.received) done({ signal: o.trap.received });
+  });
+  if ('lost' in why) throw new LostError(`${o.what} lost: ${why.lost}`);
+  throw new InterruptedError(`interrupted (${why.signal}); released ${o.what}`);
+}

@@ -1,0 +1,81 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { resolveConnection } from '../cli/context.js';
+import { commandAfterDashDash, FENCING_HELP, holdFlags, parseHoldFlags, runHeld } from '../cli/hold.js';
+import { UsageError } from '../core/errors.js';
+import { SignalTrap } from '../core/proc.js';
+import { Lock, type LockFormat } from '../core/recipes/lock.js';
+
+export interface LockResult {
+  path: string;
+  node: string;
+  fencingToken: bigint;
+  sessionId: string;
+  waitedMs: number;
+  /** With a command: its exit status. */
+  status?: number;
+}
+
+export default class LockCmd extends BaseCommand<typeof LockCmd> {
+  static override summary = 'Hold a fair (FIFO) distributed lock around a command, or until interrupted.';
+  static override description = `Contenders queue in ZooKeeper as ephemeral sequential nodes under PATH, each watching only the one ahead of it; the first holds the lock. Nodes are written in Curator's InterProcessMutex format (_c_<uuid>-lock-<seq>, data = --id, default this host's IP) or, with --format kazoo, in kazoo's Lock format (<hex>__lock__<seq>, data = --id), and ordered by sequence number across both, so Curator (resp. kazoo) holders on the same path exclude zkctl and the reverse.
+
+With -- CMD ARGS: acquires, runs CMD with ZKCTL_LOCK_PATH, ZKCTL_LOCK_NODE and ZKCTL_FENCING_TOKEN (the lock node's czxid, which only grows from one holder to the next) in its environment, releases when CMD exits and exits with CMD's status. Without CMD: prints the lock node and holds the lock until SIGINT/SIGTERM (exit 130).
+
+--try fails at once and --timeout after that long, both with exit 10 and without leaving a node behind. SIGINT/SIGTERM/SIGHUP are forwarded to CMD; the lock is released and zkctl exits with CMD's status (130 when CMD died of the signal).
+
+${FENCING_HELP}
+
+Here --timeout is the wait for the lock; the deadline for connecting and for each request comes from the context (default 10s).`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> /locks/backup -- ./backup.sh --full',
+    '<%= config.bin %> <%= command.id %> /locks/deploy --try -- make deploy || echo "someone else is deploying"',
+    '<%= config.bin %> <%= command.id %> /locks/job --timeout 30s --id "$(hostname)" -- sh -c \'echo token $ZKCTL_FENCING_TOKEN\'',
+    '<%= config.bin %> <%= command.id %> /locks/shared --format kazoo -- ./job.py   # excludes kazoo Lock("/locks/shared") holders',
+    '<%= config.bin %> <%= command.id %> /locks/maint &   # hold it in the background; kill %1 releases it',
+  ];
+  static override strict = false;
+  static override args = {
+    path: Args.string({ required: true, description: 'lock path, e.g. /locks/backup' }),
+  };
+  static override flags = {
+    timeout: Flags.string({ summary: 'Wait at most this long for the lock (then exit 10).', exclusive: ['try'] }),
+    try: Flags.boolean({ summary: 'Do not wait: exit 10 at once if the lock is held.', exclusive: ['timeout'] }),
+    id: Flags.string({ summary: "Holder id stored in the lock node (default: this host's IP address, like Curator)." }),
+    format: Flags.string({ summary: 'Node format: Curator InterProcessMutex or kazoo Lock.', options: ['curator', 'kazoo'], default: 'curator' }),
+    ...holdFlags,
+  };
+
+  async run(): Promise<LockResult> {
+    const cmd = commandAfterDashDash(this.argv);
+    if (!cmd && (await this.parse(LockCmd)).argv.length > 1) {
+      throw new UsageError('unexpected arguments after PATH', 'put the command after --, e.g. zkctl lock /locks/x -- ./job.sh');
+    }
+    const hs = parseHoldFlags(this.flags);
+    const trap = new SignalTrap();
+    this.onCleanup(() => trap.dispose());
+    const { timeoutMs } = resolveConnection({ ...this.flags, timeout: undefined });
+    const session = await this.session({ timeoutMs, sessionTimeoutMs: hs.sessionTimeoutMs });
+    const lock = new Lock(session, this.args.path, { format: this.flags.format as LockFormat, id: this.flags.id, graceMs: hs.graceMs });
+    lock.on('waiting', (w) => this.progress(`waiting for ${this.args.path}: ${w.position} ahead of ${w.node}`));
+    try {
+      const hold = await lock.acquire({ timeoutMs: hs.waitMs, try: this.flags.try, signal: trap.signal });
+      const result: LockResult = { path: hold.path, node: hold.node, fencingToken: hold.fencingToken, sessionId: hold.sessionId, waitedMs: hold.waitedMs };
+      if (!cmd) this.printer.text(hold.node, result);
+      else this.progress(`acquired ${hold.node} (fencing token ${hold.fencingToken}); running ${cmd.command}`);
+      const r = await runHeld({
+        hold: lock,
+        schedule: hold.schedule,
+        what: `lock ${this.args.path}`,
+        trap,
+        command: cmd,
+        env: { ZKCTL_LOCK_PATH: hold.path, ZKCTL_LOCK_NODE: hold.node, ZKCTL_FENCING_TOKEN: hold.fencingToken.toString() },
+      });
+      result.status = r.status;
+      process.exitCode = r.status;
+      return result;
+    } finally {
+      await lock.release(Math.min(timeoutMs, 5000));
+    }
+  }
+}

@@ -36,6 +36,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConnectionError, UsageError, ZkctlError } from '../core/errors.js';
 import {
   checkSpec,
+  DEFAULTS,
+  MAX_SIZE,
   connectString,
   ELECTION_PORT_OFFSET,
   QUORUM_PORT_OFFSET,
@@ -957,10 +959,16 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
 export async function freeBasePort(opts: { start?: number; size?: number; step?: number; attempts?: number } = {}): Promise<number> {
   const size = opts.size ?? 3;
   const step = Math.max(opts.step ?? 10, size);
-  const start = opts.start ?? 22181;
+  const start = opts.start ?? 21810;
   const attempts = opts.attempts ?? 500;
+  // Ports a default ensemble (base 2181, up to 9 members) will want, even if it is not running now.
+  const reserved = (p: number): boolean =>
+    [0, QUORUM_PORT_OFFSET, ELECTION_PORT_OFFSET].some((off) => p >= DEFAULTS.basePort + off && p < DEFAULTS.basePort + off + MAX_SIZE);
   for (let i = 0, base = start; i < attempts && base + ELECTION_PORT_OFFSET + size - 1 <= 65535; i++, base += step) {
     let ok = true;
+    for (let m = 0; m < size && ok; m++) {
+      if ([0, QUORUM_PORT_OFFSET, ELECTION_PORT_OFFSET].some((off) => reserved(base + off + m))) ok = false;
+    }
     for (let m = 0; m < size && ok; m++) {
       for (const off of [0, QUORUM_PORT_OFFSET, ELECTION_PORT_OFFSET]) {
         if (!(await isPortFree(base + off + m, LOCAL_HOST))) {

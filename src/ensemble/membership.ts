@@ -1,0 +1,443 @@
+/**
+ * Membership changes of a LOCAL ensemble with ZooKeeper's dynamic reconfig:
+ * add a member (start a new server, then `reconfig -add`) and remove one
+ * (`reconfig -remove`, then stop it). Both refuse changes that would leave no
+ * quorum, and wait until the new configuration is committed and served.
+ *
+ * Adding follows the ZooKeeper reconfig guide: the joiner starts with the last
+ * committed membership plus itself listed as an OBSERVER (so it can never form
+ * a quorum of its own), finds and syncs with the leader as a non-voting member,
+ * and is then added with reconfig (participant, or observer with `observer`),
+ * as a compare-and-set on the config version that was read. Its files are
+ * rendered by the ensemble library like the original members' (same tick time,
+ * limits, super digest); ZooKeeper rewrites every member's zoo.cfg and dynamic
+ * file itself on each reconfig.
+ *
+ * The new member's id is the lowest id a removed member left free, else one
+ * above the highest; its ports follow the layout of config.ts (base + id - 1).
+ * ensemble.json's `size` is the highest member id: removing the highest member
+ * shrinks it (and deletes that member's directory); removing a lower one leaves
+ * a hole, recorded in `membership.json` in the ensemble directory
+ * ({"removed": [2]}) with the member's directory kept (stopped). Note: the
+ * ensemble library does not read membership.json yet, so `ensemble status`
+ * shows such a member as down and `ensemble up` tries to start it (ZooKeeper
+ * then refuses to run it: it is no longer in the configuration).
+ *
+ * No oclif, no chalk, never prints (progress through a callback).
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
+import { Session } from '../core/session.js';
+import {
+  type DynamicConfig,
+  type ServerSpec,
+  clientAddress,
+  formatServerSpec,
+  majority,
+  participants,
+  readDynamicConfig,
+  reconfigure,
+  renderServers,
+} from '../core/config/dynamic.js';
+import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
+import { conf } from './fourlw.js';
+import { load, type LocalEnsemble } from './local.js';
+import { isPidAlive, isPortFree, sleep } from './proc.js';
+import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
+
+const MEMBERSHIP_FILE = 'membership.json';
+const LOCK_FILE = '.membership.lock';
+const DEFAULT_WAIT_MS = 120_000;
+/** Server ids stay below 255 with extendedTypesEnabled (TTL nodes). */
+const MAX_ID = 254;
+
+export interface MembershipOptions {
+  /** Deadline for the whole change (start, sync, reconfig, commit). Default 120 s. */
+  timeoutMs?: number;
+  /** Deadline of each ZooKeeper request. Default 10 s. */
+  requestTimeoutMs?: number;
+  onProgress?: (message: string) => void;
+}
+
+export interface MemberView extends ServerSpec {
+  /** leader / follower / observer / down ... as the member reports it now. */
+  mode?: MemberStatus['mode'];
+  address?: string;
+}
+
+export interface MembershipChange {
+  ensemble: string;
+  dir: string;
+  action: 'add' | 'remove';
+  id: number;
+  role: ServerSpec['role'];
+  /** The membership before and after (after = committed by ZooKeeper). */
+  before: DynamicConfig;
+  after: DynamicConfig;
+  /** add: the new member's pid. */
+  pid?: number;
+  /** remove: the member process was stopped. */
+  stopped?: boolean;
+  members: MemberView[];
+  ms: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+interface MembershipFile {
+  removed: number[];
+}
+
+function readMembership(dir: string): MembershipFile {
+  try {
+    const v = JSON.parse(readFileSync(join(dir, MEMBERSHIP_FILE), 'utf8')) as { removed?: unknown };
+    return { removed: Array.isArray(v.removed) ? v.removed.filter((x): x is number => Number.isInteger(x)) : [] };
+  } catch {
+    return { removed: [] };
+  }
+}
+
+function atomicWrite(path: string, text: string, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, path);
+}
+
+function writeMembership(dir: string, m: MembershipFile): void {
+  const removed = [...new Set(m.removed)].sort((a, b) => a - b);
+  const p = join(dir, MEMBERSHIP_FILE);
+  if (removed.length === 0) {
+    rmSync(p, { force: true });
+    return;
+  }
+  atomicWrite(p, JSON.stringify({ removed }, null, 2) + '\n');
+}
+
+function writeSpec(dir: string, spec: EnsembleSpec): void {
+  atomicWrite(join(dir, 'ensemble.json'), JSON.stringify(spec, null, 2) + '\n');
+}
+
+/** Ids of members removed with `ensemble remove` that left a hole below the highest id. */
+export function removedMembers(ens: LocalEnsemble): number[] {
+  return readMembership(ens.dir).removed.filter((id) => id <= ens.size);
+}
+
+/** Member ids of the local ensemble that are still members (1..size without the removed ones). */
+export function activeMemberIds(ens: LocalEnsemble): number[] {
+  const removed = new Set(removedMembers(ens));
+  return ens.ids.filter((id) => !removed.has(id));
+}
+
+/** Serialize membership changes of one ensemble across processes. */
+async function withMembershipLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, LOCK_FILE);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(lock, 'utf8').trim());
+      } catch {
+        /* removed meanwhile */
+      }
+      if (!holder || !isPidAlive(holder)) {
+        try {
+          unlinkSync(lock);
+        } catch {
+          /* raced */
+        }
+        continue;
+      }
+      if (Date.now() >= end) throw new ZkctlError(`another membership change of ${dir} is running (zkctl pid ${holder})`, ExitCode.FAILURE, { hint: `wait for it, or remove ${lock} if that process is gone` });
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async function superSession(ens: LocalEnsemble, timeoutMs: number): Promise<Session> {
+  return Session.connect({ connectString: ens.connectString, timeoutMs, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
+}
+
+/** Status of every configured member (four-letter words, in parallel). */
+async function statuses(cfg: DynamicConfig, timeoutMs = 2000): Promise<Map<number, MemberStatus>> {
+  const out = new Map<number, MemberStatus>();
+  await Promise.all(
+    cfg.servers.map(async (s) => {
+      const addr = clientAddress(s);
+      if (!addr) return;
+      const [hp] = parseConnectString(addr);
+      if (hp) out.set(s.id, await memberStatus(hp, { timeoutMs, mntr: false }));
+    }),
+  );
+  return out;
+}
+
+function isVoting(st: MemberStatus | undefined): boolean {
+  return st?.mode === 'leader' || st?.mode === 'follower';
+}
+
+function views(cfg: DynamicConfig, st: Map<number, MemberStatus>): MemberView[] {
+  return cfg.servers.map((s) => {
+    const v: MemberView = { ...s };
+    const m = st.get(s.id);
+    if (m) v.mode = m.mode;
+    const a = clientAddress(s);
+    if (a) v.address = a;
+    return v;
+  });
+}
+
+/** Wait until every reachable member serves the config `version` and the quorum serves. */
+async function waitCommitted(cfg: DynamicConfig, endAt: number, want: (st: Map<number, MemberStatus>) => string | undefined): Promise<Map<number, MemberStatus>> {
+  let why = '';
+  for (;;) {
+    const st = await statuses(cfg, 1500);
+    const voters = participants(cfg);
+    const serving = voters.filter((s) => isVoting(st.get(s.id))).length;
+    const leaders = [...st.values()].filter((m) => m.mode === 'leader').length;
+    why = serving < majority(voters.length) ? `${serving} of ${voters.length} voting members serve` : leaders !== 1 ? `${leaders} leaders` : '';
+    if (!why) {
+      // Every serving member reports the new version (conf); members that are down are not waited for.
+      const versions = await Promise.all(
+        cfg.servers.map(async (s) => {
+          const m = st.get(s.id);
+          if (!m || !(m.mode === 'leader' || m.mode === 'follower' || m.mode === 'observer')) return undefined;
+          try {
+            return (await conf(m.host, m.port, { timeoutMs: 1500 })).configVersion;
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      const stale = cfg.servers.filter((s, i) => versions[i] !== undefined && versions[i]!.toLowerCase() !== cfg.versionHex);
+      why = stale.length ? `member${stale.length > 1 ? 's' : ''} ${stale.map((s) => s.id).join(', ')} still on an older configuration` : want(st) ?? '';
+      if (!why) return st;
+    }
+    if (Date.now() >= endAt) throw new ConnectionError(`the new configuration (version ${cfg.versionHex}) was committed but the ensemble did not settle in time: ${why}`, { hint: 'see zkctl ensemble status and the member logs' });
+    await sleep(300);
+  }
+}
+
+function checkQuorumNow(cfg: DynamicConfig, st: Map<number, MemberStatus>): void {
+  const voters = participants(cfg);
+  const live = voters.filter((s) => isVoting(st.get(s.id)));
+  if (live.length < majority(voters.length)) {
+    throw new ZkctlError(`the ensemble has no quorum now (${live.length} of ${voters.length} voting members serve); refusing to reconfigure`, ExitCode.CONNECTION, {
+      hint: 'bring members back first (zkctl ensemble start ID)',
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Add
+
+export interface AddOptions extends MembershipOptions {
+  /** Add the member as an observer (no vote) instead of a participant. */
+  observer?: boolean;
+  jvmFlags?: readonly string[];
+}
+
+/** Start a new member and add it with reconfig; resolves once the new configuration is committed and served. */
+export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Promise<MembershipChange> {
+  const t0 = Date.now();
+  const endAt = t0 + (opts.timeoutMs ?? DEFAULT_WAIT_MS);
+  const reqMs = opts.requestTimeoutMs ?? 10_000;
+  const progress = opts.onProgress ?? ((): void => undefined);
+  const role: ServerSpec['role'] = opts.observer ? 'observer' : 'participant';
+  return withMembershipLock(ensIn.dir, 30_000, async () => {
+    const ens = load(ensIn.dir);
+    const session = await superSession(ens, reqMs);
+    try {
+      const before = await readDynamicConfig(session);
+      const st = await statuses(before);
+      checkQuorumNow(before, st);
+      const voters = participants(before);
+      const live = voters.filter((s) => isVoting(st.get(s.id))).length;
+      if (role === 'participant' && live + 1 < majority(voters.length + 1)) {
+        throw new UsageError(`adding a participant would leave ${live + 1} of ${voters.length + 1} voting members serving, not a majority; refusing`);
+      }
+      const membership = readMembership(ens.dir);
+      const inConfig = new Set(before.servers.map((s) => s.id));
+      const holes = membership.removed.filter((id) => id <= ens.size && !inConfig.has(id) && !ens.isRunning(id)).sort((a, b) => a - b);
+      const id = holes[0] ?? Math.max(ens.size, ...before.servers.map((s) => s.id)) + 1;
+      if (id > MAX_ID) throw new UsageError(`no member id left (ids must stay below ${MAX_ID + 1})`);
+      if (ens.spec.basePort + ELECTION_PORT_OFFSET + id - 1 > 65535) throw new UsageError(`member ${id} would need ports above 65535 (base port ${ens.spec.basePort})`);
+      const ports = memberPorts(ens.spec, id);
+      for (const [p, what] of [
+        [ports.clientPort, 'client'],
+        [ports.quorumPort, 'quorum'],
+        [ports.electionPort, 'election'],
+        ...(ports.adminPort !== undefined ? [[ports.adminPort, 'admin'] as [number, string]] : []),
+      ] as Array<[number, string]>) {
+        if (!(await isPortFree(p, LOCAL_HOST))) throw new UsageError(`port ${p} (${what} port of the new member ${id}) is in use`, 'stop whatever holds it; zkctl member ports are base + id - 1 (+10000 quorum, +20000 election)');
+      }
+      const spec: ServerSpec = {
+        id,
+        host: LOCAL_HOST,
+        quorumPort: ports.quorumPort,
+        electionPort: ports.electionPort,
+        role,
+        clientHost: LOCAL_HOST,
+        clientPort: ports.clientPort,
+      };
+
+      // Files: the joiner knows the committed membership plus itself as an observer.
+      progress(`writing the files of member ${id}`);
+      const oldSpec = ens.spec;
+      const memberDir = ens.memberDir(id);
+      rmSync(memberDir, { recursive: true, force: true });
+      mkdirSync(ens.dataDir(id), { recursive: true, mode: 0o700 });
+      writeFileSync(join(ens.dataDir(id), 'myid'), renderMyid(id));
+      const dyn = join(memberDir, 'zoo.cfg.dynamic');
+      writeFileSync(dyn, renderServers([...before.servers.filter((s) => s.id !== id), { ...spec, role: 'observer' }]));
+      const newSpec: EnsembleSpec = { ...oldSpec, size: Math.max(oldSpec.size, id) };
+      writeFileSync(ens.configPath(id), renderZooCfg(newSpec, id, { dataDir: ens.dataDir(id), dynamicConfigFile: dyn }, superDigest(ens.superPassword())), { mode: 0o600 });
+      writeSpec(ens.dir, newSpec);
+      writeMembership(ens.dir, { removed: membership.removed.filter((x) => x !== id) });
+      const grown = load(ens.dir);
+
+      const undo = async (): Promise<void> => {
+        try {
+          await grown.stop(id, { timeoutMs: 10_000 });
+        } catch {
+          /* best effort */
+        }
+        rmSync(memberDir, { recursive: true, force: true });
+        writeSpec(ens.dir, oldSpec);
+        writeMembership(ens.dir, membership);
+      };
+
+      let pid: number | undefined;
+      let after: DynamicConfig;
+      try {
+        progress(`starting member ${id} (${LOCAL_HOST}:${ports.clientPort}) and waiting for it to sync with the leader`);
+        const started = await grown.start(id, { wait: true, timeoutMs: Math.max(5000, endAt - Date.now()), ...(opts.jvmFlags ? { jvmFlags: opts.jvmFlags } : {}) });
+        pid = started.pid;
+        progress(`reconfig: adding ${formatServerSpec(spec)} (from config version ${before.versionHex})`);
+        after = await reconfigure(session, { add: [formatServerSpec(spec)], fromVersion: before.version });
+      } catch (e) {
+        progress(`undoing: stopping member ${id} and removing its files`);
+        await undo();
+        throw e;
+      }
+      progress(`committed config version ${after.versionHex}; waiting for the members to serve it`);
+      const final = await waitCommitted(after, endAt, (s) => {
+        const m = s.get(id)?.mode;
+        if (role === 'observer') return m === 'observer' ? undefined : `member ${id} is ${m ?? 'unknown'}, not yet observer`;
+        return m === 'leader' || m === 'follower' ? undefined : `member ${id} is ${m ?? 'unknown'}, not yet voting`;
+      });
+      const change: MembershipChange = { ensemble: ens.name, dir: ens.dir, action: 'add', id, role, before: strip(before), after, members: views(after, final), ms: Date.now() - t0 };
+      if (pid !== undefined) change.pid = pid;
+      return change;
+    } finally {
+      await session.close();
+    }
+  });
+}
+
+function strip(c: DynamicConfig & { stat?: unknown }): DynamicConfig {
+  return { version: c.version, versionHex: c.versionHex, servers: c.servers };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remove
+
+export interface RemoveOptions extends MembershipOptions {
+  /** Grace before SIGKILL when stopping the removed member. Default 15 s. */
+  graceMs?: number;
+}
+
+/** Remove a member with reconfig, then stop it; resolves once the new configuration is committed and served. */
+export async function removeMember(ensIn: LocalEnsemble, id: number, opts: RemoveOptions = {}): Promise<MembershipChange> {
+  const t0 = Date.now();
+  const endAt = t0 + (opts.timeoutMs ?? DEFAULT_WAIT_MS);
+  const reqMs = opts.requestTimeoutMs ?? 10_000;
+  const progress = opts.onProgress ?? ((): void => undefined);
+  if (!Number.isInteger(id) || id < 1) throw new UsageError(`invalid member id '${id}'`);
+  return withMembershipLock(ensIn.dir, 30_000, async () => {
+    const ens = load(ensIn.dir);
+    const session = await superSession(ens, reqMs);
+    let before: DynamicConfig;
+    let after: DynamicConfig;
+    let target: ServerSpec;
+    try {
+      before = await readDynamicConfig(session);
+      const t = before.servers.find((s) => s.id === id);
+      if (!t) {
+        throw new UsageError(`member ${id} is not in the configuration of ensemble '${ens.name}' (version ${before.versionHex}: ${before.servers.map((s) => s.id).join(', ')})`);
+      }
+      target = t;
+      if (id > ens.size) throw new UsageError(`member ${id} is not a member of the local ensemble '${ens.name}' (ids 1..${ens.size})`);
+      const st = await statuses(before);
+      checkQuorumNow(before, st);
+      if (target.role === 'participant') {
+        const remaining = participants(before).filter((s) => s.id !== id);
+        if (remaining.length === 0) throw new UsageError(`member ${id} is the last voting member; refusing to remove it`);
+        const live = remaining.filter((s) => isVoting(st.get(s.id))).length;
+        if (live < majority(remaining.length)) {
+          throw new UsageError(
+            `removing member ${id} would leave ${live} of ${remaining.length} voting members serving, not a majority; refusing`,
+            'start the members that are down first, or remove a member that is down',
+          );
+        }
+      }
+      progress(`reconfig: removing member ${id} (from config version ${before.versionHex})`);
+      after = await reconfigure(session, { remove: [id], fromVersion: before.version });
+    } finally {
+      await session.close();
+    }
+    progress(`committed config version ${after.versionHex}; stopping member ${id}`);
+    const stopped = await ens.stop(id, { timeoutMs: opts.graceMs ?? 15_000 });
+    // Local files: shrink the spec when the highest member went, else record the hole.
+    const membership = readMembership(ens.dir);
+    const removed = new Set([...membership.removed, id]);
+    let size = ens.size;
+    while (size > 0 && removed.has(size) && !ens.isRunning(size)) {
+      rmSync(ens.memberDir(size), { recursive: true, force: true });
+      removed.delete(size);
+      size--;
+    }
+    if (size !== ens.size) writeSpec(ens.dir, { ...ens.spec, size });
+    writeMembership(ens.dir, { removed: [...removed].filter((x) => x <= size) });
+    progress('waiting for the remaining members to serve the new configuration');
+    const final = await waitCommitted(after, endAt, () => undefined);
+    const change: MembershipChange = {
+      ensemble: ens.name,
+      dir: ens.dir,
+      action: 'remove',
+      id,
+      role: target.role,
+      before: strip(before),
+      after,
+      stopped: stopped.wasRunning,
+      members: views(after, final),
+      ms: Date.now() - t0,
+    };
+    return change;
+  });
+}
+
+/** Does the directory hold a member's files (for callers that list members)? */
+export function memberFilesExist(ens: LocalEnsemble, id: number): boolean {
+  return existsSync(ens.configPath(id));
+}

@@ -1,0 +1,169 @@
+import { writeFileSync } from 'node:fs';
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { parseDuration } from '../../core/duration.js';
+import { CheckFailedError, UsageError } from '../../core/errors.js';
+import { isStrategyName, STRATEGIES, type StrategyName } from '../../core/dispatch/index.js';
+import type { Column } from '../../output/index.js';
+
+type Result = import('../../bench/dispatch.js').DispatchBenchResult;
+type Row = import('../../bench/dispatch.js').StrategyResult;
+
+const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '-' : v.toFixed(d));
+
+const columns: Column<Row>[] = [
+  { header: 'STRATEGY', key: 'strategy', get: (r) => r.strategy },
+  { header: 'REQ/S', key: 'throughput', get: (r) => r.throughput, align: 'right' },
+  { header: 'VS DIRECT', key: 'vsDirect', get: (r) => (r.vsDirect === null ? '-' : `${r.vsDirect.toFixed(2)}x`), align: 'right' },
+  { header: 'P50 MS', key: 'p50', get: (r) => fmt(r.latency.p50Ms, 2), align: 'right' },
+  { header: 'P99 MS', key: 'p99', get: (r) => fmt(r.latency.p99Ms, 2), align: 'right' },
+  { header: 'P99.9 MS', key: 'p999', get: (r) => fmt(r.latency.p999Ms, 2), align: 'right' },
+  { header: 'IMBALANCE', key: 'imbalance', get: (r) => r.imbalance.toFixed(3), align: 'right' },
+  { header: 'SLOW SHARE', key: 'slowShare', get: (r) => (r.slowShare === null ? '-' : `${(r.slowShare * 100).toFixed(2)}%`), align: 'right' },
+  { header: 'FAILED', key: 'failed', get: (r) => r.failed, align: 'right' },
+  { header: 'RETRIES', key: 'retries', get: (r) => r.retries, align: 'right' },
+  { header: 'KILL→LAST SEND', key: 'lastSend', get: (r) => (r.kills.length ? r.kills.map((k) => `${fmt(k.lastSendAfterMs)}ms`).join(',') : '-'), align: 'right' },
+  { header: 'KILL→ZK LEAVE', key: 'zkLeave', get: (r) => (r.kills.length ? r.kills.map((k) => (k.zkLeaveAfterMs === null ? 'n/a' : `${fmt(k.zkLeaveAfterMs, 0)}ms`)).join(',') : '-'), align: 'right' },
+];
+
+function parseAt(s: string, what: string): number {
+  const t = s.trim().replace(/^@/, '');
+  return parseDuration(t, what);
+}
+
+export default class BenchDispatch extends BaseCommand<typeof BenchDispatch> {
+  static override summary = 'Measure balancing and failover of the dispatcher with real backends and injected faults.';
+  static override description = `Starts N backend processes (TCP servers with a service time and a limit on requests served at once; the rest queue), each registering itself as an instance of --service through zkctl's services recipe with its own session. A closed-loop load generator (--concurrency requests in flight) sends --requests requests (or for --duration) per strategy through the dispatcher, whose membership comes from a ZooKeeper watch.
+
+Faults, relative to the start of each strategy's run: --slow ID:LATENCY (service time of backend ID), --kill ID@T (SIGKILL), --add @T (a new backend), --kill-leader @T (SIGKILL of the ZooKeeper leader of the local ensemble behind --server). Each strategy starts from the same fleet. The "direct" row is the anchor: round-robin straight to the backends, no ZooKeeper, no dispatcher, no faults injected.
+
+Imbalance is max/mean of the request counts of the steady backends (neither slow, killed nor added). Thresholds (--max-imbalance, --max-failed, --max-p99) apply to every strategy row except the baselines (direct, random) and exit 12 when missed.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --backends 10 --requests 10000',
+    '<%= config.bin %> <%= command.id %> --strategies round-robin,p2c,peak-ewma --slow 3:20ms --report slow.html',
+    '<%= config.bin %> <%= command.id %> --strategies random,p2c --kill 2@1s --duration 4s --max-failed 0',
+    '<%= config.bin %> <%= command.id %> --kill-leader @2s --duration 5s --json',
+  ];
+  static override flags = {
+    backends: Flags.integer({ summary: 'Number of backends.', default: 10, min: 1, max: 200 }),
+    strategies: Flags.string({ summary: `Comma-separated strategies (${STRATEGIES.join(', ')}), or "all".`, default: 'random,round-robin,weighted-round-robin,least-outstanding,p2c,peak-ewma,consistent-hash,sticky' }),
+    requests: Flags.integer({ summary: 'Requests per strategy (default 10000 when no --duration).', min: 1 }),
+    duration: Flags.string({ summary: 'Run each strategy this long (e.g. 5s).' }),
+    concurrency: Flags.integer({ summary: 'Requests in flight (closed loop).', default: 64, min: 1 }),
+    'service-time': Flags.string({ summary: 'Service time of a backend.', default: '2ms' }),
+    'backend-concurrency': Flags.integer({ summary: 'Requests a backend serves at once (more queue).', default: 8, min: 1 }),
+    slow: Flags.string({ summary: 'ID:LATENCY: backend ID gets this service time (repeatable).', multiple: true }),
+    kill: Flags.string({ summary: 'ID@T: SIGKILL backend ID at T into each run (repeatable).', multiple: true }),
+    add: Flags.string({ summary: '@T: start one more backend at T (repeatable).', multiple: true }),
+    'kill-leader': Flags.string({ summary: '@T: SIGKILL the ZooKeeper leader at T (local ensemble only; restarted after the run).' }),
+    ensemble: Flags.string({ summary: 'Local ensemble (name or dir) for --kill-leader (default: the one serving --server).' }),
+    report: Flags.string({ summary: 'Write a self-contained HTML report with charts to this file.' }),
+    'max-imbalance': Flags.string({ summary: 'Fail (exit 12) when a strategy’s imbalance exceeds this.' }),
+    'max-failed': Flags.integer({ summary: 'Fail (exit 12) when a strategy has more failed requests.', min: 0 }),
+    'max-p99': Flags.string({ summary: 'Fail (exit 12) when a strategy’s p99 exceeds this (e.g. 50ms).' }),
+    'session-timeout': Flags.string({ summary: 'Session timeout of the backends (how long a crashed one stays registered).', default: '4s' }),
+    service: Flags.string({ summary: 'Service name the backends register as.', default: 'zkctl-bench' }),
+    'base-path': Flags.string({ summary: 'Discovery base path.', default: '/services' }),
+    'port-base': Flags.integer({ summary: 'First TCP port tried for the backends.', default: 47100 }),
+    seed: Flags.integer({ summary: 'Seed of every random choice.', default: 1 }),
+    keys: Flags.integer({ summary: 'Distinct request keys (consistent-hash, sticky), drawn uniformly.', default: 1000, min: 1 }),
+    epsilon: Flags.string({ summary: 'consistent-hash load bound ε.', default: '0.25' }),
+    'no-direct': Flags.boolean({ summary: 'Leave out the direct anchor row.' }),
+    bin: Flags.string({ summary: 'Time bin of the timelines.', default: '50ms' }),
+  };
+
+  async run(): Promise<Result> {
+    const f = this.flags;
+    const strategies = (f.strategies === 'all' ? [...STRATEGIES] : f.strategies.split(',').map((s) => s.trim()).filter(Boolean)) as StrategyName[];
+    for (const s of strategies) if (!isStrategyName(s)) throw new UsageError(`unknown strategy "${s}"`, `choose from ${STRATEGIES.join(', ')}`);
+    const slow = (f.slow ?? []).map((s) => {
+      const m = /^([^:]+):(.+)$/.exec(s);
+      if (!m) throw new UsageError(`--slow ${s}: expected ID:LATENCY, e.g. 3:20ms`);
+      return { id: m[1], serviceMs: parseDuration(m[2], '--slow latency') };
+    });
+    const kills = (f.kill ?? []).map((s) => {
+      const m = /^([^@]+)@(.+)$/.exec(s);
+      if (!m) throw new UsageError(`--kill ${s}: expected ID@T, e.g. 3@1s`);
+      return { id: m[1], atMs: parseAt(m[2], '--kill time') };
+    });
+    const adds = (f.add ?? []).map((s) => parseAt(s, '--add time'));
+    const killLeaderAtMs = f['kill-leader'] !== undefined ? parseAt(f['kill-leader'], '--kill-leader time') : undefined;
+    const durationMs = f.duration ? parseDuration(f.duration, '--duration') : undefined;
+    const requests = f.requests ?? (durationMs === undefined ? 10_000 : undefined);
+    const epsilon = Number(f.epsilon);
+    if (!(epsilon > 0)) throw new UsageError('--epsilon must be a positive number');
+    const { runDispatchBench, normalizeBackendId } = await import('../../bench/dispatch.js');
+    for (const k of kills) {
+      const n = Number(normalizeBackendId(k.id).slice(1));
+      if (!(n >= 1 && n <= f.backends)) throw new UsageError(`--kill ${k.id}: no such backend (1..${f.backends})`);
+    }
+    const c = this.connection;
+    let ensemble;
+    if (killLeaderAtMs !== undefined) {
+      const E = await import('../../ensemble/index.js');
+      ensemble = f.ensemble ? E.load(f.ensemble) : E.findLocalByServers(c.server.split('/')[0]);
+      if (!ensemble) throw new UsageError('--kill-leader needs a local ensemble', 'start one with `zkctl ensemble up`, or name it with --ensemble');
+    }
+    const session = await this.session();
+    const progress = (m: string): void => this.progress(m);
+    const result = await runDispatchBench({
+      session,
+      connectString: c.server,
+      backends: f.backends,
+      strategies,
+      ...(requests !== undefined ? { requests } : {}),
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      concurrency: f.concurrency,
+      serviceMs: parseDuration(f['service-time'], '--service-time'),
+      backendConcurrency: f['backend-concurrency'],
+      slow,
+      kills,
+      adds,
+      ...(killLeaderAtMs !== undefined ? { killLeaderAtMs } : {}),
+      ...(ensemble ? { ensemble } : {}),
+      basePath: f['base-path'],
+      service: f.service,
+      sessionTimeoutMs: parseDuration(f['session-timeout'], '--session-timeout'),
+      portBase: f['port-base'],
+      seed: f.seed,
+      keys: f.keys,
+      epsilon,
+      direct: !f['no-direct'],
+      binMs: Math.max(1, parseDuration(f.bin, '--bin')),
+      onProgress: progress,
+    });
+    if (f.report) {
+      const { renderDispatchReport } = await import('../../bench/report.js');
+      writeFileSync(f.report, renderDispatchReport(result));
+      this.progress(`report: ${f.report}`);
+    }
+    if (!this.jsonEnabled()) {
+      if (this.outputFormat === 'table' || this.outputFormat === 'plain') {
+        this.printer.rows(result.results, columns);
+        if (this.outputFormat === 'table') {
+          const ids = [...new Set(result.results.flatMap((r) => r.backends.map((b) => b.id)))];
+          const shareCols: Column<Row>[] = [{ header: 'SHARE %', key: 'strategy', get: (r) => r.strategy }, ...ids.map((id) => ({ header: id, key: id, align: 'right' as const, get: (r: Row) => {
+            const b = r.backends.find((x) => x.id === id);
+            return b ? (b.share * 100).toFixed(1) : '-';
+          } }))];
+          this.printer.rows(result.results, shareCols);
+        }
+      } else this.printer.object(result as unknown as Record<string, unknown>);
+    }
+    // Thresholds
+    const problems: string[] = [];
+    const maxP99 = f['max-p99'] ? parseDuration(f['max-p99'], '--max-p99') : undefined;
+    const maxImb = f['max-imbalance'] !== undefined ? Number(f['max-imbalance']) : undefined;
+    for (const r of result.results) {
+      if (r.strategy === 'direct' || r.strategy === 'random') continue;
+      if (maxImb !== undefined && r.imbalance > maxImb) problems.push(`${r.strategy} imbalance ${r.imbalance} > ${maxImb}`);
+      if (f['max-failed'] !== undefined && r.failed > f['max-failed']) problems.push(`${r.strategy} failed ${r.failed} > ${f['max-failed']}`);
+      if (maxP99 !== undefined && r.latency.p99Ms > maxP99) problems.push(`${r.strategy} p99 ${r.latency.p99Ms}ms > ${maxP99}ms`);
+    }
+    if (problems.length) {
+      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
+      throw new CheckFailedError(`thresholds missed: ${problems.join('; ')}`);
+    }
+    return result;
+  }
+}

@@ -26,6 +26,11 @@
  *     ...
  *   count: 3                        # number of nodes: a truncated file is refused
  *
+ * Types: ZooKeeper tells clients only whether a node is ephemeral; container
+ * and TTL nodes look persistent (their stat says ephemeralOwner 0), so export
+ * writes them as persistent. Import creates `type: container` and `type: ttl`
+ * nodes (written by hand, or by another tool) as such.
+ *
  * Nodes come parents first (depth-first, children sorted by name). Data is kept
  * byte for byte: as `data` when it is valid UTF-8 made of printable characters
  * (tab and newline allowed), else as `base64`. Not kept: stat fields (zxids,
@@ -84,10 +89,11 @@ const CONTAINER_OWNER = -0x8000000000000000n; // Long.MIN_VALUE
 const TTL_MASK = 0x00ffffffffffffffn;
 
 /**
- * The node's type as ZooKeeper encodes it in stat.ephemeralOwner: 0 persistent,
- * Long.MIN_VALUE container, high byte 0xFF a TTL node (low 56 bits: the TTL),
- * anything else the owning session of an ephemeral node. (The TTL encoding is
- * unambiguous on servers with extended types enabled, which TTL nodes need.)
+ * The node's type from stat.ephemeralOwner. Only ephemeral nodes can be told
+ * apart: ZooKeeper (3.5 to 3.9) reports ephemeralOwner 0 for container and TTL
+ * nodes (DataNode.getClientEphemeralOwner), so through the client API they look
+ * persistent. The container (Long.MIN_VALUE) and TTL (high byte 0xFF) encodings
+ * are decoded anyway, should a server ever expose them.
  */
 export function kindOf(stat: Pick<Stat, 'ephemeralOwner'>): { type: NodeKind; ttlMs?: number; owner?: string } {
   const o = stat.ephemeralOwner;
@@ -138,6 +144,14 @@ export function parseAclEntry(s: string): ACL {
     }
   }
   return { perms, id: { scheme, id } };
+}
+
+/**
+ * ZooKeeper 3.6+ redacts digest ACLs for a reader without ADMIN permission on
+ * the node: the id comes back as "user:x". Such an ACL cannot be restored.
+ */
+export function isRedacted(a: ACL): boolean {
+  return a.id.scheme === 'digest' && a.id.id.endsWith(':x');
 }
 
 export function aclEqual(a: ACL[], b: ACL[]): boolean {
@@ -282,6 +296,8 @@ export interface ExportOptions {
   source?: string;
   signal?: AbortSignal;
   onProgress?: (nodes: number) => void;
+  /** Write redacted digest ACLs ("user:x") instead of failing (the backup then cannot restore them). */
+  allowRedacted?: boolean;
 }
 
 export interface ExportSummary {
@@ -292,6 +308,15 @@ export interface ExportSummary {
   containers: number;
   ttl: number;
   bytes: number;
+  /** Nodes whose ACL was redacted by the server (with allowRedacted). */
+  redacted: number;
+}
+
+/** Exit 7: a backup that cannot restore an ACL is refused unless asked for. */
+export function redactedError(path: string): ZkctlError {
+  return new ZkctlError(`${path}: the server redacted its digest ACL (you lack ADMIN permission on it), so a copy could not restore it`, 7, {
+    hint: 'authenticate with credentials that have ADMIN on every node (e.g. --auth digest:super:PASSWORD), or pass --allow-redacted',
+  });
 }
 
 export function nodeFromInfo(root: string, n: { path: string; stat: Stat; data?: Buffer; acl?: ACL[] }): BackupNode {
@@ -318,7 +343,7 @@ export async function exportTree(
   opts: ExportOptions,
 ): Promise<ExportSummary> {
   validatePath(root);
-  const sum: ExportSummary = { root, format: opts.format, nodes: 0, ephemeral: 0, containers: 0, ttl: 0, bytes: 0 };
+  const sum: ExportSummary = { root, format: opts.format, nodes: 0, ephemeral: 0, containers: 0, ttl: 0, bytes: 0, redacted: 0 };
   const header: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, root, created: new Date().toISOString() };
   if (opts.source) header.source = opts.source;
   let started = false;
@@ -330,6 +355,10 @@ export async function exportTree(
       started = true;
     }
     const n = nodeFromInfo(root, info);
+    if (n.acl.some(isRedacted)) {
+      if (!opts.allowRedacted) throw redactedError(info.path);
+      sum.redacted++;
+    }
     buf += formatNode(n, opts.format, sum.nodes);
     sum.nodes++;
     sum.bytes += n.data.length;
@@ -353,12 +382,14 @@ export async function exportTree(
 export async function readTree(
   session: Session,
   root: string,
-  opts: { window?: number; signal?: AbortSignal; onProgress?: (n: number) => void } = {},
+  opts: { window?: number; signal?: AbortSignal; onProgress?: (n: number) => void; allowRedacted?: boolean } = {},
 ): Promise<Backup> {
   validatePath(root);
   const nodes: BackupNode[] = [];
   for await (const info of walk(session, root, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(root) })) {
-    nodes.push(nodeFromInfo(root, info));
+    const n = nodeFromInfo(root, info);
+    if (!opts.allowRedacted && n.acl.some(isRedacted)) throw redactedError(info.path);
+    nodes.push(n);
     if (nodes.length % 1000 === 0) opts.onProgress?.(nodes.length);
   }
   return { header: { format: BACKUP_FORMAT, version: BACKUP_VERSION, root }, nodes };
@@ -568,14 +599,14 @@ function readYaml(text: string, source: string): RawBackup {
   const items: RawBackup['items'] = [];
   for (let s = 0; s < starts.length; s++) {
     const a = starts[s];
-    let b = s + 1 < starts.length ? starts[s + 1] : end;
-    while (b > a + 1 && isBlankOrComment(lines[b - 1])) b--;
+    // Blank lines at the end belong to the item (a keep-chomping block scalar may own them).
+    const b = s + 1 < starts.length ? starts[s + 1] : trailerStart;
     let value: unknown = indent === 0 ? fastItem(lines, a, b) : undefined;
     if (value === undefined) {
       const chunk = lines
         .slice(a, b)
         .map((l) => (l.slice(0, indent).trim() === '' ? l.slice(indent) : l))
-        .join('\n');
+        .join('\n') + '\n';
       const v = parseYamlText(chunk, source, a);
       if (!Array.isArray(v) || v.length !== 1) throw fileError(source, `${a + 1}`, 'expected one node per list item');
       value = v[0];
@@ -895,7 +926,8 @@ export async function planImport(session: Session, backup: Backup, target: strin
     }
     const dataDiff = !ex.data.equals(n.data);
     const aclDiff = !aclEqual(ex.acl, n.acl);
-    const typeDiff = ex.type !== n.type || (n.type === 'ttl' && ex.ttlMs !== n.ttlMs);
+    // Only ephemeral-ness can be read back (containers and TTL nodes look persistent).
+    const typeDiff = ex.type === 'ephemeral';
     // An existing but empty target root in mode 'create' takes the backup root's data and ACL.
     const write = mode === 'overwrite' || (mode === 'create' && n.path === '.');
     if (!dataDiff && !aclDiff && !typeDiff) {

@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { assertWritable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import {
+  type ApplyResult,
+  type Backup,
+  DEFAULT_TXN_BYTES,
+  type ImportMode,
+  type ImportPlan,
+  type PlanEntry,
+  applyPlan,
+  decodeBackupBytes,
+  parseBackup,
+  planImport,
+  planSummary,
+} from '../core/backup.js';
+import { UsageError } from '../core/errors.js';
+import type { Session } from '../core/session.js';
+import type { Column, Printer } from '../output/index.js';
+
+export interface ImportResult {
+  target: string;
+  mode: ImportMode;
+  dryRun: boolean;
+  counts: ImportPlan['counts'];
+  transactions: number;
+  atomic: boolean;
+  changes?: PlanEntry[];
+}
+
+export const planColumns: Column<PlanEntry>[] = [
+  { header: 'ACTION', key: 'action', get: (r) => r.action },
+  { header: 'PATH', key: 'path', get: (r) => r.path },
+  { header: 'DETAIL', key: 'detail', get: (r) => r.detail },
+];
+
+/** The help text on atomicity, shared by import and cp. */
+export const ATOMICITY_HELP = `Writes go in ZooKeeper transactions (multi). A tree that fits in one transaction (about 1 MB of paths, data and ACLs: --max-txn-bytes) is imported atomically: other clients see all of it or nothing, and a failure writes nothing. A larger tree cannot be one transaction (the server refuses requests over jute.maxbuffer, 1 MB by default), so zkctl gives the strongest guarantee it can: everything is read and checked first (file syntax, paths, ACL syntax, the target's current state), then the transactions run in order (parents first), each updating or deleting only at the versions it read (compare-and-set); if any of them fails, or Ctrl-C is pressed, the ones already applied are undone in reverse order and the command exits with the error. Until it ends, other clients can see a partial import. If the undo itself cannot complete (the connection is gone, or someone changed those nodes meanwhile), the nodes left over are named. Changing the ACL of existing nodes (--overwrite) cannot be part of a transaction: it is done after them, and undone the same way.`;
+
+export const modeFlags = {
+  merge: Flags.boolean({ summary: 'Target not empty: add the nodes it lacks; leave existing nodes (data, ACL) and extra nodes as they are.', exclusive: ['overwrite'] }),
+  overwrite: Flags.boolean({
+    summary: 'Target not empty: make it exactly the backup (create, update data and ACLs, delete nodes not in the backup).',
+    exclusive: ['merge'],
+  }),
+  'dry-run': Flags.boolean({ summary: 'Show what would change; write nothing.' }),
+  'max-txn-bytes': Flags.integer({
+    summary: 'Largest transaction, in bytes of request.',
+    description: `Default ${DEFAULT_TXN_BYTES}, under ZooKeeper's default jute.maxbuffer (1048575). Lower it for servers with a smaller jute.maxbuffer.`,
+    default: DEFAULT_TXN_BYTES,
+    min: 1024,
+    max: 64 * 1024 * 1024,
+  }),
+};
+
+/** Plan and apply (or just show, with dry-run) a backup at `target`: the shared body of import and cp. */
+export async function runImport(
+  printer: Printer,
+  session: Session,
+  backup: Backup,
+  target: string,
+  flags: { merge?: boolean; overwrite?: boolean; 'dry-run'?: boolean; 'max-txn-bytes'?: number; window?: number },
+  what: string,
+): Promise<ImportResult> {
+  const mode: ImportMode = flags.overwrite ? 'overwrite' : flags.merge ? 'merge' : 'create';
+  const intr = interruptSignal();
+  const tty = !!process.stderr.isTTY;
+  let last = 0;
+  const progress = (msg: string, force = false): void => {
+    if (!tty) return;
+    const now = Date.now();
+    if (!force && now - last < 200) return;
+    last = now;
+    process.stderr.write(`\r\x1b[K${msg}`);
+  };
+  const clear = (): void => {
+    if (tty && last > 0) process.stderr.write('\r\x1b[K');
+  };
+  try {
+    const plan = await planImport(session, backup, target, mode, {
+      window: flags.window,
+      signal: intr.signal,
+      onProgress: (_phase, n) => progress(`reading ${target}: ${n} nodes`),
+    });
+    clear();
+    const base = { target, mode, counts: plan.counts };
+    if (flags['dry-run']) {
+      const result: ImportResult = { ...base, dryRun: true, transactions: 0, atomic: false, changes: plan.entries };
+      if (printer.format === 'json' || printer.format === 'yaml') printer.rows(plan.entries, planColumns, result);
+      else {
+        printer.rows(plan.entries, planColumns);
+        if (tty || printer.format === 'table') process.stderr.write(`dry run (${what} into ${target}): ${planSummary(plan)}; nothing written\n`);
+      }
+      return result;
+    }
+    let applied: ApplyResult;
+    try {
+      applied = await applyPlan(session, plan, {
+        maxTxnBytes: flags['max-txn-bytes'],
+        signal: intr.signal,
+        onProgress: (phase, done, total) =>
+          progress(phase === 'write' ? `${what} into ${target}: step ${done}/${total}` : `rolling back: ${done}/${total}`, done === total),
+      });
+    } finally {
+      clear();
+    }
+    const result: ImportResult = { ...base, dryRun: false, transactions: applied.transactions, atomic: applied.atomic };
+    const how = applied.transactions === 0 ? 'nothing to write' : applied.atomic ? 'in 1 transaction' : `in ${applied.transactions} transactions${plan.aclOps.length ? ` + ${plan.aclOps.length} ACL changes` : ''}`;
+    printer.text(`${what} into ${target}: ${planSummary(plan)} (${how})`, result);
+    return result;
+  } finally {
+    intr.dispose();
+  }
+}
+
+export async function readBackupFile(file: string): Promise<Backup> {
+  let bytes: Buffer;
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+    bytes = Buffer.concat(chunks);
+  } else {
+    try {
+      bytes = await readFile(file);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new UsageError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
+    }
+  }
+  const source = file === '-' ? 'stdin' : file;
+  return parseBackup(decodeBackupBytes(bytes, source), source);
+}
+
+export default class Import extends BaseCommand<typeof Import> {
+  static override summary = 'Restore a subtree from a backup file (zkctl export).';
+  static override description = `Recreates the backup's root at PATH with everything under it: data byte for byte, ACLs, and node types (persistent, container, TTL). Ephemeral nodes in the backup are listed as skipped, never created (they belong to a session).
+
+PATH must not exist, or be an empty node (no children, no data); its parent must exist. A non-empty PATH is refused (exit 4) unless --merge (add only what is missing) or --overwrite (make the subtree exactly the backup: create, update data and ACLs, delete nodes not in the backup; the type of an existing node is not changed). --dry-run lists what would change and writes nothing.
+
+The whole file is read and validated before anything is written: a malformed file (bad YAML/JSON, unknown fields, bad paths or ACLs, a truncated file) is a one-line error naming the line (YAML) or node (JSON), exit 2, nothing written. FILE "-" reads stdin.
+
+${ATOMICITY_HELP}
+
+Restoring ACLs that deny you CREATE on a node with children (e.g. read-only nodes) needs credentials those ACLs grant (e.g. --auth digest:super:...): without them the import fails with exit 7 and is rolled back.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> app.yaml /app',
+    '<%= config.bin %> <%= command.id %> app.yaml /app-restored --dry-run',
+    '<%= config.bin %> <%= command.id %> app.json /app --overwrite',
+    'gunzip -c full.json.gz | <%= config.bin %> <%= command.id %> - / --merge',
+  ];
+  static override args = {
+    file: Args.string({ required: true, description: 'backup file (zkctl export), "-" for stdin' }),
+    path: Args.string({ required: true, description: 'where the backup root goes' }),
+  };
+  static override flags = { ...modeFlags, window: windowFlag };
+
+  async run(): Promise<ImportResult> {
+    const target = checkPath(this.args.path);
+    assertWritable(target, this.connection.server, 'import into');
+    const backup = await readBackupFile(this.args.file);
+    const session = await this.session({ renew: true });
+    return runImport(this.printer, session, backup, target, this.flags, `import ${this.args.file === '-' ? 'stdin' : this.args.file}`);
+  }
+}

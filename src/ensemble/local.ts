@@ -464,7 +464,7 @@ export class LocalEnsemble {
   }
 
   /** Throw PortInUseError if a port this member needs is taken (adopting our own orphaned member). */
-  private async checkPorts(id: number): Promise<number | undefined> {
+  private async checkPorts(id: number, adopt: boolean): Promise<number | undefined> {
     const p = this.ports(id);
     const need: Array<[number, string]> = [
       [p.clientPort, `client port of member ${id}`],
@@ -486,7 +486,7 @@ export class LocalEnsemble {
         if (free) continue;
         holder = await findPortHolder(port);
       }
-      if (holder?.argv && holder.argv.includes(QUORUM_PEER_MAIN) && holder.argv.includes(this.configPath(id))) {
+      if (adopt && holder?.argv && holder.argv.includes(QUORUM_PEER_MAIN) && holder.argv.includes(this.configPath(id))) {
         return holder.pid; // our member, running without (or with a lost) pid file
       }
       throw new PortInUseError(port, what, holder, `stop that process or choose another base port (this ensemble uses ${this.spec.basePort}..)`);
@@ -557,14 +557,17 @@ export class LocalEnsemble {
    * Start members that are not running (all when ids is omitted) and return who was started.
    * Ports of all of them are checked before any is spawned.
    */
-  async startMembers(ids: number[] = this.ids, opts: { jvmFlags?: readonly string[]; onProgress?: (e: ProgressEvent) => void } = {}): Promise<Array<{ id: number; pid: number; adopted: boolean }>> {
+  async startMembers(
+    ids: number[] = this.ids,
+    opts: { jvmFlags?: readonly string[]; onProgress?: (e: ProgressEvent) => void; /** adopt our own member running without a pid file (default true) */ adopt?: boolean } = {},
+  ): Promise<Array<{ id: number; pid: number; adopted: boolean }>> {
     return withLock(this.dir, 10_000, async () => {
       const todo = ids.filter((id) => !this.isRunning(id));
       if (todo.length === 0) return [];
       this.zk(); // missing java / ZooKeeper: fail before anything else
       const adopted = new Map<number, number>();
       for (const id of todo) {
-        const pid = await this.checkPorts(id);
+        const pid = await this.checkPorts(id, opts.adopt ?? true);
         if (pid !== undefined) adopted.set(id, pid);
       }
       const out: Array<{ id: number; pid: number; adopted: boolean }> = [];
@@ -929,7 +932,9 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
   const ens = new LocalEnsemble(dir, spec, { env });
   let started: Array<{ id: number; pid: number; adopted: boolean }>;
   try {
-    started = await ens.startMembers(ens.ids, { ...(opts.jvmFlags ? { jvmFlags: opts.jvmFlags } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    // A directory made just now has no members of its own to adopt: a server using its paths
+    // would be a leftover of an ensemble removed while running.
+    started = await ens.startMembers(ens.ids, { adopt: !created, ...(opts.jvmFlags ? { jvmFlags: opts.jvmFlags } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   } catch (e) {
     // Nothing was started (ports are checked before any spawn): do not leave a half-made ensemble behind.
     if (created && ens.ids.every((id) => !ens.isRunning(id))) {
@@ -943,7 +948,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
   opts.onProgress?.({ kind: 'ready', elapsedMs });
   return {
     ...ens.describe(),
-    alreadyRunning: started.length === 0,
+    alreadyRunning: started.every((s) => s.adopted),
     created,
     started: started.filter((s) => !s.adopted).map((s) => s.id),
     elapsedMs,

@@ -144,6 +144,9 @@ export function installFromDebian(javaDir: string, java: string): ZkInstall | un
     classpath.push(simple);
     logging = 'simple';
   }
+  // The manifest's Class-Path lacks the servlet API the AdminServer (Jetty) needs.
+  const servlet = join(javaDir, 'servlet-api.jar');
+  if (isFile(servlet)) classpath.push(servlet);
   return { java, classpath, logging, source: 'debian', home: javaDir, version };
 }
 

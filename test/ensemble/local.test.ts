@@ -5,7 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { UsageError } from '../../src/core/errors.js';
 import { isPidAlive, isServing, list, load, PortInUseError, up } from '../../src/ensemble/index.js';
@@ -160,6 +160,18 @@ describe('local ensemble lifecycle', () => {
     } finally {
       sleeper.kill();
     }
+  });
+
+  test('a running member whose pid file was lost is adopted, not started twice', async () => {
+    const e = fe.ensemble;
+    const pid = e.pidOf(2)!;
+    assert.ok(pid);
+    unlinkSync(e.pidPath(2));
+    assert.equal(e.isRunning(2), false);
+    const r = await up({ dir: fe.dir, waitMs: 10_000 });
+    assert.equal(r.alreadyRunning, true);
+    assert.deepEqual(r.started, []);
+    assert.equal(e.pidOf(2), pid);
   });
 
   test('bad member ids', async () => {

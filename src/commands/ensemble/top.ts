@@ -1,0 +1,116 @@
+import { Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { BaseCommand } from '../../cli/base.js';
+import { parseDuration } from '../../core/duration.js';
+import { ConnectionError, UsageError } from '../../core/errors.js';
+import { parseConnectString } from '../../ensemble/status.js';
+import { TopSampler, type TopRow, type TopSnapshot } from '../../ensemble/top.js';
+import { renderTable, type Column } from '../../output/index.js';
+
+const n1 = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
+const hi = (t: string, r: TopRow): string => (r.leader ? chalk.green.bold(t) : r.mode === 'down' ? chalk.red(t) : r.mode === 'not-serving' ? chalk.yellow(t) : t);
+
+export const topColumns: Column<TopRow>[] = [
+  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right', style: hi },
+  { header: 'ADDRESS', key: 'address', get: (r) => r.address, style: hi },
+  { header: 'MODE', key: 'mode', get: (r) => r.mode, style: hi },
+  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid },
+  { header: 'LAT MIN/AVG/MAX', key: 'latency', get: (r) => (r.latencyMin === undefined ? undefined : `${n1(r.latencyMin)}/${n1(r.latencyAvg)}/${n1(r.latencyMax)}`), align: 'right' },
+  { header: 'OUTST', key: 'outstanding', get: (r) => r.outstanding, align: 'right' },
+  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right' },
+  { header: 'RECV', key: 'packetsReceived', get: (r) => r.packetsReceived, align: 'right' },
+  { header: 'SENT', key: 'packetsSent', get: (r) => r.packetsSent, align: 'right' },
+  { header: 'RECV/S', key: 'receivedPerSec', get: (r) => r.receivedPerSec, align: 'right' },
+  { header: 'SENT/S', key: 'sentPerSec', get: (r) => r.sentPerSec, align: 'right' },
+  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right' },
+  { header: 'WATCHES', key: 'watches', get: (r) => r.watches, align: 'right' },
+  { header: 'ERROR', key: 'error', get: (r) => r.error },
+];
+
+function headline(s: TopSnapshot, servers: string): string {
+  const leader = s.leader ? `leader ${s.leaderId ?? s.leader}` : 'no leader';
+  return `${s.time.toISOString()}  ${servers}  ${leader}, ${s.serving}/${s.members.length} serving, ${s.quorum ? 'quorum' : 'NO quorum'}`;
+}
+
+export default class EnsembleTop extends BaseCommand<typeof EnsembleTop> {
+  static override summary = 'A live table of every member (like zktop): mode, zxid, latency, outstanding, connections, packets, znodes, watches.';
+  static override description = `Asks every member of the connect string (-s, $ZKCTL_SERVER or the current context) for srvr and mntr every --interval and redraws the table; the leader is highlighted. RECV/S and SENT/S are packet rates since the previous refresh. Press q (or Ctrl-C) to quit.
+
+When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapshot and exits (exit 8 when no member answers).`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> -s zk1:2181,zk2:2181,zk3:2181 --interval 2s',
+    '<%= config.bin %> <%= command.id %> -o json | jq ".members[] | {address, mode, outstanding}"',
+  ];
+  static override flags = {
+    interval: Flags.string({ summary: 'Refresh interval.', default: '1s' }),
+  };
+
+  async run(): Promise<TopSnapshot> {
+    const servers = this.connection.server;
+    const members = parseConnectString(servers);
+    const intervalMs = parseDuration(this.flags.interval, '--interval');
+    if (intervalMs < 100) throw new UsageError('--interval must be at least 100ms');
+    const sampler = new TopSampler(members, { timeoutMs: Math.min(2000, Math.max(500, intervalMs)) });
+    const hosts = members.map((m) => `${m.host}:${m.port}`).join(',');
+    const live = !!process.stdout.isTTY && this.outputFormat === 'table' && !this.jsonEnabled();
+    if (!live) {
+      const snap = await sampler.sample();
+      if (!this.jsonEnabled()) {
+        this.printer.rows(snap.members, topColumns, snap);
+        if (this.outputFormat === 'table') this.progress(headline(snap, hosts));
+      }
+      if (snap.members.every((m) => m.mode === 'down')) throw new ConnectionError(`no member of ${hosts} answers`);
+      return snap;
+    }
+    return this.loop(sampler, hosts, intervalMs);
+  }
+
+  /** Redraw until q / Ctrl-C. */
+  private async loop(sampler: TopSampler, hosts: string, intervalMs: number): Promise<TopSnapshot> {
+    const out = process.stdout;
+    const stdin = process.stdin;
+    let quit: ((code: number) => void) | undefined;
+    const done = new Promise<number>((r) => (quit = r));
+    const onKey = (b: Buffer): void => {
+      const k = b.toString();
+      if (k === 'q' || k === 'Q') quit?.(0);
+      else if (k === '\u0003') quit?.(130);
+    };
+    const onSig = (): void => quit?.(130);
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    const raw = !!stdin.isTTY;
+    if (raw) {
+      stdin.setRawMode(true);
+      stdin.resume();
+      stdin.on('data', onKey);
+    }
+    out.write('\u001b[?1049h\u001b[?25l'); // alternate screen, hide cursor
+    this.onCleanup(() => {
+      out.write('\u001b[?25h\u001b[?1049l');
+      process.removeListener('SIGINT', onSig);
+      process.removeListener('SIGTERM', onSig);
+      if (raw) {
+        stdin.removeListener('data', onKey);
+        stdin.setRawMode(false);
+        stdin.pause();
+      }
+    });
+    let last: TopSnapshot | undefined;
+    let code: number | undefined;
+    void done.then((c) => (code = c));
+    while (code === undefined) {
+      const t0 = Date.now();
+      last = await sampler.sample();
+      if (code !== undefined) break;
+      const table = renderTable(last.members, topColumns, { color: this.colorEnabled });
+      const head = headline(last, hosts);
+      out.write(`\u001b[H\u001b[2J${this.colorEnabled ? chalk.bold(head) : head}   (q to quit)\n\n${table}\n`);
+      const wait = Math.max(0, intervalMs - (Date.now() - t0));
+      await Promise.race([done, new Promise((r) => setTimeout(r, wait))]);
+    }
+    if (code === 130) process.exitCode = 130;
+    return last!;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The data behind `zkctl ensemble top`: one row per member from `srvr`, `mntr`
+ * (and `conf` for the server id, asked until known), with packet rates from
+ * the previous sample. Works on any ensemble; no formatting here.
+ */
+import { isServing, memberStatus, summarize, type HostPort, type MemberMode, type MemberStatus } from './status.js';
+
+export interface TopRow {
+  id?: number;
+  address: string;
+  mode: MemberMode;
+  leader: boolean;
+  zxid?: string;
+  epoch?: number;
+  latencyMin?: number;
+  latencyAvg?: number;
+  latencyMax?: number;
+  outstanding?: number;
+  connections?: number;
+  packetsReceived?: number;
+  packetsSent?: number;
+  /** Packets per second since the previous sample (absent on the first). */
+  receivedPerSec?: number;
+  sentPerSec?: number;
+  znodes?: number;
+  watches?: number;
+  ephemerals?: number;
+  error?: string;
+}
+
+export interface TopSnapshot {
+  time: Date;
+  /** The leader's address, when there is exactly one. */
+  leader?: string;
+  leaderId?: number;
+  quorum: boolean;
+  serving: number;
+  members: TopRow[];
+}
+
+/** Samples an ensemble; keeps what rates and ids need between samples. */
+export class TopSampler {
+  private readonly servers: HostPort[];
+  private readonly timeoutMs: number;
+  private prev = new Map<string, { at: number; rx: number; tx: number }>();
+  private readonly ids = new Map<string, { id?: number; voting?: number; askedAt: number }>();
+
+  constructor(servers: HostPort[], opts: { timeoutMs?: number } = {}) {
+    this.servers = servers;
+    this.timeoutMs = opts.timeoutMs ?? 1000;
+  }
+
+  async sample(): Promise<TopSnapshot> {
+    const t0 = Date.now();
+    const statuses = await Promise.all(
+      this.servers.map(async (hp): Promise<MemberStatus> => {
+        const key = `${hp.host}:${hp.port}`;
+        const known = this.ids.get(key);
+        const askConf = known?.id === undefined && (!known || t0 - known.askedAt >= 5000);
+        const st = await memberStatus(hp, { timeoutMs: this.timeoutMs, conf: askConf });
+        if (askConf && st.mode !== 'down') this.ids.set(key, { id: st.id, voting: st.votingMembers, askedAt: t0 });
+        const k = this.ids.get(key);
+        if (st.id === undefined && k?.id !== undefined) st.id = k.id;
+        if (st.votingMembers === undefined && k?.voting !== undefined) st.votingMembers = k.voting;
+        return st;
+      }),
+    );
+    const now = Date.now();
+    const sum = summarize(statuses);
+    const rows = statuses.map((m) => this.row(m, now, sum.leader?.address === m.address));
+    const snap: TopSnapshot = { time: new Date(now), quorum: sum.quorum, serving: statuses.filter((m) => isServing(m.mode)).length, members: rows };
+    if (sum.leader) {
+      snap.leader = sum.leader.address;
+      if (sum.leader.id !== undefined) snap.leaderId = sum.leader.id;
+    }
+    return snap;
+  }
+
+  private row(m: MemberStatus, now: number, leader: boolean): TopRow {
+    const r: TopRow = { address: m.address, mode: m.mode, leader };
+    const set = <K extends keyof TopRow>(k: K, v: TopRow[K] | undefined): void => {
+      if (v !== undefined && !(typeof v === 'number' && Number.isNaN(v))) r[k] = v;
+    };
+    set('id', m.id);
+    set('zxid', m.zxid);
+    set('epoch', m.epoch);
+    set('latencyMin', m.latency?.min);
+    set('latencyAvg', m.latency?.avg);
+    set('latencyMax', m.latency?.max);
+    set('outstanding', m.outstanding);
+    set('connections', m.connections);
+    set('packetsReceived', m.packetsReceived);
+    set('packetsSent', m.packetsSent);
+    set('znodes', m.znodes);
+    set('watches', m.watches);
+    set('ephemerals', m.ephemerals);
+    set('error', m.error);
+    const p = this.prev.get(m.address);
+    if (m.packetsReceived !== undefined && m.packetsSent !== undefined) {
+      // Counters restart with the server (and with `srst`): no rate across a reset.
+      if (p && now > p.at && m.packetsReceived >= p.rx && m.packetsSent >= p.tx) {
+        const dt = (now - p.at) / 1000;
+        r.receivedPerSec = Math.round((m.packetsReceived - p.rx) / dt);
+        r.sentPerSec = Math.round((m.packetsSent - p.tx) / dt);
+      }
+      this.prev.set(m.address, { at: now, rx: m.packetsReceived, tx: m.packetsSent });
+    } else {
+      this.prev.delete(m.address);
+    }
+    return r;
+  }
+}

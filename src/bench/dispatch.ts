@@ -360,9 +360,12 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
   let ok = 0;
   let failed = 0;
 
+  const killTime = new Map<string, number>();
+  const sentAfterKill = new Map<string, number>();
   const record = (id: string, t: number): number => {
     const i = idx(id);
     sent[i]++;
+    if (killTime.size && killTime.has(id) && t >= killTime.get(id)!) sentAfterKill.set(id, (sentAfterKill.get(id) ?? 0) + 1);
     lastSent[i] = t;
     if (firstSent[i] === 0) firstSent[i] = t;
     const b = bin(t);
@@ -463,6 +466,7 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
       schedule(k.atMs, async () => {
         killedIds.add(id);
         const t = performance.now();
+        killTime.set(id, t);
         kills.push({ id, at: t });
         ev('kill', id, t);
         await fleet.kill(id);
@@ -572,8 +576,7 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
       const i = index.get(x.id) ?? -1;
       const ejectEv = events.find((e) => e.type === 'eject' && e.id === x.id && e.t >= x.at - t0);
       const last = i >= 0 ? lastSent[i] : 0;
-      let after = 0;
-      if (i >= 0) for (const b of bins.slice(Math.floor((x.at - t0) / binMs))) after += b.sent[i] ?? 0;
+      const after = sentAfterKill.get(x.id) ?? 0;
       return {
         id: x.id,
         atMs: Math.round(x.at - t0),

@@ -484,11 +484,15 @@ export interface DeleteTreeOptions {
   retries?: number;
 }
 
-/** Paths `deleteTree` refuses: '/' and the server's own /zookeeper subtree. */
-export function assertDeletable(path: string): void {
+/**
+ * Paths `deleteTree` refuses: '/' (also under a chroot: the chroot's root) and
+ * the server's own /zookeeper subtree (unless under a chroot, where it is an
+ * ordinary node). `chroot` is the session's chroot ('' for none).
+ */
+export function assertDeletable(path: string, chroot = ''): void {
   validatePath(path);
   if (path === '/') throw new UsageError('refusing to delete /', 'name a subtree, e.g. /app');
-  if (isReserved(path)) throw new UsageError(`refusing to delete ${path}: /zookeeper is the server's own subtree`);
+  if (!chroot && isReserved(path)) throw new UsageError(`refusing to delete ${path}: /zookeeper is the server's own subtree`);
 }
 
 /**
@@ -498,7 +502,7 @@ export function assertDeletable(path: string): void {
  * meanwhile is walked again (up to `retries` times), then NOT_EMPTY (exit 6).
  */
 export async function deleteTree(session: Session, root: string, opts: DeleteTreeOptions = {}): Promise<number> {
-  assertDeletable(root);
+  assertDeletable(root, session.chroot);
   const window = Math.max(1, Math.floor(opts.window ?? 1000));
   if (opts.version !== undefined && opts.version >= 0) {
     const st = await session.exists(root);
@@ -564,4 +568,63 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
     todo = next;
   }
   return count;
+}
+
+/* ------------------------------------------------------------------ */
+
+/** A glob on one path segment (* ? [abc] [!abc]) as an anchored RegExp. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const j = glob.indexOf(']', i + 2);
+      if (j < 0) {
+        re += '\\[';
+        continue;
+      }
+      let cls = glob.slice(i + 1, j);
+      if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
+      re += `[${cls.replace(/\\/g, '\\\\')}]`;
+      i = j;
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export interface DuRow {
+  path: string;
+  /** Sum of the data lengths in the subtree (the node included). */
+  bytes: number;
+  /** Nodes in the subtree (the node included). */
+  nodes: number;
+  depth: number;
+}
+
+/**
+ * Data bytes and node counts for `root` and each subtree down to `depth`
+ * levels below it (default 1), largest first (bytes, then nodes, then path).
+ * A post-order walk of stats only; memory holds one running sum per level.
+ */
+export async function duTree(
+  session: Session,
+  root: string,
+  opts: Pick<WalkOptions, 'window' | 'signal' | 'onError' | 'prune'> & { depth?: number } = {},
+): Promise<DuRow[]> {
+  const report = opts.depth ?? 1;
+  const pending: Array<{ bytes: number; nodes: number }> = [];
+  const rows: DuRow[] = [];
+  const walker = walk(session, root, { order: 'post', window: opts.window, signal: opts.signal, onError: opts.onError, prune: opts.prune });
+  for await (const n of walker) {
+    const below = pending[n.depth + 1] ?? { bytes: 0, nodes: 0 };
+    pending[n.depth + 1] = { bytes: 0, nodes: 0 };
+    const total = { bytes: n.stat.dataLength + below.bytes, nodes: 1 + below.nodes };
+    const acc = (pending[n.depth] ??= { bytes: 0, nodes: 0 });
+    acc.bytes += total.bytes;
+    acc.nodes += total.nodes;
+    if (n.depth <= report) rows.push({ path: n.path, ...total, depth: n.depth });
+  }
+  return rows.sort((a, b) => b.bytes - a.bytes || b.nodes - a.nodes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -1,0 +1,90 @@
+/**
+ * What the znode commands (ls, get, create, rm, find, acl ...) share on the
+ * CLI side: path arguments checked before connecting, the version / data /
+ * ACL flags, the /zookeeper guard, Ctrl-C as an AbortSignal, and how walks
+ * treat nodes they may not read.
+ */
+import { Args, Flags } from '@oclif/core';
+import { ExitCode, ZkCode, type ZkError, ZkctlError, UsageError } from '../core/errors.js';
+import { isReserved, validatePath } from '../core/paths.js';
+
+/** A required PATH argument. */
+export const pathArg = (description = 'znode path, e.g. /app/config') => Args.string({ required: true, description });
+
+/** Check a path given on the command line (exit 2 before connecting when it is bad). */
+export function checkPath(path: string | undefined, opts: { sequential?: boolean } = {}): string {
+  if (path === undefined) throw new UsageError('missing PATH', 'give an absolute path such as /app/config');
+  return validatePath(path, opts);
+}
+
+/** The chroot part of a connect string ('' when none). */
+export function chrootOf(server: string): string {
+  const i = server.indexOf('/');
+  return i < 0 ? '' : server.slice(i).replace(/\/+$/, '');
+}
+
+/**
+ * Writers refuse the server's own /zookeeper subtree (quota and config live
+ * there and are managed by the server). Under a chroot, /zookeeper is an
+ * ordinary node and allowed.
+ */
+export function assertWritable(path: string, server: string, what = 'write'): void {
+  if (chrootOf(server) === '' && isReserved(path)) {
+    throw new UsageError(`refusing to ${what} ${path}: /zookeeper is the server's own subtree`);
+  }
+}
+
+export const versionFlag = Flags.string({
+  char: 'v',
+  summary: 'Only if the node is at this version (compare-and-set; exit 5 otherwise).',
+  helpValue: 'VERSION',
+});
+
+export const fileFlag = Flags.string({ char: 'f', summary: 'Read the data from this file ("-": stdin).', helpValue: 'FILE' });
+
+export const windowFlag = Flags.integer({
+  summary: 'Most requests in flight at once while walking.',
+  default: 1000,
+  min: 1,
+  max: 100_000,
+  helpGroup: 'WALK',
+});
+
+/** An AbortSignal that Ctrl-C (SIGINT) and SIGTERM trip; call the returned `dispose` when done. */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const on = (): void => ac.abort();
+  process.once('SIGINT', on);
+  process.once('SIGTERM', on);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.removeListener('SIGINT', on);
+      process.removeListener('SIGTERM', on);
+    },
+  };
+}
+
+/**
+ * Walk error policy for read-only walks (find, grep, du, tree, ls -R,
+ * ephemerals): a node this session may not read (NO_AUTH) is skipped with a
+ * note on stderr, the walk goes on, and the command ends with exit 7 (like
+ * find(1) going on past unreadable directories).
+ */
+export class Unreadable {
+  readonly paths: string[] = [];
+  readonly onError = (path: string, err: ZkError): 'skip' | 'throw' => {
+    if (err.code !== ZkCode.NO_AUTH) return 'throw';
+    this.paths.push(path);
+    process.stderr.write(`zkctl: ${path}: not authorized (skipped)\n`);
+    return 'skip';
+  };
+  /** Throw exit 7 when something was skipped. */
+  check(): void {
+    if (this.paths.length > 0) {
+      throw new ZkctlError(`${this.paths.length} node(s) could not be read (not authorized)`, ExitCode.NO_AUTH, {
+        hint: 'authenticate with --auth scheme:credential',
+      });
+    }
+  }
+}

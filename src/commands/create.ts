@@ -1,0 +1,109 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { assertWritable, checkPath, chrootOf, fileFlag, interruptSignal } from '../cli/znode.js';
+import { parseAcls } from '../core/acl.js';
+import { assertRequestFits, readData } from '../core/data.js';
+import { parseDuration } from '../core/duration.js';
+import { ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../core/errors.js';
+import { parentOf } from '../core/paths.js';
+import { OPEN_ACL_UNSAFE, type CreateMode, type Session } from '../core/session.js';
+import { statJson } from '../output/znode.js';
+
+export interface CreateResult {
+  path: string;
+  stat: Record<string, unknown>;
+}
+
+export default class Create extends BaseCommand<typeof Create> {
+  static override summary = 'Create a znode; prints the path created.';
+  static override description = `The data comes from the DATA argument (UTF-8), --file, or stdin (DATA "-"); none means empty. A sequential node (-S) gets a 10-digit suffix from the server: the real path is what is printed.
+
+Note: -s is --server, as in every zkctl command; sequential is -S / --sequential.
+
+Node kinds: persistent (default), -e ephemeral (it lives as long as the session, so it is deleted when zkctl exits; --hold keeps it until Ctrl-C), -c container (the server deletes it once its last child is gone), -t TTL (deleted when it has had no children and no change for that long; needs extendedTypesEnabled=true on the server). -p creates missing parents (persistent, empty, open ACL).
+
+ACLs (--acl, repeatable or comma-separated): scheme:id:perms with perms from cdrwa, e.g. world:anyone:r, ip:10.0.0.0/8:cdrwa, digest:user:BASE64SHA1:cdrwa, auth::cdrwa, and digest-password:user:password:cdrwa (the digest is computed locally). Default: world:anyone:cdrwa.
+
+Refused with exit 2 before anything is sent: a bad path, a sequential path ending in /, the /zookeeper subtree, data larger than the server accepts (about 1 MB per request; see ZKCTL_JUTE_MAXBUFFER), a malformed ACL, an unreadable --file.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> /app/config \'{"pool": 10}\'',
+    '<%= config.bin %> <%= command.id %> -p /app/blobs/logo --file logo.png',
+    'echo hello | <%= config.bin %> <%= command.id %> /app/greeting -',
+    '<%= config.bin %> <%= command.id %> -S /app/queue/item- job-42',
+    '<%= config.bin %> <%= command.id %> -e /app/members/me --hold',
+    '<%= config.bin %> <%= command.id %> -t 10m /app/leases/x',
+    '<%= config.bin %> <%= command.id %> /app/secret s3cr3t --acl digest-password:ops:pw:cdrwa --acl world:anyone:r',
+  ];
+  static override args = {
+    path: Args.string({ required: true, description: 'znode path (with -S: the prefix the server suffixes)' }),
+    data: Args.string({ description: 'data (UTF-8); "-" reads stdin' }),
+  };
+  static override flags = {
+    file: fileFlag,
+    ephemeral: Flags.boolean({ char: 'e', summary: 'Ephemeral: deleted when the session ends.', exclusive: ['container', 'ttl'] }),
+    sequential: Flags.boolean({ char: 'S', summary: 'Sequential: the server appends a 10-digit counter.' }),
+    container: Flags.boolean({ char: 'c', summary: 'Container: deleted by the server after its last child goes.', exclusive: ['ephemeral', 'ttl', 'sequential'] }),
+    ttl: Flags.string({ char: 't', summary: 'TTL node: deleted after this long without children or changes (e.g. 10m).', helpValue: 'DURATION', exclusive: ['ephemeral', 'container'] }),
+    parents: Flags.boolean({ char: 'p', summary: 'Create missing parents (persistent, empty).' }),
+    acl: Flags.string({ summary: 'ACL of the new node (repeatable): scheme:id:perms.', multiple: true, helpValue: 'ACL' }),
+    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.', dependsOn: ['ephemeral'] }),
+  };
+
+  async run(): Promise<CreateResult> {
+    const f = this.flags;
+    const path = checkPath(this.args.path, { sequential: f.sequential });
+    const server = this.connection.server;
+    assertWritable(path, server, 'create');
+    const mode: CreateMode = f.ephemeral ? 'ephemeral' : f.container ? 'container' : f.ttl !== undefined ? 'ttl' : 'persistent';
+    const ttlMs = f.ttl !== undefined ? parseDuration(f.ttl, 'TTL') : undefined;
+    if (ttlMs !== undefined && ttlMs <= 0) throw new UsageError('the TTL must be positive');
+    const acl = f.acl ? parseAcls(f.acl) : OPEN_ACL_UNSAFE;
+    const data = await readData({ arg: this.args.data, file: f.file });
+    const serverPath = `${chrootOf(server)}${path}`;
+    assertRequestFits(serverPath, data, acl, mode === 'ttl' ? 8 : 0);
+
+    const session = await this.session();
+    const opts = { mode, sequential: f.sequential, acl, ttlMs };
+    let created;
+    try {
+      created = await session.create(path, data, opts);
+    } catch (e) {
+      if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
+      if (!f.parents) {
+        throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
+      }
+      await createParents(session, parentOf(path));
+      created = await session.create(path, data, opts);
+    }
+    const result = { path: created.path, stat: statJson(created.stat) };
+    if (!this.jsonEnabled()) this.printer.text(created.path, result);
+    if (mode === 'ephemeral') {
+      if (f.hold) await holdUntilInterrupted(session);
+      else this.progress(`note: ${created.path} is ephemeral and goes away when zkctl exits (use --hold to keep it)`);
+    }
+    return result;
+  }
+}
+
+/** Create `path` and its missing ancestors (persistent, empty), pipelined: the server applies them in order. */
+async function createParents(session: Session, path: string): Promise<void> {
+  const chain: string[] = [];
+  for (let p = path; p !== '/'; p = parentOf(p)) chain.unshift(p);
+  const results = await Promise.allSettled(chain.map((p) => session.create(p)));
+  for (const r of results) {
+    if (r.status === 'rejected' && !isZkCode(r.reason, ZkCode.NODE_EXISTS)) throw r.reason;
+  }
+}
+
+/** Keep the session open until Ctrl-C / SIGTERM, or until it is lost. */
+async function holdUntilInterrupted(session: Session): Promise<void> {
+  const intr = interruptSignal();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      intr.signal.addEventListener('abort', () => resolve());
+      session.once('lost', () => reject(new ZkError(ZkCode.SESSION_EXPIRED, undefined, 'the ephemeral node is gone')));
+    });
+  } finally {
+    intr.dispose();
+  }
+}

@@ -1,0 +1,41 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { duTree, type DuRow } from '../core/tree.js';
+import { formatBytes } from '../core/data.js';
+import type { Column } from '../output/index.js';
+
+const columns: Column<DuRow>[] = [
+  { header: 'BYTES', key: 'bytes', get: (r) => r.bytes, align: 'right' },
+  { header: 'SIZE', key: 'size', get: (r) => formatBytes(r.bytes), align: 'right' },
+  { header: 'NODES', key: 'nodes', get: (r) => r.nodes, align: 'right' },
+  { header: 'PATH', key: 'path', get: (r) => r.path },
+];
+
+export default class Du extends BaseCommand<typeof Du> {
+  static override summary = 'Data bytes and node counts per subtree, largest first.';
+  static override description = `For PATH and each subtree down to --depth levels below it (default 1: PATH's children), the sum of the data lengths and the number of nodes, sorted by bytes (then nodes), largest first. PATH's own row is the total. The walk reads stats only (no data) and is pipelined (--window).
+
+Plain output: BYTES<TAB>NODES<TAB>PATH. Nodes this session may not read are skipped (stderr note, exit 7).`;
+  static override examples = ['<%= config.bin %> <%= command.id %> /', '<%= config.bin %> <%= command.id %> /app --depth 2', '<%= config.bin %> <%= command.id %> /app -o json'];
+  static override args = { path: Args.string({ description: 'znode path', default: '/' }) };
+  static override flags = {
+    depth: Flags.integer({ char: 'd', summary: 'Report subtrees down to this many levels below PATH.', default: 1, min: 0 }),
+    window: windowFlag,
+  };
+
+  async run(): Promise<DuRow[]> {
+    const path = checkPath(this.args.path);
+    const session = await this.session();
+    const intr = interruptSignal();
+    this.onCleanup(intr.dispose);
+    const unreadable = new Unreadable();
+    const rows = await duTree(session, path, { depth: this.flags.depth, window: this.flags.window, signal: intr.signal, onError: unreadable.onError });
+    if (!this.jsonEnabled()) {
+      if (this.outputFormat === 'plain') this.printer.rows(rows, columns.filter((c) => c.key !== 'size'));
+      else this.printer.rows(rows, this.outputFormat === 'table' ? columns.filter((c) => c.key !== 'bytes') : columns);
+    }
+    unreadable.check();
+    return rows;
+  }
+}

@@ -1,0 +1,72 @@
+import { Args, Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { BaseCommand } from '../cli/base.js';
+import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { formatBytes } from '../core/data.js';
+import { type NodeInfo, walk } from '../core/tree.js';
+import { RowStream, hex, writeOut } from '../output/znode.js';
+
+export default class Tree extends BaseCommand<typeof Tree> {
+  static override summary = 'Draw a subtree.';
+  static override description = `Depth-first, children sorted by name, drawn with box characters and streamed as the walk goes (up to --window requests in flight). Ephemeral nodes are marked with their owner session. Nodes at the --depth limit that have children show how many. --sizes adds each node's data size and number of children.
+
+-o json / yaml: one record per node {path, depth, dataLength, numChildren, ephemeralOwner}, in the same order.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> /app',
+    '<%= config.bin %> <%= command.id %> / --depth 2',
+    '<%= config.bin %> <%= command.id %> /services --sizes',
+  ];
+  static override args = { path: Args.string({ description: 'znode path', default: '/' }) };
+  static override flags = {
+    depth: Flags.integer({ char: 'd', summary: 'Levels below PATH to show.', min: 0 }),
+    sizes: Flags.boolean({ summary: 'Show data sizes and child counts.' }),
+    window: windowFlag,
+  };
+
+  async run(): Promise<void> {
+    const path = checkPath(this.args.path);
+    const session = await this.session();
+    const intr = interruptSignal();
+    this.onCleanup(intr.dispose);
+    const unreadable = new Unreadable();
+    const walker = walk(session, path, { depth: this.flags.depth, window: this.flags.window, signal: intr.signal, onError: unreadable.onError });
+    const fmt = this.jsonEnabled() ? 'json' : this.outputFormat;
+    if (fmt === 'json' || fmt === 'yaml') {
+      const out = new RowStream<NodeInfo>({
+        format: fmt,
+        color: false,
+        columns: [],
+        json: (n) => ({
+          path: n.path,
+          depth: n.depth,
+          dataLength: n.stat.dataLength,
+          numChildren: n.stat.numChildren,
+          ephemeralOwner: n.stat.ephemeralOwner === 0n ? null : hex(n.stat.ephemeralOwner),
+        }),
+      });
+      for await (const n of walker) await out.push(n);
+      await out.end();
+    } else {
+      const color = this.colorEnabled;
+      const lastAt: boolean[] = [];
+      for await (const n of walker) {
+        lastAt[n.depth] = n.last;
+        let prefix = '';
+        for (let d = 1; d < n.depth; d++) prefix += lastAt[d] ? '    ' : '│   ';
+        if (n.depth > 0) prefix += n.last ? '└── ' : '├── ';
+        const name = n.depth === 0 ? n.path : n.name;
+        const notes: string[] = [];
+        if (this.flags.sizes) notes.push(`${formatBytes(n.stat.dataLength)}, ${n.stat.numChildren} ${n.stat.numChildren === 1 ? 'child' : 'children'}`);
+        else if (n.children === undefined && n.stat.numChildren > 0) notes.push(`+${n.stat.numChildren} ${n.stat.numChildren === 1 ? 'child' : 'children'}`);
+        let line = color ? chalk.dim(prefix) : prefix;
+        if (n.stat.ephemeralOwner !== 0n) {
+          const mark = `ephemeral ${hex(n.stat.ephemeralOwner)}`;
+          line += color ? `${chalk.yellow(name)} ${chalk.yellow(`(${mark})`)}` : `${name} (${mark})`;
+        } else line += color && n.stat.numChildren > 0 ? chalk.bold(name) : name;
+        if (notes.length > 0) line += color ? chalk.dim(`  [${notes.join('; ')}]`) : `  [${notes.join('; ')}]`;
+        await writeOut(`${line}\n`);
+      }
+    }
+    unreadable.check();
+  }
+}

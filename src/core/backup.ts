@@ -442,15 +442,120 @@ function lineCol(text: string, pos: number): string {
   return `${line}:${pos - last}`;
 }
 
+/**
+ * Where JSON text first goes wrong: [offset, what]. (Node 20's JSON.parse
+ * messages do not always give a position.)
+ */
+export function jsonErrorAt(text: string): [number, string] {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const fail = (what: string): never => {
+    throw Object.assign(new Error(what), { at: i });
+  };
+  const ch = (): string => (i < text.length ? JSON.stringify(text[i]) : 'end of file (truncated?)');
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail(`expected a "key" but found ${ch()}`);
+        str();
+        ws();
+        if (text[i] !== ':') fail(`expected ":" but found ${ch()}`);
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        fail(`expected "," or "}" but found ${ch()}`);
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        fail(`expected "," or "]" but found ${ch()}`);
+      }
+    } else if (c === '"') str();
+    else if (c !== undefined && /[-0-9]/.test(c)) {
+      const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?/.exec(text.slice(i, i + 400));
+      if (!m) fail('invalid number');
+      i += m![0].length;
+    } else {
+      for (const lit of ['true', 'false', 'null']) {
+        if (text.startsWith(lit, i)) {
+          i += lit.length;
+          return;
+        }
+      }
+      fail(`unexpected ${ch()}`);
+    }
+  };
+  const str = (): void => {
+    i++;
+    for (;;) {
+      if (i >= text.length) fail('unterminated string (truncated?)');
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail('control character in a string (escape it)');
+      if (c === 92) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail('invalid \\u escape');
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else fail('invalid escape in a string');
+      } else i++;
+    }
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail(`unexpected ${ch()} after the end of the JSON value`);
+  } catch (e) {
+    return [(e as { at: number }).at, (e as Error).message];
+  }
+  return [text.length, 'invalid JSON'];
+}
+
 function readJson(text: string, source: string): RawBackup {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const m = /at position (\d+)/.exec(msg);
-    const where = m ? lineCol(text, Number(m[1])) : /end of JSON/i.test(msg) ? `${text.split('\n').length}` : '';
-    throw fileError(source, where, `invalid JSON: ${msg.replace(/ in JSON at position \d+.*$/, '').replace(/^Unexpected end of JSON input$/, 'unexpected end of file (truncated?)')}`);
+  } catch {
+    const [at, what] = jsonErrorAt(text);
+    throw fileError(source, lineCol(text, at), `invalid JSON: ${what}`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw fileError(source, '1', 'not a zkctl backup: expected an object with format, version and nodes');
   const o = doc as Record<string, unknown>;

@@ -260,8 +260,8 @@ export class Session extends EventEmitter {
     return this.transport.toServerPath(path);
   }
 
-  private send<T>(op: number, b: Buffer | null, parse: ((r: JuteReader) => T) | null, what: string, path?: string): Promise<T> {
-    return this.transport.send(op, b, parse, this.timeoutMs, what).catch((e: unknown) => {
+  private send<T>(op: number, b: Buffer | null, parse: ((r: JuteReader) => T) | null, what: string, path?: string, onReply?: (err: unknown) => void): Promise<T> {
+    return this.transport.send(op, b, parse, this.timeoutMs, what, onReply).catch((e: unknown) => {
       if (e instanceof ZkError && path !== undefined && e.path === undefined) {
         const z = new ZkError(e.code, path);
         (z as ZkError & { results?: unknown }).results = (e as ZkError & { results?: unknown }).results;
@@ -284,13 +284,20 @@ export class Session extends EventEmitter {
   async exists(path: string, watcher?: Watcher): Promise<Stat | null> {
     validatePath(path);
     const sp = this.sp(path);
+    // Watchers are registered as the reply is read, before any later frame: a
+    // notification in the same TCP chunk as the reply must find its watcher.
+    const onReply = watcher
+      ? (err: unknown): void => {
+          if (!err) this.transport.registerWatcher('data', path, this.watchWrapper(watcher));
+          else if ((err as { getCode?: () => number }).getCode?.() === ZkCode.NO_NODE || (err as { code?: number }).code === ZkCode.NO_NODE) {
+            this.transport.registerWatcher('exist', path, this.watchWrapper(watcher));
+          }
+        }
+      : undefined;
     try {
-      const stat = await this.send(OpCode.exists, body((w) => w.string(sp).bool(!!watcher)), readStat, `exists ${path}`, path);
-      if (watcher) this.transport.registerWatcher('data', path, this.watchWrapper(watcher));
-      return stat;
+      return await this.send(OpCode.exists, body((w) => w.string(sp).bool(!!watcher)), readStat, `exists ${path}`, path, onReply);
     } catch (e) {
       if (e instanceof ZkError && e.code === ZkCode.NO_NODE) {
-        if (watcher) this.transport.registerWatcher('exist', path, this.watchWrapper(watcher));
         return null;
       }
       throw e;
@@ -306,8 +313,8 @@ export class Session extends EventEmitter {
       (r) => ({ data: r.buffer() ?? Buffer.alloc(0), stat: readStat(r) }),
       `get ${path}`,
       path,
+      watcher ? (err) => !err && this.transport.registerWatcher('data', path, this.watchWrapper(watcher)) : undefined,
     );
-    if (watcher) this.transport.registerWatcher('data', path, this.watchWrapper(watcher));
     return res;
   }
 
@@ -320,8 +327,8 @@ export class Session extends EventEmitter {
       (r) => ({ children: r.strings(), stat: readStat(r) }),
       `ls ${path}`,
       path,
+      watcher ? (err) => !err && this.transport.registerWatcher('child', path, this.watchWrapper(watcher)) : undefined,
     );
-    if (watcher) this.transport.registerWatcher('child', path, this.watchWrapper(watcher));
     return res;
   }
 

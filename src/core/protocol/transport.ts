@@ -247,10 +247,18 @@ export class Transport extends EventEmitter {
    * Rejects with ZkError for a server error, ConnectionError / TimeoutError /
    * SessionExpiredError otherwise. Never waits longer than `timeoutMs`.
    */
-  send<T>(type: number, body: Buffer | null, parse: ((r: JuteReader) => T) | null, timeoutMs: number, what: string): Promise<T> {
+  send<T>(
+    type: number,
+    body: Buffer | null,
+    parse: ((r: JuteReader) => T) | null,
+    timeoutMs: number,
+    what: string,
+    /** Called synchronously with the reply's error (null: success) before any later frame is read: register watchers here. */
+    onReply?: (err: unknown) => void,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.closed) {
-        reject(new ConnectionError(`session is closed (${what})`));
+        reject(this.state === 'expired' ? new SessionExpiredError(`${what}: session expired`) : new ConnectionError(`session is closed (${what})`));
         return;
       }
       let settled = false;
@@ -282,6 +290,7 @@ export class Transport extends EventEmitter {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        onReply?.(err);
         if (err) reject(this.toError(err, what));
         else resolve(reply as T);
       });

@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { assertWritable, checkPath, chrootOf } from '../cli/znode.js';
+import { assertRequestFits, isUtf8 } from '../core/data.js';
+import { ExitCode, ZkCode, ZkctlError, isZkCode } from '../core/errors.js';
+import { baseName } from '../core/paths.js';
+
+export interface EditResult {
+  path: string;
+  changed: boolean;
+  /** Version after the write (or as read, when unchanged). */
+  version: number;
+  bytes: number;
+}
+
+/** Run the editor on `file`; resolves with its exit code. Ctrl-C belongs to the editor meanwhile. */
+function runEditor(editor: string, file: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ignore = (): void => undefined;
+    process.on('SIGINT', ignore);
+    // Through the shell, so EDITOR may carry arguments ("code --wait"); the file is passed as $1.
+    const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'zkctl-edit', file], { stdio: 'inherit' });
+    child.on('error', (e) => {
+      process.removeListener('SIGINT', ignore);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      process.removeListener('SIGINT', ignore);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+}
+
+function stateDir(): string {
+  const base = process.env.XDG_STATE_HOME && process.env.XDG_STATE_HOME.length > 0 ? process.env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(base, 'zkctl');
+}
+
+export default class Edit extends BaseCommand<typeof Edit> {
+  static override summary = "Edit a znode's data in $EDITOR and write it back with compare-and-set.";
+  static override description = `Reads the data and its version, writes it to a private temporary file (mode 0600, in a 0700 directory under $TMPDIR), opens $VISUAL, else $EDITOR, else vi on it, and when the editor exits 0 writes the file back only if it changed, and only if the node is still at the version read (compare-and-set). The temporary file is removed afterwards, whatever happens.
+
+- unchanged: nothing is written (exit 0)
+- the node changed meanwhile (someone else wrote it): nothing is written, exit 5; your edited text is kept in $XDG_STATE_HOME/zkctl/edits/ (mode 0600) so it is not lost
+- the editor exits non-zero: nothing is written, exit 1
+- the node was deleted meanwhile: exit 3
+
+The bytes are edited as they are (no decoding); data that is not UTF-8 text may not survive a text editor.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> /app/config',
+    'EDITOR="code --wait" <%= config.bin %> <%= command.id %> /app/config.json',
+  ];
+  static override args = { path: Args.string({ required: true, description: 'znode to edit' }) };
+
+  async run(): Promise<EditResult> {
+    const path = checkPath(this.args.path);
+    assertWritable(path, this.connection.server, 'edit');
+    const session = await this.session({ renew: true });
+    const { data, stat } = await session.get(path);
+    if (data.length > 0 && !isUtf8(data)) process.stderr.write(`zkctl: note: ${path} holds binary data (not UTF-8); it is edited byte for byte\n`);
+    const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
+    const dir = mkdtempSync(join(tmpdir(), 'zkctl-edit-'));
+    const name = (baseName(path) || 'root').replace(/[^A-Za-z0-9._-]+/g, '_');
+    const file = join(dir, name);
+    this.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(file, data, { mode: 0o600, flag: 'wx' });
+
+    let code: number;
+    try {
+      code = await runEditor(editor, file);
+    } catch (e) {
+      throw new ZkctlError(`cannot run the editor "${editor}": ${(e as Error).message}`, ExitCode.FAILURE, { hint: 'set $EDITOR' });
+    }
+    if (code !== 0) throw new ZkctlError(`the editor exited with status ${code}: nothing written`, ExitCode.FAILURE);
+    const edited = readFileSync(file);
+    if (edited.equals(data)) {
+      const result: EditResult = { path, changed: false, version: stat.version, bytes: data.length };
+      this.printer.text(`${path}: no change, nothing written`, result);
+      return result;
+    }
+    assertRequestFits(`${chrootOf(this.connection.server)}${path}`, edited);
+    try {
+      const st = await session.set(path, edited, stat.version);
+      const result: EditResult = { path, changed: true, version: st.version, bytes: edited.length };
+      this.printer.text(`${path}: written (version ${stat.version} -> ${st.version}, ${edited.length} bytes)`, result);
+      return result;
+    } catch (e) {
+      if (isZkCode(e, ZkCode.BAD_VERSION)) {
+        const keep = join(stateDir(), 'edits');
+        mkdirSync(keep, { recursive: true, mode: 0o700 });
+        const saved = join(keep, `${name}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
+        writeFileSync(saved, edited, { mode: 0o600 });
+        throw new ZkctlError(`${path} changed while you were editing (it is no longer at version ${stat.version}): nothing written`, ExitCode.BAD_VERSION, {
+          hint: `your edit is saved in ${saved}; run zkctl edit again and merge it`,
+        });
+      }
+      throw e;
+    }
+  }
+}

@@ -307,8 +307,9 @@ export class Lock extends EventEmitter<LockEvents> {
           lastPred = pred.name;
           this.emit('waiting', { node: this.node!, predecessor: predPath, position: idx });
         }
-        const r = await this.sleep(deadline, opts.signal);
-        if (r === 'timeout') throw this.timeoutError(sorted[0]!.name);
+        // Safety net: look again once per session timeout even without a notification.
+        const r = await this.sleep(Math.min(deadline, Date.now() + this.session.negotiatedTimeoutMs), opts.signal);
+        if (r === 'timeout' && Date.now() >= deadline) throw this.timeoutError(sorted[0]!.name);
       } catch (e) {
         if (!isConnectionProblem(e) || this.session.state === 'lost' || this.session.state === 'closed') {
           if (isZkCode(e, ZkCode.SESSION_EXPIRED)) throw new SessionExpiredError(`session expired while waiting for lock ${this.path}`);
@@ -457,6 +458,7 @@ export class Lock extends EventEmitter<LockEvents> {
     };
     this.session.on('state', onState);
     this.detachSession = () => this.session.removeListener('state', onState);
+    this.armNodeWatch(hold.node);
     this.guardTimer = setInterval(() => {
       if (this._state !== 'held') return;
       const silent = this.session.sinceLastContactMs;
@@ -470,6 +472,20 @@ export class Lock extends EventEmitter<LockEvents> {
       }
       if (Date.now() - this.lastPoll >= pollEvery) void this.poll();
     }, 100);
+  }
+
+  /** One watch on our own node at a time: a deletion is noticed at once, not at the next poll. */
+  private armNodeWatch(node: string): void {
+    this.session
+      .exists(node, () => {
+        if (this._state !== 'held') return;
+        void this.poll();
+        this.armNodeWatch(node);
+      })
+      .then((st) => {
+        if (!st && this._state === 'held') this.markLost(`lock node ${node} was deleted`);
+      })
+      .catch(() => undefined /* the polls and the silence clock decide */);
   }
 
   /** Check that our node is still there; also keeps the last-contact clock fresh. */

@@ -207,6 +207,11 @@ function views(cfg: DynamicConfig, st: Map<number, MemberStatus>): MemberView[] 
   });
 }
 
+/** The members of a configuration with the mode each reports now (four-letter words, in parallel). Works for any ensemble. */
+export async function describeMembers(cfg: DynamicConfig, timeoutMs = 2000): Promise<MemberView[]> {
+  return views(cfg, await statuses(cfg, timeoutMs));
+}
+
 /** Wait until every reachable member serves the config `version` and the quorum serves. */
 async function waitCommitted(cfg: DynamicConfig, endAt: number, want: (st: Map<number, MemberStatus>) => string | undefined): Promise<Map<number, MemberStatus>> {
   let why = '';

@@ -41,6 +41,7 @@
  * for every key, also "80"); integers are bigint, floats are number.
  */
 import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import {
   Document,
   isAlias,
@@ -485,15 +486,16 @@ export function countNodes(doc: ConfigMap): { maps: number; leaves: number } {
 
 /**
  * JSON text for a result that may hold documents (Maps) anywhere: Maps keep
- * their order, bigints are digits, Buffers base64, undefined fields dropped.
+ * their order (and, as documents, their float/integer distinction), bigints
+ * are digits, Buffers base64, undefined fields dropped. `indent` 0: one line.
  */
 export function resultJson(value: unknown, indent = 2): string {
   const pad = ' '.repeat(indent);
-  const enc = (x: unknown, cur: string): string | undefined => {
+  const enc = (x: unknown, cur: string, inDoc: boolean): string | undefined => {
     if (x === undefined || typeof x === 'function') return undefined;
     if (x === null) return 'null';
     if (typeof x === 'bigint') return x.toString();
-    if (typeof x === 'number') return Number.isFinite(x) ? JSON.stringify(x) : 'null';
+    if (typeof x === 'number') return !Number.isFinite(x) ? 'null' : inDoc ? floatText(x) : JSON.stringify(x);
     if (typeof x === 'string' || typeof x === 'boolean') return JSON.stringify(x);
     if (Buffer.isBuffer(x)) return JSON.stringify(x.toString('base64'));
     if (x instanceof Date) return JSON.stringify(x.toISOString());
@@ -502,12 +504,54 @@ export function resultJson(value: unknown, indent = 2): string {
     const sep = indent ? ': ' : ':';
     if (Array.isArray(x)) {
       if (x.length === 0) return '[]';
-      return `[${nl}${x.map((i) => `${next}${enc(i, next) ?? 'null'}`).join(`,${nl}`)}${nl}${cur}]`;
+      return `[${nl}${x.map((i) => `${next}${enc(i, next, inDoc) ?? 'null'}`).join(`,${nl}`)}${nl}${cur}]`;
     }
+    const isDoc = inDoc || x instanceof Map;
     const entries: Array<[string, unknown]> = x instanceof Map ? [...x].map(([k, v]) => [String(k), v]) : Object.entries(x as Record<string, unknown>);
-    const parts = entries.map(([k, v]) => [k, enc(v, next)] as const).filter(([, v]) => v !== undefined);
+    const parts = entries.map(([k, v]) => [k, enc(v, next, isDoc)] as const).filter(([, v]) => v !== undefined);
     if (parts.length === 0) return '{}';
     return `{${nl}${parts.map(([k, v]) => `${next}${JSON.stringify(k)}${sep}${v}`).join(`,${nl}`)}${nl}${cur}}`;
   };
-  return enc(value, '') ?? 'null';
+  return enc(value, '', false) ?? 'null';
+}
+
+/** Largest YAML file read (the document must fit in one ~1 MB transaction anyway). */
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Read and parse a YAML file ("-": stdin). Unreadable files, files that are not
+ * UTF-8, and every refused document are ConfigInputErrors (exit 2).
+ */
+export async function loadConfigFile(file: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<ConfigMap> {
+  let buf: Buffer;
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const c of stdin) {
+      const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+      total += b.length;
+      if (total > MAX_FILE_BYTES) throw new ConfigInputError(`stdin: more than ${MAX_FILE_BYTES} bytes`);
+      chunks.push(b);
+    }
+    buf = Buffer.concat(chunks);
+  } else {
+    try {
+      const st = await stat(file);
+      if (st.isDirectory()) throw new ConfigInputError(`${file}: is a directory`);
+      if (st.size > MAX_FILE_BYTES) throw new ConfigInputError(`${file}: ${st.size} bytes is far over what one publish can hold (about 1 MB)`);
+      buf = await readFile(file);
+    } catch (e) {
+      if (e instanceof ConfigInputError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      throw new ConfigInputError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
+    }
+  }
+  const source = file === '-' ? 'stdin' : file;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    throw new ConfigInputError(`${source}: not UTF-8 text`, 'YAML files must be UTF-8');
+  }
+  return parseConfigYaml(text, source);
 }

@@ -65,6 +65,12 @@ export const DEFAULT_HISTORY_KEEP = 10;
 export const MAX_HISTORY_KEEP = 1000;
 /** ZooKeeper's default jute.maxbuffer: the largest request a server accepts (bytes after the length prefix). */
 export const MAX_REQUEST_BYTES = 0xfffff;
+
+/** The request limit in force: ZKCTL_JUTE_MAXBUFFER (for servers run with a larger jute.maxbuffer), else the default. */
+export function maxRequestBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.ZKCTL_JUTE_MAXBUFFER;
+  return v && /^\d+$/.test(v) ? Number(v) : MAX_REQUEST_BYTES;
+}
 const RECORD_TAG = 'config';
 
 /** A compare-and-set on the publish version failed (exit 5). */
@@ -147,6 +153,8 @@ export interface PublishOptions {
   force?: boolean;
   /** For rollbacks: the version restored. */
   rollbackOf?: number;
+  /** The server's request limit (default: maxRequestBytes()). */
+  maxRequestBytes?: number;
   now?: Date;
 }
 
@@ -340,7 +348,8 @@ export async function readConfig(session: Session, path: string, opts: { watcher
 /* ------------------------------------------------------------------ */
 /* Planning                                                           */
 
-function mergeKeep(file: ConfigMap, live: ConfigMap | undefined): ConfigMap {
+/** `file` with the keys only `live` has kept (at every mapping level): what a publish without prune leaves. */
+export function mergeKeep(file: ConfigMap, live: ConfigMap | undefined): ConfigMap {
   if (!live) return file;
   const out: ConfigMap = new Map();
   for (const [k, v] of file) {
@@ -549,11 +558,12 @@ export async function publishConfig(session: Session, path: string, doc: ConfigM
   if (live.exists) tail.push({ op: 'set', path, data: recordData, version: live.stat!.version });
   const ops = [...head, ...deletes, ...writes, ...tail];
   const requestBytes = multiRequestBytes(ops, session.chroot);
-  if (requestBytes > MAX_REQUEST_BYTES) {
+  const limit = opts.maxRequestBytes ?? maxRequestBytes();
+  if (requestBytes > limit) {
     const histBytes = keep > 0 ? (tail.find((o) => o.op === 'create' && o.path !== hist) as { data?: Buffer } | undefined)?.data?.length ?? 0 : 0;
     throw new ConfigTooLargeError(
-      `the publish would be a ${fmtBytes(requestBytes)} transaction (${requestBytes} bytes, ${ops.length} ops); ZooKeeper refuses requests over ${MAX_REQUEST_BYTES} bytes (jute.maxbuffer); nothing was written`,
-      histBytes > 0 && requestBytes - histBytes <= MAX_REQUEST_BYTES
+      `the publish would be a ${fmtBytes(requestBytes)} transaction (${requestBytes} bytes, ${ops.length} ops); ZooKeeper refuses requests over ${limit} bytes (jute.maxbuffer); nothing was written`,
+      histBytes > 0 && requestBytes - histBytes <= limit
         ? `the compressed history copy takes ${fmtBytes(histBytes)}: publish with --keep 0, or make the document smaller`
         : 'split the document over several paths, or publish fewer changes at once',
     );

@@ -1,0 +1,121 @@
+import { Args, Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { BaseCommand } from '../../cli/base.js';
+import type { OutputFormat } from '../../output/index.js';
+import { UsageError } from '../../core/errors.js';
+import { loadConfigFile, resultJson, toYaml } from '../../core/config/document.js';
+import { describeCounts, renderChanges } from '../../core/config/diff.js';
+import { DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig, type PublishResult } from '../../core/recipes/config-publish.js';
+
+/** The mapping rules, shown by `config publish --help` (kept in step with src/core/config/document.ts). */
+export const MAPPING_HELP = `MAPPING (YAML 1.2, core schema)
+  The document must be a mapping; its keys become the children of PATH.
+  A mapping value becomes a znode (empty data) whose children are its keys, to any depth.
+  Any other value becomes ONE znode whose data is canonical JSON (UTF-8, compact): strings
+  "quoted", integers as digits (any size), floats always with a '.' or exponent (1.0), true,
+  false, null, and lists (which may hold mappings and lists, stored inside that JSON).
+  So "5432", 5432 and 5432.0 stay distinct, and the node data is readable by any JSON parser.
+  Key order: ZooKeeper does not order children, so every mapping's key order is recorded in
+  PATH's own data (the publish record) and \`config get\` returns the keys in that order.
+  Keys are never escaped: a key that is not a valid znode name is refused (exit 2, with its
+  line:column): "", ".", "..", keys containing "/" or characters ZooKeeper rejects (control
+  characters, surrogates / characters outside the BMP, U+FFF1-U+FFFE), and keys starting with
+  ".zkctl" (reserved for zkctl; the history lives in PATH/.zkctl-history). Inside lists any
+  string key is fine (it is JSON there).
+  Refused (exit 2, nothing written): invalid YAML (line:column), an empty file, non-string keys
+  (80: x - quote it, "80": x), .inf/.nan, tags beyond the core ones (!!binary, !!timestamp,
+  !!set, custom), aliases that contain themselves, duplicate keys, several documents, and a
+  transaction over ZooKeeper's request limit (jute.maxbuffer, 1048575 bytes; servers with a
+  larger limit: set ZKCTL_JUTE_MAXBUFFER). Aliases without loops are expanded; \`<<\` is a plain key.
+
+ATOMICITY AND VERSIONS
+  The whole publish is ONE transaction (multi): check(PATH, version read), the deletes,
+  creates and sets, the history entry, and set(PATH, new publish record). Watchers never see
+  half a publish; of two publishers racing from the same version exactly one wins, the other
+  exits 5 with nothing written. Every publish bumps PATH's publish version (1, 2, ...) and keeps
+  the last --keep documents (time, message, publisher) under PATH/.zkctl-history.
+  Without --prune, live keys that the file does not have are kept; publishing a document equal
+  to the live one writes nothing (no new version).`;
+
+/** What the printers need to know of a command. */
+export interface OutputSettings {
+  jsonEnabled(): boolean;
+  readonly outputFormat: OutputFormat;
+  readonly colorEnabled: boolean;
+}
+
+export type PublishOutput = Omit<PublishResult, 'document'> & { document?: PublishResult['document'] };
+
+export default class ConfigPublish extends BaseCommand<typeof ConfigPublish> {
+  static override summary = 'Publish a YAML document as znodes under a path, atomically and versioned.';
+  static override description = `Shows the plan as a diff on stdout (+ added, ~ changed, - removed, one key per line with its value as JSON; -o json for an object) and applies it in one ZooKeeper transaction guarded by the version of PATH.
+
+${MAPPING_HELP}
+
+Exit codes: 0 published (or nothing to change), 2 bad input or too large, 5 another publish won the race or --expect-version did not match, 8 connection.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp -m "raise pool size"',
+    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp --dry-run',
+    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp --prune --expect-version 7 -o json',
+    'render-config | <%= config.bin %> <%= command.id %> - --path /config/myapp',
+  ];
+  static override args = { file: Args.string({ required: true, description: 'YAML file ("-": stdin)' }) };
+  static override flags = {
+    path: Flags.string({ char: 'p', summary: 'Znode path the document is published under.', required: true }),
+    'dry-run': Flags.boolean({ summary: 'Show the plan; write nothing.' }),
+    prune: Flags.boolean({ summary: 'Remove live keys that the file does not have.' }),
+    message: Flags.string({ char: 'm', summary: 'Why: kept in the history with the time and publisher.' }),
+    'expect-version': Flags.integer({ summary: 'Publish only if PATH is at this publish version now (0: never published); else exit 5.', min: 0 }),
+    keep: Flags.integer({ summary: `History entries to keep (0 keeps none).`, default: DEFAULT_HISTORY_KEEP, min: 0, max: MAX_HISTORY_KEEP }),
+    force: Flags.boolean({ summary: 'Publish a new version even when nothing changed.' }),
+  };
+
+  protected override toSuccessJson(result: unknown): unknown {
+    return result;
+  }
+  override logJson(json: unknown): void {
+    process.stdout.write(`${resultJson(json)}\n`);
+  }
+
+  async run(): Promise<PublishOutput> {
+    const path = checkConfigPath(this.flags.path);
+    if (this.flags.message !== undefined && this.flags.message.length > 4096) throw new UsageError('--message is longer than 4096 characters');
+    const doc = await loadConfigFile(this.args.file);
+    const session = await this.session();
+    const r = await publishConfig(session, path, doc, {
+      prune: this.flags.prune,
+      dryRun: this.flags['dry-run'],
+      keep: this.flags.keep,
+      force: this.flags.force,
+      ...(this.flags.message !== undefined ? { message: this.flags.message } : {}),
+      ...(this.flags['expect-version'] !== undefined ? { expectVersion: this.flags['expect-version'] } : {}),
+    });
+    const { document: _doc, ...out } = r;
+    printPublish(this, r);
+    return out;
+  }
+}
+
+/** Print a publish / rollback result (diff lines + a summary line). */
+export function printPublish(cmd: OutputSettings, r: PublishResult, verb = 'published'): void {
+  if (cmd.jsonEnabled()) return;
+  const fmt = cmd.outputFormat;
+  const { document: _doc, ...out } = r;
+  if (fmt === 'json') {
+    process.stdout.write(`${resultJson(out)}\n`);
+    return;
+  }
+  if (fmt === 'yaml') {
+    process.stdout.write(toYaml(out as never));
+    return;
+  }
+  const color = cmd.colorEnabled;
+  const lines = renderChanges(r.changes, color ? { add: chalk.green, remove: chalk.red, change: chalk.yellow } : {});
+  if (lines) process.stdout.write(`${lines}\n`);
+  const counts = describeCounts(r.counts);
+  let summary: string;
+  if (r.dryRun) summary = r.changed ? `dry run: would publish version ${r.nextVersion} to ${r.path} (${counts}; ${r.ops} ops, ${r.requestBytes} bytes); nothing written` : `dry run: nothing to change at ${r.path} (version ${r.version})`;
+  else if (!r.changed) summary = `nothing to change: ${r.path} is at version ${r.version}`;
+  else summary = `${verb} version ${r.version} to ${r.path} (${counts})`;
+  process.stdout.write(`${summary}\n`);
+}

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { Args, Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { BaseCommand } from '../../cli/base.js';
+import { parseDuration } from '../../core/duration.js';
+import { UsageError } from '../../core/errors.js';
+import { encodeJson, resultJson, toYaml } from '../../core/config/document.js';
+import { renderChanges } from '../../core/config/diff.js';
+import { type ConfigVersionEvent, type ConfigWatchEvent, checkConfigPath, watchConfig } from '../../core/recipes/config-publish.js';
+
+export default class ConfigWatch extends BaseCommand<typeof ConfigWatch> {
+  static override summary = 'Print every new version of a published document; optionally run a reload hook for each.';
+  static override description = `Watches PATH's data only: every publish changes it in the same transaction as the keys, so it is the commit point, and each version is read consistently (never half a publish). Prints the current version first (initial), then each new one: the whole document as a YAML stream ("--- # version N ..." then the document), or with --diff only the changes; -o json prints one JSON object per line ({"event":"version","version":N,...,"document":{...}}).
+
+Versions superseded before they could be read are printed from the history (source "history"); versions no longer kept there are reported as missed.
+
+--exec CMD runs CMD (with /bin/sh) after the initial version and after each new one, with the document on stdin (YAML; --exec-format json for JSON) and ZKCTL_CONFIG_VERSION, ZKCTL_CONFIG_PATH and ZKCTL_CONFIG_SHA256 in its environment: a reload hook. Runs never overlap; when versions arrive during a run, the next run gets the newest one. The hook's output goes to stderr (stdout carries the watch stream); a failing hook is reported and the watch goes on.
+
+Stops after --count versions (the initial one included) or --for a duration (exit 0), else runs until Ctrl-C / SIGTERM (exit 130). Survives reconnects and session expiry.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> /config/myapp',
+    '<%= config.bin %> <%= command.id %> /config/myapp --diff',
+    '<%= config.bin %> <%= command.id %> /config/myapp --exec \'cat > /etc/myapp.yaml && systemctl reload myapp\'',
+    '<%= config.bin %> <%= command.id %> /config/myapp -o json --count 2 --for 10m',
+  ];
+  static override args = { path: Args.string({ required: true, description: 'path the document is published under' }) };
+  static override flags = {
+    diff: Flags.boolean({ summary: 'Print the changes from the previous version instead of whole documents.' }),
+    exec: Flags.string({ summary: 'Run this shell command for each version, document on stdin.' }),
+    'exec-format': Flags.string({ summary: 'Format of the document given to --exec.', options: ['yaml', 'json'], default: 'yaml' }),
+    count: Flags.integer({ summary: 'Stop after this many versions (the initial one included).', min: 1 }),
+    for: Flags.string({ summary: 'Stop after this long (e.g. 30s, 10m).' }),
+  };
+
+  async run(): Promise<{ versions: number; hookRuns: number; hookFailures: number }> {
+    const path = checkConfigPath(this.args.path);
+    const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
+    if (forMs !== undefined && forMs <= 0) throw new UsageError('--for must be positive');
+    const session = await this.session({ renew: true });
+    const ac = new AbortController();
+    let bySignal = false;
+    const onSig = (): void => {
+      bySignal = true;
+      ac.abort();
+    };
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    const timer = forMs !== undefined ? setTimeout(() => ac.abort(), forMs) : undefined;
+    this.onCleanup(() => {
+      if (timer) clearTimeout(timer);
+      process.removeListener('SIGINT', onSig);
+      process.removeListener('SIGTERM', onSig);
+    });
+
+    let versions = 0;
+    let hookRuns = 0;
+    let hookFailures = 0;
+    const fmt = this.outputFormat;
+    const color = this.colorEnabled;
+    const header = (e: ConfigVersionEvent): string =>
+      `version ${e.version}${e.time ? ` at ${e.time}` : ''}${e.publisher ? ` by ${e.publisher}` : ''}${e.rollbackOf !== undefined ? ` (rollback to ${e.rollbackOf})` : ''}${e.message ? `: ${e.message.replace(/\s+/g, ' ')}` : ''}${e.initial ? ' (initial)' : ''}${e.source === 'history' ? ' (from history)' : ''}`;
+
+    const print = (e: ConfigWatchEvent): void => {
+      if (fmt === 'json') {
+        const { kind, ...rest } = e;
+        const o: Record<string, unknown> = { event: kind, ...rest };
+        if (e.kind === 'version') {
+          if (this.flags.diff && !e.initial) delete o.document;
+          else delete o.changes;
+        }
+        process.stdout.write(`${resultJson(o, 0)}\n`);
+        return;
+      }
+      if (e.kind === 'deleted') {
+        process.stdout.write(`--- # ${e.path} was deleted\n`);
+        return;
+      }
+      if (e.kind === 'missed') {
+        process.stdout.write(`--- # versions ${e.from}..${e.to} were superseded and are no longer in the history\n`);
+        return;
+      }
+      if (this.flags.diff && e.changes) {
+        const lines = renderChanges(e.changes, color ? { add: chalk.green, remove: chalk.red, change: chalk.yellow } : {});
+        process.stdout.write(`# ${header(e)}\n${lines ? `${lines}\n` : ''}`);
+      } else {
+        process.stdout.write(`--- # ${header(e)}\n${toYaml(e.document)}`);
+      }
+    };
+
+    const hook = this.flags.exec;
+    const runHook = (e: ConfigVersionEvent): Promise<void> =>
+      new Promise((resolve) => {
+        const env: NodeJS.ProcessEnv = {};
+        for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ZKCTL_')) env[k] = v; // no credentials for the hook
+        env.ZKCTL_CONFIG_VERSION = String(e.version);
+        env.ZKCTL_CONFIG_PATH = e.path;
+        env.ZKCTL_CONFIG_SHA256 = e.sha256;
+        const child = spawn('/bin/sh', ['-c', hook!], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        hookRuns++;
+        child.stdout.pipe(process.stderr, { end: false });
+        child.stderr.pipe(process.stderr, { end: false });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(this.flags['exec-format'] === 'json' ? `${encodeJson(e.document, 2)}\n` : toYaml(e.document));
+        const onAbort = (): void => {
+          child.kill('SIGTERM');
+        };
+        ac.signal.addEventListener('abort', onAbort, { once: true });
+        child.on('error', (err) => {
+          hookFailures++;
+          process.stderr.write(`zkctl: --exec could not run: ${err.message}\n`);
+        });
+        child.on('close', (code, sig) => {
+          ac.signal.removeEventListener('abort', onAbort);
+          if (code !== 0) {
+            hookFailures++;
+            process.stderr.write(`zkctl: --exec for version ${e.version} ${sig ? `was killed by ${sig}` : `exited with ${code}`}\n`);
+          }
+          resolve();
+        });
+      });
+
+    // Hooks run for 'live' versions only (the newest at that moment); a version read while a
+    // hook runs waits for it, so the next run gets the newest one.
+    await watchConfig(session, path, {
+      signal: ac.signal,
+      onNote: (m) => this.progress(`zkctl: ${m}`),
+      onEvent: async (e) => {
+        if (ac.signal.aborted) return;
+        if (e.kind === 'version') versions++;
+        print(e);
+        if (e.kind === 'version' && hook && e.source === 'live') await runHook(e);
+        if (this.flags.count !== undefined && versions >= this.flags.count) ac.abort();
+      },
+    });
+    if (bySignal) process.exitCode = 130;
+    return { versions, hookRuns, hookFailures };
+  }
+}

@@ -1,0 +1,52 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { checkPath } from '../cli/znode.js';
+import { ZkCode, ZkError } from '../core/errors.js';
+import { runShell } from '../core/shell/index.js';
+
+/** $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history). */
+export function historyPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(base, 'zkctl', 'shell_history');
+}
+
+export default class Shell extends BaseCommand<typeof Shell> {
+  static override summary = 'Interactive shell: cd, ls, get, stat, create, set, rm, tree, find, ACLs, with Tab completion and history.';
+  static override description = `One session for a whole debugging session. Paths may be relative to the current node (cd, pwd; . and .. work). Commands: help, cd, pwd, ls [-l], get [-x|-b|-j], stat, create [-e|-c|-t TTL] [-s] [-p], set [-v], rm [-r] [-v], tree [-d], find [-name GLOB] [-e], getacl, setacl, sync, exit (zkCli habits work too: quit, delete, deleteall, ll). Quote words with ' or ".
+
+On a terminal: Tab completes command names and child names (one getChildren per Tab), Up/Down walk the history, kept in $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history, mode 0600, last 1000 lines). Ctrl-C stops the running command (or clears the line); Ctrl-D or exit leaves. An expired session is replaced by a new one (ephemeral nodes created in the shell are then gone: a note says so).
+
+Not on a terminal (commands piped in): no prompt and no history; each line is run in turn, errors go to stderr, and the exit status is that of the last command (like sh), or of the first failing one with --errexit.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --cd /app',
+    "printf 'cd /app\\nls -l\\nget config\\n' | <%= config.bin %> <%= command.id %>",
+  ];
+  static override flags = {
+    cd: Flags.string({ summary: 'Start in this node.', helpValue: 'PATH' }),
+    errexit: Flags.boolean({ char: 'e', summary: 'Stop at the first failing command (and exit with its status).' }),
+    'no-history': Flags.boolean({ summary: 'Neither read nor write the history file.' }),
+  };
+
+  async run(): Promise<void> {
+    const cwd = this.flags.cd ? checkPath(this.flags.cd) : '/';
+    const session = await this.session({ renew: true });
+    if (!(await session.exists(cwd))) throw new ZkError(ZkCode.NO_NODE, cwd);
+    const interactive = !!process.stdin.isTTY && !!process.stdout.isTTY;
+    const c = this.connection;
+    const status = await runShell({
+      session,
+      input: process.stdin,
+      output: process.stdout,
+      errorOutput: process.stderr,
+      interactive,
+      historyFile: this.flags['no-history'] ? undefined : historyPath(),
+      cwd,
+      label: interactive ? `zk:${c.context ?? c.server}` : undefined,
+      stopOnError: this.flags.errexit,
+    });
+    if (status !== 0) process.exitCode = status;
+  }
+}

@@ -10,8 +10,12 @@
  * stays in the foreground group so it can read the terminal, and only the
  * child itself is signalled.
  *
- * Limits, stated plainly: if zkctl itself is killed with SIGKILL it cannot stop
- * the child; run it under a supervisor that kills the whole process group.
+ * If zkctl itself dies without cleaning up (SIGKILL, OOM killer), the child
+ * would outlive it and the lock: with `killOnParentDeath` a tiny `sh` reaper
+ * (its own session, ignoring signals) holds a pipe from zkctl and SIGKILLs the
+ * child, or its group, when the pipe closes without a goodbye. Limits: the
+ * reaper itself can be killed, and without ownGroup only the child process
+ * (not what it started) is killed.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
@@ -37,7 +41,16 @@ export interface StartOptions {
   ownGroup?: boolean;
   /** Default 'inherit'. */
   stdio?: StdioOptions;
+  /**
+   * Kill the child (its group with ownGroup) with SIGKILL if this process dies
+   * without saying goodbye (SIGKILL, OOM killer, crash): a tiny `sh` reaper
+   * holds a pipe from us and acts when it reads EOF instead of "ok".
+   */
+  killOnParentDeath?: boolean;
 }
+
+/** `read` blocks until we write "ok" (normal end) or die (EOF): then SIGKILL the target. */
+const REAPER_SCRIPT = `trap '' INT TERM HUP; IFS= read -r line; [ "$line" = ok ] || kill -s KILL -- "$1" 2>/dev/null; exit 0`;
 
 /** A running child command. */
 export class Child {
@@ -48,20 +61,46 @@ export class Child {
   private exit?: ChildExit;
   private killTimer?: NodeJS.Timeout;
 
+  private reaper?: ChildProcess;
+
   private constructor(
     private readonly proc: ChildProcess,
     command: string,
     private readonly ownGroup: boolean,
+    killOnParentDeath: boolean,
   ) {
     this.pid = proc.pid!;
     this.command = command;
+    if (killOnParentDeath) this.startReaper();
     this.exited = new Promise<ChildExit>((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
         if (this.killTimer) clearTimeout(this.killTimer);
+        this.dismissReaper();
         resolve(this.exit);
       });
     });
+  }
+
+  private startReaper(): void {
+    try {
+      const target = this.ownGroup ? `-${this.pid}` : `${this.pid}`;
+      const r = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'zkctl-reaper', target], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      r.on('error', () => undefined);
+      r.stdin?.on('error', () => undefined);
+      r.unref();
+      (r.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+      this.reaper = r;
+    } catch {
+      /* best effort */
+    }
+  }
+
+  private dismissReaper(): void {
+    const r = this.reaper;
+    this.reaper = undefined;
+    if (!r?.stdin || r.stdin.destroyed) return;
+    r.stdin.end('ok\n');
   }
 
   /**
@@ -86,7 +125,7 @@ export class Child {
         const why = e.code === 'ENOENT' ? 'command not found' : e.code === 'EACCES' ? 'permission denied' : e.message;
         reject(new UsageError(`cannot run ${command}: ${why}`));
       });
-      proc.once('spawn', () => resolve(new Child(proc, command, !!opts.ownGroup)));
+      proc.once('spawn', () => resolve(new Child(proc, command, !!opts.ownGroup, !!opts.killOnParentDeath)));
     });
   }
 

@@ -10,6 +10,9 @@
  * - Signals trapped by `trap` (SIGINT/SIGTERM/SIGHUP to zkctl) are forwarded.
  * - After a fenced command exits, whatever is left of its process group is
  *   killed too (with `ownGroup`).
+ * - If zkctl dies without cleaning up (SIGKILL), a reaper kills the command
+ *   (see Child's killOnParentDeath), so it cannot outlive the session that
+ *   protects it.
  */
 import { Child, type ChildExit, exitStatusOf, type SignalTrap } from '../proc.js';
 import type { FencingSchedule } from './contenders.js';
@@ -26,6 +29,8 @@ export interface FencedRunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   ownGroup?: boolean;
+  /** SIGKILL the command if this process dies without cleaning up (default true; see Child). */
+  killOnParentDeath?: boolean;
   schedule: FencingSchedule;
   /** Signals to forward to the command. */
   trap?: SignalTrap;
@@ -72,7 +77,7 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
   hold.on('lost', onLost);
   let untrap: (() => void) | undefined;
   try {
-    child = await Child.start(command, args, { env: opts.env, cwd: opts.cwd, ownGroup: opts.ownGroup });
+    child = await Child.start(command, args, { env: opts.env, cwd: opts.cwd, ownGroup: opts.ownGroup, killOnParentDeath: opts.killOnParentDeath ?? true });
     if (pending) fence(pending.reason, pending.how);
     const c = child;
     untrap = opts.trap?.onSignal((sig) => {

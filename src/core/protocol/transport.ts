@@ -133,6 +133,8 @@ export class Transport extends EventEmitter {
   private watchdog?: NodeJS.Timeout;
   private closed = false;
   private pending: Buffer | null = null;
+  /** The socket corked until the next tick (see send()). */
+  private corked?: Socket;
   private currentServer?: string;
   private socketUpAt = 0;
   /** Last time anything was read from a server (handshake reply, reply, ping, event). */
@@ -286,6 +288,18 @@ export class Transport extends EventEmitter {
           return b;
         },
       };
+      // The wire client writes each request with its own socket.write (one syscall each):
+      // cork the socket until the next tick so that requests issued together leave in one
+      // writev. Order is unchanged; the flush happens before any I/O callback runs.
+      const sock = this.cm.socket;
+      if (sock && this.corked !== sock && this.isConnected) {
+        this.corked = sock;
+        sock.cork();
+        process.nextTick(() => {
+          this.corked = undefined;
+          sock.uncork();
+        });
+      }
       this.cm.queue(req, (err, reply) => {
         if (settled) return;
         settled = true;

@@ -75,7 +75,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   get printer(): Printer {
-    this._printer ??= new Printer({ format: this.outputFormat, color: this.colorEnabled });
+    this._printer ??= new Printer({ format: this.outputFormat, color: this.colorEnabled, resultPrintedElsewhere: this.jsonEnabled() });
     return this._printer;
   }
 

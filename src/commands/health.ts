@@ -4,7 +4,7 @@ import { parseDuration } from '../core/duration.js';
 import { CheckFailedError } from '../core/errors.js';
 import { type HealthReport, waitHealthy } from '../ensemble/health.js';
 import type { MemberStatus } from '../ensemble/status.js';
-import type { Column } from '../output/index.js';
+import { type Column, formatJson } from '../output/index.js';
 
 const columns: Column<MemberStatus>[] = [
   { header: 'ADDRESS', key: 'address', get: (m) => m.address },
@@ -41,8 +41,11 @@ Exit 0 when healthy; a member down while the quorum serves is reported as "degra
       process.removeListener('SIGINT', onSig);
     });
     const report = await waitHealthy({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, strict: this.flags.strict }, waitMs, 500, ac.signal);
-    if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
-      if (!this.jsonEnabled() || !report.ok) this.printer.object(report as unknown as Record<string, unknown>);
+    if (this.jsonEnabled()) {
+      // oclif prints the returned report; a failing check throws instead, so print it here.
+      if (!report.ok) process.stdout.write(`${formatJson(report)}\n`);
+    } else if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
+      this.printer.object(report as unknown as Record<string, unknown>);
     } else {
       this.printer.rows(report.members, columns);
       const probe = report.probe.ok ? `probe ok via ${report.probe.server} in ${report.probe.ms}ms` : `probe FAILED: ${report.probe.error}`;

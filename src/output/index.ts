@@ -98,21 +98,33 @@ export interface PrinterOptions {
   format: OutputFormat;
   color: boolean;
   write?: (s: string) => void;
+  /**
+   * oclif's --json prints the command's return value itself: results
+   * (rows/object/text) are then not printed here, stream events still are.
+   */
+  resultPrintedElsewhere?: boolean;
 }
 
 export class Printer {
   readonly format: OutputFormat;
   readonly color: boolean;
   private readonly write: (s: string) => void;
+  private readonly quietResults: boolean;
   constructor(opts: PrinterOptions) {
     this.format = opts.format;
     this.color = opts.color;
     this.write = opts.write ?? ((s) => process.stdout.write(s));
+    this.quietResults = !!opts.resultPrintedElsewhere;
   }
 
-  private line(s: string): void {
+  private out(s: string): void {
     if (s.length === 0) return;
     this.write(s.endsWith('\n') ? s : `${s}\n`);
+  }
+
+  /** A result line: skipped when the result is printed elsewhere (oclif --json). */
+  private line(s: string): void {
+    if (!this.quietResults) this.out(s);
   }
 
   /** A list of records. JSON/YAML get `jsonValue` (default: the typed rows themselves). */
@@ -152,9 +164,9 @@ export class Printer {
 
   /** One event of a stream: JSON lines with -o json, else a formatted line. */
   event(value: Record<string, unknown>, text: string): void {
-    if (this.format === 'json') this.line(formatJson(value, false));
-    else if (this.format === 'yaml') this.line(`---\n${formatYaml(value)}`);
-    else this.line(text);
+    if (this.format === 'json') this.out(formatJson(value, false));
+    else if (this.format === 'yaml') this.out(`---\n${formatYaml(value)}`);
+    else this.out(text);
   }
 
   /** Free text (plain/table); JSON/YAML get `value`. */

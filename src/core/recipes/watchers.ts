@@ -119,6 +119,11 @@ function toState(stat: Stat, children?: string[], data?: Buffer): NodeState {
   return s;
 }
 
+function stripData(s: Snapshot | undefined): Snapshot | undefined {
+  if (s) for (const st of s.values()) delete st.data;
+  return s;
+}
+
 function depth(path: string): number {
   return path === '/' ? 0 : path.split('/').length - 1;
 }
@@ -189,7 +194,7 @@ export class ZnodeWatch {
     const snap = this.takeSnapshot();
     try {
       await this.enqueue(snap, (s) => {
-        this.store = s;
+        this.store = stripData(s);
         return [];
       }, true);
     } catch (e) {
@@ -238,7 +243,7 @@ export class ZnodeWatch {
    * (so replies come back in server order), `apply` runs when every earlier
    * task has been delivered. Resolves when this task's items are delivered.
    */
-  private enqueue<R>(read: Promise<R>, apply: (r: R) => Item[], rethrow = false): Promise<void> {
+  private enqueue<R>(read: Promise<R>, apply: (r: R) => Item[] | Promise<Item[]>, rethrow = false): Promise<void> {
     read.catch(() => undefined);
     const run = this.tail.then(async () => {
       if (this.stopped) return;
@@ -251,7 +256,15 @@ export class ZnodeWatch {
         return;
       }
       if (this.stopped) return;
-      for (const it of apply(r)) {
+      let items: Item[];
+      try {
+        items = await apply(r);
+      } catch (e) {
+        if (rethrow) throw e;
+        debug(`apply failed: ${(e as Error).message}`);
+        return;
+      }
+      for (const it of items) {
         if (this.stopped) return;
         try {
           if (it.kind === 'event') await this.opts.onEvent(it.e);
@@ -302,13 +315,13 @@ export class ZnodeWatch {
    * Read a node: its stat, data (with `data`), children (with `children`).
    * In one-shot mode it (re-)arms the watches that are not armed. Never rejects.
    */
-  private readNode(path: string, o: { children?: boolean; arm?: boolean } = {}): Promise<NodeRead> {
+  private readNode(path: string, o: { children?: boolean; arm?: boolean; data?: boolean } = {}): Promise<NodeRead> {
     const arm = this.mechanism === 'one-shot' && o.arm !== false;
     const gen = this.gen;
     const dw = arm && !this.dataArmed.has(path) ? this.dataWatcher(gen) : undefined;
     if (dw) this.dataArmed.add(path);
     const pStat = this.session.exists(path, dw);
-    const pData = this.opts.data ? this.session.get(path) : undefined;
+    const pData = (o.data ?? this.opts.data) ? this.session.get(path) : undefined;
     let cw: Watcher | undefined;
     let pKids: Promise<{ children: string[]; stat: Stat }> | undefined;
     if (o.children) {
@@ -570,7 +583,7 @@ export class ZnodeWatch {
         return undefined;
       }
       try {
-        for await (const n of walk(this.session, this.path, { withData: !!this.opts.data })) {
+        for await (const n of walk(this.session, this.path)) {
           snap.set(n.path, toState(n.stat, n.children ?? [], n.data));
         }
       } catch (e) {
@@ -585,7 +598,7 @@ export class ZnodeWatch {
       const next: string[] = [];
       for (let i = 0; i < level.length; i += 500) {
         const batch = level.slice(i, i + 500);
-        const reads = await Promise.all(batch.map((p) => this.readNode(p, { children: true })));
+        const reads = await Promise.all(batch.map((p) => this.readNode(p, { children: true, data: false })));
         batch.forEach((p, j) => {
           const r = reads[j]!;
           if (r.error) throw r.error;
@@ -690,17 +703,29 @@ export class ZnodeWatch {
         (s): { s: Snapshot | undefined; ok: boolean; e?: Error } => ({ s, ok: true }),
         (e: Error) => ({ s: undefined, ok: false, e }),
       ),
-      (r) => {
+      async (r) => {
         const time = new Date();
         if (!r.ok) debug(`resync failed: ${r.e?.message}`);
         const { events, missed } = r.ok ? this.diff(this.store, r.s, time) : { events: [], missed: 'unknown' as Missed };
+        if (this.opts.data) {
+          // Snapshots of a subtree carry no data: read it for what the resync reports.
+          const need = events.filter((e) => (e.type === 'created' || e.type === 'data-changed') && !e.data);
+          const got = await Promise.allSettled(need.map((e) => this.session.get(e.path)));
+          got.forEach((g, i) => {
+            if (g.status !== 'fulfilled') return;
+            const e = need[i]!;
+            e.data = g.value.data;
+            // zxid and version of the state the data was read in
+            if (e.type === 'data-changed' || g.value.stat.czxid === e.zxid) {
+              e.zxid = e.type === 'created' ? g.value.stat.czxid : g.value.stat.mzxid;
+              e.version = g.value.stat.version;
+            }
+          });
+        }
         const n: WatchNotice = { type: 'reconnected', time, newSession, changes: events.length, missed };
         if (server) n.server = server;
         if (downMs !== undefined) n.downMs = downMs;
-        if (r.ok) {
-          if (r.s) for (const st of r.s.values()) delete st.data;
-          this.store = r.s;
-        }
+        if (r.ok) this.store = stripData(r.s);
         this.marks = new Map();
         if (this.mechanism === 'persistent') for (const e of events) this.marks.set(`${e.type}:${e.path}`, e.zxid ?? null);
         return [{ kind: 'notice', n }, ...events.map((e): Item => ({ kind: 'event', e }))];

@@ -327,9 +327,17 @@ export function nodeFromInfo(root: string, n: { path: string; stat: Stat; data?:
   return out;
 }
 
-/** Leave the server's own /zookeeper subtree out when walking from '/'. */
-function pruneReserved(root: string): ((p: string) => boolean) | undefined {
-  return root === '/' ? (p: string) => isReserved(p) : undefined;
+/**
+ * Leave the server's own /zookeeper subtree out when walking from the real '/'
+ * (under a chroot, /zookeeper is an ordinary node).
+ */
+export function pruneReserved(session: Session, root: string): ((p: string) => boolean) | undefined {
+  return root === '/' && !session.chroot ? (p: string) => isReserved(p) : undefined;
+}
+
+/** Is `path` the server's own subtree on this session (never under a chroot)? */
+function reservedOn(session: Session, path: string): boolean {
+  return !session.chroot && isReserved(path);
 }
 
 /**
@@ -347,7 +355,7 @@ export async function exportTree(
   const header: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, root, created: new Date().toISOString() };
   if (opts.source) header.source = opts.source;
   let started = false;
-  const walker = walk(session, root, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(root) });
+  const walker = walk(session, root, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(session, root) });
   let buf = '';
   for await (const info of walker) {
     if (!started) {
@@ -386,7 +394,7 @@ export async function readTree(
 ): Promise<Backup> {
   validatePath(root);
   const nodes: BackupNode[] = [];
-  for await (const info of walk(session, root, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(root) })) {
+  for await (const info of walk(session, root, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(session, root) })) {
     const n = nodeFromInfo(root, info);
     if (!opts.allowRedacted && n.acl.some(isRedacted)) throw redactedError(info.path);
     nodes.push(n);
@@ -974,7 +982,7 @@ function dataDetail(a: Buffer, b: Buffer): string {
  */
 export async function planImport(session: Session, backup: Backup, target: string, mode: ImportMode, opts: PlanOptions = {}): Promise<ImportPlan> {
   validatePath(target);
-  if (isReserved(target)) throw new UsageError(`refusing to import into ${target}: /zookeeper is the server's own subtree`);
+  if (reservedOn(session, target)) throw new UsageError(`refusing to import into ${target}: /zookeeper is the server's own subtree`);
   const plan: ImportPlan = {
     target,
     mode,
@@ -998,13 +1006,13 @@ export async function planImport(session: Session, backup: Backup, target: strin
       }
     }
   } else {
-    if (mode === 'create' && (st.numChildren > 0 || st.dataLength > 0) && !(target === '/' && st.numChildren === 1 && (await onlyZookeeper(session)))) {
+    if (mode === 'create' && (st.numChildren > 0 || st.dataLength > 0) && !(target === '/' && !session.chroot && st.numChildren === 1 && (await onlyZookeeper(session)))) {
       throw new ZkctlError(`${target}: not empty (${st.numChildren} children, ${st.dataLength} bytes of data): refusing to import over it`, 4, {
         hint: 'use --merge (add what is missing) or --overwrite (make it exactly the backup), or pick another path',
       });
     }
     let n = 0;
-    for await (const info of walk(session, target, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(target) })) {
+    for await (const info of walk(session, target, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(session, target) })) {
       const k = kindOf(info.stat);
       existing.set(relPath(target, info.path), { stat: info.stat, data: info.data ?? Buffer.alloc(0), acl: info.acl ?? [], type: k.type, ttlMs: k.ttlMs });
       if (++n % 1000 === 0) opts.onProgress?.('read', n);
@@ -1015,7 +1023,7 @@ export async function planImport(session: Session, backup: Backup, target: strin
   for (const n of backup.nodes) {
     inBackup.add(n.path);
     const path = absPath(target, n.path);
-    if (isReserved(path)) throw new UsageError(`refusing to import ${path}: /zookeeper is the server's own subtree`);
+    if (reservedOn(session, path)) throw new UsageError(`refusing to import ${path}: /zookeeper is the server's own subtree`);
     const ex = existing.get(n.path);
     if (n.type === 'ephemeral') {
       plan.counts.skip++;

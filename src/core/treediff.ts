@@ -7,8 +7,7 @@
  * merged like a sorted-file join, so memory stays at the walkers' windows
  * whatever the size of the trees.
  */
-import { aclEqual, formatAclEntry, isRedacted, kindOf, relPath } from './backup.js';
-import { isReserved } from './paths.js';
+import { aclEqual, formatAclEntry, isRedacted, kindOf, pruneReserved, relPath } from './backup.js';
 import type { ACL, Stat } from './protocol/records.js';
 import type { Session } from './session.js';
 import { type NodeInfo, walk } from './tree.js';
@@ -78,7 +77,7 @@ async function* side(session: Session, root: string, opts: TreeDiffOptions): Asy
     withAcl: !opts.ignoreAcl,
     window: opts.window,
     signal: opts.signal,
-    prune: root === '/' ? (p) => isReserved(p) : undefined,
+    prune: pruneReserved(session, root),
   });
   for await (const n of w as AsyncIterable<NodeInfo>) {
     if (opts.ignoreEphemeral && kindOf(n.stat).type === 'ephemeral') continue;

@@ -40,13 +40,13 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
   };
   static override flags = {
     file: fileFlag,
-    ephemeral: Flags.boolean({ char: 'e', summary: 'Ephemeral: deleted when the session ends.', exclusive: ['container', 'ttl'] }),
+    ephemeral: Flags.boolean({ char: 'e', summary: 'Ephemeral: deleted when the session ends.' }),
     sequential: Flags.boolean({ char: 'S', summary: 'Sequential: the server appends a 10-digit counter.' }),
-    container: Flags.boolean({ char: 'c', summary: 'Container: deleted by the server after its last child goes.', exclusive: ['ephemeral', 'ttl', 'sequential'] }),
-    ttl: Flags.string({ char: 't', summary: 'TTL node: deleted after this long without children or changes (e.g. 10m).', helpValue: 'DURATION', exclusive: ['ephemeral', 'container'] }),
+    container: Flags.boolean({ char: 'c', summary: 'Container: deleted by the server after its last child goes.' }),
+    ttl: Flags.string({ char: 't', summary: 'TTL node: deleted after this long without children or changes (e.g. 10m).', helpValue: 'DURATION' }),
     parents: Flags.boolean({ char: 'p', summary: 'Create missing parents (persistent, empty).' }),
     acl: Flags.string({ summary: 'ACL of the new node (repeatable): scheme:id:perms.', multiple: true, helpValue: 'ACL' }),
-    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.', dependsOn: ['ephemeral'] }),
+    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.' }),
   };
 
   async run(): Promise<CreateResult> {
@@ -54,6 +54,10 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
     const path = checkPath(this.args.path, { sequential: f.sequential });
     const server = this.connection.server;
     assertWritable(path, server, 'create');
+    const kinds = [f.ephemeral && '-e', f.container && '-c', f.ttl !== undefined && '-t'].filter(Boolean);
+    if (kinds.length > 1) throw new UsageError(`${kinds.join(' and ')} cannot be combined`, 'a node is persistent, ephemeral, container or TTL');
+    if (f.container && f.sequential) throw new UsageError('a container node cannot be sequential');
+    if (f.hold && !f.ephemeral) throw new UsageError('--hold is for ephemeral nodes (-e)');
     const mode: CreateMode = f.ephemeral ? 'ephemeral' : f.container ? 'container' : f.ttl !== undefined ? 'ttl' : 'persistent';
     const ttlMs = f.ttl !== undefined ? parseDuration(f.ttl, 'TTL') : undefined;
     if (ttlMs !== undefined && ttlMs <= 0) throw new UsageError('the TTL must be positive');

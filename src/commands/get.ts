@@ -3,7 +3,7 @@ import { BaseCommand } from '../cli/base.js';
 import { checkPath, interruptSignal } from '../cli/znode.js';
 import { type DataFormat, DATA_FORMATS, dataForJson, formatData, parseJsonData, parseYamlData } from '../core/data.js';
 import { parseDuration } from '../core/duration.js';
-import { InterruptedError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../core/errors.js';
+import { InterruptedError, UsageError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../core/errors.js';
 import type { Session, Stat, WatchEvent } from '../core/session.js';
 import { statFields, statJson, writeOut } from '../output/znode.js';
 
@@ -34,11 +34,12 @@ export default class Get extends BaseCommand<typeof Get> {
     stat: Flags.boolean({ summary: 'Also print the stat (zkCli layout) after the data.' }),
     format: Flags.string({ summary: 'Decode the data.', options: DATA_FORMATS }),
     watch: Flags.boolean({ char: 'w', summary: 'Wait for the next change and print the new data.' }),
-    for: Flags.string({ summary: 'With -w: give up after this long (exit 8), e.g. 30s.', dependsOn: ['watch'], helpValue: 'DURATION' }),
+    for: Flags.string({ summary: 'With -w: give up after this long (exit 8), e.g. 30s.', helpValue: 'DURATION' }),
   };
 
   async run(): Promise<GetResult | undefined> {
     const path = checkPath(this.args.path);
+    if (this.flags.for !== undefined && !this.flags.watch) throw new UsageError('--for goes with -w (wait for a change)');
     const waitMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
     const session = await this.session();
     if (!this.flags.watch) {

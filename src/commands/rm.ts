@@ -36,7 +36,7 @@ Refused (exit 2): / and the /zookeeper subtree (under a chroot, /zookeeper is an
     const path = checkPath(this.args.path);
     assertDeletable(path, chrootOf(this.connection.server));
     const version = parseVersion(this.flags.version);
-    const dryRun = this.flags['dry-run'];
+    const dryRun = !!this.flags['dry-run'];
     const session = await this.session();
     let deleted: number;
     if (this.flags.recursive) {

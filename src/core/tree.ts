@@ -87,6 +87,8 @@ export interface WalkStats {
   maxInFlight: number;
   /** Nodes skipped: deleted during the walk or refused by onError. */
   skipped: number;
+  /** Most nodes fetched (or being fetched) but not yet consumed at once: the memory bound at work. */
+  peakBuffered: number;
 }
 
 /* ------------------------------------------------------------------ */
@@ -181,7 +183,7 @@ function isFatal(e: unknown): boolean {
  */
 export class TreeWalker implements AsyncIterable<NodeInfo> {
   readonly root: string;
-  readonly stats: WalkStats = { nodes: 0, requests: 0, evictions: 0, maxInFlight: 0, skipped: 0 };
+  readonly stats: WalkStats = { nodes: 0, requests: 0, evictions: 0, maxInFlight: 0, skipped: 0, peakBuffered: 0 };
   private readonly session: Session;
   private readonly maxDepth: number;
   private readonly window: number;
@@ -387,6 +389,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
   private start(e: Entry): void {
     e.state = INFLIGHT;
     this.started++;
+    if (this.started > this.stats.peakBuffered) this.stats.peakBuffered = this.started;
     this.inFlight += e.cost;
     this.stats.requests += e.cost;
     if (this.inFlight > this.stats.maxInFlight) this.stats.maxInFlight = this.inFlight;

@@ -31,7 +31,7 @@ Refused with exit 2 before anything is sent: a malformed ACL, a negative or non-
     acl: Args.string({ required: true, description: 'ACL entries: scheme:id:perms ...' }),
   };
   static override flags = {
-    recursive: Flags.boolean({ char: 'R', summary: 'Apply to the whole subtree.', exclusive: ['version'] }),
+    recursive: Flags.boolean({ char: 'R', summary: 'Apply to the whole subtree.' }),
     version: versionFlag,
     window: windowFlag,
   };
@@ -42,6 +42,7 @@ Refused with exit 2 before anything is sent: a malformed ACL, a negative or non-
     const server = this.connection.server;
     assertWritable(path, server, 'change the ACL of');
     const version = parseVersion(this.flags.version);
+    if (this.flags.recursive && version !== undefined) throw new UsageError('-v and -R cannot be combined', 'check the version of the top node separately');
     const specs = (argv as string[]).slice(1);
     if (specs.length === 0) throw new UsageError('no ACL given', 'e.g. world:anyone:r');
     const acl = parseAcls(specs);

@@ -1,0 +1,112 @@
+/**
+ * Bad input: each case ends with exit 2, one line on stderr, nothing on stdout,
+ * and nothing written to ZooKeeper.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { maxRequestBytes } from '../../src/core/data.js';
+import { ExitCode } from '../../src/core/errors.js';
+import { Session } from '../../src/core/session.js';
+import { chrootSession, type ChrootSession } from '../helpers/session.js';
+import { runCli, testServer } from '../helpers/zk.js';
+
+describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () => {
+  let c: ChrootSession;
+  let s: Session;
+  let dir: string;
+  let countBefore: number;
+  let root: Session;
+  let zkBefore: string;
+  const zkState = async (): Promise<string> => {
+    const kids = (await root.getChildren('/zookeeper')).children.sort();
+    const quota = await root.get('/zookeeper/quota');
+    const acl = await root.getACL('/zookeeper');
+    return JSON.stringify([kids, quota.data.toString('hex'), quota.stat.version, acl.stat.aversion]);
+  };
+  before(async () => {
+    c = await chrootSession('znode-bad-input');
+    s = c.session;
+    await s.create('/x', Buffer.from('orig'));
+    await s.create('/q');
+    countBefore = await s.getAllChildrenNumber('/');
+    dir = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'zkbad-'));
+    // under the 1 MiB file check, over the request limit once path and header are added
+    writeFileSync(join(dir, 'big'), Buffer.alloc(maxRequestBytes() - 10, 0x61));
+    writeFileSync(join(dir, 'huge'), Buffer.alloc(maxRequestBytes() + 1000, 0x61));
+    root = await Session.connect({ connectString: testServer(), timeoutMs: 10_000 });
+    zkBefore = await zkState();
+  });
+  after(async () => {
+    // nothing was written anywhere in the chroot
+    assert.equal(await s.getAllChildrenNumber('/'), countBefore);
+    const { data, stat } = await s.get('/x');
+    assert.equal(data.toString(), 'orig');
+    assert.equal(stat.version, 0);
+    assert.equal(stat.aversion, 0);
+    assert.equal((await s.getChildren('/q')).children.length, 0);
+    assert.equal(await zkState(), zkBefore);
+    await root.close();
+    await c.close();
+  });
+
+  const cases: Array<[string, string[], RegExp, { input?: Buffer; noChroot?: boolean }?]> = [
+    ['relative path', ['create', 'x/y', 'data'], /must start with \//],
+    ['relative path (get)', ['get', 'x'], /must start with \//],
+    ['empty path', ['create', '', 'data'], /empty/],
+    ['empty path (ls)', ['ls', ''], /./],
+    ['trailing slash', ['create', '/x/', 'data'], /must not end with \//],
+    ['trailing slash (set)', ['set', '/x/', 'data'], /must not end with \//],
+    ['double slash', ['create', '/q//y', 'data'], /\/\//],
+    ['dot segment', ['create', '/q/./y'], /relative segment/],
+    ['dot-dot segment', ['set', '/q/../x', 'data'], /relative segment/],
+    ['dot-dot segment (rm)', ['rm', '-r', '/q/..'], /relative segment/],
+    ['sequential with a trailing-slash parent', ['create', '-S', '/q/', 'data'], /sequential/],
+    ['negative version (set)', ['set', '/x', 'new', '-v', '-1'], /non-negative/],
+    ['non-numeric version (set)', ['set', '/x', 'new', '-v', 'abc'], /non-negative/],
+    ['non-numeric version (rm)', ['rm', '/x', '-v', '1.5'], /non-negative/],
+    ['negative version (acl set)', ['acl', 'set', '/x', 'world:anyone:r', '-v', '-2'], /non-negative/],
+    ['malformed ACL (create)', ['create', '/q/n', '--acl', 'world:anyone:q'], /invalid ACL/],
+    ['malformed ACL (no perms)', ['create', '/q/n', '--acl', 'digest:bob'], /invalid ACL/],
+    ['malformed ACL (acl set)', ['acl', 'set', '/x', 'bogus'], /invalid ACL/],
+    ['malformed ACL (bad ip)', ['acl', 'set', '/x', 'ip:10.0.0.300:r'], /invalid ACL/],
+    ['unreadable --file (missing)', ['create', '/q/n', '--file', '/nonexistent/zkctl'], /cannot read --file/],
+    ['unreadable --file (directory)', ['set', '/x', '--file', '/'], /cannot read --file/],
+    ['both DATA and --file', ['set', '/x', 'data', '--file', '/etc/hostname'], /not both/],
+    ['data over the server limit (--file, create)', ['create', '/q/n', '--file', '@big'], /data too large/],
+    ['data over the server limit (--file, set)', ['set', '/x', '--file', '@big'], /data too large/],
+    ['data file far over the limit', ['set', '/x', '--file', '@huge'], /data too large/],
+    ['data over the server limit (stdin)', ['set', '/x', '-'], /data too large/, { input: Buffer.alloc(maxRequestBytes() + 10) }],
+    ['container and ephemeral', ['create', '-c', '-e', '/q/n'], /cannot be combined/],
+    ['bad TTL', ['create', '-t', 'soon', '/q/n'], /invalid TTL/],
+    ['bad --min-size', ['find', '/', '--min-size', 'big'], /invalid --min-size/],
+    ['bad --regex', ['find', '/', '--regex', '('], /invalid --regex/],
+    ['bad grep pattern', ['grep', '/', '['], /invalid PATTERN/],
+    ['unknown --format', ['get', '/x', '--format', 'xml'], /./],
+    ['rm /', ['rm', '-r', '/'], /refusing to delete \//],
+    ['create under /zookeeper', ['create', '/zookeeper/x', 'data'], /\/zookeeper/, { noChroot: true }],
+    ['set /zookeeper/quota', ['set', '/zookeeper/quota', 'data'], /\/zookeeper/, { noChroot: true }],
+    ['rm -r /zookeeper', ['rm', '-r', '/zookeeper'], /\/zookeeper/, { noChroot: true }],
+    ['acl set /zookeeper', ['acl', 'set', '/zookeeper', 'world:anyone:r'], /\/zookeeper/, { noChroot: true }],
+  ];
+
+  for (const [name, args0, msg, opts] of cases) {
+    it(name, async () => {
+      const args = args0.map((a) => (a.startsWith('@') ? join(dir, a.slice(1)) : a));
+      const server = opts?.noChroot ? testServer() : c.server;
+      const r = await runCli([...args, '-s', server], { input: opts?.input });
+      assert.equal(r.code, ExitCode.USAGE, `exit ${r.code}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
+      assert.match(lines[0], /^zkctl: /);
+      assert.match(lines[0], msg);
+    });
+  }
+
+  it('the session layer refuses a NUL in a path (argv cannot carry one)', async () => {
+    await assert.rejects(s.create('/q/a\u0000b'), (e: unknown) => (e as { exitCode?: number }).exitCode === ExitCode.USAGE && /NUL/.test((e as Error).message));
+  });
+});

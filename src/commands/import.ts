@@ -106,7 +106,11 @@ export async function runImport(
       clear();
     }
     const result: ImportResult = { ...base, dryRun: false, transactions: applied.transactions, atomic: applied.atomic };
-    const how = applied.transactions === 0 ? 'nothing to write' : applied.atomic ? 'in 1 transaction' : `in ${applied.transactions} transactions${plan.aclOps.length ? ` + ${plan.aclOps.length} ACL changes` : ''}`;
+    const acls = plan.aclOps.length ? ` + ${plan.aclOps.length} ACL change${plan.aclOps.length === 1 ? '' : 's'}` : '';
+    const how =
+      applied.transactions === 0 && !acls
+        ? 'nothing to write'
+        : `in ${applied.transactions} transaction${applied.transactions === 1 ? '' : 's'}${acls}${applied.atomic ? '' : applied.transactions > 1 || acls ? ', rolled back on failure' : ''}`;
     printer.text(`${what} into ${target}: ${planSummary(plan)} (${how})`, result);
     return result;
   } finally {

@@ -47,16 +47,13 @@ function progressText(p: DrillProgress): string {
 
 export default class DrillFailover extends BaseCommand<typeof DrillFailover> {
   static override summary = 'Failover drill on a local ensemble: kill the leader under write load, measure, verify nothing acknowledged was lost.';
-  static override description = `Writers (--writers, each with its own session) keep creating sequenced nodes at --rate per second. Each round SIGKILLs the current leader and measures:
-  election      kill -> a surviving member reports itself leader (srvr, polled every 25 ms)
-  write gap     per writer, the longest time between two acknowledged writes around the kill; the round's is the worst writer's
-  restart       the killed member started again -> it serves
-  catch-up      it serves -> its zxid reached the leader's
-After the last round every acknowledged write is read back: none may be missing, each writer's writes must be in order, and a write acknowledged before another was sent must come before it (zxid order).
+  static override description = `Writers (--writers, each with its own session) keep creating sequenced nodes at --rate per second. Each round SIGKILLs the current leader and measures the election (from the kill until a surviving member reports itself leader; srvr polled every 25 ms), the write gap (per writer, the longest time between two acknowledged writes around the kill; the round's gap is the worst writer's), the restart (the killed member started again, until it serves) and the catch-up (until its zxid reaches the leader's).
+
+After the last round every acknowledged write is read back: none may be missing, each writer's writes must be in order, and a write acknowledged before another was sent must come before it in zxid order.
 
 Prints one row per round and a summary (p50/max write gap; goal: median gap <= 1s), or the whole report with -o json. Exit 12 when anything acknowledged was lost or reordered. The written nodes (under --path) are deleted afterwards unless --keep.
 
-Client-side settings that shape the gap: the writers' request deadline (--request-timeout, which also bounds each connection handshake to a third of it) and session timeout (--session-timeout). The writers' sessions reconnect to the other members at once (every member of the connect string is tried before a pause of at most 200 ms).`;
+Client-side settings that shape the gap: the writers' request deadline (--request-timeout, which also bounds each connection handshake, to its share per member) and session timeout (--session-timeout). The writers' sessions reconnect to the other members at once (every member of the connect string is tried before a pause of at most 200 ms).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --rounds 10 --writers 4 -o json > drill.json',

@@ -60,7 +60,7 @@ export function compareRel(a: string, b: string): number {
 
 function preview(b: Buffer): string {
   const s = b.toString('utf8');
-  if (b.length <= 40 && Buffer.from(s, 'utf8').equals(b) && !/[\u0000-\u001f\u007f]/.test(s)) return JSON.stringify(s);
+  if (b.length <= 40 && Buffer.from(s, 'utf8').equals(b)) return JSON.stringify(s);
   return `${b.length} bytes`;
 }
 

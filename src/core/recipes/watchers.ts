@@ -150,7 +150,6 @@ export class ZnodeWatch {
   /** Changes the last resync reported, so the notification that may follow for the same change is not reported twice. */
   private marks = new Map<string, bigint | null>();
   private disconnectedAt?: number;
-  private lostServer?: string;
   private expired = false;
   private resolveDone!: () => void;
   private rejectDone!: (e: Error) => void;
@@ -315,8 +314,8 @@ export class ZnodeWatch {
    * Read a node: its stat, data (with `data`), children (with `children`).
    * In one-shot mode it (re-)arms the watches that are not armed. Never rejects.
    */
-  private readNode(path: string, o: { children?: boolean; arm?: boolean; data?: boolean } = {}): Promise<NodeRead> {
-    const arm = this.mechanism === 'one-shot' && o.arm !== false;
+  private readNode(path: string, o: { children?: boolean; data?: boolean } = {}): Promise<NodeRead> {
+    const arm = this.mechanism === 'one-shot';
     const gen = this.gen;
     const dw = arm && !this.dataArmed.has(path) ? this.dataWatcher(gen) : undefined;
     if (dw) this.dataArmed.add(path);
@@ -667,8 +666,8 @@ export class ZnodeWatch {
   private onSuspended(): void {
     if (this.stopped) return;
     this.disconnectedAt ??= Date.now();
-    this.lostServer = this.session.server;
-    this.notice({ type: 'disconnected', time: new Date(), ...(this.lostServer ? { server: this.lostServer } : {}) });
+    const server = this.session.server;
+    this.notice({ type: 'disconnected', time: new Date(), ...(server ? { server } : {}) });
   }
 
   private onLost(): void {

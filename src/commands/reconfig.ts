@@ -43,7 +43,12 @@ A joining server must already run (started with the current membership plus itse
 
     const c = this.connection;
     const session = await this.session({ connectString: c.server.split('/')[0] ?? c.server });
-    const before = fromVersion === undefined ? (await readDynamicConfig(session)).versionHex : fromVersion.toString(16);
+    const current = await readDynamicConfig(session);
+    const unknown = req.remove.filter((id) => !current.servers.some((s) => s.id === id));
+    if (unknown.length > 0) {
+      throw new UsageError(`--remove: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not in the configuration (members: ${current.servers.map((s) => s.id).join(', ')})`);
+    }
+    const before = fromVersion === undefined ? current.versionHex : fromVersion.toString(16);
     let after;
     try {
       after = await reconfigure(session, req);

@@ -91,6 +91,7 @@ export function keyProblem(key: string): string | undefined {
     validatePath(`/${key}`);
   } catch (e) {
     const m = /: (path contains .*)$/.exec((e as Error).message);
+    if (/[\ud800-\udfff]/.test(key)) return 'ZooKeeper does not accept characters outside the Basic Multilingual Plane (e.g. emoji) in znode names';
     return m ? (m[1] ?? '').replace(/^path/, 'the name') : 'not a valid znode name';
   }
   return undefined;
@@ -123,7 +124,8 @@ export function parseConfigYaml(text: string, source = '-'): ConfigMap {
   };
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) {
-    const msg = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    let msg = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    if (problem.code === 'MULTIPLE_DOCS') msg = 'the file holds more than one YAML document (---)';
     throw new ConfigInputError(`${at(problem.pos[0])}: invalid YAML: ${msg}`);
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source)) {
@@ -186,8 +188,9 @@ export function parseConfigYaml(text: string, source = '-'): ConfigMap {
             fail(pair.key ?? node, `a key at ${fmtKeyPath(keyPath)} is null`, 'keys must be strings');
           }
           if (!isScalar(k) || typeof k.value !== 'string') {
-            const shown = isScalar(k) ? String((k as { source?: string }).source ?? k.value) : isSeq(k) ? 'a list' : isMap(k) ? 'a mapping' : 'a non-string value';
-            fail(pair.key, `key ${shown} at ${fmtKeyPath(keyPath)} is not a string`, isScalar(k) ? `quote it: "${shown}"` : 'keys must be strings');
+            if (!isScalar(k)) fail(pair.key, `a key at ${fmtKeyPath(keyPath)} is ${isSeq(k) ? 'a list' : isMap(k) ? 'a mapping' : 'not a scalar'}, not a string`, 'keys must be strings');
+            const shown = String((k as { source?: string }).source ?? (k as { value: unknown }).value);
+            fail(pair.key, `key ${shown} at ${fmtKeyPath(keyPath)} is not a string`, `quote it: "${shown}"`);
           }
           const key = (k as { value: string }).value;
           if (znodeMap) {

@@ -351,12 +351,23 @@ export async function readConfig(session: Session, path: string, opts: { watcher
 /** `file` with the keys only `live` has kept (at every mapping level): what a publish without prune leaves. */
 export function mergeKeep(file: ConfigMap, live: ConfigMap | undefined): ConfigMap {
   if (!live) return file;
-  const out: ConfigMap = new Map();
-  for (const [k, v] of file) {
-    const lv = live.get(k);
-    out.set(k, v instanceof Map && lv instanceof Map ? mergeKeep(v, lv) : v);
+  // Order: the file's keys in the file's order; each kept key goes right after the key that
+  // precedes it live (so keeping keys never reorders what was there).
+  const order = [...file.keys()];
+  let prev: string | undefined;
+  for (const k of live.keys()) {
+    if (!file.has(k)) {
+      const at = prev === undefined ? 0 : order.indexOf(prev) + 1;
+      order.splice(at, 0, k);
+    }
+    prev = k;
   }
-  for (const [k, v] of live) if (!file.has(k)) out.set(k, v);
+  const out: ConfigMap = new Map();
+  for (const k of order) {
+    const v = file.has(k) ? (file.get(k) as ConfigValue) : (live.get(k) as ConfigValue);
+    const lv = live.get(k);
+    out.set(k, file.has(k) && v instanceof Map && lv instanceof Map ? mergeKeep(v, lv) : v);
+  }
   return out;
 }
 

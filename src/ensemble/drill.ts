@@ -26,10 +26,10 @@ import { randomBytes } from 'node:crypto';
 import { InterruptedError, isZkCode, SessionExpiredError, UsageError, ZkCode, ZkctlError } from '../core/errors.js';
 import { isConnectionProblem, Session } from '../core/session.js';
 import { deleteTree } from '../core/tree.js';
-import { fourLetterWord, parseSrvr } from './fourlw.js';
 import { LOCAL_HOST } from './config.js';
 import type { LocalEnsemble } from './local.js';
 import { sleep } from './proc.js';
+import { memberStatus, type MemberStatus } from './status.js';
 
 export interface DrillOptions {
   rounds?: number;
@@ -236,12 +236,9 @@ class Writer {
   }
 }
 
-async function srvrOf(port: number, timeoutMs: number): Promise<ReturnType<typeof parseSrvr> | undefined> {
-  try {
-    return parseSrvr(await fourLetterWord(LOCAL_HOST, port, 'srvr', { timeoutMs }), `${LOCAL_HOST}:${port}`);
-  } catch {
-    return undefined;
-  }
+/** A member's mode and zxid (srvr only). */
+function srvrOf(port: number, timeoutMs: number): Promise<MemberStatus> {
+  return memberStatus({ host: LOCAL_HOST, port }, { timeoutMs, mntr: false, conf: false });
 }
 
 function checkAbort(signal?: AbortSignal): void {
@@ -318,8 +315,8 @@ export async function runFailoverDrill(ens: LocalEnsemble, opts: DrillOptions = 
         25,
         async () => {
           const ss = await Promise.all(others.map(async (id) => ({ id, s: await srvrOf(port(id), 500) })));
-          const l = ss.find((x) => x.s?.mode === 'leader');
-          return l ? { id: l.id, epoch: l.s!.epoch, at: Date.now() } : undefined;
+          const l = ss.find((x) => x.s.mode === 'leader');
+          return l ? { id: l.id, epoch: l.s.epoch, at: Date.now() } : undefined;
         },
         signal,
       );
@@ -341,7 +338,7 @@ export async function runFailoverDrill(ens: LocalEnsemble, opts: DrillOptions = 
         checkAbort(signal);
         const l = await srvrOf(port(elected.id), 1000);
         const m = await srvrOf(port(leaderId), 1000);
-        if (l && m && m.zxidValue >= l.zxidValue) {
+        if (l.zxidValue !== undefined && m.zxidValue !== undefined && m.zxidValue >= l.zxidValue) {
           catchUpMs = Date.now() - servingAt;
           break;
         }

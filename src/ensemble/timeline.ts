@@ -14,7 +14,7 @@
  * not answer two polls in a row (one slow answer is not a crash).
  */
 import { sleep } from './proc.js';
-import { isServing, memberStatus, type HostPort, type MemberMode, type MemberStatus } from './status.js';
+import { isServing, memberStatus, type HostPort, type MemberMode, type MemberStatus, type StatusOptions } from './status.js';
 
 export type TimelineEventType =
   | 'initial'
@@ -283,30 +283,36 @@ export interface WatchEnsembleOptions extends TimelineOptions {
 }
 
 /**
- * Poll every member until `signal` aborts. Server ids come from `conf`
- * (asked until known, at most every 5 s per member).
+ * Asks members for their status again and again; `conf` (for the server id and
+ * the voting membership) only until the id is known, at most every 5 s.
  */
+export class MemberProbe {
+  private readonly ids = new Map<string, { id?: number; voting?: number; askedAt: number }>();
+
+  async status(hp: HostPort, opts: StatusOptions): Promise<MemberStatus> {
+    const key = `${hp.host}:${hp.port}`;
+    const now = Date.now();
+    const known = this.ids.get(key);
+    const askConf = known?.id === undefined && (!known || now - known.askedAt >= 5000);
+    const st = await memberStatus(hp, { ...opts, conf: askConf });
+    if (askConf && st.mode !== 'down') this.ids.set(key, { id: st.id, voting: st.votingMembers, askedAt: now });
+    const k = this.ids.get(key);
+    if (st.id === undefined && k?.id !== undefined) st.id = k.id;
+    if (st.votingMembers === undefined && k?.voting !== undefined) st.votingMembers = k.voting;
+    return st;
+  }
+}
+
+/** Poll every member (srvr) until `signal` aborts. */
 export async function watchEnsemble(servers: HostPort[], opts: WatchEnsembleOptions): Promise<void> {
   const intervalMs = Math.max(50, opts.intervalMs ?? 250);
   const timeoutMs = opts.probeTimeoutMs ?? Math.min(2000, Math.max(500, 3 * intervalMs));
   const tl = new EnsembleTimeline(opts);
-  const ids = new Map<string, { id?: number; voting?: number; askedAt: number }>();
+  const probe = new MemberProbe();
   const signal = opts.signal;
   while (!signal?.aborted) {
     const t0 = Date.now();
-    const samples = await Promise.all(
-      servers.map(async (hp) => {
-        const key = `${hp.host}:${hp.port}`;
-        const known = ids.get(key);
-        const askConf = known?.id === undefined && (!known || t0 - known.askedAt >= 5000);
-        const st = await memberStatus(hp, { timeoutMs, mntr: false, conf: askConf, ...(signal ? { signal } : {}) });
-        if (askConf && st.mode !== 'down') ids.set(key, { id: st.id, voting: st.votingMembers, askedAt: t0 });
-        const k = ids.get(key);
-        if (st.id === undefined && k?.id !== undefined) st.id = k.id;
-        if (st.votingMembers === undefined && k?.voting !== undefined) st.votingMembers = k.voting;
-        return st;
-      }),
-    );
+    const samples = await Promise.all(servers.map((hp) => probe.status(hp, { timeoutMs, mntr: false, ...(signal ? { signal } : {}) })));
     if (signal?.aborted) break;
     const now = Date.now();
     opts.onSample?.(samples, now);

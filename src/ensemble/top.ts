@@ -3,7 +3,8 @@
  * (and `conf` for the server id, asked until known), with packet rates from
  * the previous sample. Works on any ensemble; no formatting here.
  */
-import { isServing, memberStatus, summarize, type HostPort, type MemberMode, type MemberStatus } from './status.js';
+import { isServing, summarize, type HostPort, type MemberMode, type MemberStatus } from './status.js';
+import { MemberProbe } from './timeline.js';
 
 export interface TopRow {
   id?: number;
@@ -43,7 +44,7 @@ export class TopSampler {
   private readonly servers: HostPort[];
   private readonly timeoutMs: number;
   private prev = new Map<string, { at: number; rx: number; tx: number }>();
-  private readonly ids = new Map<string, { id?: number; voting?: number; askedAt: number }>();
+  private readonly probe = new MemberProbe();
 
   constructor(servers: HostPort[], opts: { timeoutMs?: number } = {}) {
     this.servers = servers;
@@ -51,20 +52,7 @@ export class TopSampler {
   }
 
   async sample(): Promise<TopSnapshot> {
-    const t0 = Date.now();
-    const statuses = await Promise.all(
-      this.servers.map(async (hp): Promise<MemberStatus> => {
-        const key = `${hp.host}:${hp.port}`;
-        const known = this.ids.get(key);
-        const askConf = known?.id === undefined && (!known || t0 - known.askedAt >= 5000);
-        const st = await memberStatus(hp, { timeoutMs: this.timeoutMs, conf: askConf });
-        if (askConf && st.mode !== 'down') this.ids.set(key, { id: st.id, voting: st.votingMembers, askedAt: t0 });
-        const k = this.ids.get(key);
-        if (st.id === undefined && k?.id !== undefined) st.id = k.id;
-        if (st.votingMembers === undefined && k?.voting !== undefined) st.votingMembers = k.voting;
-        return st;
-      }),
-    );
+    const statuses = await Promise.all(this.servers.map((hp) => this.probe.status(hp, { timeoutMs: this.timeoutMs })));
     const now = Date.now();
     const sum = summarize(statuses);
     const rows = statuses.map((m) => this.row(m, now, sum.leader?.address === m.address));

@@ -489,6 +489,28 @@ async function ensureAncestors(session: Session, path: string): Promise<void> {
  * transaction exceeds the request limit.
  */
 export async function publishConfig(session: Session, path: string, doc: ConfigMap, opts: PublishOptions = {}): Promise<PublishResult> {
+  const plan = await planPublish(session, path, doc, opts);
+  if (opts.dryRun || !plan.changed) return plan.result;
+  return applyPublish(session, plan);
+}
+
+/** A planned publish: the result it will have and the transaction that makes it. */
+export interface PublishPlan {
+  /** What publishConfig returns for a dry run (or a no-op). */
+  result: PublishResult;
+  /** There is something to write. */
+  changed: boolean;
+  path: string;
+  /** P existed when read (else the transaction creates it, and its ancestors are made first). */
+  existed: boolean;
+  ops: MultiOp[];
+}
+
+/**
+ * First half of publishConfig: validate, read the live state consistently, and
+ * build (and measure) the transaction. Writes nothing.
+ */
+export async function planPublish(session: Session, path: string, doc: ConfigMap, opts: PublishOptions = {}): Promise<PublishPlan> {
   checkConfigPath(path);
   validateDocument(doc);
   const keep = opts.keep ?? DEFAULT_HISTORY_KEEP;
@@ -512,7 +534,7 @@ export async function publishConfig(session: Session, path: string, doc: ConfigM
     document: result,
   };
   if (changes.length === 0 && live.record && !live.drift && !opts.force) {
-    return { ...base, changed: false, version: live.version, nextVersion: live.version, ops: 0, requestBytes: 0 };
+    return { result: { ...base, changed: false, version: live.version, nextVersion: live.version, ops: 0, requestBytes: 0 }, changed: false, path, existed: true, ops: [] };
   }
 
   const version = live.version + 1;
@@ -580,17 +602,26 @@ export async function publishConfig(session: Session, path: string, doc: ConfigM
     );
   }
   const planned = { ...base, ops: ops.length, requestBytes, nextVersion: version, time, publisher, ...(opts.message !== undefined ? { message: opts.message } : {}) };
-  if (opts.dryRun) return { ...planned, changed: changes.length > 0 || !live.record, version: live.version };
+  return { result: { ...planned, changed: true, version: live.version }, changed: true, path, existed: live.exists, ops };
+}
 
-  if (!live.exists) await ensureAncestors(session, path);
+/**
+ * Second half of publishConfig: commit a plan in one transaction. Throws
+ * VersionConflictError (exit 5) when P moved since the plan read it: then
+ * nothing of the plan was written.
+ */
+export async function applyPublish(session: Session, plan: PublishPlan): Promise<PublishResult> {
+  const { path, result } = plan;
+  if (!plan.changed) return result;
+  if (!plan.existed) await ensureAncestors(session, path);
   try {
-    await session.multi(ops);
+    await session.multi(plan.ops);
   } catch (e) {
     if (e instanceof ZkError) {
       const idx = (e as ZkError & { opIndex?: number }).opIndex ?? -1;
-      if (e.code === ZkCode.BAD_VERSION || (!live.exists && idx === 0 && e.code === ZkCode.NODE_EXISTS)) {
+      if (e.code === ZkCode.BAD_VERSION || (!plan.existed && idx === 0 && e.code === ZkCode.NODE_EXISTS)) {
         throw new VersionConflictError(
-          `${path} was published by someone else since version ${live.version} was read; nothing of this publish was written`,
+          `${path} was published by someone else since version ${result.previousVersion} was read; nothing of this publish was written`,
           'read the new version (zkctl config get) and publish again',
         );
       }
@@ -603,7 +634,7 @@ export async function publishConfig(session: Session, path: string, doc: ConfigM
     }
     throw e;
   }
-  return { ...planned, changed: true, version };
+  return { ...result, dryRun: false, changed: true, version: result.nextVersion };
 }
 
 /* ------------------------------------------------------------------ */

@@ -66,7 +66,7 @@ export interface WalkOptions {
   includeRoot?: boolean;
   /** Most fetched-but-unconsumed nodes kept in memory. Default 4 × window (at least 256). */
   maxBuffered?: number;
-  /** Most bytes of fetched-but-unconsumed data kept in memory (withData). Default 64 MiB. */
+  /** Most bytes of fetched-but-unconsumed replies (data and child lists) kept in memory. Default 64 MiB. */
   maxBufferedBytes?: number;
   /** Return true to leave a node (and its subtree) out of the walk. Not applied to the root. */
   prune?: (path: string, depth: number) => boolean;
@@ -89,6 +89,8 @@ export interface WalkStats {
   skipped: number;
   /** Most nodes fetched (or being fetched) but not yet consumed at once: the memory bound at work. */
   peakBuffered: number;
+  /** Most bytes (data and child lists) of fetched, unconsumed replies held at once, after eviction. */
+  peakBufferedBytes: number;
 }
 
 /* ------------------------------------------------------------------ */
@@ -100,6 +102,9 @@ const CONSUMED = 3;
 const CANCELLED = 4;
 /** cancelled while its request was in flight: still counted in `started` until the reply */
 const CANCELLED_INFLIGHT = 5;
+
+/** Approximate bytes of memory per known child (its Entry and key). */
+const CHILD_OVERHEAD = 96;
 
 interface Fetched {
   stat: Stat;
@@ -150,6 +155,12 @@ class Heap<T> {
       i = p;
     }
   }
+  /** Keep only the items that pass (rebuilds the heap: O(n)). */
+  retain(keep: (v: T) => boolean): void {
+    const items = this.a.filter(keep);
+    this.a.length = 0;
+    for (const v of items) this.push(v);
+  }
   pop(): T | undefined {
     const a = this.a;
     if (a.length === 0) return undefined;
@@ -183,7 +194,7 @@ function isFatal(e: unknown): boolean {
  */
 export class TreeWalker implements AsyncIterable<NodeInfo> {
   readonly root: string;
-  readonly stats: WalkStats = { nodes: 0, requests: 0, evictions: 0, maxInFlight: 0, skipped: 0, peakBuffered: 0 };
+  readonly stats: WalkStats = { nodes: 0, requests: 0, evictions: 0, maxInFlight: 0, skipped: 0, peakBuffered: 0, peakBufferedBytes: 0 };
   private readonly session: Session;
   private readonly maxDepth: number;
   private readonly window: number;
@@ -195,6 +206,10 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
   private inFlight = 0;
   private started = 0;
   private bytes = 0;
+  /** the entry the consumer takes next (never evicted) */
+  private next?: Entry;
+  /** cancelled entries still in `todo` */
+  private staleTodo = 0;
   private fatal?: Error;
   private waiter?: { entry: Entry; wake: () => void };
   private used = false;
@@ -307,6 +322,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
 
   /** Wait for `e` to be fetched; hand it over. Undefined when the node is to be skipped. */
   private async consume(e: Entry): Promise<NodeInfo | undefined> {
+    this.next = e;
     if (e.state !== BUFFERED) {
       if (!this.fatal) {
         this.pump();
@@ -359,6 +375,24 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
     }
   }
 
+  /**
+   * Replies in flight land whatever the budget; when they push the buffer over
+   * it, drop the fetched nodes that come last in the order (never the one the
+   * consumer waits for) until it fits again.
+   */
+  private enforceBudget(): void {
+    while (this.bytes > this.maxBytes || this.started > this.maxBuffered) {
+      let y = this.evictable.peek();
+      while (y && y.state !== BUFFERED) {
+        this.evictable.pop();
+        y = this.evictable.peek();
+      }
+      if (!y || y === this.next) return;
+      this.evictable.pop();
+      this.evict(y);
+    }
+  }
+
   private evict(y: Entry): void {
     this.stats.evictions++;
     this.started--;
@@ -382,7 +416,12 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
         this.bytes -= k.bytes;
         this.cancelKids(k);
       }
+      if (k.state === NEW) this.staleTodo++;
       k.state = k.state === INFLIGHT ? CANCELLED_INFLIGHT : CANCELLED;
+    }
+    if (this.staleTodo > this.todo.size / 2 + 64) {
+      this.todo.retain((x) => x.state === NEW);
+      this.staleTodo = 0;
     }
   }
 
@@ -441,7 +480,8 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
       else e.error = z.path ? z : new ZkError(z.code, e.path);
     } else if (r) {
       e.result = r;
-      e.bytes = r.data?.length ?? 0;
+      // what holding this reply costs: its data and its children (names + entries)
+      e.bytes = (r.data?.length ?? 0) + (r.children ? r.children.reduce((n, c) => n + c.length + CHILD_OVERHEAD, 0) : 0);
       this.bytes += e.bytes;
       if (r.children && r.children.length > 0 && e.depth < this.maxDepth) {
         const prune = this.opts.prune;
@@ -457,6 +497,11 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
       }
     }
     this.evictable.push(e);
+    this.enforceBudget();
+    if (this.bytes > this.stats.peakBufferedBytes) this.stats.peakBufferedBytes = this.bytes;
+    // Consumed nodes stay in the eviction heap until they surface; drop them
+    // now and then so it holds about what the buffer holds, not the whole walk.
+    if (this.evictable.size > 2 * this.started + 64) this.evictable.retain((x) => x.state === BUFFERED);
     const w = this.waiter;
     if (w && w.entry === e) {
       this.waiter = undefined;

@@ -134,6 +134,18 @@ describe('walk', () => {
     assert.ok(w.stats.requests < 601 * 1.5, `requests ${w.stats.requests}`);
   });
 
+  it('keeps the bytes of buffered replies (data, child lists) under maxBufferedBytes', async () => {
+    const w = walk(s, '/w', { window: 50, withData: true, maxBufferedBytes: 8000 });
+    const got: string[] = [];
+    for await (const n of w) {
+      got.push(n.path);
+      if (got.length % 100 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(got, await reference(s, '/w'));
+    assert.ok(w.stats.peakBufferedBytes <= 8000, `peak ${w.stats.peakBufferedBytes} bytes`);
+    assert.ok(w.stats.evictions > 0, 'the budget should have forced evictions');
+  });
+
   it('a missing root is NO_NODE (exit 3); a bad root is a usage error', async () => {
     await assert.rejects(collect(walk(s, '/nope')), (e: unknown) => e instanceof ZkError && e.code === ZkCode.NO_NODE && e.exitCode === ExitCode.NO_NODE);
     assert.throws(() => walk(s, 'relative'), (e: unknown) => (e as { exitCode?: number }).exitCode === ExitCode.USAGE);

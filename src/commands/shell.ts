@@ -12,6 +12,13 @@ export function historyPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'zkctl', 'shell_history');
 }
 
+/** "h1:2181,h2:2181,h3:2181/app" -> "h1:2181,…/app" for the prompt. */
+function shortServer(server: string): string {
+  const i = server.indexOf('/');
+  const hosts = (i < 0 ? server : server.slice(0, i)).split(',');
+  return `${hosts[0]}${hosts.length > 1 ? ',…' : ''}${i < 0 ? '' : server.slice(i)}`;
+}
+
 export default class Shell extends BaseCommand<typeof Shell> {
   static override summary = 'Interactive shell: cd, ls, get, stat, create, set, rm, tree, find, ACLs, with Tab completion and history.';
   static override description = `One session for a whole debugging session. Paths may be relative to the current node (cd, pwd; . and .. work). Commands: help, cd, pwd, ls [-l], get [-x|-b|-j], stat, create [-e|-c|-t TTL] [-s] [-p], set [-v], rm [-r] [-v], tree [-d], find [-name GLOB] [-e], getacl, setacl, sync, exit (zkCli habits work too: quit, delete, deleteall, ll). Quote words with ' or ".
@@ -44,7 +51,7 @@ Not on a terminal (commands piped in): no prompt and no history; each line is ru
       interactive,
       historyFile: this.flags['no-history'] ? undefined : historyPath(),
       cwd,
-      label: interactive ? `zk:${c.context ?? c.server}` : undefined,
+      label: interactive ? `zk:${c.context ?? shortServer(c.server)}` : undefined,
       stopOnError: this.flags.errexit,
     });
     if (status !== 0) process.exitCode = status;

@@ -120,10 +120,10 @@ export function statLines(path: string, s: Stat): string {
   return `${rows.map(([a, b]) => `${a} = ${b}`).join('\n')}\n`;
 }
 
-/** Data for a terminal: text as is, other bytes as a note plus base64. */
+/** Data for a terminal: text as is, other bytes (not UTF-8, or control characters) as a note plus base64. */
 function showData(data: Buffer): string {
   if (data.length === 0) return '';
-  if (isUtf8(data)) {
+  if (isUtf8(data) && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(data.toString('latin1'))) {
     const s = data.toString('utf8');
     return s.endsWith('\n') ? s : `${s}\n`;
   }

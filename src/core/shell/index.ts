@@ -87,7 +87,7 @@ function saveHistory(file: string, line: string): void {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const fresh = !existsSync(file);
-    appendFileSync(file, `${line.replace(/\n/g, ' ')}\n`, { mode: 0o600 });
+    appendFileSync(file, `${line.replace(/\n/g, ' ').trimEnd()}\n`, { mode: 0o600 });
     if (fresh) chmodSync(file, 0o600);
   } catch {
     /* history is best effort */

@@ -8,6 +8,7 @@ export * from './core/paths.js';
 export * from './core/duration.js';
 export * as tree from './core/tree.js';
 export * as acl from './core/acl.js';
+export * as data from './core/data.js';
 export * as backup from './core/backup.js';
 export * as lock from './core/recipes/lock.js';
 export * as election from './core/recipes/election.js';

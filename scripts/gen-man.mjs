@@ -91,7 +91,7 @@ function header(title, section, summary) {
 const pages = new Map();
 const topics = manifest.topics ?? {};
 const topicNames = new Set(commands.filter((c) => c.id.includes(':')).map((c) => c.id.split(':')[0]));
-for (const t of Object.keys(pkg.oclif?.topics ?? {})) topicNames.add(t);
+for (const t of Object.keys(pkg.oclif?.topics ?? {})) if (!t.includes(':')) topicNames.add(t); // subtopics live in their topic's page
 
 // zkctl(1)
 {

@@ -139,7 +139,8 @@ describe('cli: create, get, set, stat', { concurrency: 4 }, () => {
     assert.notEqual(await s.exists('/cont'), null);
     ok(await zk(['create', '-t', '1h', '/ttl']));
     assert.notEqual(await s.exists('/ttl'), null);
-    ok(await zk(['create', '/locked', '--acl', 'world:anyone:r', '--acl', 'digest-password:ops:pw:cdrwa']));
+    ok(await zk(['create', '/locked', '--acl', 'world:anyone:r', 'payload', '--acl', 'digest-password:ops:pw:cdrwa']));
+    assert.equal((await s.get('/locked')).data.toString(), 'payload');
     const { acl } = await s.getACL('/locked');
     assert.deepEqual(acl.map((a) => `${a.id.scheme}:${a.id.id.split(':')[0]}:${a.perms}`), ['world:anyone:1', 'digest:ops:31']);
     assert.equal((await zk(['set', '/locked', 'x'])).code, 7);

@@ -11,3 +11,4 @@ export * from './proc.js';
 export * from './local.js';
 export * from './view.js';
 export { tailFile, followFile, LineSplitter } from './logs.js';
+export * from './membership.js';

@@ -46,6 +46,9 @@ import { load, type LocalEnsemble } from './local.js';
 import { isPidAlive, isPortFree, sleep } from './proc.js';
 import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
 
+// ZooKeeper's dynamic config model (any ensemble), with the local membership changes.
+export * from '../core/config/dynamic.js';
+
 const MEMBERSHIP_FILE = 'membership.json';
 const LOCK_FILE = '.membership.lock';
 const DEFAULT_WAIT_MS = 120_000;

@@ -59,6 +59,10 @@ import {
 } from '../config/document.js';
 import { type ChangeCounts, type ConfigChange, countChanges, diffDocuments } from '../config/diff.js';
 
+// The document model and diffs, so that library users get the whole API from this module.
+export * from '../config/document.js';
+export * from '../config/diff.js';
+
 /** The history child of P. Starts with RESERVED_PREFIX, which document keys may not. */
 export const HISTORY_NODE = '.zkctl-history';
 export const DEFAULT_HISTORY_KEEP = 10;

@@ -138,7 +138,12 @@ export function errorExitCode(err: unknown): number {
 
 export function formatError(err: unknown, commandId?: string): string {
   const e = err as Error & { hint?: string; oclif?: unknown };
-  let msg = (e.message ?? String(err)).split('\n')[0].replace(/^Error:\s*/, '');
+  // One line: oclif's multi-line errors ("The following errors occurred:\n  --a cannot also be provided when using --b\nSee more help...") are folded.
+  const lines = (e.message ?? String(err))
+    .split('\n')
+    .map((l) => l.trim().replace(/^Error:\s*/, ''))
+    .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with --help$/i.test(l));
+  let msg = lines.join('; ');
   if (e instanceof ZkctlError) {
     if (e.hint) msg += ` (${e.hint})`;
   } else if (e.oclif) {

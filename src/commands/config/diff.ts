@@ -19,7 +19,7 @@ export interface ConfigDiffResult {
 
 export default class ConfigDiff extends BaseCommand<typeof ConfigDiff> {
   static override summary = 'Compare a YAML file with the document live at a path (drift check; exit 12 when they differ).';
-  static override description = `Reads the live document consistently and compares it with FILE, key by key, the way \`config publish --prune\` would change it: "+ key: value" is only in the file, "- key: value" is only live, "~ key: live -> file" differs, "(key order)" lines say the order of a mapping's keys differs. Exit 0 when they are equal, 12 when they differ (for CI), 2 for a bad file, 3 never: a PATH that does not exist differs from any file with keys.
+  static override description = `Reads the live document consistently and compares it with FILE, key by key, the way \`config publish --prune\` would change it: "+ key: value" is only in the file, "- key: value" is only live, "~ key: live -> file" differs, "(key order)" lines say the order of a mapping's keys differs. Exit 0 when they are equal, 12 when they differ (for CI; a PATH that does not exist differs from any file with keys), 2 for a bad file.
 
 --ignore-extra does not count live keys the file lacks (what \`config publish\` without --prune leaves alone); --ignore-order does not count key order.`;
   static override examples = [

@@ -31,6 +31,7 @@ Here --timeout bounds the campaign (exit 10); the deadline for connecting and fo
     '<%= config.bin %> <%= command.id %> /election/app --id node-2 --format kazoo   # with kazoo Election("/election/app", "...")',
     '<%= config.bin %> <%= command.id %> /election/app --id node-3 --timeout 1m -- ./take-over.sh',
   ];
+  static override usage = ['<%= command.id %> PATH --id ID [--format curator-latch|curator-selector|kazoo] [--timeout DURATION] [--grace DURATION] [--session-timeout DURATION] [-- CMD [ARGS...]]'];
   static override strict = false;
   static override args = { path: Args.string({ required: true, description: 'election path, e.g. /election/scheduler' }) };
   static override flags = {

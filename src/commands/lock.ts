@@ -34,6 +34,7 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
     '<%= config.bin %> <%= command.id %> /locks/shared --format kazoo -- ./job.py   # excludes kazoo Lock("/locks/shared") holders',
     '<%= config.bin %> <%= command.id %> /locks/maint &   # hold it in the background; kill %1 releases it',
   ];
+  static override usage = ['<%= command.id %> PATH [--timeout DURATION | --try] [--id ID] [--format curator|kazoo] [--grace DURATION] [--session-timeout DURATION] [-- CMD [ARGS...]]'];
   static override strict = false;
   static override args = {
     path: Args.string({ required: true, description: 'lock path, e.g. /locks/backup' }),

@@ -52,6 +52,13 @@ describe('zkctl lock (CLI)', () => {
       assert.match(rows[0]!.session, /^0x[0-9a-f]+$/);
       assert.match(rows[0]!.client ?? '', /^127\.0\.0\.1:\d+$/);
 
+      // a waiter interrupted while waiting: exit 130, its node removed
+      const intr = spawnCli(['lock', ...S(), '/busy', '--', 'true']);
+      await waitFor(async () => (await children(cs.session, '/busy')).length === 2, 'waiter to queue');
+      intr.child.kill('SIGINT');
+      assert.equal((await intr.exited).code, 130, intr.stderr());
+      assert.deepEqual(await children(cs.session, '/busy'), [node.replace('/busy/', '')]);
+
       holder.child.kill('SIGINT');
       const ex = await holder.exited;
       assert.equal(ex.code, 130);

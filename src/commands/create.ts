@@ -5,6 +5,7 @@ import { parseAcls } from '../core/acl.js';
 import { assertRequestFits, readData } from '../core/data.js';
 import { parseDuration } from '../core/duration.js';
 import { ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../core/errors.js';
+import { ensurePath } from '../core/nodes.js';
 import { parentOf } from '../core/paths.js';
 import { OPEN_ACL_UNSAFE, type CreateMode, type Session } from '../core/session.js';
 import { statJson } from '../output/znode.js';
@@ -76,7 +77,7 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
       if (!f.parents) {
         throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
       }
-      await createParents(session, parentOf(path));
+      await ensurePath(session, parentOf(path));
       created = await session.create(path, data, opts);
     }
     const result = { path: created.path, stat: statJson(created.stat) };
@@ -86,16 +87,6 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
       else this.progress(`note: ${created.path} is ephemeral and goes away when zkctl exits (use --hold to keep it)`);
     }
     return result;
-  }
-}
-
-/** Create `path` and its missing ancestors (persistent, empty), pipelined: the server applies them in order. */
-async function createParents(session: Session, path: string): Promise<void> {
-  const chain: string[] = [];
-  for (let p = path; p !== '/'; p = parentOf(p)) chain.unshift(p);
-  const results = await Promise.allSettled(chain.map((p) => session.create(p)));
-  for (const r of results) {
-    if (r.status === 'rejected' && !isZkCode(r.reason, ZkCode.NODE_EXISTS)) throw r.reason;
   }
 }
 

@@ -25,6 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import { InterruptedError, isZkCode, SessionExpiredError, UsageError, ZkCode, ZkctlError } from '../core/errors.js';
 import { isConnectionProblem, Session } from '../core/session.js';
+import { ensurePath } from '../core/nodes.js';
 import { deleteTree } from '../core/tree.js';
 import { LOCAL_HOST } from './config.js';
 import type { LocalEnsemble } from './local.js';
@@ -279,13 +280,7 @@ export async function runFailoverDrill(ens: LocalEnsemble, opts: DrillOptions = 
   const writers: Writer[] = [];
   const report: DrillRound[] = [];
   try {
-    let cur = '';
-    for (const part of `${runPath}`.split('/').slice(1)) {
-      cur += `/${part}`;
-      await admin.create(cur).catch((e: unknown) => {
-        if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
-      });
-    }
+    await ensurePath(admin, runPath);
     for (let k = 1; k <= nWriters; k++) {
       const dir = `${runPath}/w${k}`;
       await admin.create(dir);

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isZkCode, ZkCode } from '../core/errors.js';
+import { ensurePath } from '../core/nodes.js';
 import { Session, type AuthInfo } from '../core/session.js';
 import { ensembleStatus, isServing, type MemberStatus } from './status.js';
 
@@ -52,11 +52,7 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
   try {
     s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000 });
     const parent = opts.probePath ?? '/.zkctl-health';
-    try {
-      await s.create(parent, Buffer.alloc(0), { mode: 'container' });
-    } catch (e) {
-      if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
-    }
+    await ensurePath(s, parent, { mode: 'container' });
     const token = randomBytes(12).toString('hex');
     const node = `${parent}/${hostname()}-${process.pid}-${token}`;
     await s.create(node, Buffer.from(token), { mode: 'ephemeral' });

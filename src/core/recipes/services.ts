@@ -35,6 +35,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { UsageError, ZkCode, ZkError, isZkCode } from '../errors.js';
+import { ensurePath } from '../nodes.js';
 import { validatePath } from '../paths.js';
 import type { Session, Stat } from '../session.js';
 
@@ -179,41 +180,16 @@ export function isUsable(inst: ServiceInstance): boolean {
   return inst.enabled !== false && !!inst.address && inst.port !== null && inst.port > 0;
 }
 
-/** Create `path`'s ancestors as containers (as Curator's creatingParentContainersIfNeeded). */
-async function ensureParents(session: Session, path: string): Promise<void> {
-  const parts = path.split('/').filter(Boolean);
-  let cur = '';
-  for (let i = 0; i < parts.length - 1; i++) {
-    cur += `/${parts[i]}`;
-    if (await session.exists(cur)) continue;
-    try {
-      await session.create(cur, Buffer.alloc(0), { mode: 'container' });
-    } catch (e) {
-      if (isZkCode(e, ZkCode.NODE_EXISTS)) continue;
-      // Servers without containers (3.4): a persistent parent does as well.
-      if (isZkCode(e, ZkCode.UNIMPLEMENTED)) {
-        try {
-          await session.create(cur);
-        } catch (e2) {
-          if (!isZkCode(e2, ZkCode.NODE_EXISTS)) throw e2;
-        }
-        continue;
-      }
-      throw e;
-    }
-  }
-}
-
 /**
  * Write the instance node once (delete and re-create when it exists). Returns the stat.
- * A container parent can vanish between ensureParents and create: retried.
+ * A container parent can vanish between ensurePath and create: retried.
  */
 export async function writeInstance(session: Session, inst: ServiceInstance, basePath = DEFAULT_BASE_PATH): Promise<Stat> {
   const path = instancePath(inst.name, inst.id, basePath);
   const data = serializeInstance(inst);
   const mode = inst.serviceType === 'DYNAMIC' || inst.serviceType === 'DYNAMIC_SEQUENTIAL' ? 'ephemeral' : 'persistent';
   for (let attempt = 0; ; attempt++) {
-    await ensureParents(session, path);
+    await ensurePath(session, path, { mode: 'container', parentsOnly: true });
     try {
       return (await session.create(path, data, { mode })).stat;
     } catch (e) {

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ensurePath } from '../../src/core/nodes.js';
+import { chrootSession, type ChrootSession } from '../helpers/session.js';
+
+describe('ensurePath', () => {
+  let c: ChrootSession;
+  before(async () => {
+    c = await chrootSession('nodes');
+  });
+  after(async () => c.close());
+
+  it('creates every missing node, keeps existing ones and their data', async () => {
+    await c.session.create('/a', Buffer.from('keep'));
+    await ensurePath(c.session, '/a/b/c/d');
+    assert.equal((await c.session.get('/a')).data.toString(), 'keep');
+    assert.ok(await c.session.exists('/a/b/c/d'));
+    await ensurePath(c.session, '/a/b/c/d'); // idempotent
+  });
+
+  it('parentsOnly stops short of the node itself; containers are reaped when empty', async () => {
+    await ensurePath(c.session, '/p/q/leaf', { parentsOnly: true, mode: 'container' });
+    assert.ok(await c.session.exists('/p/q'));
+    assert.equal(await c.session.exists('/p/q/leaf'), null);
+    await c.session.create('/p/q/leaf');
+    await c.session.delete('/p/q/leaf');
+    const t0 = Date.now();
+    while ((await c.session.exists('/p')) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await c.session.exists('/p'), null, 'empty container ancestors reaped');
+  });
+
+  it('reports the first real failure', async () => {
+    await c.session.create('/eph', Buffer.alloc(0), { mode: 'ephemeral' });
+    await assert.rejects(ensurePath(c.session, '/eph/x/y'), /ephemeral/);
+  });
+});

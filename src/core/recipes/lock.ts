@@ -172,6 +172,9 @@ export class Lock extends EventEmitter<LockEvents> {
   async acquire(opts: AcquireOptions = {}): Promise<LockHold> {
     if (this._state === 'acquiring' || this._state === 'held') throw new Error(`lock ${this.path} is already ${this._state}`);
     this._state = 'acquiring';
+    this.stopGuard();
+    // After a loss without release(): drop the old node before queueing again.
+    if (this.nodeName) await this.removeOwnNode(Math.min(this.session.timeoutMs, 5000));
     this.unsafeEmitted = false;
     const t0 = Date.now();
     const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;

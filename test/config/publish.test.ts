@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Session } from '../../src/core/session.js';
+import { CREATOR_ALL_ACL, Session } from '../../src/core/session.js';
 import { type ConfigMap, configEquals, encodeJson, fromPlain, parseConfigYaml, toYaml } from '../../src/core/config/document.js';
 import {
   ConfigTooLargeError,
@@ -119,6 +119,21 @@ describe('publish and read back', () => {
     await assert.rejects(publishConfig(s, p, doc('a: 2\n'), { expectVersion: 0 }), VersionConflictError);
     await publishConfig(s, p, doc('a: 2\n'), { expectVersion: 1 });
     assert.equal((await readConfig(s, p)).version, 2);
+  });
+
+  test('new nodes get the ACL of the path', async () => {
+    const authed = await Session.connect({ connectString: cs.server, timeoutMs: 10_000, auth: [{ scheme: 'digest', credential: 'cfg-owner:pw' }] });
+    try {
+      await authed.create('/acl-app', Buffer.alloc(0), { acl: CREATOR_ALL_ACL });
+      const pAcl = (await authed.getACL('/acl-app')).acl;
+      await publishConfig(authed, '/acl-app', doc('a: {b: 1}\n'));
+      assert.deepEqual((await authed.getACL('/acl-app/a/b')).acl, pAcl);
+      assert.deepEqual((await authed.getACL('/acl-app/a')).acl, pAcl);
+      await assert.rejects(s.get('/acl-app/a/b'), (e: unknown) => (e as { exitCode?: number }).exitCode === 7);
+      assert.equal(encodeJson((await readConfig(authed, '/acl-app')).document), '{"a":{"b":1}}');
+    } finally {
+      await authed.close();
+    }
   });
 
   test('refuses to overwrite a node that holds foreign data', async () => {

@@ -34,8 +34,9 @@ ATOMICITY AND VERSIONS
   half a publish; of two publishers racing from the same version exactly one wins, the other
   exits 5 with nothing written. Every publish bumps PATH's publish version (1, 2, ...) and keeps
   the last --keep documents (time, message, publisher) under PATH/.zkctl-history.
-  Without --prune, live keys that the file does not have are kept; publishing a document equal
-  to the live one writes nothing (no new version).`;
+  Without --prune, live keys that the file does not have are kept (in their place); publishing
+  a document equal to the live one writes nothing (no new version). The publisher recorded is
+  user@host, or $ZKCTL_PUBLISHER. New nodes get PATH's ACL.`;
 
 /** What the printers need to know of a command. */
 export interface OutputSettings {

@@ -31,6 +31,7 @@
  * written. The first publish creates P in the transaction (a racing first
  * publisher gets NODE_EXISTS, also reported as a version conflict); missing
  * ancestors of P are created before (they are not part of the document).
+ * Nodes a publish creates get P's ACL (open when P itself is being created).
  *
  * Reads are consistent too: the tree is read between two reads of P's stat
  * and read again when P's version moved in between.
@@ -43,7 +44,7 @@ import { hostname, userInfo } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConnectionError, ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../errors.js';
 import { isReserved, joinPath, parentOf, validatePath } from '../paths.js';
-import { type MultiOp, type Stat, writeMulti } from '../protocol/records.js';
+import { type ACL, type MultiOp, type Stat, writeMulti } from '../protocol/records.js';
 import { body } from '../protocol/transport.js';
 import type { Session, WatchEvent } from '../session.js';
 import {
@@ -157,6 +158,8 @@ export interface PublishOptions {
   force?: boolean;
   /** For rollbacks: the version restored. */
   rollbackOf?: number;
+  /** ACL of the nodes a publish creates (default: P's ACL; when P is created, open). */
+  acl?: ACL[];
   /** The server's request limit (default: maxRequestBytes()). */
   maxRequestBytes?: number;
   now?: Date;
@@ -594,6 +597,9 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
   for (const v of drop) tail.push({ op: 'delete', path: joinPath(hist, entryName(v)), version: -1 });
   if (live.exists) tail.push({ op: 'set', path, data: recordData, version: live.stat!.version });
   const ops = [...head, ...deletes, ...writes, ...tail];
+  // New nodes get P's ACL (so a path locked down with an ACL stays locked down), or opts.acl.
+  const acl = opts.acl ?? (live.exists ? (await session.getACL(path)).acl : undefined);
+  if (acl) for (const o of ops) if (o.op === 'create') o.acl = acl;
   const requestBytes = multiRequestBytes(ops, session.chroot);
   const limit = opts.maxRequestBytes ?? maxRequestBytes();
   if (requestBytes > limit) {

@@ -5,28 +5,15 @@
  */
 import { isServing, summarize, type HostPort, type MemberMode, type MemberStatus } from './status.js';
 import { MemberProbe } from './timeline.js';
+import { memberRow, type MemberRow } from './view.js';
 
-export interface TopRow {
-  id?: number;
-  address: string;
-  mode: MemberMode;
+/** A member's row in `ensemble top`: its status row (as `ensemble status`), plus rates. */
+export interface TopRow extends Omit<MemberRow, 'pid'> {
   leader: boolean;
-  zxid?: string;
-  epoch?: number;
-  latencyMin?: number;
-  latencyAvg?: number;
-  latencyMax?: number;
-  outstanding?: number;
-  connections?: number;
-  packetsReceived?: number;
-  packetsSent?: number;
   /** Packets per second since the previous sample (absent on the first). */
   receivedPerSec?: number;
   sentPerSec?: number;
-  znodes?: number;
-  watches?: number;
   ephemerals?: number;
-  error?: string;
 }
 
 export interface TopSnapshot {
@@ -65,24 +52,9 @@ export class TopSampler {
   }
 
   private row(m: MemberStatus, now: number, leader: boolean): TopRow {
-    const r: TopRow = { address: m.address, mode: m.mode, leader };
-    const set = <K extends keyof TopRow>(k: K, v: TopRow[K] | undefined): void => {
-      if (v !== undefined && !(typeof v === 'number' && Number.isNaN(v))) r[k] = v;
-    };
-    set('id', m.id);
-    set('zxid', m.zxid);
-    set('epoch', m.epoch);
-    set('latencyMin', m.latency?.min);
-    set('latencyAvg', m.latency?.avg);
-    set('latencyMax', m.latency?.max);
-    set('outstanding', m.outstanding);
-    set('connections', m.connections);
-    set('packetsReceived', m.packetsReceived);
-    set('packetsSent', m.packetsSent);
-    set('znodes', m.znodes);
-    set('watches', m.watches);
-    set('ephemerals', m.ephemerals);
-    set('error', m.error);
+    const { pid: _pid, ...base } = memberRow(m);
+    const r: TopRow = { ...base, leader };
+    if (m.ephemerals !== undefined) r.ephemerals = m.ephemerals;
     const p = this.prev.get(m.address);
     if (m.packetsReceived !== undefined && m.packetsSent !== undefined) {
       // Counters restart with the server (and with `srst`): no rate across a reset.

@@ -25,7 +25,7 @@
  *
  * No oclif, no chalk, never prints (progress through a callback).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
@@ -443,9 +443,4 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
     };
     return change;
   });
-}
-
-/** Does the directory hold a member's files (for callers that list members)? */
-export function memberFilesExist(ens: LocalEnsemble, id: number): boolean {
-  return existsSync(ens.configPath(id));
 }

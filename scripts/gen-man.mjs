@@ -26,7 +26,9 @@ if (!existsSync(manifestPath)) {
 const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
 const { EXIT_CODE_TABLE } = await import(pathToFileURL(join(root, 'dist', 'core', 'errors.js')).href);
 
-const GLOBAL = new Set(['server', 'context', 'timeout', 'auth', 'output', 'no-color', 'verbose', 'json']);
+// Global flags come from BaseCommand (helpGroup GLOBAL) and oclif (--json); a command may
+// redefine one (lock's --timeout is a wait bound): then it is the command's own.
+const isGlobal = (f) => f.helpGroup === 'GLOBAL' || f.name === 'json';
 const commands = Object.values(manifest.commands)
   .filter((c) => c.pluginName === pkg.name && !c.hidden)
   .sort((a, b) => a.id.localeCompare(b.id));
@@ -64,7 +66,7 @@ function commandSection(c) {
     out.push('.PP', 'Arguments:');
     for (const a of argList) out.push('.TP', `.I ${esc(a.name.toUpperCase())}`, esc(a.description ?? ''));
   }
-  const flags = Object.values(c.flags ?? {}).filter((f) => !GLOBAL.has(f.name) && !f.hidden);
+  const flags = Object.values(c.flags ?? {}).filter((f) => !isGlobal(f) && !f.hidden);
   if (flags.length) {
     out.push('.PP', 'Flags:');
     for (const f of flags) out.push(flagLine(f));
@@ -97,7 +99,7 @@ for (const t of Object.keys(pkg.oclif?.topics ?? {})) if (!t.includes(':')) topi
 {
   const top = commands.filter((c) => !c.id.includes(':') && !topicNames.has(c.id));
   const anyCmd = commands[0] ?? { flags: {} };
-  const globals = Object.values(anyCmd.flags ?? {}).filter((f) => GLOBAL.has(f.name));
+  const globals = Object.values((commands.find((c) => c.id === 'health') ?? anyCmd).flags ?? {}).filter(isGlobal);
   const body = [
     header('zkctl', 1, pkg.description),
     '.SH SYNOPSIS',

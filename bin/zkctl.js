@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // zkctl launcher: no logic here (see src/cli/fast-path.ts and src/commands/).
-import { fastPath } from '../dist/cli/fast-path.js';
+import { fastPath, importOclif } from '../dist/cli/fast-path.js';
 
 if (!fastPath(process.argv.slice(2))) {
-  const { execute } = await import('@oclif/core');
+  const { execute } = await importOclif();
   await execute({ dir: import.meta.url });
 }
 // Commands end by returning; exit now so no stray handle can keep the process alive.

@@ -16,9 +16,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
+import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
 
 export interface Context {
@@ -45,7 +45,7 @@ export function loadConfig(path = configPath()): ConfigFile {
   if (!existsSync(path)) return { contexts: {} };
   let doc: unknown;
   try {
-    doc = yamlParse(readFileSync(path, 'utf8'));
+    doc = yaml().parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
   }
@@ -60,7 +60,7 @@ export function loadConfig(path = configPath()): ConfigFile {
 export function saveConfig(cfg: ConfigFile, path = configPath()): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, yamlStringify(cfg), { mode: 0o600 });
+  writeFileSync(tmp, yaml().stringify(cfg), { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
 }

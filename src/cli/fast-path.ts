@@ -1,8 +1,10 @@
 /**
- * Start-up fast path, run by the launcher before oclif loads: `zkctl --version`
- * answered from package.json with oclif's exact format, without importing
- * @oclif/core (which alone costs about as much as starting node).
- * Returns true when it handled the invocation.
+ * Start-up, run by the launcher (bin/zkctl.js):
+ * - `fastPath`: `zkctl --version` answered from package.json with oclif's
+ *   exact format, without importing @oclif/core (which alone costs about as
+ *   much as starting node). Returns true when it handled the invocation.
+ * - `importOclif`: @oclif/core without the parts of its import that do
+ *   nothing for zkctl.
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,4 +13,23 @@ export function fastPath(argv: string[], write: (s: string) => void = (s) => pro
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string; oclif?: { bin?: string } };
   write(`${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`);
   return true;
+}
+
+/**
+ * Import @oclif/core's index without its Node version check: that check loads
+ * all of `semver` (~50 files, a tenth of a command's start-up) to compare the
+ * running Node with @oclif/core's own engines (>=18), which zkctl's engines
+ * (>=20) already imply. The switch is set only while the index loads, so
+ * child processes see the caller's environment unchanged.
+ */
+export async function importOclif(): Promise<typeof import('@oclif/core')> {
+  const key = 'OCLIF_DISABLE_ENGINE_WARNING';
+  const prev = process.env[key];
+  process.env[key] = '1';
+  try {
+    return await import('@oclif/core');
+  } finally {
+    if (prev === undefined) delete process.env[key];
+    else process.env[key] = prev;
+  }
 }

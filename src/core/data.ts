@@ -5,8 +5,8 @@
  * znode commands share.
  */
 import { readFile, stat as fsStat } from 'node:fs/promises';
-import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
 import { UsageError } from './errors.js';
+import { yaml } from './lazy.js';
 import type { ACL } from './protocol/records.js';
 
 /**
@@ -126,7 +126,7 @@ export function parseYamlData(b: Buffer, path?: string): unknown {
   const where = path ? `${path}: ` : '';
   if (!isUtf8(b)) throw new UsageError(`${where}data is not valid YAML (not UTF-8 text)`);
   try {
-    return yamlParse(b.toString('utf8'), { strict: true, uniqueKeys: true });
+    return yaml().parse(b.toString('utf8'), { strict: true, uniqueKeys: true });
   } catch (e) {
     throw new UsageError(`${where}data is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -148,7 +148,7 @@ export function formatData(b: Buffer, format: DataFormat, path?: string): string
     case 'json':
       return JSON.stringify(parseJsonData(b, path), null, 2);
     case 'yaml':
-      return yamlStringify(parseYamlData(b, path)).replace(/\n$/, '');
+      return yaml().stringify(parseYamlData(b, path)).replace(/\n$/, '');
     default:
       throw new UsageError(`unknown data format ${String(format)}`, `use one of ${DATA_FORMATS.join(', ')}`);
   }

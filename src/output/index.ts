@@ -3,8 +3,10 @@
  * Column definitions are declared once (Column<T>[]) and serve the table,
  * plain and (for field selection) JSON/YAML printers alike.
  */
-import Table from 'cli-table3';
-import { stringify as yamlStringify } from 'yaml';
+import { lazyRequire, yaml } from '../core/lazy.js';
+
+// Loaded on first use: most runs print neither a table nor YAML.
+const Table = lazyRequire<typeof import('cli-table3')>('cli-table3');
 
 export type OutputFormat = 'table' | 'json' | 'yaml' | 'plain';
 export const OUTPUT_FORMATS: OutputFormat[] = ['table', 'json', 'yaml', 'plain'];
@@ -40,7 +42,7 @@ export function formatJson(value: unknown, pretty = true): string {
 }
 
 export function formatYaml(value: unknown): string {
-  return yamlStringify(toPlainData(value));
+  return yaml().stringify(toPlainData(value));
 }
 
 export function cellText(v: unknown): string {
@@ -63,7 +65,7 @@ export interface RenderOptions {
 }
 
 export function renderTable<T>(rows: T[], columns: Column<T>[], opts: RenderOptions): string {
-  const table = new Table({
+  const table = new (Table())({
     head: columns.map((c) => c.header),
     style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true, 'padding-left': 1, 'padding-right': 1 },
     colAligns: columns.map((c) => c.align ?? 'left'),

@@ -5,8 +5,8 @@
  * sequence; table: widths taken from the first rows), and writing waits for
  * stdout to drain, so a slow reader slows the walk instead of filling memory.
  */
-import chalk from 'chalk';
 import type { Stat } from '../core/protocol/records.js';
+import { loadChalk, loadedChalk } from './color.js';
 import { type Column, type OutputFormat, cellText, formatJson, formatYaml } from './index.js';
 
 export function hex(v: bigint): string {
@@ -82,7 +82,8 @@ export interface ZnodeRow {
   stat: Stat;
 }
 
-const dim = (t: string): string => chalk.dim(t);
+// Styles apply only in coloured tables, whose writer loads chalk first (RowStream.flushTable).
+const dim = (t: string): string => loadedChalk()?.dim(t) ?? t;
 
 export const znodeLongColumns: Column<ZnodeRow>[] = [
   { header: 'VERSION', key: 'version', get: (r) => r.stat.version, align: 'right' },
@@ -92,7 +93,7 @@ export const znodeLongColumns: Column<ZnodeRow>[] = [
     header: 'EPHEMERAL OWNER',
     key: 'ephemeralOwner',
     get: (r) => (r.stat.ephemeralOwner === 0n ? '' : hex(r.stat.ephemeralOwner)),
-    style: (t) => chalk.yellow(t),
+    style: (t) => loadedChalk()?.yellow(t) ?? t,
   },
   { header: 'MTIME', key: 'mtime', get: (r) => shortDate(r.stat.mtime), style: dim },
   { header: 'NAME', key: 'name', get: (r) => r.name },
@@ -205,7 +206,8 @@ export class RowStream<T> {
     this.widths = cols.map((c) => c.header.length);
     for (const r of this.pending) this.cells(r).forEach((t, i) => (this.widths![i] = Math.max(this.widths![i], t.length)));
     const head = cols.map((c, i) => (c.align === 'right' ? c.header.padStart(this.widths![i]) : c.header.padEnd(this.widths![i]))).join('  ').replace(/\s+$/, '');
-    let out = `${this.o.color ? chalk.cyan(head) : head}\n`;
+    const chalk = this.o.color ? await loadChalk() : undefined;
+    let out = `${chalk ? chalk.cyan(head) : head}\n`;
     for (const r of this.pending) out += this.tableLine(r);
     this.pending = [];
     await writeOut(out);

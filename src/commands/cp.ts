@@ -5,6 +5,7 @@ import { assertWritable, checkPath, interruptSignal, windowFlag } from '../cli/z
 import { isWithin, readTree } from '../core/backup.js';
 import { UsageError } from '../core/errors.js';
 import { Session } from '../core/session.js';
+import { boundHeapGrowth } from './export.js';
 import { ATOMICITY_HELP, type ImportResult, modeFlags, runImport } from './import.js';
 
 /** Flags naming a second ensemble (cp, diff). */
@@ -67,6 +68,7 @@ ${ATOMICITY_HELP}`;
   };
 
   async run(): Promise<ImportResult> {
+    boundHeapGrowth();
     const src = checkPath(this.args.src);
     const dst = checkPath(this.args.dst);
     const other = !!(this.flags['to-server'] || this.flags['to-context']);

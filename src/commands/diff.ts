@@ -7,6 +7,7 @@ import { type DiffEntry, type TreeDiffCounts, describeDiffCounts, diffTrees } fr
 import { formatJson, formatYaml } from '../output/index.js';
 import { writeOut } from '../output/znode.js';
 import { otherSession, toFlags } from './cp.js';
+import { boundHeapGrowth } from './export.js';
 
 export interface DiffResult {
   a: string;
@@ -44,6 +45,7 @@ PATH_B may be on another ensemble: --to-server / --to-context (with --to-auth). 
   };
 
   async run(): Promise<DiffResult> {
+    boundHeapGrowth();
     const a = checkPath(this.args.a);
     const b = checkPath(this.args.b);
     const sa = await this.session();

@@ -18,6 +18,7 @@ import {
 import { UsageError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import type { Column, Printer } from '../output/index.js';
+import { boundHeapGrowth } from './export.js';
 
 export interface ImportResult {
   target: string;
@@ -160,6 +161,7 @@ Restoring ACLs that deny you CREATE on a node with children (e.g. read-only node
   static override flags = { ...modeFlags, window: windowFlag };
 
   async run(): Promise<ImportResult> {
+    boundHeapGrowth();
     const target = checkPath(this.args.path);
     assertWritable(target, this.connection.server, 'import into');
     const backup = await readBackupFile(this.args.file);

@@ -36,6 +36,8 @@ The file lists nodes parents first (depth-first, children sorted by name) and en
 
 Reading a node's data and ACL needs READ permission, and ZooKeeper shows digest ACLs in full only with ADMIN permission: a node that cannot be read completely fails the export (exit 7) rather than giving a backup that would not restore it (see --allow-redacted). Authenticate with --auth as needed (digest:super:... reads everything).
 
+File format (version 1), YAML or JSON with the same fields: format: zkctl-backup, version: 1, root (informational), then nodes, a list, parents first, of {path: relative to the root ("." is the root itself, then "a", "a/b"), type: persistent | ephemeral | container | ttl (with ttl: MS), acl: [scheme:id:perms, ...], data: UTF-8 text, or base64: any bytes (neither: empty data)}, and last count: the number of nodes.
+
 With --file the file is written under a temporary name and renamed when complete; a summary goes to stdout. Progress goes to stderr on a terminal.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /app --file app.yaml',

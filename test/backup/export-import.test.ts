@@ -256,6 +256,31 @@ describe('export / import', { concurrency: 3 }, () => {
     assert.equal(await s.exists('/intr-copy'), null);
   });
 
+  it('a connection lost during a transaction (outcome unknown) is found out and rolled back', async () => {
+    await buildTree(s, '/lost', { extraNodes: 200 });
+    const backup = await readTree(s, '/lost');
+    const own = await Session.connect({ connectString: c.server, timeoutMs: 10_000, auth: [{ scheme: 'digest', credential: superAuth().slice('digest:'.length) }] });
+    try {
+      const plan = await planImport(own, backup, '/lost-copy', 'create');
+      await assert.rejects(
+        applyPlan(own, plan, {
+          maxTxnBytes: 3000,
+          // Drop the connection right after transaction 4 is sent, before its reply.
+          beforeTxn: (i) => void (i === 4 && setImmediate(() => own.dropConnection())),
+        }),
+        (e: unknown) => {
+          assert.ok(e instanceof ImportFailedError, String(e));
+          assert.equal(e.exitCode, 8);
+          assert.match(e.message, /rolled back: nothing imported/);
+          return true;
+        },
+      );
+    } finally {
+      await own.close();
+    }
+    assert.equal(await s.exists('/lost-copy'), null);
+  });
+
   it('export fails (exit 7) on a digest ACL the server redacts, unless --allow-redacted', async () => {
     await s.create('/red');
     await s.create('/red/x', Buffer.from('x'), { acl: [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }, { perms: 31, id: { scheme: 'digest', id: digestId('bob', 'pw') } }] });

@@ -71,6 +71,7 @@ describe('bad input: exit 2, one line, nothing written', () => {
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.equal(r.stdout, '');
+      await cs.session.sync('/');
       assert.equal(await cs.session.exists('/bad'), null, 'nothing may be written');
     });
   }
@@ -100,6 +101,7 @@ describe('publish, get, diff, history, rollback', () => {
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /^\+ db\/port: 5432$/m);
     assert.match(dry.stdout, /dry run: would publish version 1/);
+    await cs.session.sync('/');
     assert.equal(await cs.session.exists('/cli/app'), null);
     const pub = await zk(['config', 'publish', f, '--path', '/cli/app', '-m', 'first']);
     assert.equal(pub.code, 0, pub.stderr);

@@ -129,6 +129,7 @@ describe('publish and read back', () => {
       await publishConfig(authed, '/acl-app', doc('a: {b: 1}\n'));
       assert.deepEqual((await authed.getACL('/acl-app/a/b')).acl, pAcl);
       assert.deepEqual((await authed.getACL('/acl-app/a')).acl, pAcl);
+      await s.sync('/acl-app');
       await assert.rejects(s.get('/acl-app/a/b'), (e: unknown) => (e as { exitCode?: number }).exitCode === 7);
       assert.equal(encodeJson((await readConfig(authed, '/acl-app')).document), '{"a":{"b":1}}');
     } finally {
@@ -180,7 +181,7 @@ describe('racing publishers', () => {
       const plans = await Promise.all(sessions.map((ss, i) => planPublish(ss, p, docs[i]!)));
       const outcomes = await Promise.allSettled(sessions.map((ss, i) => applyPublish(ss, plans[i]!)));
       const won = outcomes.filter((o) => o.status === 'fulfilled');
-      assert.equal(won.length, 1);
+      assert.equal(won.length, 1, outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'won')).join('; '));
       for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof VersionConflictError, String(o.reason));
       const live = await readConfig(s, p);
       assert.equal(live.version, 1);

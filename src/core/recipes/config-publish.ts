@@ -312,12 +312,21 @@ export function interpretTree(root: LiveNode, layout?: Record<string, string[]>)
 
 /**
  * Read the live configuration at P, consistently: the tree is read between two
- * reads of P's stat and read again if P changed in between. With `watcher`, a
+ * reads of P's stat and read again if P changed in between. Syncs first (unless
+ * `sync: false`), so it sees everything committed before the call. With `watcher`, a
  * data watch is left on P (or an existence watch when P is missing).
  */
-export async function readConfig(session: Session, path: string, opts: { watcher?: (ev: WatchEvent) => void; attempts?: number } = {}): Promise<LiveConfig> {
+export async function readConfig(
+  session: Session,
+  path: string,
+  opts: { watcher?: (ev: WatchEvent) => void; attempts?: number; sync?: boolean } = {},
+): Promise<LiveConfig> {
   checkConfigPath(path);
   const attempts = opts.attempts ?? 10;
+  // The server this session talks to may lag behind the leader: catch up first, so that what
+  // another client published before this call is seen (and a publish does not plan from a
+  // stale version and fail its version check for nothing).
+  if (opts.sync !== false) await session.sync(path);
   for (let attempt = 0; attempt < attempts; attempt++) {
     const watcher = attempt === 0 ? opts.watcher : undefined;
     let top: { data: Buffer; stat: Stat };
@@ -653,6 +662,7 @@ export async function applyPublish(session: Session, plan: PublishPlan): Promise
 /** Kept versions, oldest first (the document of each included). */
 export async function configHistory(session: Session, path: string): Promise<HistoryEntry[]> {
   checkConfigPath(path);
+  await session.sync(path);
   if (!(await session.exists(path))) throw new ZkError(ZkCode.NO_NODE, path);
   const versions = await historyVersions(session, path);
   const hist = historyPath(path);
@@ -673,6 +683,7 @@ export async function configHistory(session: Session, path: string): Promise<His
 /** One kept version; ZkctlError exit 3 when it is not (or no longer) kept. */
 export async function readHistoryEntry(session: Session, path: string, version: number): Promise<HistoryEntry> {
   checkConfigPath(path);
+  await session.sync(path);
   const p = joinPath(historyPath(path), entryName(version));
   try {
     return decodeHistory((await session.get(p)).data, p);
@@ -753,8 +764,12 @@ export async function watchConfig(session: Session, path: string, opts: WatchCon
     wake = undefined;
     w?.();
   };
+  let reconnected = false;
   const onState = (s: string): void => {
-    if (s === 'reconnected' || s === 'connected') trigger();
+    if (s === 'reconnected' || s === 'connected') {
+      reconnected = true;
+      trigger();
+    }
     else if (s === 'suspended') opts.onNote?.('connection lost; waiting to reconnect');
   };
   session.on('state', onState);
@@ -775,7 +790,9 @@ export async function watchConfig(session: Session, path: string, opts: WatchCon
       pending = false;
       let live: LiveConfig;
       try {
-        live = await readConfig(session, path, { watcher: trigger });
+        // After a notification the server has the change: no sync needed then.
+        live = await readConfig(session, path, { watcher: trigger, sync: first || reconnected });
+        reconnected = false;
       } catch (e) {
         if (signal?.aborted) break;
         if (e instanceof ConnectionError || (e instanceof ZkctlError && e.exitCode === ExitCode.CONNECTION)) {

@@ -2,7 +2,7 @@
  * Interop with a real kazoo client (python-zk kazoo 2.8 from Debian, /usr/bin/python3):
  * a kazoo Lock excludes `zkctl lock --format kazoo` and the reverse; kazoo's
  * Election and `zkctl elect --format kazoo` see each other; node names match
- * the formats exactly. Curator is not installed: see the Java peer below.
+ * the formats exactly. Real Curator 5.4 (InterProcessMutex, LeaderLatch, LeaderSelector): curator.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { NODE_NAME_PATTERNS } from '../../src/core/recipes/contenders.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { repoRoot, runCli } from '../helpers/zk.js';
-import { children, scratchDir, spawnCli, waitFor } from './util.js';
+import { children, spawnCli, waitFor } from './util.js';
 
 const PYTHON = '/usr/bin/python3';
 const PEER = join(repoRoot, 'test', 'recipes', 'kazoo_peer.py');
@@ -27,11 +27,7 @@ interface Peer {
 }
 
 function peer(args: string[]): Peer {
-  return peerProc(PYTHON, [PEER, ...args]);
-}
-
-function peerProc(cmd: string, args: string[]): Peer {
-  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(PYTHON, [PEER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -148,73 +144,6 @@ describe('interop with kazoo', { skip: haveKazoo ? false : 'kazoo not installed 
       assert.equal(z.stdout().trim(), 'leading as zk');
     } finally {
       k.proc.kill('SIGKILL');
-      z.child.kill('SIGKILL');
-    }
-  });
-});
-
-const ZK_JAR = '/usr/share/java/zookeeper.jar';
-const haveJava = existsSync(ZK_JAR) && spawnSync('javac', ['-version']).status === 0;
-
-/**
- * Curator itself is not installed. CuratorStyleMutex.java is a small Java program on the real ZooKeeper
- * Java client (zookeeper.jar only) that follows InterProcessMutex's protocol as Curator's source writes it
- * (protected `_c_<UUID>-lock-` names, data = local IP, sorted by standardFixForSorting(name, "lock-"),
- * getData watch on the predecessor). It checks that the Java side's ordering and zkctl's agree.
- */
-describe('interop with a Java client following Curator\'s InterProcessMutex protocol', { skip: haveJava ? false : 'javac or zookeeper.jar missing' }, () => {
-  let cs: ChrootSession;
-  let classDir: string;
-  before(async () => {
-    cs = await chrootSession('interop-java');
-    classDir = scratchDir('java');
-    const c = spawnSync('javac', ['-d', classDir, '-cp', ZK_JAR, join(repoRoot, 'test', 'recipes', 'CuratorStyleMutex.java')], { encoding: 'utf8' });
-    assert.equal(c.status, 0, c.stderr);
-  });
-  after(async () => {
-    await cs.close();
-  });
-  const java = (mode: string, path: string, timeoutMs?: number): Peer =>
-    peerProc('java', ['-cp', `${ZK_JAR}:${classDir}`, 'CuratorStyleMutex', cs.server, path, mode, ...(timeoutMs ? [String(timeoutMs)] : [])]);
-
-  it('a Java Curator-protocol holder blocks zkctl lock; zkctl queues behind it and gets it next', async () => {
-    const j = java('hold', '/jl');
-    try {
-      await waitFor(() => j.out().startsWith('acquired'), `java to acquire (${j.err().slice(-400)})`, 60_000);
-      const jNode = j.out().trim().split(' ')[1]!;
-      assert.match(jNode, NODE_NAME_PATTERNS.curator);
-      const t = await runCli(['lock', '-s', cs.server, '/jl', '--try', '--', 'true']);
-      assert.equal(t.code, 10, t.stderr);
-      const ls = await runCli(['lock', 'ls', '-s', cs.server, '/jl', '-o', 'json']);
-      const rows = JSON.parse(ls.stdout) as Array<{ role: string; format: string; node: string; id: string }>;
-      assert.deepEqual(rows.map((r) => [r.role, r.format, r.node]), [['holder', 'curator', jNode]]);
-      assert.match(rows[0]!.id, /^[0-9a-f.:]+$/i, 'Curator default data: an IP address');
-      const waiter = spawnCli(['lock', '-s', cs.server, '/jl', '--', 'sh', '-c', 'echo ran']);
-      await waitFor(async () => (await children(cs.session, '/jl')).length === 2, 'zkctl to queue');
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(waiter.stdout(), '');
-      assert.equal(await j.finish(), 0, j.err().slice(-400));
-      assert.equal((await waiter.exited).code, 0, waiter.stderr());
-      assert.equal(waiter.stdout().trim(), 'ran');
-    } finally {
-      j.proc.kill('SIGKILL');
-    }
-  });
-
-  it('a zkctl holder (Curator format) blocks the Java client, which gets it once zkctl releases', async () => {
-    const z = spawnCli(['lock', '-s', cs.server, '/zj', '--id', 'zk']);
-    try {
-      await waitFor(() => z.stdout().includes('/zj/'), 'zkctl to acquire');
-      const t = java('try', '/zj');
-      assert.equal(await t.finish(), 0, t.err().slice(-400));
-      assert.equal(t.out().trim(), 'busy');
-      const w = java('wait', '/zj', 60_000);
-      await waitFor(async () => (await children(cs.session, '/zj')).length === 2, 'java to queue', 60_000);
-      z.child.kill('SIGTERM');
-      assert.equal((await z.exited).code, 130);
-      await waitFor(() => w.out().includes('acquired'), 'java to acquire after zkctl released', 30_000);
-      assert.equal(await w.finish(), 0);
-    } finally {
       z.child.kill('SIGKILL');
     }
   });

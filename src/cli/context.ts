@@ -72,6 +72,26 @@ export function setContext(name: string, ctx: Context, opts: { makeCurrent?: boo
   saveConfig(cfg, opts.path);
 }
 
+/**
+ * Point every context whose ensemble-dir is `dir` at the ensemble's members now (after
+ * `ensemble add` / `remove`), keeping a chroot the context's server had. Returns the contexts
+ * changed; the file is written only when one changed.
+ */
+export function updateEnsembleContexts(dir: string, connectString: string, path = configPath()): string[] {
+  const cfg = loadConfig(path);
+  const changed: string[] = [];
+  for (const [name, ctx] of Object.entries(cfg.contexts)) {
+    if (!ctx || ctx['ensemble-dir'] !== dir) continue;
+    const slash = typeof ctx.server === 'string' ? ctx.server.indexOf('/') : -1;
+    const server = slash >= 0 ? `${connectString}${ctx.server.slice(slash)}` : connectString;
+    if (ctx.server === server) continue;
+    ctx.server = server;
+    changed.push(name);
+  }
+  if (changed.length > 0) saveConfig(cfg, path);
+  return changed;
+}
+
 export interface ConnectionSettings {
   server: string;
   auth: AuthInfo[];

@@ -9,6 +9,7 @@ export * from './fourlw.js';
 export * from './status.js';
 export * from './proc.js';
 export * from './local.js';
+export * from './roster.js';
 export * from './view.js';
 export { tailFile, followFile, LineSplitter } from './logs.js';
 export * from './membership.js';

@@ -12,6 +12,8 @@
  *   members/<id>/data/myid      and the snapshots / transaction logs
  *   members/<id>/zookeeper.pid  pid of the running member
  *   members/<id>/zookeeper.log  the member's stdout/stderr (server log)
+ *   membership.json             which ids are members now, with roles, after `ensemble add` /
+ *                               `ensemble remove` (roster.ts; absent: members 1..size)
  * Ensembles created with an explicit dir outside the default root are recorded
  * in $XDG_STATE_HOME/zkctl/ensembles.json so that list() and load(name) find them.
  */
@@ -38,14 +40,12 @@ import {
   checkSpec,
   DEFAULTS,
   MAX_SIZE,
-  connectString,
   ELECTION_PORT_OFFSET,
   QUORUM_PORT_OFFSET,
   DEFAULT_JVM_FLAGS,
   generatePassword,
   LOCAL_HOST,
   makeSpec,
-  memberIds,
   memberPorts,
   renderDynamicConfig,
   renderLog4jProperties,
@@ -60,6 +60,7 @@ import {
 import { findPortHolder, isPidAlive, isPortFree, PortInUseError, readCmdline, sleep } from './proc.js';
 import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type MemberStatus } from './status.js';
 import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
+import { readRoster, votingIds, type MemberRole, type RosterMember } from './roster.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -88,6 +89,8 @@ export interface UpOptions extends EnvOptions, SpecInput {
 }
 
 export interface MemberDescription extends MemberPorts {
+  /** participant (votes) or observer. */
+  role: MemberRole;
   host: string;
   /** "127.0.0.1:2181" */
   address: string;
@@ -102,7 +105,10 @@ export interface MemberDescription extends MemberPorts {
 export interface EnsembleDescription {
   name: string;
   dir: string;
+  /** Number of members (ids can have holes after `ensemble remove`). */
   size: number;
+  /** Number of voting members (participants). */
+  votingSize: number;
   basePort: number;
   tickTime: number;
   adminPort?: number;
@@ -116,6 +122,7 @@ export interface EnsembleDescription {
 
 export interface LocalMemberStatus extends MemberStatus {
   id: number;
+  role: MemberRole;
   pid?: number;
   running: boolean;
 }
@@ -154,6 +161,7 @@ export interface MemberActionResult {
 export interface EnsembleSummary {
   name: string;
   dir: string;
+  /** Number of members. */
   size: number;
   basePort: number;
   connectString: string;
@@ -320,14 +328,28 @@ export class LocalEnsemble {
   get name(): string {
     return this.spec.name;
   }
+  /**
+   * The members now, with roles: membership.json when `ensemble add` / `remove` changed the
+   * membership, else 1..spec.size (roster.ts). Read from the directory on every call.
+   */
+  roster(): RosterMember[] {
+    return readRoster(this.dir, this.spec);
+  }
+  /** Number of members (not the highest id: removing a member below the highest leaves a hole). */
   get size(): number {
-    return this.spec.size;
+    return this.roster().length;
   }
+  /** Number of voting members (participants; observers do not vote). */
+  get votingSize(): number {
+    return votingIds(this.roster()).length;
+  }
+  /** Client addresses of the members, observers included. */
   get connectString(): string {
-    return connectString(this.spec);
+    return addresses(this.spec, this.ids);
   }
+  /** Member ids now, ascending. */
   get ids(): number[] {
-    return memberIds(this.spec);
+    return this.roster().map((m) => m.id);
   }
   get superSecretPath(): string {
     return join(this.dir, SECRET_FILE);
@@ -345,9 +367,9 @@ export class LocalEnsemble {
   pidPath(id: number): string {
     return join(this.memberDir(id), PID_FILE);
   }
-  /** The member's log file (server log at INFO plus JVM output). */
+  /** The member's log file (server log at INFO plus JVM output); also of a removed member whose files are kept. */
   logPath(id: MemberRef): string {
-    return join(this.memberDir(this.checkId(id)), LOG_FILE);
+    return join(this.memberDir(this.checkId(id, false)), LOG_FILE);
   }
   ports(id: number): MemberPorts {
     return memberPorts(this.spec, id);
@@ -362,13 +384,31 @@ export class LocalEnsemble {
     return `super:${this.superPassword()}`;
   }
 
-  /** Validate a numeric member id ('leader' needs resolveMember). */
-  private checkId(id: MemberRef): number {
+  /**
+   * Validate a numeric member id ('leader' needs resolveMember): a member now, or with
+   * member=false also a former member whose files are still there (to stop it, read its log).
+   */
+  private checkId(id: MemberRef, member = true): number {
     const n = typeof id === 'number' ? id : /^\d+$/.test(id.trim()) ? Number(id.trim()) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > this.size) {
-      throw new UsageError(`no member '${id}' in ensemble '${this.name}'`, `use a member id from 1 to ${this.size}${typeof id === 'string' ? " or 'leader'" : ''}`);
+    const ids = this.ids;
+    if (Number.isInteger(n) && ids.includes(n)) return n;
+    const hint = `use a member id (${ids.join(', ')})${typeof id === 'string' ? " or 'leader'" : ''}`;
+    if (Number.isInteger(n) && n >= 1 && existsSync(this.configPath(n))) {
+      if (!member) return n;
+      throw new UsageError(`member ${n} is no longer a member of ensemble '${this.name}' (removed)`, `${hint}; \`zkctl ensemble add\` adds a member`);
     }
-    return n;
+    throw new UsageError(`no member '${id}' in ensemble '${this.name}'`, hint);
+  }
+
+  /** Ids with files under members/ (members, and removed members whose files are kept). */
+  private idsWithFiles(): number[] {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(this.dir, 'members'));
+    } catch {
+      /* no members dir */
+    }
+    return names.filter((d) => /^\d+$/.test(d)).map(Number).filter((id) => id >= 1 && existsSync(this.configPath(id)));
   }
 
   /** Is this pid our member's QuorumPeerMain (not a reused pid)? */
@@ -379,9 +419,9 @@ export class LocalEnsemble {
     return argv.includes(QUORUM_PEER_MAIN) && argv.includes(this.configPath(id));
   }
 
-  /** The live pid of a member, or undefined (no pid file, or a stale one). */
+  /** The live pid of a member (or of a removed member still running), or undefined (no pid file, or a stale one). */
   pidOf(id: MemberRef): number | undefined {
-    const n = this.checkId(id);
+    const n = this.checkId(id, false);
     const pid = Number(readFileSafe(this.pidPath(n)).trim());
     if (!pid) return undefined;
     return this.isOurs(pid, n) ? pid : undefined;
@@ -392,11 +432,12 @@ export class LocalEnsemble {
   }
 
   members(): MemberDescription[] {
-    return this.ids.map((id) => {
+    return this.roster().map(({ id, role }) => {
       const pid = this.pidOf(id);
       const ports = this.ports(id);
       const m: MemberDescription = {
         ...ports,
+        role,
         host: LOCAL_HOST,
         address: `${LOCAL_HOST}:${ports.clientPort}`,
         running: pid !== undefined,
@@ -415,10 +456,11 @@ export class LocalEnsemble {
     const d: EnsembleDescription = {
       name: this.name,
       dir: this.dir,
-      size: this.size,
+      size: members.length,
+      votingSize: members.filter((m) => m.role === 'participant').length,
       basePort: this.spec.basePort,
       tickTime: this.spec.tickTime,
-      connectString: this.connectString,
+      connectString: addresses(this.spec, members.map((m) => m.id)),
       superSecretPath: this.superSecretPath,
       createdAt: this.spec.createdAt,
       members,
@@ -428,34 +470,44 @@ export class LocalEnsemble {
     return d;
   }
 
-  /** Status of every member (four-letter words; members whose process is not running are 'down' without asking). */
+  /**
+   * Status of every member (four-letter words; members whose process is not running are 'down'
+   * without asking). The quorum is a majority of the voting members (observers do not vote).
+   */
   async status(opts: { timeoutMs?: number } = {}): Promise<LocalEnsembleStatus> {
     const timeoutMs = opts.timeoutMs ?? 2000;
+    const roster = this.roster();
     const members = await Promise.all(
-      this.ids.map(async (id): Promise<LocalMemberStatus> => {
+      roster.map(async ({ id, role }): Promise<LocalMemberStatus> => {
         const ports = this.ports(id);
         const pid = this.pidOf(id);
         if (pid === undefined) {
-          return { id, host: LOCAL_HOST, port: ports.clientPort, address: `${LOCAL_HOST}:${ports.clientPort}`, mode: 'down', error: 'not running', running: false, ms: 0 };
+          return { id, role, host: LOCAL_HOST, port: ports.clientPort, address: `${LOCAL_HOST}:${ports.clientPort}`, mode: 'down', error: 'not running', running: false, ms: 0 };
         }
         const st = await memberStatus({ host: LOCAL_HOST, port: ports.clientPort }, { timeoutMs });
-        return { ...st, id, pid, running: true };
+        return { ...st, id, role, pid, running: true };
       }),
     );
-    const { leader, ...sum } = summarize(members, this.size);
-    const out: LocalEnsembleStatus = { ...sum, members, name: this.name, dir: this.dir, connectString: this.connectString };
+    const { leader, ...sum } = summarize(members, votingIds(roster).length);
+    const cs = addresses(this.spec, roster.map((m) => m.id));
+    const out: LocalEnsembleStatus = { ...sum, members, name: this.name, dir: this.dir, connectString: cs };
     if (leader) out.leader = leader as LocalMemberStatus;
     return out;
   }
 
   /** A member id from a number, "2" or "leader" (asks the members who leads). */
   async resolveMember(ref: MemberRef, opts: { timeoutMs?: number } = {}): Promise<number> {
+    return this.resolveRef(ref, true, opts);
+  }
+
+  /** resolveMember; with member=false a removed member whose files are kept is accepted too (stop, kill). */
+  private async resolveRef(ref: MemberRef, member: boolean, opts: { timeoutMs?: number } = {}): Promise<number> {
     if (typeof ref === 'string' && ref.trim().toLowerCase() === 'leader') {
       const st = await this.status(opts);
       if (!st.leader) throw new ConnectionError(`ensemble '${this.name}' has no leader right now (${describeModes(st)})`);
       return st.leader.id;
     }
-    return this.checkId(ref);
+    return this.checkId(ref, member);
   }
 
   private zk(): ZkInstall {
@@ -607,7 +659,7 @@ export class LocalEnsemble {
   /** SIGTERM, wait (deadline), then SIGKILL. */
   async stop(ref: MemberRef, opts: { timeoutMs?: number } = {}): Promise<MemberActionResult> {
     const t0 = Date.now();
-    const id = await this.resolveMember(ref);
+    const id = await this.resolveRef(ref, false);
     const pid = this.pidOf(id);
     if (pid === undefined) {
       this.removePidFile(id);
@@ -627,7 +679,7 @@ export class LocalEnsemble {
   /** SIGKILL at once (a crash, for drills). */
   async kill(ref: MemberRef, opts: { timeoutMs?: number } = {}): Promise<MemberActionResult> {
     const t0 = Date.now();
-    const id = await this.resolveMember(ref);
+    const id = await this.resolveRef(ref, false);
     const pid = this.pidOf(id);
     if (pid === undefined) {
       this.removePidFile(id);
@@ -648,9 +700,13 @@ export class LocalEnsemble {
     return { ...started, wasRunning: stopped.wasRunning, ms: Date.now() - t0 };
   }
 
-  /** Stop every member (in parallel); with purge, remove the directory. */
+  /**
+   * Stop every member (in parallel), and any removed member whose files are kept and that still
+   * runs; with purge, remove the directory.
+   */
   async down(opts: { purge?: boolean; timeoutMs?: number } = {}): Promise<{ stopped: number[]; purged: boolean; dir: string }> {
-    const results = await Promise.all(this.ids.map((id) => this.stop(id, opts)));
+    const ids = [...new Set([...this.ids, ...this.idsWithFiles()])].sort((a, b) => a - b);
+    const results = await Promise.all(ids.map((id) => this.stop(id, opts)));
     const stopped = results.filter((r) => r.wasRunning).map((r) => r.id);
     let purged = false;
     if (opts.purge && !existsSync(this.dir)) {
@@ -678,6 +734,7 @@ export class LocalEnsemble {
     const id = await this.resolveMember(ref);
     const end = Date.now() + timeoutMs;
     const port = this.ports(id).clientPort;
+    const role = this.roster().find((m) => m.id === id)?.role ?? 'participant';
     let last: MemberStatus | undefined;
     for (;;) {
       const pid = this.pidOf(id);
@@ -688,7 +745,7 @@ export class LocalEnsemble {
       }
       const remaining = end - Date.now();
       last = await memberStatus({ host: LOCAL_HOST, port }, { timeoutMs: Math.max(200, Math.min(1000, remaining)), mntr: false, conf: false });
-      if (isServing(last.mode)) return { ...last, id, pid, running: true };
+      if (isServing(last.mode)) return { ...last, id, role, pid, running: true };
       if (Date.now() >= end) {
         throw new ConnectionError(`member ${id} of ensemble '${this.name}' did not start serving within ${fmtMs(timeoutMs)} (${last.mode})`, { hint: `see ${this.logPath(id)}` });
       }
@@ -716,8 +773,9 @@ export class LocalEnsemble {
         opts.onProgress?.({ kind: 'waiting', message: msg });
         lastMsg = msg;
       }
-      if (running.length <= Math.floor(this.size / 2)) {
-        const dead = st.members.filter((m) => !m.running).map((m) => m.id);
+      const voters = st.members.filter((m) => m.role === 'participant');
+      if (voters.filter((m) => m.running).length <= Math.floor(voters.length / 2)) {
+        const dead = voters.filter((m) => !m.running).map((m) => m.id);
         throw new ZkctlError(`ensemble '${this.name}' cannot form a quorum: member${dead.length > 1 ? 's' : ''} ${dead.join(', ')} not running`, undefined, {
           hint: dead.map((id) => `${this.logPath(id)}${lastErrorLine(this.logPath(id))}`).join('; '),
         });
@@ -731,6 +789,11 @@ export class LocalEnsemble {
       await sleep(Math.min(200, Math.max(0, end - Date.now())));
     }
   }
+}
+
+/** "127.0.0.1:2181,127.0.0.1:2183": client addresses of these member ids. */
+function addresses(spec: EnsembleSpec, ids: number[]): string {
+  return ids.map((id) => `${LOCAL_HOST}:${memberPorts(spec, id).clientPort}`).join(',');
 }
 
 function describeModes(st: EnsembleStatus & { members: Array<MemberStatus & { id?: number }> }): string {
@@ -837,7 +900,8 @@ export function list(opts: EnvOptions = {}): EnsembleSummary[] {
     const spec = safeSpec(dir);
     if (!spec) continue;
     const e = new LocalEnsemble(dir, spec, { env });
-    out.push({ name: spec.name, dir, size: spec.size, basePort: spec.basePort, connectString: e.connectString, running: e.ids.filter((id) => e.isRunning(id)).length });
+    const ids = e.ids;
+    out.push({ name: spec.name, dir, size: ids.length, basePort: spec.basePort, connectString: addresses(spec, ids), running: ids.filter((id) => e.isRunning(id)).length });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
 }

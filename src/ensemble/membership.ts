@@ -15,17 +15,17 @@
  *
  * The new member's id is the lowest id a removed member left free, else one
  * above the highest; its ports follow the layout of config.ts (base + id - 1).
- * ensemble.json's `size` is the highest member id: removing the highest member
- * shrinks it (and deletes that member's directory); removing a lower one leaves
- * a hole, recorded in `membership.json` in the ensemble directory
- * ({"removed": [2]}) with the member's directory kept (stopped). Note: the
- * ensemble library does not read membership.json yet, so `ensemble status`
- * shows such a member as down and `ensemble up` tries to start it (ZooKeeper
- * then refuses to run it: it is no longer in the configuration).
+ * After each committed change the membership ZooKeeper committed (ids and roles)
+ * is recorded in the ensemble's roster (`membership.json`, roster.ts), which the
+ * rest of the ensemble library reads: status, up/start/down and the connect
+ * string cover exactly those members, and observers do not count for the quorum.
+ * ensemble.json's `size` is the highest id with files: removing the highest
+ * member shrinks it (and deletes that member's directory); removing a lower one
+ * leaves a hole, with the member's directory kept (stopped).
  *
  * No oclif, no chalk, never prints (progress through a callback).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
@@ -43,13 +43,13 @@ import {
 import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
 import { conf } from './fourlw.js';
 import { load, type LocalEnsemble } from './local.js';
+import { MEMBERSHIP_FILE, readRecordedRoster, writeRoster, type RosterMember } from './roster.js';
 import { isPidAlive, isPortFree, sleep } from './proc.js';
 import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
 
 // ZooKeeper's dynamic config model (any ensemble), with the local membership changes.
 export * from '../core/config/dynamic.js';
 
-const MEMBERSHIP_FILE = 'membership.json';
 const LOCK_FILE = '.membership.lock';
 const DEFAULT_WAIT_MS = 120_000;
 /** Server ids stay below 255 with extendedTypesEnabled (TTL nodes). */
@@ -89,33 +89,10 @@ export interface MembershipChange {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-interface MembershipFile {
-  removed: number[];
-}
-
-function readMembership(dir: string): MembershipFile {
-  try {
-    const v = JSON.parse(readFileSync(join(dir, MEMBERSHIP_FILE), 'utf8')) as { removed?: unknown };
-    return { removed: Array.isArray(v.removed) ? v.removed.filter((x): x is number => Number.isInteger(x)) : [] };
-  } catch {
-    return { removed: [] };
-  }
-}
-
 function atomicWrite(path: string, text: string, mode = 0o644): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text, { mode });
   renameSync(tmp, path);
-}
-
-function writeMembership(dir: string, m: MembershipFile): void {
-  const removed = [...new Set(m.removed)].sort((a, b) => a - b);
-  const p = join(dir, MEMBERSHIP_FILE);
-  if (removed.length === 0) {
-    rmSync(p, { force: true });
-    return;
-  }
-  atomicWrite(p, JSON.stringify({ removed }, null, 2) + '\n');
 }
 
 function writeSpec(dir: string, spec: EnsembleSpec): void {
@@ -124,13 +101,31 @@ function writeSpec(dir: string, spec: EnsembleSpec): void {
 
 /** Ids of members removed with `ensemble remove` that left a hole below the highest id. */
 export function removedMembers(ens: LocalEnsemble): number[] {
-  return readMembership(ens.dir).removed.filter((id) => id <= ens.size);
+  const active = new Set(ens.ids);
+  return Array.from({ length: ens.spec.size }, (_, i) => i + 1).filter((id) => !active.has(id));
 }
 
-/** Member ids of the local ensemble that are still members (1..size without the removed ones). */
+/** Member ids of the local ensemble that are still members (the roster: LocalEnsemble.ids). */
 export function activeMemberIds(ens: LocalEnsemble): number[] {
-  const removed = new Set(removedMembers(ens));
-  return ens.ids.filter((id) => !removed.has(id));
+  return ens.ids;
+}
+
+/** The local members of a committed configuration (servers on this host at the ports of their id). */
+function rosterOf(cfg: DynamicConfig, spec: EnsembleSpec): RosterMember[] {
+  return cfg.servers
+    .filter((s) => (s.host === LOCAL_HOST || s.host === 'localhost') && s.quorumPort === memberPorts(spec, s.id).quorumPort)
+    .map((s) => ({ id: s.id, role: s.role === 'observer' ? ('observer' as const) : ('participant' as const) }));
+}
+
+/** Is a process running on this id's files (member or not)? */
+function runsOn(ens: LocalEnsemble, id: number): boolean {
+  return existsSync(ens.configPath(id)) && ens.isRunning(id);
+}
+
+/** Put membership.json back as it was (absent, or these members). */
+function restoreRoster(dir: string, recorded: RosterMember[] | undefined): void {
+  if (recorded) writeRoster(dir, recorded);
+  else rmSync(join(dir, MEMBERSHIP_FILE), { force: true });
 }
 
 /** Serialize membership changes of one ensemble across processes. */
@@ -284,10 +279,11 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
       if (role === 'participant' && live + 1 < majority(voters.length + 1)) {
         throw new UsageError(`adding a participant would leave ${live + 1} of ${voters.length + 1} voting members serving, not a majority; refusing`);
       }
-      const membership = readMembership(ens.dir);
-      const inConfig = new Set(before.servers.map((s) => s.id));
-      const holes = membership.removed.filter((id) => id <= ens.size && !inConfig.has(id) && !ens.isRunning(id)).sort((a, b) => a - b);
-      const id = holes[0] ?? Math.max(ens.size, ...before.servers.map((s) => s.id)) + 1;
+      const recorded = readRecordedRoster(ens.dir, ens.spec);
+      const roster = ens.roster();
+      const taken = new Set([...before.servers.map((s) => s.id), ...roster.map((m) => m.id)]);
+      const holes = Array.from({ length: ens.spec.size }, (_, i) => i + 1).filter((x) => !taken.has(x) && !runsOn(ens, x));
+      const id = holes[0] ?? Math.max(ens.spec.size, ...taken) + 1;
       if (id > MAX_ID) throw new UsageError(`no member id left (ids must stay below ${MAX_ID + 1})`);
       if (ens.spec.basePort + ELECTION_PORT_OFFSET + id - 1 > 65535) throw new UsageError(`member ${id} would need ports above 65535 (base port ${ens.spec.basePort})`);
       const ports = memberPorts(ens.spec, id);
@@ -321,7 +317,8 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
       const newSpec: EnsembleSpec = { ...oldSpec, size: Math.max(oldSpec.size, id) };
       writeFileSync(ens.configPath(id), renderZooCfg(newSpec, id, { dataDir: ens.dataDir(id), dynamicConfigFile: dyn }, superDigest(ens.superPassword())), { mode: 0o600 });
       writeSpec(ens.dir, newSpec);
-      writeMembership(ens.dir, { removed: membership.removed.filter((x) => x !== id) });
+      // A member from now on (start() only starts members); undone below if the change fails.
+      writeRoster(ens.dir, [...roster.filter((m) => m.id !== id), { id, role }]);
       const grown = load(ens.dir);
 
       const undo = async (): Promise<void> => {
@@ -332,7 +329,7 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         }
         rmSync(memberDir, { recursive: true, force: true });
         writeSpec(ens.dir, oldSpec);
-        writeMembership(ens.dir, membership);
+        restoreRoster(ens.dir, recorded);
       };
 
       let pid: number | undefined;
@@ -348,6 +345,7 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         await undo();
         throw e;
       }
+      writeRoster(ens.dir, rosterOf(after, newSpec));
       progress(`committed config version ${after.versionHex}; waiting for the members to serve it`);
       const final = await waitCommitted(after, endAt, (s) => {
         const m = s.get(id)?.mode;
@@ -395,7 +393,7 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
         throw new UsageError(`member ${id} is not in the configuration of ensemble '${ens.name}' (version ${before.versionHex}: ${before.servers.map((s) => s.id).join(', ')})`);
       }
       target = t;
-      if (id > ens.size) throw new UsageError(`member ${id} is not a member of the local ensemble '${ens.name}' (ids 1..${ens.size})`);
+      if (!ens.ids.includes(id)) throw new UsageError(`member ${id} is not a member of the local ensemble '${ens.name}' (members ${ens.ids.join(', ')})`);
       const st = await statuses(before);
       checkQuorumNow(before, st);
       if (target.role === 'participant') {
@@ -414,19 +412,20 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
     } finally {
       await session.close();
     }
+    // Committed: record the membership ZooKeeper has now before anything else can fail.
+    const roster = rosterOf(after, ens.spec);
+    writeRoster(ens.dir, roster);
     progress(`committed config version ${after.versionHex}; stopping member ${id}`);
     const stopped = await ens.stop(id, { timeoutMs: opts.graceMs ?? 15_000 });
-    // Local files: shrink the spec when the highest member went, else record the hole.
-    const membership = readMembership(ens.dir);
-    const removed = new Set([...membership.removed, id]);
-    let size = ens.size;
-    while (size > 0 && removed.has(size) && !ens.isRunning(size)) {
+    // Shrink the spec when the highest member went (its files go), else the removed member's
+    // files stay, stopped, in a hole.
+    const members = new Set(roster.map((m) => m.id));
+    let size = ens.spec.size;
+    while (size > 0 && !members.has(size) && !runsOn(ens, size)) {
       rmSync(ens.memberDir(size), { recursive: true, force: true });
-      removed.delete(size);
       size--;
     }
-    if (size !== ens.size) writeSpec(ens.dir, { ...ens.spec, size });
-    writeMembership(ens.dir, { removed: [...removed].filter((x) => x <= size) });
+    if (size !== ens.spec.size) writeSpec(ens.dir, { ...ens.spec, size });
     progress('waiting for the remaining members to serve the new configuration');
     const final = await waitCommitted(after, endAt, () => undefined);
     const change: MembershipChange = {

@@ -6,6 +6,8 @@ import type { EnsembleStatus, MemberStatus } from './status.js';
 
 export interface MemberRow {
   id?: number;
+  /** Local ensembles: participant or observer (as recorded by zkctl; `mode` is what the server says). */
+  role?: 'participant' | 'observer';
   address: string;
   mode: MemberStatus['mode'];
   zxid?: string;
@@ -36,12 +38,13 @@ export interface StatusView {
   members: MemberRow[];
 }
 
-export function memberRow(m: MemberStatus & { pid?: number }): MemberRow {
+export function memberRow(m: MemberStatus & { pid?: number; role?: MemberRow['role'] }): MemberRow {
   const r: MemberRow = { address: m.address, mode: m.mode };
   const set = <K extends keyof MemberRow>(k: K, v: MemberRow[K] | undefined): void => {
     if (v !== undefined && !(typeof v === 'number' && Number.isNaN(v))) r[k] = v;
   };
   set('id', m.id);
+  set('role', m.role);
   set('zxid', m.zxid);
   set('epoch', m.epoch);
   set('latencyMin', m.latency?.min);
@@ -67,6 +70,6 @@ export function statusView(st: EnsembleStatus, extra: { name?: string; dir?: str
   v.quorum = st.quorum;
   v.serving = st.serving;
   v.size = st.votingSize;
-  v.members = st.members.map((m) => memberRow(m as MemberStatus & { pid?: number }));
+  v.members = st.members.map((m) => memberRow(m as MemberStatus & { pid?: number; role?: MemberRow['role'] }));
   return v as StatusView;
 }

@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
+import { updateEnsembleContexts } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
+import { load } from '../../ensemble/local.js';
 import { addMember, type MembershipChange } from '../../ensemble/membership.js';
 import type { OutputFormat, Printer } from '../../output/index.js';
 import { memberColumns } from './config.js';
@@ -16,7 +18,7 @@ export default class EnsembleAdd extends BaseCommand<typeof EnsembleAdd> {
   static override summary = 'Grow a local ensemble by one member (dynamic reconfig).';
   static override description = `Starts a new member with the next id (the lowest id a removed member left free, else one above the highest) and the next ports (client base+id-1, quorum +10000, election +20000), its files rendered like the other members' (same tick time, limits, super digest). It first joins as a non-voting member that syncs with the leader (its initial configuration is the committed one plus itself as an observer), then is added with reconfig as a participant (or --observer), authenticated as the ensemble's super user (password in super.secret in the ensemble dir), as a compare-and-set on the config version read.
 
-Waits until the new configuration is committed, every running member serves it and the new member votes (or observes), then prints the membership. Refuses (exit 8) when the ensemble has no quorum now; if the new member cannot start or the reconfig fails, it is stopped and its files removed. Exit 5 when another reconfig changed the configuration meanwhile.`;
+Waits until the new configuration is committed, every running member serves it and the new member votes (or observes), then prints the membership. Refuses (exit 8) when the ensemble has no quorum now; if the new member cannot start or the reconfig fails, it is stopped and its files removed. Exit 5 when another reconfig changed the configuration meanwhile. Contexts pointing at the ensemble (set by \`ensemble up\`) get the new member in their server list.`;
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --observer', '<%= config.bin %> <%= command.id %> --name dev --wait 3m -o json'];
   static override flags = {
     ...targetFlags,
@@ -32,9 +34,21 @@ Waits until the new configuration is committed, every running member serves it a
       timeoutMs,
       requestTimeoutMs: this.connection.timeoutMs,
       onProgress: (m) => this.progress(m),
-    });
+    }).finally(() => followMembers(ens.dir));
     printChange(this, r);
     return membershipOutput(r);
+  }
+}
+
+/**
+ * Contexts whose ensemble-dir is this ensemble follow its members (also when the change failed
+ * after ZooKeeper committed it: the roster says what is true; an undone change leaves it as it was).
+ */
+export function followMembers(dir: string): void {
+  try {
+    updateEnsembleContexts(dir, load(dir).connectString);
+  } catch {
+    /* best effort: never hide the change's own outcome */
   }
 }
 

@@ -3,14 +3,14 @@ import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { removeMember } from '../../ensemble/membership.js';
-import { type MembershipOutput, membershipOutput, printChange } from './add.js';
+import { followMembers, type MembershipOutput, membershipOutput, printChange } from './add.js';
 import { targetEnsemble, targetFlags } from './status.js';
 
 export default class EnsembleRemove extends BaseCommand<typeof EnsembleRemove> {
   static override summary = 'Remove a member from a local ensemble (dynamic reconfig), then stop it.';
   static override description = `Removes member ID with reconfig (authenticated as the ensemble's super user, as a compare-and-set on the config version read), waits until the new configuration is committed, stops the member and waits until the remaining members serve the new configuration. Removing the highest id shrinks the ensemble (its directory is deleted); a lower id leaves a hole that the next \`ensemble add\` fills.
 
-Refuses (exit 2, nothing changed) to remove the last voting member, or a member whose removal would leave fewer than a majority of the remaining voting members serving (e.g. removing a live member of three while another is down); exit 8 when there is no quorum now, 5 when another reconfig came first.`;
+Refuses (exit 2, nothing changed) to remove the last voting member, or a member whose removal would leave fewer than a majority of the remaining voting members serving (e.g. removing a live member of three while another is down); exit 8 when there is no quorum now, 5 when another reconfig came first. Contexts pointing at the ensemble drop the member from their server list; \`ensemble status\`, \`up\` and \`down\` no longer count it as a member.`;
   static override examples = ['<%= config.bin %> <%= command.id %> 4', '<%= config.bin %> <%= command.id %> 2 --name dev -o json'];
   static override args = { id: Args.string({ required: true, description: 'member id' }) };
   static override flags = {
@@ -27,7 +27,7 @@ Refuses (exit 2, nothing changed) to remove the last voting member, or a member 
       graceMs: parseDuration(this.flags.grace, '--grace'),
       requestTimeoutMs: this.connection.timeoutMs,
       onProgress: (m) => this.progress(m),
-    });
+    }).finally(() => followMembers(ens.dir));
     printChange(this, r);
     return membershipOutput(r);
   }

@@ -118,4 +118,4 @@ export const actionColumns: Column<ActionRow>[] = [
   { header: 'MS', key: 'ms', get: (r) => r.ms, align: 'right' },
 ];
 
-export const memberArg = { description: "member id (1..size) or 'leader'", required: true } as const;
+export const memberArg = { description: "member id (as `ensemble status` lists them) or 'leader'", required: true } as const;

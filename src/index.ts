@@ -10,6 +10,7 @@ export * as tree from './core/tree.js';
 export * as acl from './core/acl.js';
 export * as data from './core/data.js';
 export * as backup from './core/backup.js';
+export * as treediff from './core/treediff.js';
 export * as lock from './core/recipes/lock.js';
 export * as election from './core/recipes/election.js';
 export * as watchers from './core/recipes/watchers.js';

@@ -1,11 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { resolveConnection } from '../cli/context.js';
-import { assertWritable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { assertWritable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { isWithin, readTree } from '../core/backup.js';
 import { UsageError } from '../core/errors.js';
 import { Session } from '../core/session.js';
-import { boundHeapGrowth } from './export.js';
 import { ATOMICITY_HELP, type ImportResult, modeFlags, runImport } from './import.js';
 
 /** Flags naming a second ensemble (cp, diff). */

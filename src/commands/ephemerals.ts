@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { UsageError } from '../core/errors.js';
 import { walk } from '../core/tree.js';
 import type { Column } from '../output/index.js';
@@ -35,6 +35,7 @@ Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, owner, 
   };
 
   async run(): Promise<void> {
+    boundHeapGrowth();
     const path = checkPath(this.args.path);
     let owner: bigint | undefined;
     if (this.flags.owner !== undefined) {

@@ -1,26 +1,10 @@
 import { createWriteStream, renameSync, rmSync, type WriteStream } from 'node:fs';
-import v8 from 'node:v8';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { type BackupFormat, type ExportSummary, exportTree, formatFromFileName } from '../core/backup.js';
 import { UsageError } from '../core/errors.js';
 import { writeOut } from '../output/znode.js';
-
-/**
- * Walking a large tree allocates much short-lived garbage (replies, stats,
- * buffered nodes); by default V8 lets the heap grow to 2-4 times what is live
- * between full collections (100k nodes: ~300 MB peak RSS for ~50 MB live).
- * The tree commands keep that growth at 30%: peak RSS then follows what is
- * live, for a few more (short) collections.
- */
-export function boundHeapGrowth(): void {
-  try {
-    v8.setFlagsFromString('--heap-growing-percent=30');
-  } catch {
-    /* an unknown flag in another V8: only memory is at stake */
-  }
-}
 
 export interface ExportResult extends ExportSummary {
   file?: string;

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { parseSize } from '../core/data.js';
 import { UsageError } from '../core/errors.js';
 import { globToRegExp, walk } from '../core/tree.js';
@@ -32,6 +32,7 @@ Nodes this session may not read are skipped with a note on stderr, and the exit 
   };
 
   async run(): Promise<void> {
+    boundHeapGrowth();
     const path = checkPath(this.args.path);
     const f = this.flags;
     const nameRe = f.name !== undefined ? globToRegExp(f.name) : undefined;

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { isUtf8 } from '../core/data.js';
 import { UsageError } from '../core/errors.js';
 import { walk } from '../core/tree.js';
@@ -36,6 +36,7 @@ export default class Grep extends BaseCommand<typeof Grep> {
   };
 
   async run(): Promise<void> {
+    boundHeapGrowth();
     const path = checkPath(this.args.path);
     const f = this.flags;
     const src = f['fixed-strings'] ? this.args.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : this.args.pattern;

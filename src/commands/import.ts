@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { assertWritable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { assertWritable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import {
   type ApplyResult,
   type Backup,
@@ -18,7 +18,6 @@ import {
 import { UsageError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import type { Column, Printer } from '../output/index.js';
-import { boundHeapGrowth } from './export.js';
 
 export interface ImportResult {
   target: string;

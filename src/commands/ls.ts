@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { walk } from '../core/tree.js';
 import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson } from '../output/znode.js';
 
@@ -23,6 +23,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
   };
 
   async run(): Promise<void> {
+    boundHeapGrowth();
     const path = checkPath(this.args.path);
     const { recursive, long } = this.flags;
     const session = await this.session();

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../cli/base.js';
-import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
+import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { formatBytes } from '../core/data.js';
 import { type NodeInfo, walk } from '../core/tree.js';
 import { RowStream, hex, writeOut } from '../output/znode.js';
@@ -24,6 +24,7 @@ export default class Tree extends BaseCommand<typeof Tree> {
   };
 
   async run(): Promise<void> {
+    boundHeapGrowth();
     const path = checkPath(this.args.path);
     const session = await this.session();
     const intr = interruptSignal();

@@ -1,0 +1,126 @@
+/**
+ * Start-up: what a command loads. The launcher serves @oclif/core, node-zookeeper-client, yaml
+ * and cli-table3 from the start-up bundles in dist/vendor (src/cli/vendor.ts), with the same
+ * output as loading them from node_modules; yaml and cli-table3 load only when used.
+ * (Timings are measured by `npm run bench:startup`, never here.)
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { importOclif } from '../../src/cli/fast-path.js';
+import { seedVendorModules } from '../../src/cli/vendor.js';
+import { repoRoot, runCli, testServer } from '../helpers/zk.js';
+
+const tmp = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'startup-'));
+
+/** Preload for the CLI: records every file compiled as CommonJS. */
+const preload = join(tmp, 'record-compiled.cjs');
+writeFileSync(
+  preload,
+  `const Module = require('node:module');
+const { writeFileSync } = require('node:fs');
+const compiled = [];
+const compile = Module.prototype._compile;
+Module.prototype._compile = function (content, filename) {
+  compiled.push(filename);
+  return compile.apply(this, arguments);
+};
+process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify(compiled)));
+`,
+);
+
+let runs = 0;
+/** Run the CLI and return its result with the CommonJS files it compiled (paths relative to the repo). */
+async function runRecorded(args: string[], env: Record<string, string | undefined> = {}) {
+  const out = join(tmp, `compiled-${++runs}.json`);
+  const r = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require=${preload}`, ZKCTL_TEST_COMPILED_OUT: out } });
+  const compiled = (JSON.parse(readFileSync(out, 'utf8')) as string[]).map((f) => (f.startsWith(repoRoot) ? f.slice(repoRoot.length) : f));
+  return { ...r, compiled };
+}
+
+const fromNodeModules = (compiled: string[], pkg: string) => compiled.filter((f) => f.includes(`node_modules/${pkg}/`));
+
+describe('start-up: modules a command loads', () => {
+  it('get: @oclif/core and node-zookeeper-client come from the bundles; yaml, cli-table3 and semver are not loaded', async () => {
+    const r = await runRecorded(['get', '/zookeeper/config', '-s', testServer()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /server\.\d+=/);
+    assert.ok(r.compiled.includes('dist/vendor/oclif-core.cjs'), r.compiled.join('\n'));
+    assert.ok(r.compiled.includes('dist/vendor/node-zookeeper-client.cjs'), r.compiled.join('\n'));
+    for (const pkg of ['@oclif/core', 'node-zookeeper-client', 'yaml', 'cli-table3', 'semver']) {
+      assert.deepEqual(fromNodeModules(r.compiled, pkg), [], `${pkg} loaded from node_modules`);
+    }
+    assert.ok(!r.compiled.some((f) => /dist\/vendor\/(yaml|cli-table3)\.cjs$/.test(f)), r.compiled.join('\n'));
+  });
+
+  it('yaml and cli-table3 come from the bundles when used, with the same output as without them', async () => {
+    for (const args of [
+      ['get', '/zookeeper/quota', '-o', 'yaml', '-s', testServer()], // static, unlike /zookeeper/config
+      ['stat', '/zookeeper', '-o', 'table', '-s', testServer()],
+      ['ls', '/zookeeper', '-o', 'table', '-s', testServer()],
+    ]) {
+      const bundled = await runRecorded(args);
+      const plain = await runRecorded(args, { ZKCTL_NO_VENDOR_BUNDLES: '1' });
+      assert.equal(bundled.code, 0, bundled.stderr);
+      assert.equal(bundled.stdout, plain.stdout, args.join(' '));
+      assert.equal(bundled.stderr, plain.stderr, args.join(' '));
+      assert.deepEqual(fromNodeModules(bundled.compiled, '@oclif/core'), []);
+      assert.ok(fromNodeModules(plain.compiled, '@oclif/core').length > 0, 'ZKCTL_NO_VENDOR_BUNDLES=1 loads @oclif/core from node_modules');
+      if (args.includes('yaml')) assert.ok(bundled.compiled.includes('dist/vendor/yaml.cjs'));
+    }
+  });
+
+  it('help, usage errors and the core plugins behave the same with and without the bundles', async () => {
+    for (const args of [['--help'], ['help', 'get'], ['ls', '--help'], ['plugins'], ['autocomplete', '--help'], ['nosuchcommand'], ['get']]) {
+      const bundled = await runCli(args);
+      const plain = await runCli(args, { env: { ZKCTL_NO_VENDOR_BUNDLES: '1' } });
+      assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [plain.code, plain.stdout, plain.stderr], args.join(' '));
+    }
+  });
+});
+
+describe('start-up: seedVendorModules', () => {
+  const require = createRequire(import.meta.url);
+  // cli-table3 as the guinea pig: this test file loads it nowhere else.
+  const tableEntry = require.resolve('cli-table3');
+  const tableVersion = (require('cli-table3/package.json') as { version: string }).version;
+
+  function vendorDir(version: string): string {
+    const dir = mkdtempSync(join(tmp, 'vendor-'));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ 'cli-table3': { version, bundle: 'table.cjs', files: ['index.js'] } }));
+    writeFileSync(join(dir, 'table.cjs'), `exports['index.js'] = () => ({ fromBundle: true });\n`);
+    return dir;
+  }
+
+  after(() => {
+    delete require.cache[tableEntry];
+  });
+
+  it('does nothing without a manifest, when turned off, or when the installed version differs', () => {
+    assert.deepEqual(seedVendorModules(join(tmp, 'no-such-dir')), []);
+    assert.deepEqual(seedVendorModules(vendorDir(tableVersion), { ZKCTL_NO_VENDOR_BUNDLES: '1' }), []);
+    assert.deepEqual(seedVendorModules(vendorDir('0.0.0-other')), []);
+    assert.equal(require.cache[tableEntry], undefined);
+  });
+
+  it('serves require() and import of the package from the bundle, evaluated on first use', async () => {
+    assert.deepEqual(seedVendorModules(vendorDir(tableVersion)), ['cli-table3']);
+    assert.deepEqual(require('cli-table3'), { fromBundle: true });
+    const imported = (await import('cli-table3')) as { default: unknown };
+    assert.deepEqual(imported.default, { fromBundle: true });
+    // an entry already in the cache is kept: one copy per process
+    assert.deepEqual(seedVendorModules(vendorDir(tableVersion)), []);
+  });
+});
+
+describe('start-up: importOclif', () => {
+  it('leaves OCLIF_DISABLE_ENGINE_WARNING as it found it', async () => {
+    const before = process.env.OCLIF_DISABLE_ENGINE_WARNING;
+    const core = await importOclif();
+    assert.equal(typeof core.execute, 'function');
+    assert.equal(process.env.OCLIF_DISABLE_ENGINE_WARNING, before);
+  });
+});

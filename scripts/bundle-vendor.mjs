@@ -80,6 +80,8 @@ for (const [name, entries] of Object.entries(PACKAGES)) {
     format: 'cjs',
     target: 'node20',
     external: EXTERNAL,
+    // resolve as Node's require() does: esbuild adds a "module" condition by default, which picks some packages' ESM builds
+    conditions: [],
     legalComments: 'eof',
     logLevel: 'error',
   });

@@ -5,8 +5,13 @@
  *   much as starting node). Returns true when it handled the invocation.
  * - `importOclif`: @oclif/core from the start-up bundles (src/cli/vendor.ts),
  *   without the parts of its import that do nothing for zkctl.
+ * - `oclifLoadOptions`: what oclif's config loads for this invocation (the
+ *   core plugins only when the command may need them).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Interfaces } from '@oclif/core';
 
 export function fastPath(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): boolean {
   if (argv.length !== 1 || (argv[0] !== '--version' && argv[0] !== '-v')) return false;
@@ -35,4 +40,33 @@ export async function importOclif(): Promise<typeof import('@oclif/core')> {
     if (prev === undefined) delete process.env[key];
     else process.env[key] = prev;
   }
+}
+
+/**
+ * oclif's load options for `argv` (its `execute({loadOptions})`). By default (`binUrl`) oclif
+ * loads zkctl and its three core plugins, @oclif/plugin-help, -autocomplete and -plugins, with
+ * their package.json files and manifests. For a command or topic of zkctl's own (a file or
+ * folder under the `oclif.commands` folder) run without `--help`/`-h`, this returns zkctl's
+ * package.json without the core plugins: none of them has a hook such a run fires, and nothing in
+ * zkctl's commands looks at other plugins. User plugins (`zkctl plugins install`) load as always.
+ * Help, `plugins`, `autocomplete`, no or an unknown command: the default. `binUrl` is the
+ * launcher's own URL (the package root is its folder's parent).
+ */
+export function oclifLoadOptions(argv: string[], binUrl: string): Interfaces.LoadOptions {
+  const first = argv[0];
+  const end = argv.indexOf('--');
+  const beforeEnd = end >= 0 ? argv.slice(0, end) : argv;
+  if (!first || !/^[a-z0-9][a-z0-9-]*$/i.test(first) || beforeEnd.includes('--help') || beforeEnd.includes('-h')) return binUrl;
+  const root = resolve(fileURLToPath(new URL('../', binUrl))); // the package root (bin/..), as oclif finds it
+  let pjson: Interfaces.PJSON;
+  try {
+    pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Interfaces.PJSON;
+  } catch {
+    return binUrl;
+  }
+  const commandsDir = pjson.oclif?.commands;
+  if (typeof commandsDir !== 'string') return binUrl;
+  const dir = join(root, commandsDir);
+  if (!existsSync(join(dir, `${first}.js`)) && !existsSync(join(dir, first))) return binUrl;
+  return { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } };
 }

@@ -1,7 +1,8 @@
 /**
  * Start-up: what a command loads. The launcher serves @oclif/core, node-zookeeper-client, yaml
  * and cli-table3 from the start-up bundles in dist/vendor (src/cli/vendor.ts), with the same
- * output as loading them from node_modules; yaml and cli-table3 load only when used.
+ * output as loading them from node_modules; yaml and cli-table3 load only when used; oclif's core
+ * plugins load only for invocations that may need them (src/cli/fast-path.ts).
  * (Timings are measured by `npm run bench:startup`, never here.)
  */
 import assert from 'node:assert/strict';
@@ -10,36 +11,46 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { importOclif } from '../../src/cli/fast-path.js';
+import { importOclif, oclifLoadOptions } from '../../src/cli/fast-path.js';
 import { seedVendorModules } from '../../src/cli/vendor.js';
 import { repoRoot, runCli, testServer } from '../helpers/zk.js';
 
 const tmp = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'startup-'));
 
-/** Preload for the CLI: records every file compiled as CommonJS. */
+/** Preload for the CLI: records every file compiled as CommonJS and every file read with fs/promises (as oclif reads package.json files and manifests). */
 const preload = join(tmp, 'record-compiled.cjs');
 writeFileSync(
   preload,
   `const Module = require('node:module');
+const fsp = require('node:fs/promises');
 const { writeFileSync } = require('node:fs');
 const compiled = [];
+const read = [];
 const compile = Module.prototype._compile;
 Module.prototype._compile = function (content, filename) {
   compiled.push(filename);
   return compile.apply(this, arguments);
 };
-process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify(compiled)));
+const readFile = fsp.readFile;
+fsp.readFile = function (path, ...rest) {
+  read.push(String(path));
+  return readFile.call(this, path, ...rest);
+};
+process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read })));
 `,
 );
 
 let runs = 0;
-/** Run the CLI and return its result with the CommonJS files it compiled (paths relative to the repo). */
+/** Run the CLI and return its result with the CommonJS files it compiled and the files oclif read (paths relative to the repo). */
 async function runRecorded(args: string[], env: Record<string, string | undefined> = {}) {
   const out = join(tmp, `compiled-${++runs}.json`);
   const r = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require=${preload}`, ZKCTL_TEST_COMPILED_OUT: out } });
-  const compiled = (JSON.parse(readFileSync(out, 'utf8')) as string[]).map((f) => (f.startsWith(repoRoot) ? f.slice(repoRoot.length) : f));
-  return { ...r, compiled };
+  const rel = (f: string) => (f.startsWith(repoRoot) ? f.slice(repoRoot.length) : f);
+  const { compiled, read } = JSON.parse(readFileSync(out, 'utf8')) as { compiled: string[]; read: string[] };
+  return { ...r, compiled: compiled.map(rel), read: read.map(rel) };
 }
+
+const corePluginFiles = (read: string[]) => read.filter((f) => /node_modules\/@oclif\/plugin-[a-z-]+\/(package|oclif\.manifest)\.json$/.test(f));
 
 const fromNodeModules = (compiled: string[], pkg: string) => compiled.filter((f) => f.includes(`node_modules/${pkg}/`));
 
@@ -54,6 +65,17 @@ describe('start-up: modules a command loads', () => {
       assert.deepEqual(fromNodeModules(r.compiled, pkg), [], `${pkg} loaded from node_modules`);
     }
     assert.ok(!r.compiled.some((f) => /dist\/vendor\/(yaml|cli-table3)\.cjs$/.test(f)), r.compiled.join('\n'));
+  });
+
+  it('a command of zkctl\'s own does not load the core plugins; help and the plugins\' own commands do', async () => {
+    const get = await runRecorded(['get', '/zookeeper/config', '-s', testServer()]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(corePluginFiles(get.read), []);
+    for (const args of [['plugins'], ['get', '--help'], ['help', 'get']]) {
+      const r = await runRecorded(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(corePluginFiles(r.read).length, 6, `${args.join(' ')}: ${r.read.join('\n')}`);
+    }
   });
 
   it('yaml and cli-table3 come from the bundles when used, with the same output as without them', async () => {
@@ -74,10 +96,26 @@ describe('start-up: modules a command loads', () => {
   });
 
   it('help, usage errors and the core plugins behave the same with and without the bundles', async () => {
-    for (const args of [['--help'], ['help', 'get'], ['ls', '--help'], ['plugins'], ['autocomplete', '--help'], ['nosuchcommand'], ['get']]) {
+    for (const args of [['--help'], ['help', 'get'], ['ls', '--help'], ['plugins'], ['autocomplete', '--help'], ['nosuchcommand'], ['get'], ['ensemble'], ['ensemble', 'nosuch']]) {
       const bundled = await runCli(args);
       const plain = await runCli(args, { env: { ZKCTL_NO_VENDOR_BUNDLES: '1' } });
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [plain.code, plain.stdout, plain.stderr], args.join(' '));
+    }
+  });
+});
+
+describe('start-up: oclifLoadOptions', () => {
+  const bin = new URL('bin/zkctl.js', `file://${repoRoot}`).href;
+  it('loads zkctl without the core plugins only for its own commands and topics, without --help', () => {
+    for (const argv of [['get', '/x'], ['ensemble'], ['ensemble', 'up', '--size', '3'], ['get', '/x', '--', '--help'], ['context', 'ls']]) {
+      const o = oclifLoadOptions(argv, bin) as { root: string; pjson: { name: string; oclif: { plugins: string[] } } };
+      assert.equal(typeof o, 'object', argv.join(' '));
+      assert.equal(o.root, repoRoot.replace(/\/$/, ''));
+      assert.equal(o.pjson.name, 'zkctl');
+      assert.deepEqual(o.pjson.oclif.plugins, []);
+    }
+    for (const argv of [[], ['--help'], ['help'], ['help', 'get'], ['get', '--help'], ['get', '-h'], ['plugins'], ['plugins', 'install', 'x'], ['autocomplete'], ['nosuchcommand'], ['ensemble:up'], ['../dist/cli/base'], ['--version', 'x']]) {
+      assert.equal(oclifLoadOptions(argv, bin), bin, argv.join(' '));
     }
   });
 });

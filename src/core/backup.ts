@@ -43,8 +43,7 @@ import { TextDecoder } from 'node:util';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { InterruptedError, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from './errors.js';
 import { isReserved, parentOf, validatePath } from './paths.js';
-import { type ACL, OPEN_ACL_UNSAFE, OpCode, type Stat, readMulti, writeACLs, type MultiResult } from './protocol/records.js';
-import { body } from './protocol/transport.js';
+import { type ACL, OPEN_ACL_UNSAFE, type MultiOp, type MultiResult, type Stat } from './protocol/records.js';
 import { isConnectionProblem, type Session } from './session.js';
 import { walk } from './tree.js';
 
@@ -857,56 +856,10 @@ function createFlag(type: Exclude<NodeKind, 'ephemeral'>): number {
  * naming the first failing op (`opIndex`), like Session.multi.
  */
 export async function transaction(session: Session, ops: TxnOp[], what = 'transaction'): Promise<MultiResult[]> {
-  if (ops.length === 0) return [];
-  const chroot = session.chroot;
-  const sp = (p: string): string => (chroot ? (p === '/' ? chroot : chroot + p) : p);
-  const unsp = (p: string): string => (chroot && p.startsWith(chroot) ? p.slice(chroot.length) || '/' : p);
-  const b = body((w) => {
-    for (const o of ops) {
-      switch (o.op) {
-        case 'create': {
-          const code = o.type === 'container' ? OpCode.createContainer : o.type === 'ttl' ? OpCode.createTTL : OpCode.create;
-          w.int(code).bool(false).int(-1);
-          w.string(sp(o.path)).buffer(o.data);
-          writeACLs(w, o.acl);
-          w.int(createFlag(o.type));
-          if (o.type === 'ttl') w.long(BigInt(o.ttlMs ?? 0));
-          break;
-        }
-        case 'set':
-          w.int(OpCode.setData).bool(false).int(-1);
-          w.string(sp(o.path)).buffer(o.data).int(o.version);
-          break;
-        case 'delete':
-          w.int(OpCode.delete).bool(false).int(-1);
-          w.string(sp(o.path)).int(o.version);
-          break;
-        case 'check':
-          w.int(OpCode.check).bool(false).int(-1);
-          w.string(sp(o.path)).int(o.version);
-          break;
-      }
-    }
-    w.int(-1).bool(true).int(-1);
-  });
-  let results: MultiResult[] | undefined;
-  let code = 0;
-  try {
-    results = await session.raw(OpCode.multi, b, (r) => readMulti(r, unsp), what);
-  } catch (e) {
-    if (!(e instanceof ZkError)) throw e;
-    results = (e as ZkError & { results?: MultiResult[] }).results;
-    code = e.code;
-  }
-  const idx = results ? results.findIndex((x) => x.op === 'error' && x.err !== 0 && x.err !== ZkCode.RUNTIME_INCONSISTENCY) : -1;
-  if (idx >= 0 || code !== 0) {
-    const failing = idx >= 0 ? ops[idx] : undefined;
-    const errCode = idx >= 0 ? (results![idx] as { err: number }).err : code;
-    const err = new ZkError(errCode, failing?.path, failing ? `${what}, op ${idx + 1}/${ops.length}: ${failing.op}` : what);
-    Object.assign(err, { opIndex: idx, results });
-    throw err;
-  }
-  return results ?? [];
+  return session.multi(
+    ops.map((o): MultiOp => (o.op === 'create' ? { op: 'create', path: o.path, data: o.data, acl: o.acl, flags: createFlag(o.type), ttlMs: o.ttlMs } : o)),
+    what,
+  );
 }
 
 /** Split ops into transactions of at most `maxBytes` each (an op larger than that goes alone). */

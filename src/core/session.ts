@@ -407,14 +407,14 @@ export class Session extends EventEmitter {
    * Atomic transaction. On failure throws a ZkError whose `opIndex` names the
    * first op that failed (and `results` holds the per-op outcome).
    */
-  async multi(ops: MultiOp[]): Promise<MultiResult[]> {
+  async multi(ops: MultiOp[], what = 'transaction'): Promise<MultiResult[]> {
     if (ops.length === 0) return [];
     for (const o of ops) validatePath(o.path, { sequential: o.op === 'create' && ((o.flags ?? 0) & 2) === 2 });
     const b = body((w) => writeMulti(w, ops, (p) => this.sp(p)));
     let results: MultiResult[] | undefined;
     let code = 0;
     try {
-      results = await this.send(OpCode.multi, b, (r) => readMulti(r, (p) => this.transport.fromServerPath(p)), 'multi');
+      results = await this.send(OpCode.multi, b, (r) => readMulti(r, (p) => this.transport.fromServerPath(p)), what);
     } catch (e) {
       if (!(e instanceof ZkError)) throw e;
       results = (e as ZkError & { results?: MultiResult[] }).results;
@@ -426,7 +426,7 @@ export class Session extends EventEmitter {
     if (idx >= 0 || code !== 0) {
       const failing = idx >= 0 ? ops[idx] : undefined;
       const errCode = idx >= 0 ? (results![idx] as { err: number }).err : code;
-      const err = new ZkError(errCode, failing?.path, failing ? `transaction op ${idx + 1}/${ops.length}: ${failing.op}` : 'transaction');
+      const err = new ZkError(errCode, failing?.path, failing ? `${what}, op ${idx + 1}/${ops.length}: ${failing.op}` : what);
       Object.assign(err, { opIndex: idx, results });
       throw err;
     }

@@ -154,7 +154,7 @@ export function eventName(type: number): WatchEventName {
 
 /** One op of a multi (transaction). Paths are client paths; the session applies the chroot. */
 export type MultiOp =
-  | { op: 'create'; path: string; data?: Buffer; acl?: ACL[]; flags?: number }
+  | { op: 'create'; path: string; data?: Buffer; acl?: ACL[]; flags?: number; /** TTL flags (5, 6) */ ttlMs?: number }
   | { op: 'delete'; path: string; version?: number }
   | { op: 'set'; path: string; data: Buffer; version?: number }
   | { op: 'check'; path: string; version: number };
@@ -169,12 +169,18 @@ export type MultiResult =
 export function writeMulti(w: JuteWriter, ops: MultiOp[], chroot: (p: string) => string): void {
   for (const o of ops) {
     switch (o.op) {
-      case 'create':
-        w.int(OpCode.create).bool(false).int(-1);
+      case 'create': {
+        // Containers and TTL nodes have op codes of their own, inside a multi too.
+        const flags = o.flags ?? 0;
+        const ttl = flags === CreateFlag.PERSISTENT_WITH_TTL || flags === CreateFlag.PERSISTENT_SEQUENTIAL_WITH_TTL;
+        const code = flags === CreateFlag.CONTAINER ? OpCode.createContainer : ttl ? OpCode.createTTL : OpCode.create;
+        w.int(code).bool(false).int(-1);
         w.string(chroot(o.path)).buffer(o.data ?? Buffer.alloc(0));
         writeACLs(w, o.acl ?? OPEN_ACL_UNSAFE);
-        w.int(o.flags ?? 0);
+        w.int(flags);
+        if (ttl) w.long(BigInt(o.ttlMs ?? 0));
         break;
+      }
       case 'delete':
         w.int(OpCode.delete).bool(false).int(-1);
         w.string(chroot(o.path)).int(o.version ?? -1);

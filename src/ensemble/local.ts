@@ -57,7 +57,7 @@ import {
   type MemberPorts,
   type SpecInput,
 } from './config.js';
-import { findPortHolder, isPidAlive, isPortFree, PortInUseError, readCmdline, sleep } from './proc.js';
+import { findPortHolder, isPidAlive, isPortFree, PortInUseError, readCmdline, sleep, withPidLock } from './proc.js';
 import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type MemberStatus } from './status.js';
 import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
 import { readRoster, votingIds, type MemberRole, type RosterMember } from './roster.js';
@@ -268,38 +268,16 @@ async function withLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>)
 
 async function withFileLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const lock = join(dir, LOCK_FILE);
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSafe(lock).trim());
-      if (!holder || !isPidAlive(holder) || holder === process.pid) {
-        // Stale: the holder is dead (or is this process, which serializes itself above).
-        try {
-          unlinkSync(lock);
-        } catch {
-          /* raced with another remover */
-        }
-        continue;
-      }
-      if (Date.now() >= end) throw new ZkctlError(`ensemble directory ${dir} is busy (locked by zkctl pid ${holder})`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` });
-      await sleep(100);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* already gone (purged) */
-    }
-  }
+  return withPidLock(
+    lock,
+    {
+      timeoutMs,
+      // Our own pid is stale here: this process serializes itself above.
+      ownPidIsStale: true,
+      busy: (holder) => new ZkctlError(`ensemble directory ${dir} is busy (locked by zkctl pid ${holder})`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` }),
+    },
+    fn,
+  );
 }
 
 function readFileSafe(p: string): string {

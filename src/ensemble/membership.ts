@@ -25,7 +25,7 @@
  *
  * No oclif, no chalk, never prints (progress through a callback).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
@@ -44,7 +44,7 @@ import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg
 import { conf } from './fourlw.js';
 import { load, type LocalEnsemble } from './local.js';
 import { MEMBERSHIP_FILE, readRecordedRoster, writeRoster, type RosterMember } from './roster.js';
-import { isPidAlive, isPortFree, sleep } from './proc.js';
+import { isPortFree, sleep, withPidLock } from './proc.js';
 import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
 
 // ZooKeeper's dynamic config model (any ensemble), with the local membership changes.
@@ -131,42 +131,15 @@ function restoreRoster(dir: string, recorded: RosterMember[] | undefined): void 
 /** Serialize membership changes of one ensemble across processes. */
 async function withMembershipLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const lock = join(dir, LOCK_FILE);
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(lock, 'utf8').trim());
-      } catch {
-        /* removed meanwhile */
-      }
-      if (!holder || !isPidAlive(holder)) {
-        try {
-          unlinkSync(lock);
-        } catch {
-          /* raced */
-        }
-        continue;
-      }
-      if (Date.now() >= end) throw new ZkctlError(`another membership change of ${dir} is running (zkctl pid ${holder})`, ExitCode.FAILURE, { hint: `wait for it, or remove ${lock} if that process is gone` });
-      await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* gone */
-    }
-  }
+  return withPidLock(
+    lock,
+    {
+      timeoutMs,
+      busy: (holder) =>
+        new ZkctlError(`another membership change of ${dir} is running (zkctl pid ${holder})`, ExitCode.FAILURE, { hint: `wait for it, or remove ${lock} if that process is gone` }),
+    },
+    fn,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

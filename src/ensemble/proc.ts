@@ -2,7 +2,7 @@
  * Process and port helpers for local supervision (Linux /proc based, best-effort elsewhere).
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ZkctlError } from '../core/errors.js';
 
@@ -165,5 +165,54 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutM
     if (await cond()) return true;
     if (Date.now() >= end) return false;
     await sleep(Math.min(intervalMs, Math.max(0, end - Date.now())));
+  }
+}
+
+/**
+ * Run `fn` holding a lock file (created O_EXCL, holding our pid) across
+ * processes. A lock whose pid is dead is stale and taken over (also our own
+ * pid with `ownPidIsStale`, for callers that serialize in-process themselves).
+ * Waits at most `timeoutMs`, then throws `busy(holderPid)`.
+ */
+export async function withPidLock<T>(
+  lock: string,
+  opts: { timeoutMs: number; busy: (holder: number) => Error; ownPidIsStale?: boolean },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const end = Date.now() + opts.timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(lock, 'utf8').trim());
+      } catch {
+        /* removed meanwhile */
+      }
+      if (!holder || !isPidAlive(holder) || (opts.ownPidIsStale && holder === process.pid)) {
+        try {
+          unlinkSync(lock);
+        } catch {
+          /* raced with another remover */
+        }
+        continue;
+      }
+      if (Date.now() >= end) throw opts.busy(holder);
+      await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* already gone (purged) */
+    }
   }
 }

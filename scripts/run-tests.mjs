@@ -167,8 +167,12 @@ try {
   childEnv.ZKCTL_TEST_SERVER = ensemble.connectString;
   childEnv.ZKCTL_TEST_ENSEMBLE_DIR = ensemble.dir;
   const concurrency = process.env.ZKCTL_TEST_CONCURRENCY ?? '2';
-  const args = ['--test', `--test-concurrency=${concurrency}`, ...nodeTestArgs, ...files.map((f) => relative(root, f))];
-  log(`node ${args.length > 8 ? [...args.slice(0, 3 + nodeTestArgs.length), `(${files.length} files)`].join(' ') : args.join(' ')}`);
+  // TAP as before, plus a summary (failures, slowest suites) at the very end for truncated CI logs.
+  const reporters = nodeTestArgs.some((a) => a.startsWith('--test-reporter'))
+    ? []
+    : ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'scripts', 'test-summary-reporter.mjs')}`, '--test-reporter-destination=stdout'];
+  const args = ['--test', `--test-concurrency=${concurrency}`, ...reporters, ...nodeTestArgs, ...files.map((f) => relative(root, f))];
+  log(`node ${args.length > 8 ? [...args.slice(0, 3 + reporters.length + nodeTestArgs.length), `(${files.length} files)`].join(' ') : args.join(' ')}`);
   const runTimeout = Number(process.env.ZKCTL_TEST_RUN_TIMEOUT ?? 1_200_000);
   code = await new Promise((resolveCode) => {
     child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: 'inherit' });

@@ -11,13 +11,15 @@
  * child itself is signalled.
  *
  * If zkctl itself dies without cleaning up (SIGKILL, OOM killer), the child
- * would outlive it and the lock: with `killOnParentDeath` a tiny `sh` reaper
+ * would outlive it and the lock: with `killOnParentDeath` a tiny shell reaper
  * (its own session, ignoring signals) holds a pipe from zkctl and SIGKILLs the
- * child, or its group, when the pipe closes without a goodbye. Limits: the
- * reaper itself can be killed, and without ownGroup only the child process
- * (not what it started) is killed.
+ * child's group and the child when the pipe closes without a goodbye, or (with
+ * bash and /proc) when it finds itself re-parented, i.e. zkctl is gone even
+ * though the pipe somehow stayed open. Limits: the reaper itself can be killed,
+ * and without ownGroup only the child process (not what it started) is killed.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UsageError } from './errors.js';
 
@@ -43,14 +45,39 @@ export interface StartOptions {
   stdio?: StdioOptions;
   /**
    * Kill the child (its group with ownGroup) with SIGKILL if this process dies
-   * without saying goodbye (SIGKILL, OOM killer, crash): a tiny `sh` reaper
-   * holds a pipe from us and acts when it reads EOF instead of "ok".
+   * without saying goodbye (SIGKILL, OOM killer, crash): a tiny shell reaper
+   * holds a pipe from us and acts when it reads EOF instead of "ok" (or, with
+   * bash, finds that we are gone).
    */
   killOnParentDeath?: boolean;
 }
 
-/** `read` blocks until we write "ok" (normal end) or die (EOF): then SIGKILL the target. */
-const REAPER_SCRIPT = `trap '' INT TERM HUP; IFS= read -r line; [ "$line" = ok ] || kill -s KILL -- "$1" 2>/dev/null; exit 0`;
+/**
+ * The reaper, for POSIX sh: `read` blocks until we write "ok" (normal end) or die (EOF); then
+ * SIGKILL the targets ("$@": the child's group, then the child).
+ */
+const REAPER_SH = `trap '' INT TERM HUP; IFS= read -r line; [ "$line" = ok ] || kill -s KILL -- "$@" 2>/dev/null; exit 0`;
+/**
+ * The same for bash, which can wait with a deadline: once a second it also checks (in /proc,
+ * where there is one) that its parent is still zkctl. A process's children are re-parented
+ * the moment it dies, zombie or not, so this catches zkctl's death even if the pipe's
+ * write end were held open by some other process.
+ */
+const REAPER_BASH = `trap '' INT TERM HUP
+parent=$PPID
+while :; do
+  IFS= read -r -t 1 line
+  rc=$?
+  [ "$line" = ok ] && exit 0
+  [ $rc -gt 128 ] || break
+  if [ -r /proc/$$/stat ]; then
+    read -r _ _ _ pp _ < /proc/$$/stat || break
+    [ "$pp" = "$parent" ] || break
+  fi
+done
+kill -s KILL -- "$@" 2>/dev/null
+exit 0`;
+const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
 
 /** A running child command. */
 export class Child {
@@ -83,9 +110,11 @@ export class Child {
   }
 
   private startReaper(): void {
+    if (!(this.pid > 1)) return;
     try {
-      const target = this.ownGroup ? `-${this.pid}` : `${this.pid}`;
-      const r = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'zkctl-reaper', target], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      const targets = this.ownGroup ? [`-${this.pid}`, `${this.pid}`] : [`${this.pid}`];
+      const [shell, script] = BASH ? [BASH, REAPER_BASH] : ['/bin/sh', REAPER_SH];
+      const r = spawn(shell, ['-c', script, 'zkctl-reaper', ...targets], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
       r.on('error', () => undefined);
       r.stdin?.on('error', () => undefined);
       r.unref();

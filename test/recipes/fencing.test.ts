@@ -6,7 +6,8 @@
  * CMD running.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isPidAlive } from '../../src/ensemble/proc.js';
@@ -14,6 +15,33 @@ import { TcpProxy } from '../helpers/proxy.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { testServer } from '../helpers/zk.js';
 import { children, scratchDir, spawnCli, waitFor } from './util.js';
+
+/** `ps` lines (pid, ppid, pgid, sid, state, command) whose command contains one of `needles`. */
+function processes(needles: string[]): string {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pid,ppid,pgid,sid,stat,args'], { encoding: 'utf8' });
+    const lines = out.split('\n');
+    return [lines[0], ...lines.slice(1).filter((l) => needles.some((n) => l.includes(n)))].join('\n');
+  } catch (e) {
+    return `(ps failed: ${(e as Error).message})`;
+  }
+}
+
+/** Live (non-zombie) processes of process group `pgid`, from /proc. */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') out.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
 
 /** "<tag> <epoch ms>" lines written by the CMDs. */
 function stamps(file: string): Map<string, number> {
@@ -89,16 +117,34 @@ describe('fencing (partitioned holder)', () => {
   it('zkctl killed with SIGKILL: its CMD is killed too (no orphan outliving the lock)', async () => {
     const dir = scratchDir('orphan');
     const pidFile = join(dir, 'pid');
-    const z = spawnCli(['lock', '-s', cs.server, '/orphan', '--session-timeout', '4s', '--', 'sh', '-c', `echo $$ > ${pidFile}; sleep 1000`]);
+    // A distinctive sleep so that the processes of this test can be found in `ps`.
+    const marker = `sleep ${300 + (process.pid % 97)}`;
+    const z = spawnCli(['lock', '-s', cs.server, '/orphan', '--session-timeout', '4s', '--', 'sh', '-c', `echo $$ > ${pidFile}; ${marker}`]);
+    let pid = 0;
     try {
       await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().length > 0, 'CMD to start');
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
       assert.ok(isPidAlive(pid));
+      const before = processes([marker, 'zkctl-reaper', 'zkctl.js']);
       z.child.kill('SIGKILL');
       await z.exited;
-      await waitFor(() => !isPidAlive(pid), `CMD pid ${pid} to die`, 5000, 50);
+      try {
+        // The CMD and what it started (its process group: the sleep) must all be gone.
+        await waitFor(() => !isPidAlive(pid) && groupMembers(pid).length === 0, `CMD pid ${pid} and its process group to die`, 5000, 50);
+      } catch (e) {
+        // Say what was running, so that a failure on another machine can be understood.
+        throw new Error(`${(e as Error).message}\nbefore the SIGKILL (zkctl pid ${z.child.pid}):\n${before}\nafter:\n${processes([marker, 'zkctl-reaper'])}`);
+      }
     } finally {
       z.child.kill('SIGKILL');
+      // Never leave the CMD behind (it would hold this test's pipes open).
+      for (const target of pid > 0 ? [-pid, pid] : []) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
   });
 });

@@ -30,6 +30,12 @@ export function spawnCli(args: string[], opts: { env?: Record<string, string> } 
   const exited = new Promise<{ code: number; at: number }>((resolve) => {
     child.on('exit', (code, signal) => {
       const at = Date.now();
+      // A CMD that outlived zkctl (a bug a test may be showing) still holds these pipes: stop
+      // reading them soon, so it cannot keep the test process alive until it ends.
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, 2000).unref();
       const sig: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
       resolve({ code: code ?? 128 + (signal ? (sig[signal] ?? 0) : 0), at });
     });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Start-up bundles (run by `npm run build` after tsc and the oclif manifest).
+ * Start-up bundles (run by `npm run build`, scripts/build.mjs, after tsc).
  *
  * Every zkctl command loads @oclif/core, which is ~150 small CommonJS files with its dependencies
  * (resolving, reading and wrapping each costs more than the code they run), and most load
@@ -18,7 +18,7 @@
  * dist/vendor is missing: zkctl then loads the packages from node_modules as usual.
  *
  * Without esbuild (a devDependency) this prints a warning and leaves no dist/vendor.
- * Usage: node scripts/bundle-vendor.mjs
+ * Usage: node scripts/bundle-vendor.mjs [OUT_DIR]
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +26,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = join(root, 'dist', 'vendor');
+// Where to write (default dist/vendor; scripts/build.mjs passes its staging dir).
+const outDir = resolve(root, process.argv[2] ?? join('dist', 'vendor'));
 const require = createRequire(join(root, 'package.json'));
 
 /** Package -> its entry files (relative to the package root) that zkctl or its plugins load. */

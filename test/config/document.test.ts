@@ -1,6 +1,7 @@
 /** The YAML <-> document <-> JSON mapping rules (no ZooKeeper needed). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse as parseYaml } from 'yaml';
 import {
   ConfigInputError,
   configEquals,
@@ -65,6 +66,16 @@ describe('parse', () => {
     assert.ok(configEquals(d, again), toYaml(again));
     assert.match(toYaml(d), /ratio: 1\.0/);
     assert.match(toYaml(d), /"80": http/);
+  });
+
+  test('strings a YAML 1.1 reader would misread are quoted in YAML out', () => {
+    const d = fromPlain({ a: 'yes', b: 'off', c: '1:30', d: '2001-12-14', e: '1_000', f: 'y', g: 'hello', on: 'N' });
+    const text = toYaml(d);
+    // The yaml package's own YAML 1.1 mode reads it back with every value still a string.
+    const as11 = parseYaml(text, { version: '1.1' }) as Record<string, unknown>;
+    assert.deepEqual(as11, { a: 'yes', b: 'off', c: '1:30', d: '2001-12-14', e: '1_000', f: 'y', g: 'hello', on: 'N' }, text);
+    assert.match(text, /^g: hello$/m, 'ordinary strings stay plain');
+    assert.ok(configEquals(d, parseConfigYaml(text)));
   });
 
   test('aliases without loops are expanded', () => {

@@ -69,36 +69,37 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
 
     const session = await this.session();
     const opts = { mode, sequential: f.sequential, acl, ttlMs };
-    let created;
+    // With --hold, catch Ctrl-C before the node exists: a script that signals as soon as it
+    // sees the node must get a clean exit, not a process killed by the default handler.
+    const intr = f.hold ? interruptSignal() : undefined;
     try {
-      created = await session.create(path, data, opts);
-    } catch (e) {
-      if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
-      if (!f.parents) {
-        throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
+      let created;
+      try {
+        created = await session.create(path, data, opts);
+      } catch (e) {
+        if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
+        if (!f.parents) {
+          throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
+        }
+        await ensurePath(session, parentOf(path));
+        created = await session.create(path, data, opts);
       }
-      await ensurePath(session, parentOf(path));
-      created = await session.create(path, data, opts);
+      const result = { path: created.path, stat: statJson(created.stat) };
+      if (!this.jsonEnabled()) this.printer.text(created.path, result);
+      if (intr) await holdUntilInterrupted(session, intr.signal);
+      else if (mode === 'ephemeral') this.progress(`note: ${created.path} is ephemeral and goes away when zkctl exits (use --hold to keep it)`);
+      return result;
+    } finally {
+      intr?.dispose();
     }
-    const result = { path: created.path, stat: statJson(created.stat) };
-    if (!this.jsonEnabled()) this.printer.text(created.path, result);
-    if (mode === 'ephemeral') {
-      if (f.hold) await holdUntilInterrupted(session);
-      else this.progress(`note: ${created.path} is ephemeral and goes away when zkctl exits (use --hold to keep it)`);
-    }
-    return result;
   }
 }
 
-/** Keep the session open until Ctrl-C / SIGTERM, or until it is lost. */
-async function holdUntilInterrupted(session: Session): Promise<void> {
-  const intr = interruptSignal();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      intr.signal.addEventListener('abort', () => resolve());
-      session.once('lost', () => reject(new ZkError(ZkCode.SESSION_EXPIRED, undefined, 'the ephemeral node is gone')));
-    });
-  } finally {
-    intr.dispose();
-  }
+/** Keep the session open until `signal` aborts (Ctrl-C / SIGTERM), or until the session is lost. */
+async function holdUntilInterrupted(session: Session, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  await new Promise<void>((resolve, reject) => {
+    signal.addEventListener('abort', () => resolve());
+    session.once('lost', () => reject(new ZkError(ZkCode.SESSION_EXPIRED, undefined, 'the ephemeral node is gone')));
+  });
 }

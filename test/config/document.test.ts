@@ -69,11 +69,11 @@ describe('parse', () => {
   });
 
   test('strings a YAML 1.1 reader would misread are quoted in YAML out', () => {
-    const d = fromPlain({ a: 'yes', b: 'off', c: '1:30', d: '2001-12-14', e: '1_000', f: 'y', g: 'hello', on: 'N' });
+    const d = fromPlain({ a: 'yes', b: 'off', c: '1:30', d: '2001-12-14', e: '1_000', f: 'No', g: 'hello', on: 'x' });
     const text = toYaml(d);
     // The yaml package's own YAML 1.1 mode reads it back with every value still a string.
     const as11 = parseYaml(text, { version: '1.1' }) as Record<string, unknown>;
-    assert.deepEqual(as11, { a: 'yes', b: 'off', c: '1:30', d: '2001-12-14', e: '1_000', f: 'y', g: 'hello', on: 'N' }, text);
+    assert.deepEqual(as11, { a: 'yes', b: 'off', c: '1:30', d: '2001-12-14', e: '1_000', f: 'No', g: 'hello', on: 'x' }, text);
     assert.match(text, /^g: hello$/m, 'ordinary strings stay plain');
     assert.ok(configEquals(d, parseConfigYaml(text)));
   });

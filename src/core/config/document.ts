@@ -419,10 +419,11 @@ export function encodeLeaf(v: ConfigValue): Buffer {
 
 /**
  * Plain strings that YAML 1.1 readers (PyYAML, SnakeYAML, go-yaml v2...) would take for something
- * else: booleans (yes/no/on/off/y/n), base-60 numbers (1:30), binary/underscored numbers, dates.
+ * else: booleans (yes/no/on/off), base-60 numbers (1:30), binary/underscored numbers, dates. The
+ * single letters y/n are left plain (PyYAML and SnakeYAML read them as strings too).
  */
 const YAML11_NOT_A_STRING =
-  /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?|\d{4}-\d\d?-\d\d?(?:(?:[Tt]|[ \t]+)\d\d?:\d\d:\d\d(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d\d?(?::\d\d)?))?)?)$/;
+  /^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?|\d{4}-\d\d?-\d\d?(?:(?:[Tt]|[ \t]+)\d\d?:\d\d:\d\d(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d\d?(?::\d\d)?))?)?)$/;
 
 /**
  * The document as YAML 1.2 (block style, keys in order, floats keep their '.0'); strings a

@@ -323,7 +323,7 @@ export class LocalEnsemble {
   }
   /** Client addresses of the members, observers included. */
   get connectString(): string {
-    return addresses(this.spec, this.ids);
+    return clientAddresses(this.spec, this.ids);
   }
   /** Member ids now, ascending. */
   get ids(): number[] {
@@ -438,7 +438,7 @@ export class LocalEnsemble {
       votingSize: members.filter((m) => m.role === 'participant').length,
       basePort: this.spec.basePort,
       tickTime: this.spec.tickTime,
-      connectString: addresses(this.spec, members.map((m) => m.id)),
+      connectString: clientAddresses(this.spec, members.map((m) => m.id)),
       superSecretPath: this.superSecretPath,
       createdAt: this.spec.createdAt,
       members,
@@ -467,7 +467,7 @@ export class LocalEnsemble {
       }),
     );
     const { leader, ...sum } = summarize(members, votingIds(roster).length);
-    const cs = addresses(this.spec, roster.map((m) => m.id));
+    const cs = clientAddresses(this.spec, roster.map((m) => m.id));
     const out: LocalEnsembleStatus = { ...sum, members, name: this.name, dir: this.dir, connectString: cs };
     if (leader) out.leader = leader as LocalMemberStatus;
     return out;
@@ -770,7 +770,7 @@ export class LocalEnsemble {
 }
 
 /** "127.0.0.1:2181,127.0.0.1:2183": client addresses of these member ids. */
-function addresses(spec: EnsembleSpec, ids: number[]): string {
+export function clientAddresses(spec: EnsembleSpec, ids: number[]): string {
   return ids.map((id) => `${LOCAL_HOST}:${memberPorts(spec, id).clientPort}`).join(',');
 }
 
@@ -879,7 +879,7 @@ export function list(opts: EnvOptions = {}): EnsembleSummary[] {
     if (!spec) continue;
     const e = new LocalEnsemble(dir, spec, { env });
     const ids = e.ids;
-    out.push({ name: spec.name, dir, size: ids.length, basePort: spec.basePort, connectString: addresses(spec, ids), running: ids.filter((id) => e.isRunning(id)).length });
+    out.push({ name: spec.name, dir, size: ids.length, basePort: spec.basePort, connectString: clientAddresses(spec, ids), running: ids.filter((id) => e.isRunning(id)).length });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
 }

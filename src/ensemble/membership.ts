@@ -42,7 +42,7 @@ import {
 } from '../core/config/dynamic.js';
 import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
 import { conf } from './fourlw.js';
-import { load, type LocalEnsemble } from './local.js';
+import { clientAddresses, load, type LocalEnsemble } from './local.js';
 import { MEMBERSHIP_FILE, readRecordedRoster, writeRoster, type RosterMember } from './roster.js';
 import { isPortFree, sleep, withPidLock } from './proc.js';
 import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
@@ -145,8 +145,15 @@ async function withMembershipLock<T>(dir: string, timeoutMs: number, fn: () => P
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-async function superSession(ens: LocalEnsemble, timeoutMs: number): Promise<Session> {
-  return Session.connect({ connectString: ens.connectString, timeoutMs, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
+/**
+ * A super-user session to the ensemble; `avoid` leaves a member out of the connect string (the
+ * one being removed: it stops serving clients once the change commits, and could drop the
+ * connection before the reconfig reply arrives).
+ */
+async function superSession(ens: LocalEnsemble, timeoutMs: number, avoid?: number): Promise<Session> {
+  const ids = ens.ids.filter((i) => i !== avoid);
+  const connectString = ids.length > 0 ? clientAddresses(ens.spec, ids) : ens.connectString;
+  return Session.connect({ connectString, timeoutMs, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
 }
 
 /** Status of every configured member (four-letter words, in parallel). */
@@ -355,7 +362,7 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
   if (!Number.isInteger(id) || id < 1) throw new UsageError(`invalid member id '${id}'`);
   return withMembershipLock(ensIn.dir, 30_000, async () => {
     const ens = load(ensIn.dir);
-    const session = await superSession(ens, reqMs);
+    const session = await superSession(ens, reqMs, id);
     let before: DynamicConfig;
     let after: DynamicConfig;
     let target: ServerSpec;

@@ -8,6 +8,9 @@
  *   both ways; new connections are accepted and silenced too. Nothing tells
  *   either side that something is wrong: only timeouts can.
  * - cut(): reset (RST) every current connection; new ones are accepted.
+ * - loseReplyTo(match): once a client sends a chunk `match` accepts, pass it on but drop
+ *   everything the server sends back on that connection, and reset it shortly after: the
+ *   request reaches the server, its reply never reaches the client.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -17,11 +20,14 @@ interface Pair {
   client: Socket;
   upstream?: Socket;
   silenced: boolean;
+  /** Drop what the server sends (a lost reply). */
+  deaf?: boolean;
 }
 
 export class TcpProxy {
   private mode: ProxyMode = 'forward';
   private readonly pairs = new Set<Pair>();
+  private replyMatch?: (clientBytes: Buffer) => boolean;
   /** Connections accepted so far. */
   accepted = 0;
 
@@ -77,6 +83,15 @@ export class TcpProxy {
     client.on('close', drop);
     client.on('data', (d: Buffer) => {
       if (!pair.silenced && pair.upstream && !pair.upstream.destroyed) pair.upstream.write(d);
+      if (this.replyMatch?.(d)) {
+        this.replyMatch = undefined;
+        pair.deaf = true;
+        setTimeout(() => {
+          if (!this.pairs.delete(pair)) return;
+          client.resetAndDestroy();
+          pair.upstream?.destroy();
+        }, 200);
+      }
     });
     if (pair.silenced) return; // a partition: accept, never reach the target
     const up = connect({ host: this.targetHost, port: this.targetPort });
@@ -85,7 +100,7 @@ export class TcpProxy {
     up.on('error', drop);
     up.on('close', drop);
     up.on('data', (d: Buffer) => {
-      if (!pair.silenced && !client.destroyed) client.write(d);
+      if (!pair.silenced && !pair.deaf && !client.destroyed) client.write(d);
     });
     // Bytes the client sent before the upstream connected are queued by the socket until then.
     client.pause();
@@ -108,6 +123,11 @@ export class TcpProxy {
   silence(): void {
     this.mode = 'silence';
     for (const p of this.pairs) p.silenced = true;
+  }
+
+  /** The next client chunk `match` accepts is passed on, and the reply to it lost (see above). */
+  loseReplyTo(match: (clientBytes: Buffer) => boolean): void {
+    this.replyMatch = match;
   }
 
   /** Reset every current connection (the peers see ECONNRESET). */

@@ -9,7 +9,7 @@
  * i.e. server.<id>=<host>:<quorum port>:<election port>[:<role>][;[<client host>:]<client port>],
  * the version being the zxid (hex) of the reconfig that made it.
  */
-import { UsageError, ZkCode, ZkError } from '../errors.js';
+import { ConnectionError, TimeoutError, UsageError, ZkCode, ZkError } from '../errors.js';
 import type { Session, Stat } from '../session.js';
 
 export const CONFIG_NODE = '/zookeeper/config';
@@ -184,6 +184,39 @@ export async function reconfigure(session: Session, req: ReconfigRequest): Promi
   if (add.length > 0) opts.joining = add.join(',');
   if (remove.length > 0) opts.leaving = remove.join(',');
   if (req.fromVersion !== undefined) opts.fromConfigVersion = req.fromVersion;
-  const { data } = await session.reconfig(opts);
-  return parseDynamicConfig(data.toString('utf8'));
+  try {
+    const { data } = await session.reconfig(opts);
+    return parseDynamicConfig(data.toString('utf8'));
+  } catch (e) {
+    // The connection went before the reply came: common, since a membership change can make
+    // the leader step down (its removal, a lost quorum) and every member then drops its clients.
+    // The session survives; what is committed now tells whether the change took effect.
+    if (!(e instanceof ConnectionError) || e instanceof TimeoutError || session.state === 'closed') throw e;
+    await session.whenConnected();
+    const now = await readDynamicConfig(session);
+    if (inEffect(now, add, remove, members) && now.version !== req.fromVersion) return strip(now);
+    if (req.fromVersion !== undefined && now.version !== req.fromVersion) {
+      throw new ZkError(ZkCode.BAD_VERSION, CONFIG_NODE, `the configuration changed meanwhile (version 0x${req.fromVersion.toString(16)} -> ${now.versionHex}), not as asked`);
+    }
+    // Not committed: ask once more (fromVersion, when given, still guards it).
+    const { data } = await session.reconfig(opts);
+    return parseDynamicConfig(data.toString('utf8'));
+  }
+}
+
+/**
+ * Does `cfg` already have the membership a reconfig asked for? Servers are compared by id,
+ * quorum/election addresses and role (the server may spell the client address its own way).
+ */
+function inEffect(cfg: DynamicConfig, add: string[], remove: number[], members: string[]): boolean {
+  const key = (sv: ServerSpec): string => `${sv.id} ${sv.host} ${sv.quorumPort} ${sv.electionPort} ${sv.role}`;
+  const have = new Set(cfg.servers.map(key));
+  const want = (specs: string[]): string[] => specs.map((x) => key(parseServerSpec(x)));
+  if (members.length > 0) return have.size === members.length && want(members).every((m) => have.has(m));
+  return want(add).every((a) => have.has(a)) && remove.every((id) => !cfg.servers.some((sv) => sv.id === id));
+}
+
+function strip(cfg: DynamicConfig & { stat?: Stat }): DynamicConfig {
+  const { stat: _stat, ...rest } = cfg;
+  return rest;
 }

@@ -10,9 +10,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RW_NODE_NAME_PATTERNS } from '../../src/core/recipes/contenders.js';
+import { blockerOf, newNodePrefix, parseContenderName, RW_NODE_NAME_PATTERNS, sortContenders } from '../../src/core/recipes/contenders.js';
+import { fourLetterWord } from '../../src/ensemble/fourlw.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli } from '../helpers/zk.js';
+import { repoRoot, runCli, testServer } from '../helpers/zk.js';
 import { children, scratchDir, sleep, spawnCli, waitFor, type Running } from './util.js';
 
 const CURATOR_CP = ['curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api'].map((j) => `/usr/share/java/${j}.jar`);
@@ -115,6 +116,68 @@ function fixture(name: string) {
 /** Give a process that must NOT act the time to do it wrongly. */
 const settle = (): Promise<void> => sleep(500);
 
+/**
+ * Data watches by path over the whole ensemble (`wchp` on every server: each server knows the
+ * watches of the sessions connected to it): full path -> session ids (0x...).
+ */
+async function watchesByPath(): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  const servers = testServer().replace(/\/.*$/, '').split(',');
+  for (const s of servers) {
+    const i = s.lastIndexOf(':');
+    const text = await fourLetterWord(s.slice(0, i), Number(s.slice(i + 1)), 'wchp');
+    let path: string | undefined;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('/')) path = line.trim();
+      else if (path && /^\s+0x[0-9a-f]+/i.test(line)) {
+        const set = out.get(path) ?? new Set<string>();
+        set.add(`0x${BigInt(line.trim()).toString(16)}`);
+        out.set(path, set);
+      }
+    }
+  }
+  return out;
+}
+
+describe('read-write contender rules', () => {
+  it('names: Curator __READ__/__WRIT__, kazoo __rlock__/__lock__, with their modes', () => {
+    for (const [format, mode, re] of [
+      ['curator', 'read', C.read],
+      ['curator', 'write', C.write],
+      ['kazoo', 'read', K.read],
+      ['kazoo', 'write', K.write],
+    ] as const) {
+      const name = `${newNodePrefix(format, mode)}0000000042`;
+      assert.match(name, re);
+      const p = parseContenderName(name)!;
+      assert.deepEqual([p.format, p.mode, p.seq], [format, mode, 42], name);
+    }
+    assert.equal(parseContenderName('_c_838af487-dbaf-4c22-a962-acad77e88a49-lock-0000000003')!.mode, 'write', 'a mutex node is exclusive');
+    assert.equal(newNodePrefix('kazoo', 'write').endsWith('__lock__'), true, "kazoo's WriteLock uses Lock's name");
+    assert.throws(() => newNodePrefix('curator-latch', 'read'));
+  });
+
+  it('a reader is blocked by the closest exclusive node ahead, a writer by the node just ahead', () => {
+    const names = [
+      '_c_838af487-dbaf-4c22-a962-acad77e88a49-__READ__0000000001',
+      '6846f5d6ed3a4056ab9fbf181b599509__rlock__0000000002',
+      '_c_838af487-dbaf-4c22-a962-acad77e88a49-__WRIT__0000000003',
+      '_c_938af487-dbaf-4c22-a962-acad77e88a49-__READ__0000000004',
+      '6846f5d6ed3a4056ab9fbf181b599509__lock__0000000005',
+      '_c_a38af487-dbaf-4c22-a962-acad77e88a49-__READ__0000000006',
+      '_c_b38af487-dbaf-4c22-a962-acad77e88a49-lock-0000000007',
+      '_c_c38af487-dbaf-4c22-a962-acad77e88a49-__READ__0000000008',
+    ];
+    const sorted = sortContenders([...names].reverse());
+    assert.deepEqual(
+      sorted.map((_, i) => blockerOf(sorted, i)),
+      [undefined, undefined, 1, 2, 3, 4, 5, 6],
+    );
+    const readers = sortContenders(names.filter((n) => n.includes('READ') || n.includes('rlock')));
+    assert.deepEqual(readers.map((_, i) => blockerOf(readers, i)), [undefined, undefined, undefined, undefined, undefined], 'readers alone all hold');
+  });
+});
+
 describe('zkctl lock --read / --write', () => {
   const f = fixture('rwlock');
 
@@ -160,6 +223,37 @@ describe('zkctl lock --read / --write', () => {
     await waitFor(() => f.holds(r3, '/q'), `r3 to acquire after the writer (${r3.stderr()})`);
     await f.release(r3);
     assert.deepEqual(await f.kids('/q'), []);
+  });
+
+  it('each waiter watches only the node that blocks it (no herd)', async () => {
+    // Queue: r1 r2 (hold) w1 (waits for r2) r3 r4 (wait for w1) w2 (waits for r4).
+    const names = ['r1', 'r2', 'w1', 'r3', 'r4', 'w2'];
+    const procs = [];
+    for (const [i, n] of names.entries()) {
+      const p = f.zk(['lock', '/h', n.startsWith('r') ? '--read' : '--write', '--id', n]);
+      procs.push(p);
+      await f.queued('/h', i + 1, () => p.stderr());
+    }
+    const rows = (await runCli(['lock', 'ls', '-s', f.cs.server, '/h', '-o', 'json'])).stdout;
+    const list = JSON.parse(rows) as Array<{ id: string; node: string; session: string; role: string }>;
+    assert.deepEqual(list.map((r) => `${r.id}:${r.role}`), ['r1:holder', 'r2:holder', 'w1:waiter', 'r3:waiter', 'r4:waiter', 'w2:waiter']);
+    const session = new Map(list.map((r) => [r.session, r.id]));
+    // Who watches each node, apart from its owner (a holder watches its own node to notice losing it).
+    const expected = { r1: [], r2: ['w1'], w1: ['r3', 'r4'], r3: [], r4: ['w2'], w2: [] };
+    let seen: Record<string, string[]> = {};
+    try {
+      await waitFor(async () => {
+        const w = await watchesByPath();
+        seen = Object.fromEntries(
+          list.map((r) => [r.id, [...(w.get(`${f.cs.chroot}/h/${r.node}`) ?? [])].map((s) => session.get(s) ?? s).filter((id) => id !== r.id).sort()]),
+        );
+        return JSON.stringify(seen) === JSON.stringify(expected);
+      }, 'the expected watches', 15_000);
+    } finally {
+      assert.deepEqual(seen, expected);
+      for (const p of procs) p.child.kill('SIGINT');
+      for (const p of procs) await p.exited;
+    }
   });
 
   it('--json result and ZKCTL_LOCK_MODE; --timeout exits 10; a reader loses its lock (node deleted) -> CMD killed, exit 11', async () => {

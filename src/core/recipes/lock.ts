@@ -50,6 +50,11 @@
  *   writer's token is larger than the token of every holder before it, and
  *   smaller than every later holder's; concurrent readers' tokens are unordered
  *   among themselves.
+ * - kazoo 2.8's ReadLock waits for every `__lock__` node, also those queued
+ *   after it (python-zk/kazoo#649, fixed in 2.9): a kazoo reader waiting behind
+ *   a writer and a writer queued behind that reader wait for each other. zkctl
+ *   follows the intended rule; `lock ls` shows such a kazoo reader as a holder
+ *   (the rule's verdict) while kazoo itself still waits.
  */
 import { EventEmitter } from 'node:events';
 import { InterruptedError, isZkCode, NotAcquiredError, SessionExpiredError, ZkCode } from '../errors.js';

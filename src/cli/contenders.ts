@@ -9,6 +9,8 @@ export interface ContenderRow {
   position: number;
   /** holder/waiter (lock) or leader/candidate (election). */
   role: string;
+  /** read (shared) or write (exclusive, mutexes included): lock rows only. */
+  mode?: string;
   format: string;
   id: string;
   node: string;
@@ -33,14 +35,26 @@ export const contenderColumns: Column<ContenderRow>[] = [
   { header: 'NODE', key: 'node', get: (r) => r.node },
 ];
 
-export async function contenderRows(session: Session, list: Contender[], roles: [first: string, rest: string]): Promise<ContenderRow[]> {
+/** `lock ls`: the contender columns with each node's mode. */
+export const lockColumns: Column<ContenderRow>[] = [
+  ...contenderColumns.slice(0, 2),
+  { header: 'MODE', key: 'mode', get: (r) => r.mode ?? '' },
+  ...contenderColumns.slice(2),
+];
+
+/**
+ * Rows for `list`. Lock rows (`withMode`) say whether each node holds the lock
+ * (several readers can) and its mode; election rows: the first leads.
+ */
+export async function contenderRows(session: Session, list: Contender[], roles: [first: string, rest: string], withMode = false): Promise<ContenderRow[]> {
   const clients = list.length > 0 ? await sessionClients(session.servers) : new Map<string, string>();
   const now = Date.now();
   return list.map((c) => {
     const sid = sessionHex(c.ephemeralOwner);
     return {
       position: c.position,
-      role: c.position === 0 ? roles[0] : roles[1],
+      role: (withMode ? c.holds : c.position === 0) ? roles[0] : roles[1],
+      ...(withMode ? { mode: c.mode } : {}),
       format: c.format,
       id: c.id,
       node: c.name,

@@ -5,6 +5,13 @@
 //   mutex-hold PATH               InterProcessMutex.acquire(); print "acquired <node>"; hold until stdin EOF
 //   mutex-try PATH                acquire(0 ms): print "acquired <node>" (then release) or "busy"
 //   mutex-wait PATH TIMEOUT_MS    acquire(TIMEOUT_MS): "acquired <node>" and hold until stdin EOF, or "timeout"
+//   read-hold PATH / write-hold PATH
+//                                 InterProcessReadWriteLock(PATH).readLock() / .writeLock().acquire(); print
+//                                 "acquired <own node>"; hold until stdin EOF
+//   read-wait PATH TIMEOUT_MS / write-wait PATH TIMEOUT_MS
+//                                 acquire(TIMEOUT_MS): "acquired <own node>" and hold until stdin EOF, or "timeout"
+//   read-try PATH / write-try PATH
+//                                 acquire(0 ms): "acquired <own node>" (then release) or "busy"
 //   latch PATH ID                 LeaderLatch(PATH, ID): print "leader <node>" when elected, "follower" when it
 //                                 loses leadership; close() on stdin EOF
 //   selector PATH ID              LeaderSelector(PATH) with id ID: takeLeadership prints "leader <node>" and
@@ -14,6 +21,7 @@
 //   ids           -> "ids <json array of participant ids, in order>"                (latch, selector)
 //   leader        -> "leader-id <id of getLeader()>"                                 (latch, selector)
 //   has           -> "has <true|false>" (hasLeadership / isAcquiredInThisProcess)
+//   (read/write locks: participants lists the nodes of that side only, as Curator's getParticipantNodes does)
 // On stdin EOF: release / close, close the client, print "closed" and exit 0. Errors: message on stderr, exit 2.
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -31,6 +39,7 @@ import org.apache.curator.framework.recipes.leader.LeaderSelector;
 import org.apache.curator.framework.recipes.leader.LeaderSelectorListenerAdapter;
 import org.apache.curator.framework.recipes.leader.Participant;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.LockInternals;
 import org.apache.curator.framework.recipes.locks.StandardLockInternalsDriver;
 import org.apache.curator.retry.ExponentialBackoffRetry;
@@ -69,6 +78,17 @@ public class CuratorPeer {
      */
     static Collection<String> nodes(CuratorFramework client, String path, String lockName) throws Exception {
         return LockInternals.getParticipantNodes(client, path, lockName, new StandardLockInternalsDriver());
+    }
+
+    /** The two sides of InterProcessReadWriteLock, with their own node exposed (getLockPath is protected). */
+    static class PeerReadLock extends InterProcessReadWriteLock.ReadLock {
+        PeerReadLock(CuratorFramework c, String path, InterProcessReadWriteLock.WriteLock w) { super(c, path, null, w); }
+        String ours() { return getLockPath(); }
+    }
+
+    static class PeerWriteLock extends InterProcessReadWriteLock.WriteLock {
+        PeerWriteLock(CuratorFramework c, String path) { super(c, path, null); }
+        String ours() { return getLockPath(); }
     }
 
     interface Query {
@@ -123,6 +143,39 @@ public class CuratorPeer {
                     // The holder is the first participant (Curator's order): that is our node.
                     say("acquired " + ZKPaths.getNodeFromPath(m.getParticipantNodes().iterator().next()));
                     if (!mode.equals("mutex-try")) {
+                        serve(client, path, q -> {
+                            if (q.equals("participants")) return "participants " + json(names(m.getParticipantNodes()));
+                            if (q.equals("has")) return "has " + m.isAcquiredInThisProcess();
+                            return null;
+                        });
+                    }
+                    m.release();
+                    break;
+                }
+                case "read-hold":
+                case "read-wait":
+                case "read-try":
+                case "write-hold":
+                case "write-wait":
+                case "write-try": {
+                    // As InterProcessReadWriteLock(client, path) builds them (one write lock, a read lock that knows it).
+                    PeerWriteLock w = new PeerWriteLock(client, path);
+                    InterProcessMutex m = mode.startsWith("read") ? new PeerReadLock(client, path, w) : w;
+                    boolean got;
+                    if (mode.endsWith("-hold")) {
+                        m.acquire();
+                        got = true;
+                    } else {
+                        long ms = mode.endsWith("-try") ? 0 : Long.parseLong(a[3]);
+                        got = m.acquire(ms, TimeUnit.MILLISECONDS);
+                    }
+                    if (!got) {
+                        say(mode.endsWith("-try") ? "busy" : "timeout");
+                        break;
+                    }
+                    String ours = m instanceof PeerReadLock ? ((PeerReadLock) m).ours() : ((PeerWriteLock) m).ours();
+                    say("acquired " + ZKPaths.getNodeFromPath(ours));
+                    if (!mode.endsWith("-try")) {
                         serve(client, path, q -> {
                             if (q.equals("participants")) return "participants " + json(names(m.getParticipantNodes()));
                             if (q.equals("has")) return "has " + m.isAcquiredInThisProcess();

@@ -6,6 +6,12 @@ usage: kazoo_peer.py HOSTS MODE PATH [ID] [OPTIONS]
   lock-try         print "acquired" / "busy" for a non-blocking acquire (released at once)
   lock-try-curator same, with extra_lock_patterns=["-lock-"] (kazoo then also sees Curator-format nodes)
   lock-wait SECS   blocking acquire with a timeout: print "acquired <node>" or "timeout"
+  rlock-hold / wlock-hold
+                   acquire kazoo ReadLock / WriteLock(PATH, ID), print "acquired <node>", hold until stdin closes
+  rlock-wait SECS / wlock-wait SECS
+                   acquire with a timeout: "acquired <node>" and hold until stdin closes, or "timeout"
+  rlock-try / wlock-try
+                   non-blocking acquire: "acquired <node>" (released at once) or "busy"
   election-hold    kazoo Election(PATH, ID).run(...): print "leader" once elected, lead until stdin closes
   contenders       print the kazoo Lock contenders (identifiers) as JSON
 """
@@ -45,6 +51,28 @@ def main():
                 lock.release()
             except LockTimeout:
                 print("timeout", flush=True)
+        elif mode[:6] in ("rlock-", "wlock-"):
+            lock = (zk.ReadLock if mode[0] == "r" else zk.WriteLock)(path, ident)
+            how = mode[6:]
+            try:
+                if how == "hold":
+                    got = lock.acquire()
+                elif how == "wait":
+                    got = lock.acquire(timeout=float(sys.argv[5]))
+                elif how == "try":
+                    got = lock.acquire(blocking=False)
+                else:
+                    raise SystemExit("unknown mode " + mode)
+            except LockTimeout:
+                print("timeout", flush=True)
+                return
+            if not got:
+                print("busy", flush=True)
+                return
+            print("acquired", lock.node, flush=True)
+            if how != "try":
+                sys.stdin.read()
+            lock.release()
         elif mode == "election-hold":
             election = zk.Election(path, ident)
             done = threading.Event()

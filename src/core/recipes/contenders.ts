@@ -8,9 +8,17 @@
  *   (Curator's "protected" prefix `_c_<UUID.randomUUID()>-`, then `lock-`).
  * - Curator LeaderLatch: `_c_<uuid 36>-latch-<seq 10>`.
  * - kazoo Lock / Election: `<uuid4().hex 32>__lock__<seq 10>`.
+ * - Curator InterProcessReadWriteLock: read lock `_c_<uuid 36>-__READ__<seq 10>`,
+ *   write lock `_c_<uuid 36>-__WRIT__<seq 10>`, both directly under the path.
+ * - kazoo ReadLock `<hex 32>__rlock__<seq 10>`; kazoo WriteLock is `__lock__`
+ *   (the same name as Lock).
+ *
+ * Modes: read nodes (`__READ__`, `__rlock__`) are shared, every other contender
+ * is exclusive ("write"). A shared contender holds when no exclusive one is
+ * ahead of it; an exclusive one when it is first (see blockerOf).
  *
  * Every zkctl contender orders ALL recognised contenders of a path by the
- * number after the last `lock-`, `latch-` or `__lock__` (ties, which the server
+ * number after the last `lock-`, `latch-`, `__lock__`, `__READ__`, `__WRIT__` or `__rlock__` (ties, which the server
  * never produces within one parent, by name), so zkctl never lets two holders
  * in whatever mix of formats is on the path. The other clients are narrower:
  * kazoo only sees `__lock__` nodes (unless given `extra_lock_patterns=["-lock-"]`),
@@ -29,6 +37,16 @@ export type ContenderFormat = 'curator' | 'curator-latch' | 'kazoo' | 'other';
 /** Formats zkctl can write. */
 export type NodeFormat = 'curator' | 'curator-latch' | 'kazoo';
 
+/**
+ * How a lock contender wants the lock: 'exclusive' (a plain mutex: Curator
+ * InterProcessMutex, kazoo Lock), or the two sides of a read-write lock
+ * (Curator InterProcessReadWriteLock, kazoo ReadLock/WriteLock).
+ */
+export type LockMode = 'exclusive' | 'read' | 'write';
+
+/** What a contender node is to the others: shared ('read') or exclusive ('write', mutexes included). */
+export type ContenderMode = 'read' | 'write';
+
 export const NODE_FORMATS: readonly NodeFormat[] = ['curator', 'curator-latch', 'kazoo'];
 
 /** The parts of a contender node name. */
@@ -36,13 +54,15 @@ export interface ParsedName {
   name: string;
   /** Everything before the sequence number: unique per contender (`_c_<uuid>-lock-`). */
   prefix: string;
-  marker: 'lock-' | 'latch-' | '__lock__';
+  marker: 'lock-' | 'latch-' | '__lock__' | '__READ__' | '__WRIT__' | '__rlock__';
+  /** Shared ('read': `__READ__`, `__rlock__`) or exclusive ('write': everything else). */
+  mode: ContenderMode;
   /** The server's sequence number (kazoo allows a negative one after overflow). */
   seq: number;
   format: ContenderFormat;
 }
 
-const NAME_RE = /^(.*?)(lock-|latch-|__lock__)(-?\d{10})$/s;
+const NAME_RE = /^(.*?)(lock-|latch-|__lock__|__READ__|__WRIT__|__rlock__)(-?\d{10})$/s;
 const CURATOR_PROTECTED_RE = /^_c_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}-$/;
 const KAZOO_UUID_RE = /^[0-9a-f]{32}$/;
 
@@ -53,6 +73,18 @@ export const NODE_NAME_PATTERNS: Record<NodeFormat, RegExp> = {
   kazoo: /^[0-9a-f]{32}__lock__\d{10}$/,
 };
 
+/** Regexes for the read-write lock nodes (kazoo's WriteLock is its Lock: `__lock__`). */
+export const RW_NODE_NAME_PATTERNS: Record<'curator' | 'kazoo', Record<'read' | 'write', RegExp>> = {
+  curator: {
+    read: /^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-__READ__\d{10}$/,
+    write: /^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-__WRIT__\d{10}$/,
+  },
+  kazoo: {
+    read: /^[0-9a-f]{32}__rlock__\d{10}$/,
+    write: /^[0-9a-f]{32}__lock__\d{10}$/,
+  },
+};
+
 /** Parse a child name; undefined when it is not a contender node. */
 export function parseContenderName(name: string): ParsedName | undefined {
   const m = NAME_RE.exec(name);
@@ -60,10 +92,11 @@ export function parseContenderName(name: string): ParsedName | undefined {
   const prefix = m[1] ?? '';
   const marker = m[2] as ParsedName['marker'];
   let format: ContenderFormat = 'other';
-  if (marker === '__lock__' && KAZOO_UUID_RE.test(prefix)) format = 'kazoo';
-  else if (marker === 'lock-' && CURATOR_PROTECTED_RE.test(prefix)) format = 'curator';
+  if ((marker === '__lock__' || marker === '__rlock__') && KAZOO_UUID_RE.test(prefix)) format = 'kazoo';
+  else if ((marker === 'lock-' || marker === '__READ__' || marker === '__WRIT__') && CURATOR_PROTECTED_RE.test(prefix)) format = 'curator';
   else if (marker === 'latch-' && CURATOR_PROTECTED_RE.test(prefix)) format = 'curator-latch';
-  return { name, prefix: prefix + marker, marker, seq: Number(m[3]), format };
+  const mode: ContenderMode = marker === '__READ__' || marker === '__rlock__' ? 'read' : 'write';
+  return { name, prefix: prefix + marker, marker, mode, seq: Number(m[3]), format };
 }
 
 /** Contender order: sequence number, then name. */
@@ -82,18 +115,37 @@ export function sortContenders(children: readonly string[]): ParsedName[] {
 }
 
 /**
+ * Which contender blocks `sorted[i]` (an index into `sorted`, which is in lock
+ * order), or undefined when it holds the lock:
+ * - a shared ('read') contender is blocked by the closest exclusive contender
+ *   ahead of it (Curator's ReadLock waits for the first one, kazoo's for the
+ *   last; either way it may go once none is left);
+ * - an exclusive contender is blocked by the one just ahead of it, of any mode.
+ * The blocker is the only node a waiter watches (no herd effect).
+ */
+export function blockerOf(sorted: readonly { mode: ContenderMode }[], i: number): number | undefined {
+  if (sorted[i]?.mode === 'read') {
+    for (let j = i - 1; j >= 0; j--) if (sorted[j]!.mode === 'write') return j;
+    return undefined;
+  }
+  return i > 0 ? i - 1 : undefined;
+}
+
+/**
  * A fresh, unique node-name prefix for one contender in `format` (the server
  * appends the 10-digit sequence). The prefix is how a contender finds its own
- * node again after a connection loss during create.
+ * node again after a connection loss during create. `mode` picks the
+ * read-write lock names (Curator `__READ__`/`__WRIT__`, kazoo `__rlock__`/`__lock__`).
  */
-export function newNodePrefix(format: NodeFormat): string {
+export function newNodePrefix(format: NodeFormat, mode: LockMode = 'exclusive'): string {
+  if (mode !== 'exclusive' && format === 'curator-latch') throw new Error(`no ${mode} lock in format ${format}`);
   switch (format) {
     case 'curator':
-      return `_c_${randomUUID()}-lock-`;
+      return `_c_${randomUUID()}-${mode === 'read' ? '__READ__' : mode === 'write' ? '__WRIT__' : 'lock-'}`;
     case 'curator-latch':
       return `_c_${randomUUID()}-latch-`;
     case 'kazoo':
-      return `${randomUUID().replace(/-/g, '')}__lock__`;
+      return `${randomUUID().replace(/-/g, '')}${mode === 'read' ? '__rlock__' : '__lock__'}`;
   }
 }
 
@@ -120,8 +172,12 @@ export interface Contender {
   path: string;
   format: ContenderFormat;
   seq: number;
-  /** 0 = holder / leader, then the waiters in order. */
+  /** Place in line: 0 = first (a holder / the leader), then the others in order. */
   position: number;
+  /** Shared ('read') or exclusive ('write'). */
+  mode: ContenderMode;
+  /** Holds the lock now: the first contender, and every read contender with no write contender ahead. */
+  holds: boolean;
   /** The node's data as UTF-8: the holder id (Curator: the local IP by default; kazoo/latch: the identifier). */
   id: string;
   data: Buffer;
@@ -167,6 +223,7 @@ export async function listContenders(session: Session, path: string): Promise<Co
     if (!r) continue;
     out.push(toContender(r.p, r.full, r.data, r.stat, out.length));
   }
+  for (let i = 0; i < out.length; i++) out[i]!.holds = blockerOf(out, i) === undefined;
   return out;
 }
 
@@ -177,6 +234,8 @@ function toContender(p: ParsedName, path: string, data: Buffer, stat: Stat, posi
     format: p.format,
     seq: p.seq,
     position,
+    mode: p.mode,
+    holds: position === 0,
     id: data.toString('utf8'),
     data,
     czxid: stat.czxid,

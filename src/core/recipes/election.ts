@@ -238,6 +238,8 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
           format: first.format,
           seq: first.seq,
           position: 0,
+          mode: first.mode,
+          holds: true,
           id: data.toString('utf8'),
           data,
           czxid: stat.czxid,

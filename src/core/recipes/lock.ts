@@ -1,6 +1,8 @@
 /**
  * A fair (FIFO) distributed mutex on ZooKeeper, interoperable with Curator's
- * InterProcessMutex and kazoo's Lock.
+ * InterProcessMutex and kazoo's Lock; with `mode: 'read' | 'write'`, the two
+ * sides of a read-write lock, interoperable with Curator's
+ * InterProcessReadWriteLock and kazoo's ReadLock/WriteLock.
  *
  * How it works: each contender creates an EPHEMERAL_SEQUENTIAL node under the
  * lock path (parents are created as containers, as Curator does) and holds the
@@ -36,6 +38,23 @@
  *   across all formats present, so zkctl contenders of any format exclude each
  *   other and exclude Curator and kazoo holders. kazoo only excludes zkctl in
  *   the kazoo format, Curator only in Curator's.
+ * - Read-write: read nodes (`_c_<uuid>-__READ__<seq>`, `<hex>__rlock__<seq>`)
+ *   are shared; a reader holds when no exclusive node (write or mutex, any
+ *   format) is ahead of it and watches the closest one that is. A writer
+ *   (`_c_<uuid>-__WRIT__<seq>`, `<hex>__lock__<seq>`) holds when it is first
+ *   and watches the node just ahead of it, reader or writer. So a writer
+ *   queued behind readers waits until every one of them is gone, and readers
+ *   queued behind a writer wait for it (no writer starvation). Curator's
+ *   reentrancy (a reader passes when its own process holds the write lock) is
+ *   not reproduced: zkctl holds one lock per process. Fencing tokens: a
+ *   writer's token is larger than the token of every holder before it, and
+ *   smaller than every later holder's; concurrent readers' tokens are unordered
+ *   among themselves.
+ * - kazoo 2.8's ReadLock waits for every `__lock__` node, also those queued
+ *   after it (python-zk/kazoo#649, fixed in 2.9): a kazoo reader waiting behind
+ *   a writer and a writer queued behind that reader wait for each other. zkctl
+ *   follows the intended rule; `lock ls` shows such a kazoo reader as a holder
+ *   (the rule's verdict) while kazoo itself still waits.
  */
 import { EventEmitter } from 'node:events';
 import { InterruptedError, isZkCode, NotAcquiredError, SessionExpiredError, ZkCode } from '../errors.js';
@@ -43,8 +62,10 @@ import { baseName, joinPath, parentOf, validatePath } from '../paths.js';
 import { isConnectionProblem, type Session, type SessionState } from '../session.js';
 import {
   type Contender,
+  blockerOf,
   type FencingSchedule,
   fencingSchedule,
+  type LockMode,
   listContenders,
   localAddress,
   newNodePrefix,
@@ -54,12 +75,15 @@ import {
 } from './contenders.js';
 
 export type LockFormat = 'curator' | 'kazoo';
+export type { LockMode } from './contenders.js';
 
 export interface LockOptions {
   /** Node-name format (default 'curator'). 'curator-latch' is used by the election recipe. */
   format?: NodeFormat;
   /** Holder id stored as the node's data, UTF-8 (default: the local address, like Curator). */
   id?: string;
+  /** 'exclusive' (default: a mutex), or 'read' / 'write' for a read-write lock (not with 'curator-latch'). */
+  mode?: LockMode;
   /**
    * Grace between SIGTERM and SIGKILL for work run under the lock; used to
    * compute `schedule` (default 5000 ms).
@@ -81,6 +105,8 @@ export interface LockHold {
   path: string;
   /** This holder's node (full path). */
   node: string;
+  /** How the lock is held: 'exclusive', 'read' (shared) or 'write'. */
+  mode: LockMode;
   /** czxid of the node: grows from one holder to the next. */
   fencingToken: bigint;
   /** Owning session, hex. */
@@ -121,6 +147,7 @@ export type LockEvents = {
 export class Lock extends EventEmitter<LockEvents> {
   readonly path: string;
   readonly format: NodeFormat;
+  readonly mode: LockMode;
   readonly id: string;
   readonly graceMs: number;
   private _state: LockState = 'idle';
@@ -144,6 +171,8 @@ export class Lock extends EventEmitter<LockEvents> {
     super();
     this.path = validatePath(path);
     this.format = opts.format ?? 'curator';
+    this.mode = opts.mode ?? 'exclusive';
+    if (this.mode !== 'exclusive' && this.format === 'curator-latch') throw new Error(`a ${this.mode} lock cannot use the ${this.format} format`);
     this.id = opts.id ?? localAddress();
     this.graceMs = opts.graceMs ?? 5000;
   }
@@ -189,6 +218,7 @@ export class Lock extends EventEmitter<LockEvents> {
       const hold: LockHold = {
         path: this.path,
         node: this.node!,
+        mode: this.mode,
         fencingToken: this.nodeCzxid!,
         sessionId: this.session.sessionIdHex,
         acquiredAt: new Date(),
@@ -261,7 +291,7 @@ export class Lock extends EventEmitter<LockEvents> {
   }
 
   private async acquireLoop(deadline: number, opts: AcquireOptions): Promise<void> {
-    const prefix = newNodePrefix(this.format);
+    const prefix = newNodePrefix(this.format, this.mode);
     let createTried = false;
     let lastPred: string | undefined;
     for (;;) {
@@ -287,7 +317,8 @@ export class Lock extends EventEmitter<LockEvents> {
           createTried = false;
           continue;
         }
-        if (idx === 0) {
+        const blocker = blockerOf(sorted, idx);
+        if (blocker === undefined) {
           if (this.nodeCzxid === undefined) {
             const st = await this.session.exists(this.node!);
             if (!st) {
@@ -298,7 +329,8 @@ export class Lock extends EventEmitter<LockEvents> {
           }
           return;
         }
-        const pred = sorted[idx - 1]!;
+        // Waiting: watch only the node that blocks us (the one just ahead; for a reader, the closest writer ahead).
+        const pred = sorted[blocker]!;
         if (opts.try) {
           throw new NotAcquiredError(`lock ${this.path} is held (${sorted[0]!.name}${idx > 1 ? ` and ${idx - 1} more ahead` : ''})`);
         }

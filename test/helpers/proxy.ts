@@ -8,6 +8,8 @@
  *   both ways; new connections are accepted and silenced too. Nothing tells
  *   either side that something is wrong: only timeouts can.
  * - cut(): reset (RST) every current connection; new ones are accepted.
+ * - muteClients(): a one-way partition on the current connections: what clients send is
+ *   dropped, what servers send still arrives. New connections work.
  * - loseReplyTo(match): once a client sends a chunk `match` accepts, pass it on but drop
  *   everything the server sends back on that connection, and reset it shortly after: the
  *   request reaches the server, its reply never reaches the client.
@@ -22,6 +24,8 @@ interface Pair {
   silenced: boolean;
   /** Drop what the server sends (a lost reply). */
   deaf?: boolean;
+  /** Drop what the client sends (a one-way partition). */
+  mute?: boolean;
 }
 
 export class TcpProxy {
@@ -82,7 +86,7 @@ export class TcpProxy {
     client.on('error', drop);
     client.on('close', drop);
     client.on('data', (d: Buffer) => {
-      if (!pair.silenced && pair.upstream && !pair.upstream.destroyed) pair.upstream.write(d);
+      if (!pair.silenced && !pair.mute && pair.upstream && !pair.upstream.destroyed) pair.upstream.write(d);
       if (this.replyMatch?.(d)) {
         this.replyMatch = undefined;
         pair.deaf = true;
@@ -123,6 +127,11 @@ export class TcpProxy {
   silence(): void {
     this.mode = 'silence';
     for (const p of this.pairs) p.silenced = true;
+  }
+
+  /** Drop what clients send on the current connections; servers' bytes still arrive. */
+  muteClients(): void {
+    for (const p of this.pairs) p.mute = true;
   }
 
   /** The next client chunk `match` accepts is passed on, and the reply to it lost (see above). */

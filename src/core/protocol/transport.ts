@@ -137,8 +137,14 @@ export class Transport extends EventEmitter {
   private corked?: Socket;
   private currentServer?: string;
   private socketUpAt = 0;
-  /** Last time anything was read from a server (handshake reply, reply, ping, event). */
+  /**
+   * Last time the server showed it hears us: a handshake reply, a reply, a ping reply, or part
+   * of a frame still arriving. Watch notifications do not count: they flow even when what we
+   * send is lost (a one-way partition), and the server would expire the session meanwhile.
+   */
   lastContact = Date.now();
+  /** When we last sent a ping of our own (see tick()). */
+  private lastPingAt = 0;
   /** Errors seen per server while trying to connect, for the one-line error message. */
   readonly serverErrors = new Map<string, string>();
   lastZxid = 0n;
@@ -325,7 +331,6 @@ export class Transport extends EventEmitter {
   /* ---------------- the looped, tolerant frame parser ---------------- */
 
   private onData(chunk: Buffer): void {
-    this.lastContact = Date.now();
     let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     let off = 0;
     const socket = this.cm.socket;
@@ -356,6 +361,8 @@ export class Transport extends EventEmitter {
       }
     }
     this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : null;
+    // A large reply still arriving is contact too (a frame in progress is almost always a reply).
+    if (this.pending) this.lastContact = Date.now();
     buf = Buffer.alloc(0);
   }
 
@@ -363,6 +370,7 @@ export class Transport extends EventEmitter {
     const cm = this.cm;
     const r = new JuteReader(buf, start, end);
     if (cm.state === CM.CONNECTING) {
+      this.lastContact = Date.now();
       r.int(); // protocol version
       const timeOut = r.int();
       const sessionId = r.long();
@@ -389,6 +397,7 @@ export class Transport extends EventEmitter {
     const xid = r.int();
     const zxid = r.long();
     const err = r.int();
+    if (xid !== XID_NOTIFICATION) this.lastContact = Date.now();
     switch (xid) {
       case XID_PING:
         return;
@@ -506,12 +515,21 @@ export class Transport extends EventEmitter {
       }
     }
     if (this.isConnected && socket && !socket.destroyed) {
-      const readTimeout = Math.floor((this.negotiatedTimeoutMs || this.opts.sessionTimeoutMs) * 2 / 3);
+      const t = this.negotiatedTimeoutMs || this.opts.sessionTimeoutMs;
+      const readTimeout = Math.floor((t * 2) / 3);
       if (now - this.lastContact > readTimeout) {
         this.debug(`${this.currentServer}: silent for ${now - this.lastContact} ms (read timeout ${readTimeout} ms); reconnecting`);
         if (this.currentServer) this.serverErrors.set(this.currentServer, 'connection went silent');
         socket.destroy();
         return;
+      }
+      // The wire client pings only when the socket is idle both ways; a stream of watch
+      // notifications keeps it busy, and they do not prove the server hears us. So ping
+      // ourselves once nothing but notifications came for a third of the session timeout.
+      const pingEvery = Math.floor(t / 3);
+      if (now - this.lastContact > pingEvery && now - this.lastPingAt > pingEvery) {
+        this.lastPingAt = now;
+        this.sendPing();
       }
     }
     if (this.everConnected && !this.isConnected && this.state !== 'expired') {
@@ -522,6 +540,25 @@ export class Transport extends EventEmitter {
         this.emit('state', 'expired');
         this.shutdown();
       }
+    }
+  }
+
+  private sendPing(): void {
+    const ping: WireRequest = {
+      header: { type: OpCode.ping, xid: XID_PING },
+      payload: null,
+      toBuffer() {
+        const b = Buffer.allocUnsafe(12);
+        b.writeInt32BE(8, 0);
+        b.writeInt32BE(XID_PING, 4);
+        b.writeInt32BE(OpCode.ping, 8);
+        return b;
+      },
+    };
+    try {
+      this.cm.queue(ping, () => undefined);
+    } catch (e) {
+      this.debug(`ping not sent: ${(e as Error).message}`);
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as yamlParse } from 'yaml';
@@ -168,8 +168,40 @@ describe('raw reconfig on a local ensemble', () => {
     assert.deepEqual(json.formerRunning, [{ id: 2, pid: pids.get(2) }]);
   });
 
-  test('--add re-adds participant 2 (given -s): it is our member again, in the context', async () => {
-    const r = ok(await zk(['reconfig', '-s', addr(1), '--auth', auth(), '--add', spec(2), '-o', 'json']));
+  test('--add re-adds participant 2 (given -s), recorded under the membership lock: our member again, in the context', async () => {
+    // Hold the lock `ensemble add/remove` use (a live pid: ours): the reconfig commits, but the
+    // roster is only written once the lock is free.
+    const lock = join(fe.dir, '.membership.lock');
+    writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    let released = false;
+    const release = (): void => {
+      if (!released) rmSync(lock, { force: true });
+      released = true;
+    };
+    let r: CliResult;
+    try {
+      const running = zk(['reconfig', '-s', addr(1), '--auth', auth(), '--add', spec(2), '-o', 'json']);
+      const s = await Session.connect({ connectString: addr(1), timeoutMs: 15_000 });
+      try {
+        const end = Date.now() + 60_000;
+        while (!(await readDynamicConfig(s)).servers.some((x) => x.id === 2)) {
+          assert.ok(Date.now() < end, 'the reconfig did not commit');
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      } finally {
+        await s.close();
+      }
+      await new Promise((res) => setTimeout(res, 500));
+      assert.deepEqual(
+        recorded().members.map((m) => m.id),
+        [1, 3],
+        'not written while another membership change holds the lock',
+      );
+      release();
+      r = ok(await running);
+    } finally {
+      release();
+    }
     const local = (JSON.parse(r.stdout) as { local?: LocalJson }).local;
     assert.ok(local, r.stdout);
     assert.deepEqual(local.changes, [{ id: 2, change: 'added', role: 'participant' }]);

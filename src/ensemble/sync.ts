@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { readDynamicConfig, type DynamicConfig } from '../core/config/dynamic.js';
 import { UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
-import { findLocalByServers, list, load, type LocalEnsemble, type TargetInput } from './local.js';
+import { findLocalByServers, list, load, type LocalEnsemble, type LocalEnsembleStatus, type TargetInput } from './local.js';
 import { withMembershipLock } from './membership.js';
 import { rosterFromConfig, writeRoster, type ExternalMember, type MemberRole, type RosterMember, type RosterRecord } from './roster.js';
 
@@ -187,6 +187,29 @@ export async function syncRoster(ensIn: LocalEnsemble, opts: SyncOptions = {}): 
       formerRunning: formerRunning(ens),
     };
   });
+}
+
+export interface CheckedStatus {
+  status: LocalEnsembleStatus;
+  /** Set when the roster differs from the committed configuration (read when a member serves). */
+  drift?: RosterDrift;
+  formerRunning: Array<{ id: number; pid: number }>;
+}
+
+/**
+ * The status of a local ensemble (LocalEnsemble.status) and, when one of its members serves,
+ * whether its roster agrees with the committed configuration (best effort: a configuration
+ * that cannot be read is no drift). Both run side by side, each bounded by timeoutMs.
+ */
+export async function statusWithDrift(ens: LocalEnsemble, opts: { timeoutMs?: number } = {}): Promise<CheckedStatus> {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const anyRunning = ens.ids.some((id) => ens.isRunning(id)) || ens.externalMembers().length > 0;
+  const check = anyRunning ? checkRoster(ens, { timeoutMs }).catch(() => undefined) : Promise.resolve(undefined);
+  const status = await ens.status({ timeoutMs });
+  const drift = await check;
+  const out: CheckedStatus = { status, formerRunning: formerRunning(ens) };
+  if (drift && drift.changes.length > 0 && status.serving > 0) out.drift = drift;
+  return out;
 }
 
 /** Former members whose process still runs. */

@@ -5,7 +5,7 @@ import { loadConfig, configPath } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { ConnectionError } from '../../core/errors.js';
 import { ensembleStatus, resolveLocal, resolveStatusTarget, statusView, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../../ensemble/index.js';
-import { checkRoster, describeChanges, formerRunning } from '../../ensemble/sync.js';
+import { describeChanges, statusWithDrift } from '../../ensemble/sync.js';
 import type { Column } from '../../output/index.js';
 
 /** Flags that pick a local ensemble (shared by the ensemble commands). */
@@ -78,16 +78,13 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
     let view: StatusView;
     if ('local' in target) {
       const e = target.local;
-      view = statusView(await e.status({ timeoutMs }), { name: e.name, dir: e.dir, connectString: e.connectString });
-      // Does membership.json agree with ZooKeeper's configuration? (best effort: only when a member serves)
-      if (view.serving > 0) {
-        const drift = await checkRoster(e, { timeoutMs }).catch(() => undefined);
-        if (drift && drift.changes.length > 0) {
-          view.drift = { version: drift.version, changes: drift.changes };
-          process.stderr.write(`zkctl: warning: the membership recorded for ensemble '${e.name}' differs from ZooKeeper's configuration (version ${drift.version}): ${describeChanges(drift.changes)} (run: zkctl ensemble sync)\n`);
-        }
+      const checked = await statusWithDrift(e, { timeoutMs });
+      view = statusView(checked.status, { name: e.name, dir: e.dir, connectString: e.connectString });
+      if (checked.drift) {
+        view.drift = { version: checked.drift.version, changes: checked.drift.changes };
+        process.stderr.write(`zkctl: warning: the membership recorded for ensemble '${e.name}' differs from ZooKeeper's configuration (version ${checked.drift.version}): ${describeChanges(checked.drift.changes)} (run: zkctl ensemble sync)\n`);
       }
-      const former = formerRunning(e);
+      const former = checked.formerRunning;
       if (former.length > 0) {
         view.formerRunning = former;
         if (!view.drift) this.progress(`former member${former.length > 1 ? 's' : ''} ${former.map((f) => `${f.id} (pid ${f.pid})`).join(', ')} still running; zkctl ensemble stop ID or ensemble down stops ${former.length > 1 ? 'them' : 'it'}`);

@@ -12,8 +12,9 @@
  *   members/<id>/data/myid      and the snapshots / transaction logs
  *   members/<id>/zookeeper.pid  pid of the running member
  *   members/<id>/zookeeper.log  the member's stdout/stderr (server log)
- *   membership.json             which ids are members now, with roles, after `ensemble add` /
- *                               `ensemble remove` (roster.ts; absent: members 1..size)
+ *   membership.json             which ids are members now, with roles, and external servers, after
+ *                               `ensemble add` / `ensemble remove`, a raw `zkctl reconfig` on the
+ *                               ensemble, or `ensemble sync` (roster.ts, sync.ts; absent: members 1..size)
  * Ensembles created with an explicit dir outside the default root are recorded
  * in $XDG_STATE_HOME/zkctl/ensembles.json so that list() and load(name) find them.
  */

@@ -6,8 +6,8 @@
  *
  * - No membership.json: members 1..size (ensemble.json's size), all participants, as
  *   `ensemble up` creates them.
- * - `{"members": [{"id": 1, "role": "participant"}, ...]}`: written by add/remove from the
- *   configuration ZooKeeper committed. Ids can have holes (a removed member below the highest
+ * - `{"members": [{"id": 1, "role": "participant"}, ...]}`: written by add/remove, and after a
+ *   raw `zkctl reconfig` / by `ensemble sync` (sync.ts), from the configuration ZooKeeper committed. Ids can have holes (a removed member below the highest
  *   id), and observers do not vote.
  * - `{"removed": [2]}` (written by zkctl before the roster existed): 1..size without those,
  *   all participants.

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as yamlParse } from 'yaml';
+import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
 import { Session } from '../../src/core/session.js';
 import { parseDynamicConfig, readDynamicConfig, reconfigure } from '../../src/core/config/dynamic.js';
 import { isPidAlive, isPortFree, memberPorts, LOCAL_HOST } from '../../src/ensemble/index.js';
@@ -124,6 +124,19 @@ async function status(): Promise<{ json: StatusJson; stderr: string }> {
   return { json: JSON.parse(r.stdout) as StatusJson, stderr: r.stderr };
 }
 
+/** The leader now and the followers (a removed follower changes no leadership: no client connection is dropped). */
+async function roles(): Promise<{ leader: number; followers: number[] }> {
+  const st = await fe.ensemble.waitForQuorum(60_000);
+  const leader = st.leader!.id;
+  return { leader, followers: st.members.filter((m) => m.mode === 'follower').map((m) => m.id) };
+}
+const ids = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
+const others = (...drop: number[]): number[] => [1, 2, 3].filter((id) => !drop.includes(id));
+const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+
+/** The member removed by the first raw reconfig (and re-added by the second). */
+let a = 0;
+
 before(async () => {
   fe = await startFaultEnsemble(3);
   for (const id of [1, 2, 3]) pids.set(id, fe.ensemble.pidOf(id)!);
@@ -133,42 +146,50 @@ after(async () => {
 });
 
 describe('raw reconfig on a local ensemble', () => {
-  test('--remove 2 through the context: roster and context follow, status agrees, member 2 still runs', async () => {
+  test('--remove through the context: roster and context follow, status agrees, the removed member still runs', async () => {
     ok(await zk(['ensemble', 'up', '--dir', fe.dir, '-o', 'json']));
     assert.equal(contextServer(fe.name), [1, 2, 3].map(addr).join(','));
+    const { leader, followers } = await roles();
+    a = followers[0]!;
+    // The context reaches the ensemble through the leader only (not through the member removed).
+    const cfgPath = join(configHome, 'zkctl', 'config.yaml');
+    const cfg = yamlParse(readFileSync(cfgPath, 'utf8')) as { contexts: Record<string, { server: string }> };
+    cfg.contexts[fe.name]!.server = addr(leader);
+    writeFileSync(cfgPath, yamlStringify(cfg));
 
-    const r = ok(await zk(['reconfig', '--auth', auth(), '--remove', '2', '-o', 'json']));
+    const r = ok(await zk(['reconfig', '--auth', auth(), '--remove', String(a), '-o', 'json']));
     const local = (JSON.parse(r.stdout) as { local?: LocalJson }).local;
     assert.ok(local, r.stdout);
     assert.equal(local.ensemble, fe.name);
     assert.equal(local.updated, true);
-    assert.deepEqual(local.changes, [{ id: 2, change: 'removed', role: 'participant', pid: pids.get(2) }]);
+    assert.deepEqual(local.changes, [{ id: a, change: 'removed', role: 'participant', pid: pids.get(a) }]);
     assert.deepEqual(local.contexts, [fe.name]);
-    assert.deepEqual(local.formerRunning, [{ id: 2, pid: pids.get(2) }]);
-    assert.match(r.stderr, /updated local ensemble '.*' to config version [0-9a-f]+: member 2 removed \(still running/);
+    assert.deepEqual(local.formerRunning, [{ id: a, pid: pids.get(a) }]);
+    assert.match(r.stderr, new RegExp(`updated local ensemble '.*' to config version [0-9a-f]+: member ${a} removed \\(still running`));
     assert.equal(r.stderr.includes(fe.ensemble.superPassword()), false, 'the password never shows');
 
-    assert.deepEqual(recorded().members, [
-      { id: 1, role: 'participant' },
-      { id: 3, role: 'participant' },
-    ]);
-    assert.equal(contextServer(fe.name), [1, 3].map(addr).join(','));
-    assert.ok(isPidAlive(pids.get(2)!), 'zkctl reconfig does not stop the removed member');
+    assert.deepEqual(
+      recorded().members,
+      others(a).map((id) => ({ id, role: 'participant' })),
+    );
+    assert.equal(contextServer(fe.name), others(a).map(addr).join(','), 'the context lists the members');
+    assert.ok(isPidAlive(pids.get(a)!), 'zkctl reconfig does not stop the removed member');
 
     const { json, stderr } = await status();
     assert.deepEqual(
       json.members.map((m) => m.id),
-      [1, 3],
+      others(a),
     );
     assert.equal(json.quorum, true);
     assert.equal(json.size, 2);
-    assert.equal(json.connectString, [1, 3].map(addr).join(','));
+    assert.equal(json.connectString, others(a).map(addr).join(','));
     assert.equal(json.drift, undefined, stderr);
     assert.doesNotMatch(stderr, /warning/);
-    assert.deepEqual(json.formerRunning, [{ id: 2, pid: pids.get(2) }]);
+    assert.deepEqual(json.formerRunning, [{ id: a, pid: pids.get(a) }]);
   });
 
-  test('--add re-adds participant 2 (given -s), recorded under the membership lock: our member again, in the context', async () => {
+  test('--add re-adds the participant (given -s), recorded under the membership lock: our member again, in the context', async () => {
+    const { leader } = await roles();
     // Hold the lock `ensemble add/remove` use (a live pid: ours): the reconfig commits, but the
     // roster is only written once the lock is free.
     const lock = join(fe.dir, '.membership.lock');
@@ -180,21 +201,21 @@ describe('raw reconfig on a local ensemble', () => {
     };
     let r: CliResult;
     try {
-      const running = zk(['reconfig', '-s', addr(1), '--auth', auth(), '--add', spec(2), '-o', 'json']);
-      const s = await Session.connect({ connectString: addr(1), timeoutMs: 15_000 });
+      const running = zk(['reconfig', '-s', addr(leader), '--auth', auth(), '--add', spec(a), '-o', 'json']);
+      const s = await Session.connect({ connectString: addr(leader), timeoutMs: 15_000 });
       try {
         const end = Date.now() + 60_000;
-        while (!(await readDynamicConfig(s)).servers.some((x) => x.id === 2)) {
+        while (!(await readDynamicConfig(s)).servers.some((x) => x.id === a)) {
           assert.ok(Date.now() < end, 'the reconfig did not commit');
-          await new Promise((res) => setTimeout(res, 100));
+          await sleep(100);
         }
       } finally {
         await s.close();
       }
-      await new Promise((res) => setTimeout(res, 500));
+      await sleep(500);
       assert.deepEqual(
         recorded().members.map((m) => m.id),
-        [1, 3],
+        others(a),
         'not written while another membership change holds the lock',
       );
       release();
@@ -204,7 +225,7 @@ describe('raw reconfig on a local ensemble', () => {
     }
     const local = (JSON.parse(r.stdout) as { local?: LocalJson }).local;
     assert.ok(local, r.stdout);
-    assert.deepEqual(local.changes, [{ id: 2, change: 'added', role: 'participant' }]);
+    assert.deepEqual(local.changes, [{ id: a, change: 'added', role: 'participant' }]);
     assert.deepEqual(local.formerRunning, []);
     assert.deepEqual(
       recorded().members.map((m) => m.id),
@@ -229,7 +250,8 @@ describe('raw reconfig on a local ensemble', () => {
     assert.equal(ports.length, 3);
     const port = ports[2]!;
     const ext = `server.9=127.0.0.2:${ports[0]}:${ports[1]}:observer;127.0.0.2:${port}`;
-    const r = ok(await zk(['reconfig', '--auth', auth(), '--add', ext, '-o', 'json']));
+    const { leader } = await roles();
+    const r = ok(await zk(['reconfig', '-s', addr(leader), '--auth', auth(), '--add', ext, '-o', 'json']));
     const local = (JSON.parse(r.stdout) as { local?: LocalJson }).local;
     assert.deepEqual(local?.changes, [{ id: 9, change: 'added', role: 'observer', external: true }]);
     assert.match(r.stderr, /member 9 added \(observer, external\)/);
@@ -252,16 +274,25 @@ describe('raw reconfig on a local ensemble', () => {
   });
 
   test('a reconfig zkctl did not make: status warns (one line, drift in JSON), ensemble sync records it', async () => {
-    // Remove participant 3 and the external observer behind zkctl's back (a plain client).
-    const s = await Session.connect({ connectString: fe.ensemble.connectString, timeoutMs: 15_000, auth: [{ scheme: 'digest', credential: fe.ensemble.superAuth() }] });
-    let version: string;
-    try {
-      version = (await reconfigure(s, { remove: [3, 9] })).versionHex;
-      assert.deepEqual((await readDynamicConfig(s)).servers.map((x) => x.id), [1, 2]);
-    } finally {
-      await s.close();
+    // Remove a follower and the external observer behind zkctl's back (a plain client, through the leader).
+    const { leader, followers } = await roles();
+    const b = followers.find((id) => id !== a) ?? followers[0]!;
+    let version = '';
+    for (let attempt = 0; !version; attempt++) {
+      const s = await Session.connect({ connectString: addr(leader), timeoutMs: 15_000, auth: [{ scheme: 'digest', credential: fe.ensemble.superAuth() }] });
+      try {
+        const cur = await readDynamicConfig(s);
+        if (!cur.servers.some((x) => x.id === b || x.id === 9)) version = cur.versionHex; // applied, the reply was lost
+        else version = (await reconfigure(s, { remove: [b, 9], fromVersion: cur.version })).versionHex;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        await sleep(500);
+      } finally {
+        await s.close();
+      }
     }
     await fe.ensemble.waitForQuorum(60_000, { all: false });
+    const rest = others(b);
 
     const st = ok(await zk(['ensemble', 'status', '-o', 'json']));
     const j = JSON.parse(st.stdout) as StatusJson;
@@ -270,13 +301,13 @@ describe('raw reconfig on a local ensemble', () => {
     assert.deepEqual(
       j.drift.changes.map((c) => [c.id, c.change]),
       [
-        [3, 'removed'],
+        [b, 'removed'],
         [9, 'removed'],
       ],
     );
     const warnings = st.stderr.split('\n').filter((l) => /warning/.test(l));
     assert.equal(warnings.length, 1, st.stderr);
-    assert.match(warnings[0]!, /differs from ZooKeeper's configuration \(version [0-9a-f]+\): member 3 removed \(still running, pid \d+\); member 9 removed.*zkctl ensemble sync/);
+    assert.match(warnings[0]!, new RegExp(`differs from ZooKeeper's configuration \\(version [0-9a-f]+\\): member ${b} removed \\(still running, pid \\d+\\); member 9 removed.*zkctl ensemble sync`));
     // Nothing was written by status.
     assert.deepEqual(
       recorded().members.map((m) => m.id),
@@ -289,11 +320,11 @@ describe('raw reconfig on a local ensemble', () => {
     assert.equal(sj.version, version);
     assert.deepEqual(
       sj.members.map((m) => m.id),
-      [1, 2],
+      rest,
     );
     assert.deepEqual(sj.contexts, [fe.name]);
-    assert.deepEqual(sj.formerRunning, [{ id: 3, pid: pids.get(3) }]);
-    assert.equal(contextServer(fe.name), [1, 2].map(addr).join(','));
+    assert.deepEqual(sj.formerRunning, [{ id: b, pid: pids.get(b) }]);
+    assert.equal(contextServer(fe.name), rest.map(addr).join(','));
     assert.equal(recorded().external, undefined);
 
     const after = await status();
@@ -301,19 +332,19 @@ describe('raw reconfig on a local ensemble', () => {
     assert.doesNotMatch(after.stderr, /warning/);
     assert.deepEqual(
       after.json.members.map((m) => m.id),
-      [1, 2],
+      rest,
     );
     // A second sync changes nothing.
     const again = JSON.parse(ok(await zk(['ensemble', 'sync', '-o', 'json'])).stdout) as LocalJson;
     assert.equal(again.updated, false);
     assert.deepEqual(again.changes, []);
+    assert.ok(isPidAlive(pids.get(b)!), `member ${b} (removed) still runs before down`);
   });
 
-  test('ensemble down --purge stops every process, the removed member 3 too', async () => {
-    assert.ok(isPidAlive(pids.get(3)!), 'member 3 still runs before down');
+  test('ensemble down --purge stops every process, the removed member too', async () => {
     const r = ok(await zk(['ensemble', 'down', '--purge', '--dir', fe.dir, '-o', 'json']));
     const j = JSON.parse(r.stdout) as { stopped: number[]; purged: boolean };
-    assert.deepEqual(j.stopped, [1, 2, 3]);
+    assert.deepEqual(ids(j.stopped), [1, 2, 3]);
     assert.equal(j.purged, true);
     for (const [id, pid] of pids) assert.equal(isPidAlive(pid), false, `member ${id} (pid ${pid})`);
     for (const id of [1, 2, 3]) assert.ok(await isPortFree(memberPorts(fe.ensemble.spec, id).clientPort, LOCAL_HOST), `port of member ${id}`);

@@ -118,7 +118,7 @@ function recordConfig(dir: string, spec: EnsembleSpec, cfg: DynamicConfig): Rost
 }
 
 /** Is a process running on this id's files (member or not)? */
-export function runsOn(ens: LocalEnsemble, id: number): boolean {
+function runsOn(ens: LocalEnsemble, id: number): boolean {
   return existsSync(ens.configPath(id)) && ens.isRunning(id);
 }
 

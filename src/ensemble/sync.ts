@@ -122,9 +122,10 @@ export function describeChanges(changes: RosterChange[]): string {
 /** Read /zookeeper/config through `opts.session`, or a session of its own to the ensemble. */
 async function readConfigOf(ens: LocalEnsemble, opts: SyncOptions): Promise<DynamicConfig> {
   if (opts.session) return strip(await readDynamicConfig(opts.session));
-  const addrs = [ens.connectString, ...ens.externalMembers().flatMap((x) => (x.address ? [x.address] : []))].filter(Boolean);
-  if (addrs.length === 0) throw new UsageError(`ensemble '${ens.name}' has no members to ask`);
-  const session = await Session.connect({ connectString: addrs.join(','), timeoutMs: opts.timeoutMs ?? 10_000, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
+  // Our members; external servers only when there is none of ours to ask.
+  const server = ens.connectString || ens.externalMembers().flatMap((x) => (x.address ? [x.address] : [])).join(',');
+  if (!server) throw new UsageError(`ensemble '${ens.name}' has no members to ask`);
+  const session = await Session.connect({ connectString: server, timeoutMs: opts.timeoutMs ?? 10_000, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
   try {
     return strip(await readDynamicConfig(session));
   } finally {

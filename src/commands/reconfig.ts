@@ -3,11 +3,35 @@ import { BaseCommand } from '../cli/base.js';
 import { UsageError, ZkCode, ZkError, ZkctlError } from '../core/errors.js';
 import { parseConfigVersion, parseServerSpec, readDynamicConfig, reconfigure } from '../core/config/dynamic.js';
 import { describeMembers } from '../ensemble/membership.js';
+import { describeChanges, localEnsembleFor, syncRoster, type RosterChange } from '../ensemble/sync.js';
+import type { Session } from '../core/session.js';
+import type { DynamicConfig } from '../core/config/dynamic.js';
+import { followMembers } from './ensemble/add.js';
 import { memberColumns, configResult, type EnsembleConfigResult } from './ensemble/config.js';
+import { targetInput } from './ensemble/status.js';
+
+/** What a raw reconfig did to the records of a local ensemble zkctl runs (when it was one). */
+export interface LocalFollowUp {
+  ensemble: string;
+  dir: string;
+  /** membership.json was rewritten to the committed configuration. */
+  updated: boolean;
+  changes: RosterChange[];
+  /** Contexts whose server list was changed. */
+  contexts: string[];
+  /** The ensemble's connect string now (its own members). */
+  connectString?: string;
+  /** Former members whose process still runs (`zkctl ensemble stop ID` / `ensemble down` stop them). */
+  formerRunning?: Array<{ id: number; pid: number }>;
+  /** Why the records could not be updated (the reconfig itself succeeded). */
+  error?: string;
+}
 
 export interface ReconfigResult extends EnsembleConfigResult {
   /** The config version before (as read, or --from-version). */
   from: string;
+  /** Set when the ensemble is a local one this machine runs: how its records followed. */
+  local?: LocalFollowUp;
 }
 
 export default class Reconfig extends BaseCommand<typeof Reconfig> {
@@ -16,7 +40,9 @@ export default class Reconfig extends BaseCommand<typeof Reconfig> {
 
 Needs a super user or the reconfig ACL: --auth digest:super:PASSWORD (or ZKCTL_AUTH / the context); the ensemble must run with reconfigEnabled=true. With --from-version (hex, as \`zkctl ensemble config\` prints it) the change applies only if the configuration is still that version: exit 5 (BAD_VERSION) when it moved. Prints the new configuration once ZooKeeper has committed it.
 
-A joining server must already run (started with the current membership plus itself, see the ZooKeeper reconfig guide; for local ensembles \`zkctl ensemble add\` does all of it). ZooKeeper refuses a new configuration whose voting members do not have a synced quorum (exit 1).`;
+A joining server must already run (started with the current membership plus itself, see the ZooKeeper reconfig guide; for local ensembles \`zkctl ensemble add\` does all of it). ZooKeeper refuses a new configuration whose voting members do not have a synced quorum (exit 1).
+
+On a local ensemble zkctl runs (the context's ensemble, or the one serving the connect string), its records follow the committed configuration, read back after the change, under the lock \`ensemble add/remove\` use: the roster (membership.json) gets the members and roles, a removed member keeps its files and keeps running (it is no longer counted or started; \`ensemble stop ID\` or \`ensemble down\` stop it), a server zkctl did not start is recorded as external (\`ensemble status\` asks it and shows PID "external"; zkctl never starts or stops it), and contexts pointing at the ensemble get its members' addresses. A line on stderr (and "local" in JSON) says what was updated; if that fails, a warning says so and the exit status stays 0 (\`zkctl ensemble sync\` retries).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> --auth digest:super:secret --add "server.4=10.0.0.4:2888:3888:participant;2181"',
     '<%= config.bin %> <%= command.id %> --auth digest:super:secret --remove 3 --from-version 100000004',
@@ -63,6 +89,8 @@ A joining server must already run (started with the current membership plus itse
     }
     const view = await describeMembers(after, Math.min(2000, c.timeoutMs));
     const result: ReconfigResult = { ...configResult(after.versionHex, view), from: before };
+    const local = await this.followLocal(current, session);
+    if (local) result.local = local;
     if (!this.jsonEnabled()) {
       if (this.outputFormat === 'json' || this.outputFormat === 'yaml') this.printer.object(result as unknown as Record<string, unknown>);
       else {
@@ -73,5 +101,30 @@ A joining server must already run (started with the current membership plus itse
       }
     }
     return result;
+  }
+
+  /** A local ensemble's roster and contexts follow the committed configuration (see the description). */
+  private async followLocal(current: DynamicConfig, session: Session): Promise<LocalFollowUp | undefined> {
+    const c = this.connection;
+    const ens = localEnsembleFor(targetInput({}, c), current);
+    if (!ens) return undefined;
+    try {
+      const r = await syncRoster(ens, { session, timeoutMs: c.timeoutMs });
+      const contexts = followMembers(ens.dir);
+      const out: LocalFollowUp = { ensemble: r.ensemble, dir: r.dir, updated: r.updated, changes: r.changes, contexts, connectString: r.connectString, formerRunning: r.formerRunning };
+      const parts = [r.updated ? `updated local ensemble '${r.ensemble}' to config version ${r.version}: ${describeChanges(r.changes)}` : `local ensemble '${r.ensemble}' already matches config version ${r.version}`];
+      if (contexts.length > 0) parts.push(`context${contexts.length > 1 ? 's' : ''} ${contexts.map((x) => `'${x}'`).join(', ')} now ${r.connectString}`);
+      if (r.formerRunning.length > 0) {
+        const ids = r.formerRunning.map((f) => f.id).join(', ');
+        parts.push(`former member${r.formerRunning.length > 1 ? 's' : ''} ${ids} still running (zkctl ensemble stop ID, or ensemble down, stops ${r.formerRunning.length > 1 ? 'them' : 'it'})`);
+      }
+      if (r.updated || contexts.length > 0) process.stderr.write(`zkctl: ${parts.join('; ')}\n`);
+      else this.progress(`zkctl: ${parts.join('; ')}`);
+      return out;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`zkctl: warning: the reconfig was committed, but the records of local ensemble '${ens.name}' were not updated: ${msg} (run: zkctl ensemble sync --dir ${ens.dir})\n`);
+      return { ensemble: ens.name, dir: ens.dir, updated: false, changes: [], contexts: [], error: msg };
+    }
   }
 }

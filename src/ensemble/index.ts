@@ -13,3 +13,4 @@ export * from './roster.js';
 export * from './view.js';
 export { tailFile, followFile, LineSplitter } from './logs.js';
 export * from './membership.js';
+export * from './sync.js';

@@ -12,8 +12,9 @@
  *   members/<id>/data/myid      and the snapshots / transaction logs
  *   members/<id>/zookeeper.pid  pid of the running member
  *   members/<id>/zookeeper.log  the member's stdout/stderr (server log)
- *   membership.json             which ids are members now, with roles, after `ensemble add` /
- *                               `ensemble remove` (roster.ts; absent: members 1..size)
+ *   membership.json             which ids are members now, with roles, and external servers, after
+ *                               `ensemble add` / `ensemble remove`, a raw `zkctl reconfig` on the
+ *                               ensemble, or `ensemble sync` (roster.ts, sync.ts; absent: members 1..size)
  * Ensembles created with an explicit dir outside the default root are recorded
  * in $XDG_STATE_HOME/zkctl/ensembles.json so that list() and load(name) find them.
  */
@@ -58,9 +59,9 @@ import {
   type SpecInput,
 } from './config.js';
 import { findPortHolder, isPidAlive, isPortFree, PortInUseError, readCmdline, sleep, withPidLock } from './proc.js';
-import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type MemberStatus } from './status.js';
+import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type HostPort, type MemberStatus } from './status.js';
 import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
-import { readRoster, votingIds, type MemberRole, type RosterMember } from './roster.js';
+import { readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -124,7 +125,10 @@ export interface LocalMemberStatus extends MemberStatus {
   id: number;
   role: MemberRole;
   pid?: number;
+  /** Our members: the process runs. External servers: it answers. */
   running: boolean;
+  /** A server in the configuration that zkctl did not start (roster.ts): asked, never started or stopped. */
+  external?: true;
 }
 
 export interface LocalEnsembleStatus extends EnsembleStatus {
@@ -329,6 +333,17 @@ export class LocalEnsemble {
   get ids(): number[] {
     return this.roster().map((m) => m.id);
   }
+  /** Servers in the recorded configuration that zkctl did not start (not in ids, never started or stopped). */
+  externalMembers(): ExternalMember[] {
+    return readExternal(this.dir);
+  }
+  /** Former members: ids whose files are still here but that are no longer members (removed with reconfig). */
+  formerMembers(): number[] {
+    const ids = new Set(this.ids);
+    return this.idsWithFiles()
+      .filter((id) => !ids.has(id))
+      .sort((a, b) => a - b);
+  }
   get superSecretPath(): string {
     return join(this.dir, SECRET_FILE);
   }
@@ -455,7 +470,8 @@ export class LocalEnsemble {
   async status(opts: { timeoutMs?: number } = {}): Promise<LocalEnsembleStatus> {
     const timeoutMs = opts.timeoutMs ?? 2000;
     const roster = this.roster();
-    const members = await Promise.all(
+    const external = this.externalMembers();
+    const ours = Promise.all(
       roster.map(async ({ id, role }): Promise<LocalMemberStatus> => {
         const ports = this.ports(id);
         const pid = this.pidOf(id);
@@ -466,7 +482,23 @@ export class LocalEnsemble {
         return { ...st, id, role, pid, running: true };
       }),
     );
-    const { leader, ...sum } = summarize(members, votingIds(roster).length);
+    // External servers are asked like any server (they have no pid here).
+    const theirs = Promise.all(
+      external.map(async ({ id, role, address }): Promise<LocalMemberStatus> => {
+        let hp: HostPort | undefined;
+        try {
+          hp = address ? parseConnectString(address)[0] : undefined;
+        } catch {
+          hp = undefined;
+        }
+        if (!hp) return { id, role, host: '', port: 0, address: '', mode: 'down', error: 'no client address in its server spec', running: false, ms: 0, external: true };
+        const st = await memberStatus(hp, { timeoutMs });
+        return { ...st, id, role, running: st.mode !== 'down', external: true };
+      }),
+    );
+    const members = [...(await ours), ...(await theirs)].sort((a, b) => a.id - b.id);
+    const voting = votingIds(roster).length + external.filter((x) => x.role === 'participant').length;
+    const { leader, ...sum } = summarize(members, voting);
     const cs = clientAddresses(this.spec, roster.map((m) => m.id));
     const out: LocalEnsembleStatus = { ...sum, members, name: this.name, dir: this.dir, connectString: cs };
     if (leader) out.leader = leader as LocalMemberStatus;
@@ -753,10 +785,13 @@ export class LocalEnsemble {
       }
       const voters = st.members.filter((m) => m.role === 'participant');
       if (voters.filter((m) => m.running).length <= Math.floor(voters.length / 2)) {
-        const dead = voters.filter((m) => !m.running).map((m) => m.id);
-        throw new ZkctlError(`ensemble '${this.name}' cannot form a quorum: member${dead.length > 1 ? 's' : ''} ${dead.join(', ')} not running`, undefined, {
-          hint: dead.map((id) => `${this.logPath(id)}${lastErrorLine(this.logPath(id))}`).join('; '),
-        });
+        const dead = voters.filter((m) => !m.running);
+        const logs = dead.filter((m) => !m.external).map((m) => `${this.logPath(m.id)}${lastErrorLine(this.logPath(m.id))}`);
+        throw new ZkctlError(
+          `ensemble '${this.name}' cannot form a quorum: member${dead.length > 1 ? 's' : ''} ${dead.map((m) => `${m.id}${m.external ? ' (external)' : ''}`).join(', ')} not running`,
+          undefined,
+          logs.length > 0 ? { hint: logs.join('; ') } : {},
+        );
       }
       if (Date.now() >= end) {
         if (st.quorum) return st; // quorum serves; stragglers are shown as they are

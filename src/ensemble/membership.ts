@@ -43,7 +43,7 @@ import {
 import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
 import { conf } from './fourlw.js';
 import { clientAddresses, load, type LocalEnsemble } from './local.js';
-import { MEMBERSHIP_FILE, readRecordedRoster, writeRoster, type RosterMember } from './roster.js';
+import { MEMBERSHIP_FILE, readRecordedRoster, rosterFromConfig, writeRoster, type RosterMember } from './roster.js';
 import { isPortFree, sleep, withPidLock } from './proc.js';
 import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
 
@@ -110,11 +110,11 @@ export function activeMemberIds(ens: LocalEnsemble): number[] {
   return ens.ids;
 }
 
-/** The local members of a committed configuration (servers on this host at the ports of their id). */
-function rosterOf(cfg: DynamicConfig, spec: EnsembleSpec): RosterMember[] {
-  return cfg.servers
-    .filter((s) => (s.host === LOCAL_HOST || s.host === 'localhost') && s.quorumPort === memberPorts(spec, s.id).quorumPort)
-    .map((s) => ({ id: s.id, role: s.role === 'observer' ? ('observer' as const) : ('participant' as const) }));
+/** Record the membership of a committed configuration: our members and external servers (roster.ts). */
+function recordConfig(dir: string, spec: EnsembleSpec, cfg: DynamicConfig): RosterMember[] {
+  const rec = rosterFromConfig(dir, spec, cfg);
+  writeRoster(dir, rec.members, rec.external);
+  return rec.members;
 }
 
 /** Is a process running on this id's files (member or not)? */
@@ -128,8 +128,11 @@ function restoreRoster(dir: string, recorded: RosterMember[] | undefined): void 
   else rmSync(join(dir, MEMBERSHIP_FILE), { force: true });
 }
 
-/** Serialize membership changes of one ensemble across processes. */
-async function withMembershipLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+/**
+ * Serialize membership changes of one ensemble across processes (`ensemble add/remove`, and
+ * bringing the roster in line with ZooKeeper's configuration, sync.ts).
+ */
+export async function withMembershipLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const lock = join(dir, LOCK_FILE);
   return withPidLock(
     lock,
@@ -325,7 +328,7 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         await undo();
         throw e;
       }
-      writeRoster(ens.dir, rosterOf(after, newSpec));
+      recordConfig(ens.dir, newSpec, after);
       progress(`committed config version ${after.versionHex}; waiting for the members to serve it`);
       const final = await waitCommitted(after, endAt, (s) => {
         const m = s.get(id)?.mode;
@@ -393,8 +396,7 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
       await session.close();
     }
     // Committed: record the membership ZooKeeper has now before anything else can fail.
-    const roster = rosterOf(after, ens.spec);
-    writeRoster(ens.dir, roster);
+    const roster = recordConfig(ens.dir, ens.spec, after);
     progress(`committed config version ${after.versionHex}; stopping member ${id}`);
     const stopped = await ens.stop(id, { timeoutMs: opts.graceMs ?? 15_000 });
     // Shrink the spec when the highest member went (its files go), else the removed member's

@@ -3,6 +3,7 @@
  * what `zkctl ensemble status` and `ensemble up` print, in one place.
  */
 import type { EnsembleStatus, MemberStatus } from './status.js';
+import type { RosterChange } from './sync.js';
 
 export interface MemberRow {
   id?: number;
@@ -22,6 +23,8 @@ export interface MemberRow {
   packetsReceived?: number;
   packetsSent?: number;
   pid?: number;
+  /** Local ensembles: a server in the configuration that zkctl did not start (no pid; never started or stopped). */
+  external?: true;
   error?: string;
 }
 
@@ -36,9 +39,13 @@ export interface StatusView {
   serving: number;
   size: number;
   members: MemberRow[];
+  /** Local ensembles: how the recorded membership differs from ZooKeeper's configuration (`zkctl ensemble sync` fixes it). */
+  drift?: { version: string; changes: RosterChange[] };
+  /** Local ensembles: former members whose process still runs. */
+  formerRunning?: Array<{ id: number; pid: number }>;
 }
 
-export function memberRow(m: MemberStatus & { pid?: number; role?: MemberRow['role'] }): MemberRow {
+export function memberRow(m: MemberStatus & { pid?: number; role?: MemberRow['role']; external?: true }): MemberRow {
   const r: MemberRow = { address: m.address, mode: m.mode };
   const set = <K extends keyof MemberRow>(k: K, v: MemberRow[K] | undefined): void => {
     if (v !== undefined && !(typeof v === 'number' && Number.isNaN(v))) r[k] = v;
@@ -57,6 +64,7 @@ export function memberRow(m: MemberStatus & { pid?: number; role?: MemberRow['ro
   set('packetsReceived', m.packetsReceived);
   set('packetsSent', m.packetsSent);
   set('pid', m.pid);
+  set('external', m.external);
   set('error', m.error);
   return r;
 }
@@ -70,6 +78,6 @@ export function statusView(st: EnsembleStatus, extra: { name?: string; dir?: str
   v.quorum = st.quorum;
   v.serving = st.serving;
   v.size = st.votingSize;
-  v.members = st.members.map((m) => memberRow(m as MemberStatus & { pid?: number; role?: MemberRow['role'] }));
+  v.members = st.members.map((m) => memberRow(m as MemberStatus & { pid?: number; role?: MemberRow['role']; external?: true }));
   return v as StatusView;
 }

@@ -43,12 +43,14 @@ Waits until the new configuration is committed, every running member serves it a
 /**
  * Contexts whose ensemble-dir is this ensemble follow its members (also when the change failed
  * after ZooKeeper committed it: the roster says what is true; an undone change leaves it as it was).
+ * Returns the contexts changed.
  */
-export function followMembers(dir: string): void {
+export function followMembers(dir: string): string[] {
   try {
-    updateEnsembleContexts(dir, load(dir).connectString);
+    return updateEnsembleContexts(dir, load(dir).connectString);
   } catch {
     /* best effort: never hide the change's own outcome */
+    return [];
   }
 }
 

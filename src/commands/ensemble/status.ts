@@ -5,6 +5,7 @@ import { loadConfig, configPath } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { ConnectionError } from '../../core/errors.js';
 import { ensembleStatus, resolveLocal, resolveStatusTarget, statusView, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../../ensemble/index.js';
+import { describeChanges, statusWithDrift } from '../../ensemble/sync.js';
 import type { Column } from '../../output/index.js';
 
 /** Flags that pick a local ensemble (shared by the ensemble commands). */
@@ -35,7 +36,7 @@ export const statusColumns: Column<MemberRow>[] = [
   { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right' },
   { header: 'OUTSTANDING', key: 'outstanding', get: (r) => r.outstanding, align: 'right' },
   { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right' },
-  { header: 'PID', key: 'pid', get: (r) => r.pid, align: 'right' },
+  { header: 'PID', key: 'pid', get: (r) => (r.external ? 'external' : r.pid), align: 'right' },
 ];
 
 /** Settings that pick the ensemble: flags, the resolved server, the context's ensemble dir. */
@@ -58,6 +59,8 @@ export default class EnsembleStatus extends BaseCommand<typeof EnsembleStatus> {
   static override summary = 'Show every member: mode, zxid, epoch, latency, connections, znodes, pid.';
   static override description = `Asks each member for its four-letter words (srvr, mntr, conf) in parallel, with a deadline (--timeout, default 2s per member). A member that does not answer is "down"; one that answers but does not serve (electing, no quorum) is "not-serving".
 
+A local ensemble's members are those recorded by zkctl (membership.json, kept in step by \`ensemble add/remove\`, \`zkctl reconfig\` and \`ensemble sync\`). Servers in its configuration that zkctl did not start are listed too, with PID "external" (in JSON: "external": true); they count for the quorum, zkctl never starts or stops them. When the recorded membership differs from ZooKeeper's configuration (/zookeeper/config, read when a member serves), a one-line warning goes to stderr ("drift" in JSON): \`zkctl ensemble sync\` records the committed membership.
+
 Which ensemble: --name/--dir pick a local ensemble; otherwise the current context (set by \`ensemble up\`), -s/--server or ZKCTL_SERVER. Any ensemble works: for one zkctl did not start, the members are the hosts of the connect string (ids come from each server's own config, pids are not known).
 
 Exit 0 when at least one member answers, 8 when none does (the table is printed either way).`;
@@ -75,7 +78,17 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
     let view: StatusView;
     if ('local' in target) {
       const e = target.local;
-      view = statusView(await e.status({ timeoutMs }), { name: e.name, dir: e.dir, connectString: e.connectString });
+      const checked = await statusWithDrift(e, { timeoutMs });
+      view = statusView(checked.status, { name: e.name, dir: e.dir, connectString: e.connectString });
+      if (checked.drift) {
+        view.drift = { version: checked.drift.version, changes: checked.drift.changes };
+        process.stderr.write(`zkctl: warning: the membership recorded for ensemble '${e.name}' differs from ZooKeeper's configuration (version ${checked.drift.version}): ${describeChanges(checked.drift.changes)} (run: zkctl ensemble sync)\n`);
+      }
+      const former = checked.formerRunning;
+      if (former.length > 0) {
+        view.formerRunning = former;
+        if (!view.drift) this.progress(`former member${former.length > 1 ? 's' : ''} ${former.map((f) => `${f.id} (pid ${f.pid})`).join(', ')} still running; zkctl ensemble stop ID or ensemble down stops ${former.length > 1 ? 'them' : 'it'}`);
+      }
     } else {
       view = statusView(await ensembleStatus(target.servers, { timeoutMs }), { connectString: target.servers });
     }

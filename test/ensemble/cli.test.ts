@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as yamlParse } from 'yaml';
 import { freeBasePort, load } from '../../src/ensemble/index.js';
-import { runCli, testServer, type CliResult } from '../helpers/zk.js';
+import { expectOk, runCli, testServer, type CliResult } from '../helpers/zk.js';
 
 const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'cli-'));
 const configHome = join(scratch, 'config');
@@ -20,10 +20,7 @@ const dir = join(scratch, name);
 const zk = (args: string[], opts: { timeoutMs?: number; signal?: NodeJS.Signals; signalAfterMs?: number } = {}): Promise<CliResult> =>
   runCli(args, { env, timeoutMs: opts.timeoutMs ?? 90_000, ...(opts.signal ? { signal: opts.signal, signalAfterMs: opts.signalAfterMs ?? 1000 } : {}) });
 
-function ok(r: CliResult): CliResult {
-  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+const ok = expectOk;
 
 interface StatusJson {
   name?: string;

@@ -3,6 +3,7 @@
  * ZKCTL_TEST_SERVER / ZKCTL_TEST_ENSEMBLE_DIR; each test works in its own chroot. Fault tests
  * start their own small ensemble with startFaultEnsemble().
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -158,4 +159,21 @@ export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRes
       });
     });
   });
+}
+
+/** Assert exit 0, showing both streams when it is not. */
+export function expectOk(r: CliResult): CliResult {
+  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/**
+ * A CLI runner with a config home (contexts) of its own under the test temp dir, and none of
+ * ZKCTL_SERVER / ZKCTL_AUTH / ZKCTL_CONTEXT from the environment; no colour.
+ */
+export function isolatedCli(name: string, timeoutMs = 120_000): { configHome: string; scratch: string; env: Record<string, string | undefined>; zk: (args: string[]) => Promise<CliResult> } {
+  const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), `${name}-`));
+  const configHome = join(scratch, 'config');
+  const env = { XDG_CONFIG_HOME: configHome, ZKCTL_SERVER: undefined, ZKCTL_AUTH: undefined, ZKCTL_CONTEXT: undefined, NO_COLOR: '1' };
+  return { configHome, scratch, env, zk: (args) => runCli(args, { env, timeoutMs }) };
 }

@@ -16,7 +16,7 @@ import { parseDynamicConfig, readDynamicConfig, reconfigure } from '../../src/co
 import { isPidAlive, isPortFree, memberPorts, LOCAL_HOST } from '../../src/ensemble/index.js';
 import { rosterFromConfig } from '../../src/ensemble/roster.js';
 import { diffRoster, describeChanges } from '../../src/ensemble/sync.js';
-import { runCli, startFaultEnsemble, type CliResult, type FaultEnsemble } from '../helpers/zk.js';
+import { expectOk, isolatedCli, startFaultEnsemble, type CliResult, type FaultEnsemble } from '../helpers/zk.js';
 
 describe('roster from a configuration (no server)', () => {
   test('ours: this host, the ports of the id, files in the ensemble dir; anything else is external', () => {
@@ -70,15 +70,8 @@ describe('roster from a configuration (no server)', () => {
   });
 });
 
-const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'raw-sync-'));
-const configHome = join(scratch, 'config');
-const env = { XDG_CONFIG_HOME: configHome, ZKCTL_SERVER: undefined, ZKCTL_AUTH: undefined, ZKCTL_CONTEXT: undefined, NO_COLOR: '1' };
-const zk = (args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 120_000 });
-
-function ok(r: CliResult): CliResult {
-  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+const { configHome, zk } = isolatedCli('raw-sync', 120_000);
+const ok = expectOk;
 
 interface StatusJson {
   quorum: boolean;

@@ -6,22 +6,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as yamlParse } from 'yaml';
 import { isPidAlive, isPortFree, memberPorts, LOCAL_HOST } from '../../src/ensemble/index.js';
-import { runCli, startFaultEnsemble, type CliResult, type FaultEnsemble } from '../helpers/zk.js';
+import { expectOk, isolatedCli, startFaultEnsemble, type FaultEnsemble } from '../helpers/zk.js';
 
-const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'roster-cli-'));
-const configHome = join(scratch, 'config');
-const env = { XDG_CONFIG_HOME: configHome, ZKCTL_SERVER: undefined, ZKCTL_AUTH: undefined, ZKCTL_CONTEXT: undefined, NO_COLOR: '1' };
-const zk = (args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 180_000 });
-
-function ok(r: CliResult): CliResult {
-  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+const { configHome, zk } = isolatedCli('roster-cli', 180_000);
+const ok = expectOk;
 
 interface StatusJson {
   quorum: boolean;

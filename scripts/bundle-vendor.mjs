@@ -20,8 +20,12 @@
  * Without esbuild (a devDependency) this prints a warning and leaves no dist/vendor.
  * Usage: node scripts/bundle-vendor.mjs
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -85,6 +89,56 @@ for (const [name, entries] of Object.entries(PACKAGES)) {
     legalComments: 'eof',
     logLevel: 'error',
   });
+  // Code cache (src/cli/vendor.ts): the bundle's `await import(` goes through `__zkctlImport`, its
+  // loader's import (a script compiled with vm has none). Any other import( found: no cache.
+  let code = readFileSync(join(outDir, bundle), 'utf8').replace(/(?<![\w$.])await import\(/g, 'await __zkctlImport(');
+  const otherImports = code.match(/(?<![\w$.'"`])import\(/g);
   manifest[name] = { version: pjson.version, bundle, files };
+  if (otherImports) {
+    process.stderr.write(`bundle-vendor: ${bundle} has a dynamic import( other than "await import(": no code cache for it\n`);
+  } else {
+    code = `var __zkctlImport = typeof __zkctl_import === "function" ? __zkctl_import : (s) => import(s);\n${code}`;
+    // the build id pairs the bundle with its code cache
+    const build = createHash('sha256').update(code).digest('hex').slice(0, 16);
+    code += `\n//# zkctl-vendor-build ${build}\n`;
+    Object.assign(manifest[name], { cache: `${bundle}.v8cache`, build });
+  }
+  writeFileSync(join(outDir, bundle), code);
 }
 writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+/*
+ * Code caches (see src/cli/vendor.ts): run zkctl as it is ordinarily run, with
+ * ZKCTL_VENDOR_CACHE_TRAIN=1, so that each run writes the code cache of the bundles it loaded
+ * (the functions it compiled). The runs touch no ensemble and no user file: private XDG dirs, a
+ * contexts file for `context ls` (yaml, cli-table3), and a `get` against a port nobody listens
+ * on, which fails after its short --timeout (@oclif/core, node-zookeeper-client: the last run
+ * writes oclif's cache, so it is the one of an ordinary one-shot command). A failed training
+ * leaves a bundle without a cache, which only costs start-up time.
+ */
+const bin = join(root, 'bin', 'zkctl.js');
+if (existsSync(bin) && existsSync(join(root, 'oclif.manifest.json'))) {
+  const home = mkdtempSync(join(tmpdir(), 'zkctl-train-'));
+  try {
+    const port = await new Promise((res, rej) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = srv.address().port;
+        srv.close(() => res(p));
+      });
+      srv.on('error', rej);
+    });
+    const cfgDir = join(home, 'config', 'zkctl');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(join(cfgDir, 'config.yaml'), `contexts:\n  train:\n    server: 127.0.0.1:${port}\n    timeout: 300ms\ncurrent-context: train\n`);
+    const env = { ...process.env, ZKCTL_VENDOR_CACHE_TRAIN: '1', XDG_CONFIG_HOME: join(home, 'config'), XDG_STATE_HOME: join(home, 'state'), XDG_DATA_HOME: join(home, 'data'), XDG_CACHE_HOME: join(home, 'cache'), HOME: home };
+    delete env.ZKCTL_SERVER;
+    delete env.ZKCTL_NO_VENDOR_BUNDLES;
+    for (const args of [['context', 'ls', '-o', 'yaml'], ['context', 'ls', '-o', 'table'], ['get', '/zookeeper/config']]) {
+      spawnSync(process.execPath, [bin, ...args], { env, stdio: 'ignore', timeout: 30_000 });
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+  const missing = Object.values(manifest).filter((p) => !existsSync(join(outDir, p.cache))).map((p) => p.bundle);
+  if (missing.length) process.stderr.write(`bundle-vendor: no code cache for ${missing.join(', ')} (slower start-up)\n`);
+}

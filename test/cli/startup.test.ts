@@ -6,37 +6,54 @@
  * (Timings are measured by `npm run bench:startup`, never here.)
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { importOclif, oclifLoadOptions } from '../../src/cli/fast-path.js';
 import { seedVendorModules } from '../../src/cli/vendor.js';
 import { repoRoot, runCli, testServer } from '../helpers/zk.js';
 
+const execFileP = promisify(execFile);
 const tmp = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'startup-'));
 
-/** Preload for the CLI: records every file compiled as CommonJS and every file read with fs/promises (as oclif reads package.json files and manifests). */
+/**
+ * Preload for the CLI: records every file compiled as CommonJS or as a vm.Script (the bundles with
+ * a code cache; for those, whether V8 accepted the cache) and every file read with fs/promises
+ * (as oclif reads package.json files and manifests).
+ */
 const preload = join(tmp, 'record-compiled.cjs');
 writeFileSync(
   preload,
   `const Module = require('node:module');
+const vm = require('node:vm');
 const fsp = require('node:fs/promises');
 const { writeFileSync } = require('node:fs');
 const compiled = [];
 const read = [];
+const caches = {};
 const compile = Module.prototype._compile;
 Module.prototype._compile = function (content, filename) {
   compiled.push(filename);
   return compile.apply(this, arguments);
+};
+const Script = vm.Script;
+vm.Script = class extends Script {
+  constructor(code, options) {
+    super(code, options);
+    compiled.push(options.filename);
+    if (options.cachedData) caches[options.filename] = this.cachedDataRejected ? 'rejected' : 'accepted';
+  }
 };
 const readFile = fsp.readFile;
 fsp.readFile = function (path, ...rest) {
   read.push(String(path));
   return readFile.call(this, path, ...rest);
 };
-process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read })));
+process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read, caches })));
 `,
 );
 
@@ -46,8 +63,8 @@ async function runRecorded(args: string[], env: Record<string, string | undefine
   const out = join(tmp, `compiled-${++runs}.json`);
   const r = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require=${preload}`, ZKCTL_TEST_COMPILED_OUT: out } });
   const rel = (f: string) => (f.startsWith(repoRoot) ? f.slice(repoRoot.length) : f);
-  const { compiled, read } = JSON.parse(readFileSync(out, 'utf8')) as { compiled: string[]; read: string[] };
-  return { ...r, compiled: compiled.map(rel), read: read.map(rel) };
+  const { compiled, read, caches } = JSON.parse(readFileSync(out, 'utf8')) as { compiled: string[]; read: string[]; caches: Record<string, string> };
+  return { ...r, compiled: compiled.map(rel), read: read.map(rel), caches: Object.fromEntries(Object.entries(caches).map(([f, v]) => [rel(f), v])) };
 }
 
 const corePluginFiles = (read: string[]) => read.filter((f) => /node_modules\/@oclif\/plugin-[a-z-]+\/(package|oclif\.manifest)\.json$/.test(f));
@@ -65,6 +82,8 @@ describe('start-up: modules a command loads', () => {
       assert.deepEqual(fromNodeModules(r.compiled, pkg), [], `${pkg} loaded from node_modules`);
     }
     assert.ok(!r.compiled.some((f) => /dist\/vendor\/(yaml|cli-table3)\.cjs$/.test(f)), r.compiled.join('\n'));
+    // compiled with the code caches the build trained, which V8 accepted
+    assert.deepEqual(r.caches, { 'dist/vendor/oclif-core.cjs': 'accepted', 'dist/vendor/node-zookeeper-client.cjs': 'accepted' });
   });
 
   it('a command of zkctl\'s own does not load the core plugins; help and the plugins\' own commands do', async () => {
@@ -86,9 +105,13 @@ describe('start-up: modules a command loads', () => {
     ]) {
       const bundled = await runRecorded(args);
       const plain = await runRecorded(args, { ZKCTL_NO_VENDOR_BUNDLES: '1' });
+      const uncached = await runRecorded(args, { ZKCTL_NO_VENDOR_CACHE: '1' });
       assert.equal(bundled.code, 0, bundled.stderr);
       assert.equal(bundled.stdout, plain.stdout, args.join(' '));
       assert.equal(bundled.stderr, plain.stderr, args.join(' '));
+      assert.deepEqual([uncached.code, uncached.stdout, uncached.stderr], [bundled.code, bundled.stdout, bundled.stderr], args.join(' '));
+      assert.deepEqual(uncached.caches, {});
+      assert.ok(uncached.compiled.includes('dist/vendor/oclif-core.cjs'));
       assert.deepEqual(fromNodeModules(bundled.compiled, '@oclif/core'), []);
       assert.ok(fromNodeModules(plain.compiled, '@oclif/core').length > 0, 'ZKCTL_NO_VENDOR_BUNDLES=1 loads @oclif/core from node_modules');
       if (args.includes('yaml')) assert.ok(bundled.compiled.includes('dist/vendor/yaml.cjs'));
@@ -99,7 +122,9 @@ describe('start-up: modules a command loads', () => {
     for (const args of [['--help'], ['help', 'get'], ['ls', '--help'], ['plugins'], ['autocomplete', '--help'], ['nosuchcommand'], ['get'], ['ensemble'], ['ensemble', 'nosuch']]) {
       const bundled = await runCli(args);
       const plain = await runCli(args, { env: { ZKCTL_NO_VENDOR_BUNDLES: '1' } });
+      const uncached = await runCli(args, { env: { ZKCTL_NO_VENDOR_CACHE: '1' } });
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [plain.code, plain.stdout, plain.stderr], args.join(' '));
+      assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [uncached.code, uncached.stdout, uncached.stderr], args.join(' '));
     }
   });
 });
@@ -142,6 +167,53 @@ describe('start-up: seedVendorModules', () => {
     assert.deepEqual(seedVendorModules(vendorDir(tableVersion), { ZKCTL_NO_VENDOR_BUNDLES: '1' }), []);
     assert.deepEqual(seedVendorModules(vendorDir('0.0.0-other')), []);
     assert.equal(require.cache[tableEntry], undefined);
+  });
+
+  /** A bundle set up for a code cache as scripts/bundle-vendor.mjs makes one: its dynamic import goes through __zkctlImport. */
+  function cachedVendorDir(build: string, trailer = build): string {
+    const dir = mkdtempSync(join(tmp, 'vendor-cache-'));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ 'cli-table3': { version: tableVersion, bundle: 'table.cjs', files: ['index.js'], cache: 'table.cjs.v8cache', build } }));
+    writeFileSync(
+      join(dir, 'table.cjs'),
+      `var __zkctlImport = typeof __zkctl_import === "function" ? __zkctl_import : (s) => import(s);\n` +
+        `exports['index.js'] = () => ({ fromBundle: true, file: __filename, osCpus: () => __zkctlImport('node:os').then((m) => typeof m.cpus) });\n` +
+        `//# zkctl-vendor-build ${trailer}\n`,
+    );
+    return dir;
+  }
+  /** Load cli-table3 through seedVendorModules(dir, env) in a fresh node; what it loaded and how. */
+  async function loadInChild(dir: string, env: Record<string, string> = {}): Promise<{ value: { fromBundle: boolean; file: string; osCpus: string }; how: string }> {
+    const vendorUrl = new URL('../../src/cli/vendor.js', import.meta.url).href;
+    const script = `const v = await import(${JSON.stringify(vendorUrl)});
+const { createRequire } = await import('node:module');
+v.seedVendorModules(${JSON.stringify(dir)}, process.env);
+const m = createRequire(${JSON.stringify(vendorUrl)})('cli-table3');
+const value = { fromBundle: m.fromBundle, file: m.file, osCpus: await m.osCpus() };
+console.log(JSON.stringify({ value, how: v.bundleLoads['table.cjs'] }));`;
+    const { stdout } = await execFileP(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, timeout: 30_000 });
+    return JSON.parse(stdout) as { value: { fromBundle: boolean; file: string; osCpus: string }; how: string };
+  }
+
+  it('code cache: a training run writes it, later runs compile with it; the bundle works the same (dynamic import too) with, without and with a bad cache', async () => {
+    const dir = cachedVendorDir('b1');
+    const expected = { fromBundle: true, file: join(dir, 'table.cjs'), osCpus: 'function' };
+    assert.deepEqual(await loadInChild(dir), { value: expected, how: 'no-cache' });
+    assert.deepEqual(await loadInChild(dir, { ZKCTL_VENDOR_CACHE_TRAIN: '1' }), { value: expected, how: 'train' });
+    assert.ok(statSync(join(dir, 'table.cjs.v8cache')).size > 0);
+    assert.deepEqual(await loadInChild(dir), { value: expected, how: 'cache-accepted' });
+    assert.deepEqual(await loadInChild(dir, { ZKCTL_NO_VENDOR_CACHE: '1' }), { value: expected, how: 'require' });
+    // a cache V8 does not accept (here: garbage) is ignored
+    writeFileSync(join(dir, 'table.cjs.v8cache'), 'not a code cache');
+    assert.deepEqual(await loadInChild(dir), { value: expected, how: 'cache-rejected' });
+  });
+
+  it('code cache: one made for another build of the bundle is not used', async () => {
+    const dir = cachedVendorDir('b2');
+    await loadInChild(dir, { ZKCTL_VENDOR_CACHE_TRAIN: '1' });
+    const other = cachedVendorDir('b2', 'b3'); // the bundle's last line names another build than the manifest
+    copyFileSync(join(dir, 'table.cjs.v8cache'), join(other, 'table.cjs.v8cache'));
+    assert.equal((await loadInChild(other)).how, 'no-cache');
+    assert.equal((await loadInChild(dir)).how, 'cache-accepted');
   });
 
   it('serves require() and import of the package from the bundle, evaluated on first use', async () => {

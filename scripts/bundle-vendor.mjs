@@ -27,7 +27,7 @@ import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'vendor');
@@ -49,6 +49,23 @@ const PACKAGES = {
  * ts-node development setups.
  */
 const EXTERNAL = ['semver', 'typescript', 'ts-node'];
+
+/**
+ * Source rewrites of a bundle, for start-up time only (same results): `from` (an exact string,
+ * expected `count` times) becomes `to`; `prelude` goes first in the bundle. A rewrite whose
+ * string is not found as expected (another version of the package) is skipped with a warning.
+ */
+const REWRITES = {
+  '@oclif/core': [
+    {
+      // Plugin.load sorts the commands by id: without ICU's collator when the ids allow (src/cli/collate.ts)
+      from: '.sort((a, b) => a.id.localeCompare(b.id))',
+      to: '.sort((a, b) => __zkctlCompareIds(a.id, b.id))',
+      count: 1,
+      prelude: async () => `var __zkctlCompareIds = ${(await import(pathToFileURL(join(root, 'dist', 'cli', 'collate.js')).href)).compareIds.toString()};\n`,
+    },
+  ],
+};
 
 function mainEntry(_pjson, name, pkgRoot) {
   return [relative(pkgRoot, require.resolve(name)).split('\\').join('/')];
@@ -91,7 +108,16 @@ for (const [name, entries] of Object.entries(PACKAGES)) {
   });
   // Code cache (src/cli/vendor.ts): the bundle's `await import(` goes through `__zkctlImport`, its
   // loader's import (a script compiled with vm has none). Any other import( found: no cache.
-  let code = readFileSync(join(outDir, bundle), 'utf8').replace(/(?<![\w$.])await import\(/g, 'await __zkctlImport(');
+  let code = readFileSync(join(outDir, bundle), 'utf8');
+  for (const rw of REWRITES[name] ?? []) {
+    const found = code.split(rw.from).length - 1;
+    if (found !== rw.count) {
+      process.stderr.write(`bundle-vendor: ${bundle}: expected ${rw.count} of ${JSON.stringify(rw.from)}, found ${found}: not rewritten (slower start-up)\n`);
+      continue;
+    }
+    code = (await rw.prelude()) + code.split(rw.from).join(rw.to);
+  }
+  code = code.replace(/(?<![\w$.])await import\(/g, 'await __zkctlImport(');
   const otherImports = code.match(/(?<![\w$.'"`])import\(/g);
   manifest[name] = { version: pjson.version, bundle, files };
   if (otherImports) {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
+import { compareIds } from '../../src/cli/collate.js';
 import { importOclif, oclifLoadOptions } from '../../src/cli/fast-path.js';
 import { seedVendorModules } from '../../src/cli/vendor.js';
 import { repoRoot, runCli, testServer } from '../helpers/zk.js';
@@ -40,6 +41,12 @@ Module.prototype._compile = function (content, filename) {
   compiled.push(filename);
   return compile.apply(this, arguments);
 };
+let localeCompares = 0;
+const localeCompare = String.prototype.localeCompare;
+String.prototype.localeCompare = function () {
+  localeCompares++;
+  return localeCompare.apply(this, arguments);
+};
 const Script = vm.Script;
 vm.Script = class extends Script {
   constructor(code, options) {
@@ -53,7 +60,7 @@ fsp.readFile = function (path, ...rest) {
   read.push(String(path));
   return readFile.call(this, path, ...rest);
 };
-process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read, caches })));
+process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read, caches, localeCompares })));
 `,
 );
 
@@ -63,8 +70,8 @@ async function runRecorded(args: string[], env: Record<string, string | undefine
   const out = join(tmp, `compiled-${++runs}.json`);
   const r = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require=${preload}`, ZKCTL_TEST_COMPILED_OUT: out } });
   const rel = (f: string) => (f.startsWith(repoRoot) ? f.slice(repoRoot.length) : f);
-  const { compiled, read, caches } = JSON.parse(readFileSync(out, 'utf8')) as { compiled: string[]; read: string[]; caches: Record<string, string> };
-  return { ...r, compiled: compiled.map(rel), read: read.map(rel), caches: Object.fromEntries(Object.entries(caches).map(([f, v]) => [rel(f), v])) };
+  const { compiled, read, caches, localeCompares } = JSON.parse(readFileSync(out, 'utf8')) as { compiled: string[]; read: string[]; caches: Record<string, string>; localeCompares: number };
+  return { ...r, localeCompares, compiled: compiled.map(rel), read: read.map(rel), caches: Object.fromEntries(Object.entries(caches).map(([f, v]) => [rel(f), v])) };
 }
 
 const corePluginFiles = (read: string[]) => read.filter((f) => /node_modules\/@oclif\/plugin-[a-z-]+\/(package|oclif\.manifest)\.json$/.test(f));
@@ -84,6 +91,10 @@ describe('start-up: modules a command loads', () => {
     assert.ok(!r.compiled.some((f) => /dist\/vendor\/(yaml|cli-table3)\.cjs$/.test(f)), r.compiled.join('\n'));
     // compiled with the code caches the build trained, which V8 accepted
     assert.deepEqual(r.caches, { 'dist/vendor/oclif-core.cjs': 'accepted', 'dist/vendor/node-zookeeper-client.cjs': 'accepted' });
+    // no ICU collator: oclif's sort of the commands uses compareIds (src/cli/collate.ts)
+    assert.equal(r.localeCompares, 0);
+    const plain = await runRecorded(['get', '/zookeeper/config', '-s', testServer()], { ZKCTL_NO_VENDOR_BUNDLES: '1' });
+    assert.ok(plain.localeCompares > 0, 'unbundled oclif sorts with localeCompare (else this check proves nothing)');
   });
 
   it('a command of zkctl\'s own does not load the core plugins; help and the plugins\' own commands do', async () => {
@@ -126,6 +137,25 @@ describe('start-up: modules a command loads', () => {
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [plain.code, plain.stdout, plain.stderr], args.join(' '));
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [uncached.code, uncached.stdout, uncached.stderr], args.join(' '));
     }
+  });
+});
+
+describe('start-up: compareIds', () => {
+  const sign = (n: number) => Math.sign(n);
+  it('orders as localeCompare does: every pair of zkctl\'s command ids, of short strings of its alphabet, and of others', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+    const alphabet = [...'_-:.0123456789abcdefghijklmnopqrstuvwxyz'];
+    const words = ['', ...alphabet, ...alphabet.flatMap((x) => ['a', ':', '-', '9', 'z'].map((y) => x + y))];
+    const others = ['A', 'Get', 'get', 'gét', 'ge t', 'g\u0000et', 'ge\u0301t', 'ensemble:drill', 'ensemble-drill', 'ensemble.drill', 'ensemble_drill', 'x/y', 'ä', 'ß', '日本'];
+    const all = [...Object.keys(manifest.commands), ...words, ...others];
+    let pairs = 0;
+    for (const a of all) {
+      for (const b of all) {
+        assert.equal(sign(compareIds(a, b)), sign(a.localeCompare(b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+        pairs++;
+      }
+    }
+    assert.ok(pairs > 40_000);
   });
 });
 

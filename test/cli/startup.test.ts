@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { compareIds } from '../../src/cli/collate.js';
 import { importOclif, oclifLoadOptions } from '../../src/cli/fast-path.js';
+import { UTC_ZONES, localZoneName } from '../../src/output/znode.js';
 import { seedVendorModules } from '../../src/cli/vendor.js';
 import { repoRoot, runCli, testServer } from '../helpers/zk.js';
 
@@ -47,6 +48,12 @@ String.prototype.localeCompare = function () {
   localeCompares++;
   return localeCompare.apply(this, arguments);
 };
+let dateFormats = 0;
+const DateTimeFormat = Intl.DateTimeFormat;
+Intl.DateTimeFormat = function (...args) {
+  dateFormats++;
+  return new DateTimeFormat(...args);
+};
 const Script = vm.Script;
 vm.Script = class extends Script {
   constructor(code, options) {
@@ -60,7 +67,7 @@ fsp.readFile = function (path, ...rest) {
   read.push(String(path));
   return readFile.call(this, path, ...rest);
 };
-process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read, caches, localeCompares })));
+process.on('exit', () => writeFileSync(process.env.ZKCTL_TEST_COMPILED_OUT, JSON.stringify({ compiled, read, caches, localeCompares, dateFormats })));
 `,
 );
 
@@ -70,8 +77,14 @@ async function runRecorded(args: string[], env: Record<string, string | undefine
   const out = join(tmp, `compiled-${++runs}.json`);
   const r = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require=${preload}`, ZKCTL_TEST_COMPILED_OUT: out } });
   const rel = (f: string) => (f.startsWith(repoRoot) ? f.slice(repoRoot.length) : f);
-  const { compiled, read, caches, localeCompares } = JSON.parse(readFileSync(out, 'utf8')) as { compiled: string[]; read: string[]; caches: Record<string, string>; localeCompares: number };
-  return { ...r, localeCompares, compiled: compiled.map(rel), read: read.map(rel), caches: Object.fromEntries(Object.entries(caches).map(([f, v]) => [rel(f), v])) };
+  const { compiled, read, caches, localeCompares, dateFormats } = JSON.parse(readFileSync(out, 'utf8')) as {
+    compiled: string[];
+    read: string[];
+    caches: Record<string, string>;
+    localeCompares: number;
+    dateFormats: number;
+  };
+  return { ...r, localeCompares, dateFormats, compiled: compiled.map(rel), read: read.map(rel), caches: Object.fromEntries(Object.entries(caches).map(([f, v]) => [rel(f), v])) };
 }
 
 const corePluginFiles = (read: string[]) => read.filter((f) => /node_modules\/@oclif\/plugin-[a-z-]+\/(package|oclif\.manifest)\.json$/.test(f));
@@ -137,6 +150,30 @@ describe('start-up: modules a command loads', () => {
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [plain.code, plain.stdout, plain.stderr], args.join(' '));
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [uncached.code, uncached.stdout, uncached.stderr], args.join(' '));
     }
+  });
+});
+
+describe('start-up: time zone names without ICU', () => {
+  it('the zones taken as "UTC" are "UTC" to Intl, in winter and summer', () => {
+    for (const timeZone of UTC_ZONES) {
+      for (const d of [new Date('2026-01-15T12:00:00Z'), new Date('2026-07-15T12:00:00Z')]) {
+        const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value;
+        assert.equal(name, 'UTC', timeZone);
+      }
+    }
+    assert.equal(localZoneName({ TZ: 'Etc/UTC' }), 'Etc/UTC');
+    assert.equal(localZoneName({ TZ: 'Europe/London' }), 'Europe/London');
+  });
+
+  it('stat in a UTC zone builds no date formatter; in another zone it does, with the zone\'s name', async () => {
+    const utc = await runRecorded(['stat', '/zookeeper', '-s', testServer()], { TZ: 'Etc/UTC' });
+    assert.equal(utc.code, 0, utc.stderr);
+    assert.match(utc.stdout, /^mtime = \w{3} \w{3} \d\d \d\d:\d\d:\d\d UTC \d{4}$/m);
+    assert.equal(utc.dateFormats, 0);
+    const ny = await runRecorded(['stat', '/zookeeper', '-s', testServer()], { TZ: 'America/New_York' });
+    assert.equal(ny.code, 0, ny.stderr);
+    assert.match(ny.stdout, /^mtime = \w{3} \w{3} \d\d \d\d:\d\d:\d\d E[SD]T \d{4}$/m);
+    assert.ok(ny.dateFormats > 0);
   });
 });
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { compareIds } from '../../src/cli/collate.js';
+import { parseContextsText, setContext } from '../../src/cli/context.js';
 import { importOclif, oclifLoadOptions } from '../../src/cli/fast-path.js';
 import { UTC_ZONES, localZoneName } from '../../src/output/znode.js';
 import { seedVendorModules } from '../../src/cli/vendor.js';
@@ -150,6 +151,75 @@ describe('start-up: modules a command loads', () => {
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [plain.code, plain.stdout, plain.stderr], args.join(' '));
       assert.deepEqual([bundled.code, bundled.stdout, bundled.stderr], [uncached.code, uncached.stdout, uncached.stderr], args.join(' '));
     }
+  });
+});
+
+describe('start-up: contexts file without yaml', () => {
+  const Y = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  const same = (text: string) => {
+    let expected: unknown;
+    try {
+      expected = Y.parse(text);
+    } catch {
+      assert.equal(parseContextsText(text), undefined, `yaml rejects, the fast reader must leave it to yaml: ${JSON.stringify(text)}`);
+      return undefined;
+    }
+    const fast = parseContextsText(text);
+    if (fast !== undefined) assert.deepEqual(fast, expected, JSON.stringify(text));
+    return fast;
+  };
+
+  it('reads what zkctl writes as yaml does', () => {
+    const path = join(mkdtempSync(join(tmp, 'contexts-')), 'config.yaml');
+    setContext('local', { server: '127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183', 'ensemble-dir': '/root/.local/state/zkctl/ensembles/local' }, { path, makeCurrent: true });
+    assert.ok(same(readFileSync(path, 'utf8')), 'the usual file is read without yaml');
+    setContext('prod', { server: 'zk1.example.com:2181,zk2.example.com:2181/app', auth: 'digest:ops:s3cret', timeout: '5s' }, { path });
+    setContext('one', { server: '127.0.0.1:2181' }, { path, makeCurrent: true });
+    assert.ok(same(readFileSync(path, 'utf8')));
+    // values yaml must quote or would not read as strings: still the same result (through yaml)
+    for (const server of ['10', '1e3', 'true', 'null', '0x1f', 'a: b', 'x #y', '/a b', '[::1]:2181', "it's", '"q"', '-x', '', ' lead', 'tab\there', 'ünï:1']) {
+      setContext('odd', { server, timeout: '10' }, { path });
+      same(readFileSync(path, 'utf8'));
+    }
+  });
+
+  it('leaves anything else to yaml, with the same result', () => {
+    const docs = [
+      '',
+      'contexts: {}\n',
+      'contexts:\n',
+      'contexts:\n  a:\n',
+      'contexts:\n  a:\n    server: h:1\ncurrent-context: a',
+      '# comment\ncontexts:\n  a:\n    server: h:1\n',
+      'contexts:\n  a:\n    server: h:1 # comment\n',
+      'contexts:\n  a:\n    server: h:1\n  a:\n    server: h:2\n',
+      'contexts:\n  a:\n    server: h:1\n    server: h:2\n',
+      'contexts:\n  a:\n    server: h:1\ncontexts:\n  b:\n    server: h:2\n',
+      'contexts:\r\n  a:\r\n    server: h:1\r\n',
+      'contexts:\n  a: {server: h:1}\n',
+      'contexts:\n  "a b":\n    server: h:1\n',
+      'contexts:\n  a:\n    server: "h:1"\n',
+      'contexts:\n  a:\n    server: h:1\n    timeout: 10\n',
+      'contexts:\n  a:\n      server: h:1\n',
+      'contexts:\n\ta:\n    server: h:1\n',
+      '---\ncontexts:\n  a:\n    server: h:1\n',
+      'current-context: a\n',
+      'current-context: 1\ncontexts:\n  a:\n    server: h:1\n',
+      'contexts:\n  1:\n    server: h:1\n',
+      'contexts:\n  a:\n    server: h:1\n    ensemble-dir: /x/y z\n',
+      'contexts:\n  a:\n    server: h:1,h:2/c\n    auth: digest:u:p@ss=1\n',
+    ];
+    for (const text of docs) same(text);
+    assert.ok(same('contexts:\n  a:\n    server: h:1,h:2/c\n    auth: digest:u:p@ss=1\n'));
+  });
+
+  it('get with the current context loads no yaml', async () => {
+    const home = mkdtempSync(join(tmp, 'xdg-'));
+    setContext('t', { server: testServer(), timeout: '10s' }, { path: join(home, 'zkctl', 'config.yaml'), makeCurrent: true });
+    const r = await runRecorded(['get', '/zookeeper/config'], { XDG_CONFIG_HOME: home, ZKCTL_SERVER: undefined });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /server\.\d+=/);
+    assert.ok(!r.compiled.some((f) => /yaml/.test(f)), r.compiled.join('\n'));
   });
 });
 

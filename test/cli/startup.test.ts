@@ -1,8 +1,10 @@
 /**
  * Start-up: what a command loads. The launcher serves @oclif/core, node-zookeeper-client, yaml
- * and cli-table3 from the start-up bundles in dist/vendor (src/cli/vendor.ts), with the same
- * output as loading them from node_modules; yaml and cli-table3 load only when used; oclif's core
- * plugins load only for invocations that may need them (src/cli/fast-path.ts).
+ * and cli-table3 from the start-up bundles in dist/vendor (src/cli/vendor.ts), compiled with the
+ * code caches the build trained, with the same output as loading them from node_modules; yaml and
+ * cli-table3 load only when used (not even for the contexts file zkctl writes); oclif's core
+ * plugins load only for invocations that may need them (src/cli/fast-path.ts); nothing builds
+ * ICU's collator (src/cli/collate.ts) or, for UTC zones, its date formatter.
  * (Timings are measured by `npm run bench:startup`, never here.)
  */
 import assert from 'node:assert/strict';

@@ -154,7 +154,12 @@ function loadBundle(dir: string, pkg: VendorPackage, env: NodeJS.ProcessEnv): Re
 function writeCaches(): void {
   for (const { path, script } of trained) {
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, script.createCachedData());
-    renameSync(tmp, path);
+    try {
+      writeFileSync(tmp, script.createCachedData());
+      renameSync(tmp, path);
+    } catch (e) {
+      // best effort (e.g. a read-only installation): the bundle then simply has no cache
+      process.stderr.write(`zkctl: cannot write ${path}: ${(e as Error).message}\n`);
+    }
   }
 }

@@ -21,8 +21,10 @@
  * A script compiled with `vm` has no `import()` of its own (Node 20 offers only an experimental
  * one that warns on stderr), so the build rewrites a bundle's `await import(` into
  * `await __zkctlImport(`, which is the `import` of this module when the bundle is loaded here
- * and the bundle's own `import` when it is `require`d. Without a cache the bundle is `require`d.
- * ZKCTL_NO_VENDOR_CACHE=1 ignores the caches.
+ * (oclif imports absolute file URLs only: where the import is written does not matter) and the
+ * bundle's own `import` when it is `require`d. A bundle without a cache in the manifest is
+ * `require`d, as is every bundle with ZKCTL_NO_VENDOR_CACHE=1; a missing cache file, or one for
+ * another build or that V8 rejects, means compiling without it.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';

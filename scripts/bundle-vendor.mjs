@@ -159,6 +159,8 @@ if (existsSync(bin) && existsSync(join(root, 'oclif.manifest.json'))) {
     const env = { ...process.env, ZKCTL_VENDOR_CACHE_TRAIN: '1', XDG_CONFIG_HOME: join(home, 'config'), XDG_STATE_HOME: join(home, 'state'), XDG_DATA_HOME: join(home, 'data'), XDG_CACHE_HOME: join(home, 'cache'), HOME: home };
     delete env.ZKCTL_SERVER;
     delete env.ZKCTL_NO_VENDOR_BUNDLES;
+    delete env.ZKCTL_NO_VENDOR_CACHE;
+    delete env.NODE_OPTIONS; // V8 rejects a cache made with other V8 flags than the run's: train as `zkctl` runs plain
     for (const args of [['context', 'ls', '-o', 'yaml'], ['context', 'ls', '-o', 'table'], ['get', '/zookeeper/config']]) {
       spawnSync(process.execPath, [bin, ...args], { env, stdio: 'ignore', timeout: 30_000 });
     }

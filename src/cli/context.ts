@@ -45,7 +45,8 @@ export function loadConfig(path = configPath()): ConfigFile {
   if (!existsSync(path)) return { contexts: {} };
   let doc: unknown;
   try {
-    doc = yaml().parse(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    doc = parseContextsText(text) ?? yaml().parse(text);
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
   }
@@ -54,6 +55,58 @@ export function loadConfig(path = configPath()): ConfigFile {
   const cfg = doc as ConfigFile;
   cfg.contexts = cfg.contexts ?? {};
   return cfg;
+}
+
+/** A plain scalar YAML reads as this very string: no quoting, spaces, comments, flow or block syntax, and not a number, boolean or null. */
+const PLAIN = /^[A-Za-z0-9_/][A-Za-z0-9_.,:/@%+=-]*$/;
+const NOT_A_STRING = /^(?:[-+]?(?:\d[\d_]*)?\.?\d*(?:[eE][-+]?\d+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?[\d._]+(?:[eE][-+]?\d+)?)$/;
+const plainString = (v: string): boolean => PLAIN.test(v) && !NOT_A_STRING.test(v) && !v.includes(': ') && !v.endsWith(':');
+
+/**
+ * The contexts file as zkctl writes it (`saveConfig`: yaml's layout of a ConfigFile), read without
+ * loading yaml, which costs a one-shot command more than its connection:
+ *
+ *   contexts:
+ *     NAME:
+ *       KEY: VALUE
+ *   current-context: NAME
+ *
+ * with every name, key and value a plain string (see `plainString`). Anything else (comments,
+ * quoting, other layouts, duplicate keys) returns undefined, and the caller parses it with yaml;
+ * test/cli/startup.test.ts checks both give the same.
+ */
+export function parseContextsText(text: string): ConfigFile | undefined {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const doc: Record<string, unknown> = {};
+  let contexts: Record<string, Record<string, string>> | undefined;
+  let current: Record<string, string> | undefined;
+  for (const line of lines) {
+    let m: RegExpExecArray | null;
+    if ((m = /^([a-z-]+):(?: (.*))?$/.exec(line))) {
+      const [, key, value] = m;
+      if (key in doc) return undefined;
+      current = undefined;
+      if (key === 'contexts' && value === undefined) doc[key] = contexts = {};
+      else if (key === 'contexts' && value === '{}') doc[key] = {};
+      else if (key === 'current-context' && value !== undefined && plainString(value)) doc[key] = value;
+      else return undefined;
+    } else if ((m = /^ {2}([^ ].*):$/.exec(line))) {
+      const name = m[1];
+      if (!contexts || !plainString(name) || Object.prototype.hasOwnProperty.call(contexts, name)) return undefined;
+      contexts[name] = current = {};
+    } else if ((m = /^ {4}([a-z-]+): (.+)$/.exec(line))) {
+      const [, key, value] = m;
+      if (!current || !plainString(value) || Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+      current[key] = value;
+    } else {
+      return undefined;
+    }
+  }
+  // "contexts:" or "NAME:" with nothing under it is null to yaml
+  if (contexts && (Object.keys(contexts).length === 0 || Object.values(contexts).some((c) => Object.keys(c).length === 0))) return undefined;
+  if (!('contexts' in doc)) return undefined;
+  return doc as unknown as ConfigFile;
 }
 
 /** Write atomically (temp file + rename), mode 0600 since contexts may hold credentials. */

@@ -55,9 +55,11 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
   }
 }
 
-/** Children of `path` (empty when it does not exist). */
+/** Children of `path` as committed now (empty when it does not exist). */
 export async function children(s: Session, path: string): Promise<string[]> {
   try {
+    // sync first: the checking session's server may lag behind the one another session wrote through.
+    await s.sync(path);
     return (await s.getChildren(path)).children;
   } catch {
     return [];

@@ -72,13 +72,24 @@ With -- CMD the instance is held while CMD runs and removed when it exits; zkctl
     const ev = (event: string, extra: Record<string, unknown> = {}): void =>
       this.printer.event({ event, service: inst.name, id: inst.id, path: reg.path, time: new Date().toISOString(), ...extra }, `${event} ${reg.path} ${f.address}:${f.port}${Object.entries(extra).map(([k, v]) => ` ${k}=${String(v)}`).join('')}`);
     if (!this.jsonEnabled()) ev('registered', { session: session.sessionIdHex });
-    reg.on('lost', () => !this.jsonEnabled() && ev('lost'));
+    // What happens to the registration is said on stderr too (stdout carries the events as data).
+    const note = (msg: string): void => void process.stderr.write(`zkctl: services register: ${msg}\n`);
+    let lostAt: number | undefined;
+    reg.on('lost', () => {
+      lostAt = Date.now();
+      note(`session ${result.session} expired: ${reg.path} is gone with it; registering it again in a new session`);
+      if (!this.jsonEnabled()) ev('lost', { session: result.session });
+    });
     reg.on('reregistered', () => {
       result.reregistrations++;
+      const renewed = session.sessionIdHex !== result.session;
       result.session = session.sessionIdHex;
+      const after = lostAt !== undefined ? ` ${((Date.now() - lostAt) / 1000).toFixed(1)}s after the session was lost` : '';
+      note(renewed ? `re-registered ${reg.path} in a new session ${session.sessionIdHex}${after}` : `${reg.path} was missing after a reconnect: re-registered (session ${session.sessionIdHex})`);
+      lostAt = undefined;
       if (!this.jsonEnabled()) ev('reregistered', { session: session.sessionIdHex });
     });
-    reg.on('error', (e: Error) => process.stderr.write(`zkctl: re-registration failed: ${e.message} (will retry on the next reconnect)\n`));
+    reg.on('error', (e: Error) => note(`re-registration failed: ${e.message} (retrying)`));
     this.onCleanup(() => reg.unregister().catch(() => undefined));
 
     if (cmd.length === 0) {

@@ -220,15 +220,23 @@ export interface RegistrationEvents {
  * renewed (or whenever the node is found missing after a reconnect), deleted
  * by `unregister()` (or by ZooKeeper when the session ends).
  * Events: 'registered', 'reregistered' (stat), 'lost' (session lost: the node is gone),
- * 'error' (a re-registration failed; it is tried again on the next reconnect).
+ * 'error' (a re-registration failed; it is tried again, with a growing pause of at most
+ * `retryMaxMs`, while the session is up, and on every reconnect).
  */
 export class ServiceRegistration extends EventEmitter {
   readonly instance: ServiceInstance;
   readonly basePath: string;
   readonly path: string;
   stat?: Stat;
+  /** Longest pause between two attempts at writing the node again (ms). */
+  retryMaxMs = 5000;
   private stopped = false;
-  private readonly onReconnected = (): void => void this.ensure();
+  /** The check/write in progress, and whether another one was asked for meanwhile. */
+  private ensuring?: Promise<void>;
+  private again = false;
+  private retryTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private readonly onReconnected = (): void => this.ensureSoon();
   private readonly onLost = (): void => {
     this.stat = undefined;
     this.emit('lost');
@@ -253,17 +261,57 @@ export class ServiceRegistration extends EventEmitter {
     return this.stat;
   }
 
+  /** Check (and write) now, one check at a time: a request during a check runs another one after it. */
+  private ensureSoon(): void {
+    if (this.stopped) return;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    if (this.ensuring) {
+      this.again = true;
+      return;
+    }
+    this.ensuring = (async () => {
+      do {
+        this.again = false;
+        await this.ensure();
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.ensuring = undefined;
+    });
+  }
+
   /** After a reconnect: is our node still there (and ours)? If not, write it again. */
   private async ensure(): Promise<void> {
     if (this.stopped) return;
     try {
       const st = await this.session.exists(this.path);
       const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
-      if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) return;
-      this.stat = await writeInstance(this.session, this.instance, this.basePath);
-      if (!this.stopped) this.emit('reregistered', this.stat);
+      if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
+        this.failures = 0;
+        return;
+      }
+      // (A node of our id owned by another session, e.g. the expired one not yet reaped
+      // by the server, is deleted and written again, as on the first registration.)
+      const stat = await writeInstance(this.session, this.instance, this.basePath);
+      if (this.stopped) return;
+      this.stat = stat;
+      this.failures = 0;
+      this.emit('reregistered', stat);
     } catch (e) {
-      if (!this.stopped) this.emit('error', e as Error);
+      if (this.stopped) return;
+      this.failures++;
+      if (this.listenerCount('error') > 0) this.emit('error', e as Error);
+      // Try again while the session is up; a reconnect (or a new session) tries at once.
+      const st = this.session.state;
+      if (st !== 'closed') {
+        const pause = Math.min(this.retryMaxMs, 250 * 2 ** Math.min(this.failures - 1, 10));
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          if (this.session.state === 'connected' || this.session.state === 'reconnected') this.ensureSoon();
+        }, pause);
+      }
     }
   }
 
@@ -271,8 +319,11 @@ export class ServiceRegistration extends EventEmitter {
   async unregister(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.session.removeListener('reconnected', this.onReconnected);
     this.session.removeListener('lost', this.onLost);
+    // A write in progress would otherwise re-create the node after the delete below.
+    if (this.ensuring) await this.ensuring;
     try {
       const st = await this.session.exists(this.path);
       if (st && (st.ephemeralOwner === 0n || st.ephemeralOwner === this.session.sessionId)) await this.session.delete(this.path, st.version);

@@ -159,6 +159,45 @@ describe('services register across a real session expiry', () => {
     }
   });
 
+  it('partition heals between the client declaring its session lost and the server expiring it: the stale node is replaced, and survives the old session', async (t) => {
+    proxy.forward();
+    const r = await start('race-1', 47813);
+    const f = follow(cs.session, r.path);
+    try {
+      const t0 = Date.now();
+      proxy.silence();
+      // The client gives up after the session timeout without contact; the server expires the
+      // session up to a tick (2 s) later. Heal the network in between.
+      await waitFor(() => jsonLines(r.reg.stdout()).some((o) => o.event === 'lost'), 'the registrar to declare its session lost', 30_000, 20);
+      const lostAt = Date.now();
+      const staleAtLoss = await cs.session.exists(r.path);
+      proxy.forward();
+      await waitFor(async () => {
+        const st = await cs.session.exists(r.path);
+        return st !== null && st.ephemeralOwner !== r.stat.ephemeralOwner;
+      }, `${r.path} owned by a new session`, 30_000, 20);
+      // Past the old session's expiry on the server: the new node must still be there.
+      await sleep(4000 + 2000 + 1000 - (Date.now() - lostAt));
+      const now = await cs.session.get(r.path);
+      assert.notEqual(now.stat.ephemeralOwner, r.stat.ephemeralOwner);
+      assert.ok(now.data.equals(r.data), 'byte-identical JSON');
+      assert.equal(r.reg.child.exitCode, null);
+      assert.deepEqual(jsonLines(r.reg.stdout()).map((o) => o.event), ['registered', 'lost', 'reregistered'], r.reg.stdout());
+      t.diagnostic(
+        `race: lost ${lostAt - t0} ms after the partition; the old node was ${staleAtLoss ? 'still there (replaced by the new session)' : 'already gone'} at that moment; ` +
+          (f.gone !== undefined ? `absent for ${(f.back?.at ?? Date.now()) - f.gone} ms` : 'never seen absent by a 20 ms poll'),
+      );
+      r.reg.child.kill('SIGTERM');
+      assert.equal((await r.reg.exited).code, 130, r.reg.stderr());
+      assert.equal(await cs.session.exists(r.path), null);
+      r.watch.child.kill('SIGINT');
+      await r.watch.exited;
+    } finally {
+      await f.stop();
+      proxy.forward();
+    }
+  });
+
   it('session closed on the server: the registrar is told SESSION_EXPIRED on reconnect and registers again', async (t) => {
     proxy.forward();
     const r = await start('kill-1', 47812);

@@ -121,6 +121,7 @@ describe('holders whose session expires on the server', () => {
           `${kind}: holder exited ${h.at - forwardedAt} ms after it could reconnect; the waiter ran ${next.ms - killedAt} ms after the session was closed ` +
             `(${next.ms < h.at ? 'before' : 'after'} the holder exited: a session closed from outside cannot be fenced)`,
         );
+        t.diagnostic(`${kind} holder stderr: ${err.trim()}`);
       } finally {
         holder.child.kill('SIGKILL');
         waiter?.child.kill('SIGKILL');
@@ -136,7 +137,7 @@ describe('holders whose session expires on the server', () => {
     });
   }
 
-  it('create -e --hold: the node goes with the session; zkctl says so and exits 9', async () => {
+  it('create -e --hold: the node goes with the session; zkctl says so and exits 9', async (t) => {
     proxy.forward();
     const c = spawnCli(['create', '-e', '-s', `${proxy.address}${cs.chroot}`, '/held', 'x', '--hold']);
     try {
@@ -150,6 +151,7 @@ describe('holders whose session expires on the server', () => {
       assert.equal(lines.length, 1, c.stderr());
       assert.match(lines[0]!, /^zkctl: .*session expired/, c.stderr());
       assert.ok(r.at - forwardedAt < 15_000, `exited ${r.at - forwardedAt} ms after it could reconnect`);
+      t.diagnostic(`create --hold: exit 9 ${r.at - forwardedAt} ms after it could reconnect; stderr: ${lines[0]}`);
     } finally {
       c.child.kill('SIGKILL');
       proxy.forward();

@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cons } from '../../src/ensemble/fourlw.js';
 import { ExitCode, SessionExpiredError } from '../../src/core/errors.js';
+import { sessionClients } from '../../src/core/recipes/owners.js';
 import { watchZnode, type WatchNotice } from '../../src/core/recipes/watchers.js';
 import { Session } from '../../src/core/session.js';
 import { killSession } from '../helpers/expire.js';
@@ -35,11 +35,10 @@ describe('watch across a session expiry', () => {
   async function proxiedSession(): Promise<bigint> {
     const ports = proxy.upstreamPorts();
     assert.equal(ports.length, 1, `one connection through the proxy (${ports.join(', ')})`);
-    const [host, port] = [members[0]!.slice(0, members[0]!.lastIndexOf(':')), Number(members[0]!.slice(members[0]!.lastIndexOf(':') + 1))];
-    const line = (await cons(host, port)).find((l) => l.includes(`:${ports[0]}[`));
-    const sid = line && /sid=0x([0-9a-f]+)/.exec(line)?.[1];
-    assert.ok(sid, `the proxied connection in cons: ${line}`);
-    return BigInt(`0x${sid}`);
+    const clients = await sessionClients([members[0]!]);
+    const sid = [...clients].find(([, addr]) => addr.endsWith(`:${ports[0]}`))?.[0];
+    assert.ok(sid, `the proxied connection (port ${ports[0]}) in cons: ${JSON.stringify([...clients])}`);
+    return BigInt(sid);
   }
 
   it('zkctl watch: reports session-expired, goes on in a new session, resyncs what changed meanwhile', async () => {

@@ -92,6 +92,7 @@ describe('services register across a real session expiry', () => {
     r: { reg: Running; watch: Running; path: string; data: Buffer; stat: Stat },
     f: ReturnType<typeof follow>,
     t0: number,
+    healedAt: number,
   ): Promise<void> {
     await waitFor(() => f.back !== undefined, `${r.path} registered again`, 30_000, 50);
     const now = await cs.session.get(r.path);
@@ -99,7 +100,9 @@ describe('services register across a real session expiry', () => {
     assert.notEqual(now.stat.ephemeralOwner, r.stat.ephemeralOwner, 'owned by a new session');
     assert.notEqual(now.stat.ephemeralOwner, 0n, 'still ephemeral');
     assert.ok(now.stat.czxid > r.stat.czxid, 'a new node');
-    t.diagnostic(`${how}: instance absent for ${f.back!.at - f.gone!} ms (gone ${f.gone! - t0} ms after the fault began)`);
+    t.diagnostic(
+      `${how}: instance absent for ${f.back!.at - f.gone!} ms (gone ${f.gone! - t0} ms after the fault began; back ${f.back!.at - healedAt} ms after the network healed)`,
+    );
 
     // The registrar keeps running and says what happened, on stderr (people) and stdout (-o json events).
     assert.equal(r.reg.child.exitCode, null, 'the registrar is still running');
@@ -154,7 +157,7 @@ describe('services register across a real session expiry', () => {
       await sleep(500);
       assert.equal(f.back, undefined, 'nothing can register while partitioned');
       proxy.forward();
-      await checkBack(t, 'partition', r, f, t0);
+      await checkBack(t, 'partition', r, f, t0, Date.now());
     } finally {
       await f.stop();
       proxy.forward();
@@ -212,7 +215,7 @@ describe('services register across a real session expiry', () => {
       await killSession(members[1]!, r.stat.ephemeralOwner);
       await waitFor(() => f.gone !== undefined, `${r.path} removed with the session`, 10_000, 20);
       proxy.forward();
-      await checkBack(t, 'server-closed session', r, f, t0);
+      await checkBack(t, 'server-closed session', r, f, t0, Date.now());
       assert.doesNotMatch(r.reg.stderr(), /no contact/i, 'told by the server, not by its own clock');
     } finally {
       await f.stop();

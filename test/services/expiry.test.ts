@@ -14,7 +14,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import type { Session, Stat } from '../../src/core/session.js';
+import { makeInstance, ServiceRegistration } from '../../src/core/recipes/services.js';
+import { OPEN_ACL_UNSAFE, Perm, Session, type Stat } from '../../src/core/session.js';
 import { killSession } from '../helpers/expire.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
@@ -221,5 +222,32 @@ describe('services register across a real session expiry', () => {
       await f.stop();
       proxy.forward();
     }
+  });
+
+  it('library: a re-registration the server refuses is retried while the session is up (not only on the next reconnect)', async () => {
+    const reg = new ServiceRegistration(cs.session, makeInstance({ name: 'retry', id: 'r1', address: '127.0.0.1', port: 47814 }));
+    const errors: Error[] = [];
+    reg.on('error', (e: Error) => errors.push(e));
+    await reg.register();
+    const other = await Session.connect({ connectString: cs.server });
+    try {
+      // The node goes, and for a while nobody may create under the service node.
+      await other.delete('/services/retry/r1');
+      // read and admin (to give the rights back), no create
+      await other.setACL('/services/retry', [{ perms: Perm.READ | Perm.ADMIN, id: { scheme: 'world', id: 'anyone' } }]);
+      const back = new Promise<Stat>((resolve) => reg.once('reregistered', resolve));
+      cs.session.dropConnection(); // a real reconnect: the registration checks its node
+      await waitFor(() => errors.length >= 2, 'two refused attempts', 15_000, 20);
+      assert.match(errors[0]!.message, /not authori[sz]ed|NO_?AUTH/i, errors[0]!.message);
+      await other.setACL('/services/retry', OPEN_ACL_UNSAFE);
+      const st = await back; // no reconnect happened meanwhile
+      assert.equal(st.ephemeralOwner, cs.session.sessionId);
+      assert.ok(await cs.session.exists('/services/retry/r1'));
+    } finally {
+      await other.setACL('/services/retry', OPEN_ACL_UNSAFE).catch(() => undefined);
+      await other.close();
+      await reg.unregister();
+    }
+    assert.equal(await cs.session.exists('/services/retry/r1'), null);
   });
 });

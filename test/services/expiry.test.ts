@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { makeInstance, ServiceRegistration } from '../../src/core/recipes/services.js';
+import { makeInstance, ServiceCache, ServiceRegistration, writeInstance, type CacheEvent } from '../../src/core/recipes/services.js';
 import { OPEN_ACL_UNSAFE, Perm, Session, type Stat } from '../../src/core/session.js';
 import { killSession } from '../helpers/expire.js';
 import { TcpProxy } from '../helpers/proxy.js';
@@ -123,7 +123,9 @@ describe('services register across a real session expiry', () => {
       () => jsonLines(r.watch.stdout()).some((o) => o.event === 'join' && o.id === r.path.split('/').pop() && o.session === hex(now.stat.ephemeralOwner)),
       'the watch sees the instance return',
       10_000,
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\nwatch stdout:\n${r.watch.stdout()}\nwatch stderr:\n${r.watch.stderr()}`);
+    });
     const wl = jsonLines(r.watch.stdout()).filter((o) => o.id === r.path.split('/').pop());
     assert.deepEqual(wl.map((o) => o.event), ['join', 'leave', 'join'], r.watch.stdout());
     assert.equal(wl[1]!.session, hex(r.stat.ephemeralOwner));
@@ -249,5 +251,31 @@ describe('services register across a real session expiry', () => {
       await reg.unregister();
     }
     assert.equal(await cs.session.exists('/services/retry/r1'), null);
+  });
+
+  it('library: ServiceCache (services watch) sees every re-registration, also when the empty container parent is reaped meanwhile', async (t) => {
+    // The window in which a registration is gone is when the service's container node can be
+    // reaped (every second on the test ensemble) and re-created by the registrar; the cache's
+    // read of the re-created node and the notification of the instance's return then come
+    // back to back (often in one TCP chunk). Each round must be seen.
+    const other = await Session.connect({ connectString: cs.server });
+    const cache = new ServiceCache(cs.session, 'again');
+    const joins = new Set<bigint>();
+    cache.on('event', (e: CacheEvent) => void (e.type === 'join' && joins.add(e.stat.czxid)));
+    try {
+      await cache.start();
+      const inst = makeInstance({ name: 'again', id: 'a1', address: '127.0.0.1', port: 47815 });
+      for (let i = 0; i < 15; i++) {
+        const st = await writeInstance(other, inst);
+        await waitFor(() => joins.has(st.czxid), `round ${i}: the cache to see the instance again (czxid 0x${st.czxid.toString(16)})`, 5000, 20);
+        await other.delete('/services/again/a1');
+        await waitFor(() => cache.size === 0, `round ${i}: the cache to see the instance leave`, 5000, 20);
+        await sleep(400 + (i % 5) * 200);
+      }
+      t.diagnostic(`15 leave/return rounds seen`);
+    } finally {
+      cache.close();
+      await other.close();
+    }
   });
 });

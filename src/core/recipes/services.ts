@@ -422,13 +422,19 @@ export class ServiceCache extends EventEmitter {
   private running?: Promise<void>;
   private dirty = false;
   private loaded = false;
-  /** Watches armed on the server (one-shot: re-armed only after they fired or the session was renewed). */
-  private childWatchArmed = false;
-  private readonly dataWatchArmed = new Set<string>();
+  /**
+   * Watches armed on the server (one-shot: re-armed only after they fired or the session was
+   * renewed), as the token of the watcher that holds them (0 / absent: none). Marked before the
+   * request and cleared by the watcher itself: the reply and the notification that fires the
+   * new watch can arrive in one TCP chunk, so the watcher may run before the read resumes.
+   */
+  private childWatch = 0;
+  private readonly dataWatch = new Map<string, number>();
+  private watchSeq = 0;
   private readonly resync = (): void => this.refresh();
   private readonly onLost = (): void => {
-    this.childWatchArmed = false;
-    this.dataWatchArmed.clear();
+    this.childWatch = 0;
+    this.dataWatch.clear();
   };
 
   constructor(
@@ -489,28 +495,55 @@ export class ServiceCache extends EventEmitter {
     });
   }
 
-  private readonly childWatcher = (): void => {
-    this.childWatchArmed = false;
-    this.refresh();
-  };
-  private dataWatcher(id: string): () => void {
-    return () => {
-      this.dataWatchArmed.delete(id);
-      this.refresh();
+  /** A child watcher (undefined when one is armed already); it disarms itself when it fires. */
+  private armChildWatch(): { watcher?: () => void; disarm(): void } {
+    if (this.childWatch !== 0) return { disarm: () => undefined };
+    const token = ++this.watchSeq;
+    this.childWatch = token;
+    const disarm = (): void => {
+      if (this.childWatch === token) this.childWatch = 0;
+    };
+    return {
+      watcher: () => {
+        disarm();
+        this.refresh();
+      },
+      disarm,
     };
   }
+
+  private armDataWatch(id: string): { watcher?: () => void; disarm(): void } {
+    if (this.dataWatch.has(id)) return { disarm: () => undefined };
+    const token = ++this.watchSeq;
+    this.dataWatch.set(id, token);
+    const disarm = (): void => {
+      if (this.dataWatch.get(id) === token) this.dataWatch.delete(id);
+    };
+    return {
+      watcher: () => {
+        disarm();
+        this.refresh();
+      },
+      disarm,
+    };
+  }
+
+  private readonly existsWatcher = (): void => this.refresh();
 
   private async readOnce(): Promise<void> {
     let children: string[] | undefined;
     try {
-      const arm = !this.childWatchArmed;
-      children = (await this.session.getChildren(this.path, arm ? this.childWatcher : undefined)).children;
-      if (arm) this.childWatchArmed = true;
+      const arm = this.armChildWatch();
+      try {
+        children = (await this.session.getChildren(this.path, arm.watcher)).children;
+      } catch (e) {
+        arm.disarm(); // no watch is left on the server by a failed read
+        throw e;
+      }
     } catch (e) {
       if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
       // No service node yet: watch for its creation.
-      const st = await this.session.exists(this.path, this.childWatcher);
-      this.childWatchArmed = false;
+      const st = await this.session.exists(this.path, this.existsWatcher);
       if (st) {
         this.dirty = true;
         return;
@@ -524,7 +557,7 @@ export class ServiceCache extends EventEmitter {
     for (const [id, rec] of this.records) {
       if (!seen.has(id)) {
         this.records.delete(id);
-        this.dataWatchArmed.delete(id);
+        this.dataWatch.delete(id);
         this.emit('event', { type: 'leave', instance: rec.instance, stat: rec.stat } satisfies CacheEvent);
       }
     }
@@ -532,9 +565,11 @@ export class ServiceCache extends EventEmitter {
       children.map(async (id) => {
         const path = `${this.path}/${id}`;
         try {
-          const arm = !this.dataWatchArmed.has(id);
-          const { data, stat } = await this.session.get(path, arm ? this.dataWatcher(id) : undefined);
-          if (arm) this.dataWatchArmed.add(id);
+          const arm = this.armDataWatch(id);
+          const { data, stat } = await this.session.get(path, arm.watcher).catch((e: unknown) => {
+            arm.disarm();
+            throw e;
+          });
           return { id, path, data, stat };
         } catch (e) {
           if (isZkCode(e, ZkCode.NO_NODE)) return undefined;

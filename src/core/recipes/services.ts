@@ -36,7 +36,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { UsageError, ZkCode, ZkError, isZkCode } from '../errors.js';
 import { ensurePath } from '../nodes.js';
-import { validatePath } from '../paths.js';
+import { parentOf, validatePath } from '../paths.js';
 import type { Session, Stat } from '../session.js';
 
 export const DEFAULT_BASE_PATH = '/services';
@@ -286,6 +286,9 @@ export class ServiceRegistration extends EventEmitter {
   private async ensure(): Promise<void> {
     if (this.stopped) return;
     try {
+      // After a reconnect the member may lag behind the leader (it was not the one we talked
+      // to): catch up first, or a node deleted meanwhile could still look present.
+      await this.session.sync(parentOf(this.path));
       const st = await this.session.exists(this.path);
       const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
       if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {

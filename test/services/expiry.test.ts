@@ -261,15 +261,23 @@ describe('services register across a real session expiry', () => {
     const other = await Session.connect({ connectString: cs.server });
     const cache = new ServiceCache(cs.session, 'again');
     const joins = new Set<bigint>();
-    cache.on('event', (e: CacheEvent) => void (e.type === 'join' && joins.add(e.stat.czxid)));
+    const log: string[] = [];
+    cache.on('event', (e: CacheEvent) => {
+      log.push(`${Date.now() % 100000} ${e.type} 0x${e.stat.czxid.toString(16)}`);
+      if (e.type === 'join') joins.add(e.stat.czxid);
+    });
+    cache.on('error', (e: Error) => log.push(`${Date.now() % 100000} error ${e.message}`));
+    const why = (e: Error): never => {
+      throw new Error(`${e.message}; cache events: ${log.slice(-6).join(', ')}; size ${cache.size}`);
+    };
     try {
       await cache.start();
       const inst = makeInstance({ name: 'again', id: 'a1', address: '127.0.0.1', port: 47815 });
       for (let i = 0; i < 15; i++) {
         const st = await writeInstance(other, inst);
-        await waitFor(() => joins.has(st.czxid), `round ${i}: the cache to see the instance again (czxid 0x${st.czxid.toString(16)})`, 5000, 20);
+        await waitFor(() => joins.has(st.czxid), `round ${i}: the cache to see the instance again (czxid 0x${st.czxid.toString(16)})`, 5000, 20).catch(why);
         await other.delete('/services/again/a1');
-        await waitFor(() => cache.size === 0, `round ${i}: the cache to see the instance leave`, 5000, 20);
+        await waitFor(() => cache.size === 0, `round ${i}: the cache to see the instance leave`, 5000, 20).catch(why);
         await sleep(400 + (i % 5) * 200);
       }
       t.diagnostic(`15 leave/return rounds seen`);

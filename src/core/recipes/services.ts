@@ -325,8 +325,13 @@ export class ServiceRegistration extends EventEmitter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.session.removeListener('reconnected', this.onReconnected);
     this.session.removeListener('lost', this.onLost);
-    // A write in progress would otherwise re-create the node after the delete below.
-    if (this.ensuring) await this.ensuring;
+    // A write in progress would otherwise re-create the node after the delete below (waited
+    // for a little only: while the connection is down it could take its requests' deadlines).
+    if (this.ensuring) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.ensuring, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+    }
     try {
       const st = await this.session.exists(this.path);
       if (st && (st.ephemeralOwner === 0n || st.ephemeralOwner === this.session.sessionId)) await this.session.delete(this.path, st.version);

@@ -47,7 +47,7 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
     ttl: Flags.string({ char: 't', summary: 'TTL node: deleted after this long without children or changes (e.g. 10m).', helpValue: 'DURATION' }),
     parents: Flags.boolean({ char: 'p', summary: 'Create missing parents (persistent, empty).' }),
     acl: Flags.string({ summary: 'ACL of the new node (repeatable): scheme:id:perms.', multiple: true, multipleNonGreedy: true, helpValue: 'ACL' }),
-    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.' }),
+    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.', description: 'If the session expires meanwhile, the node is gone with it: zkctl says so and exits 9.' }),
   };
 
   async run(): Promise<CreateResult> {

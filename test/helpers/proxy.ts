@@ -69,6 +69,13 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /** Local ports of the open upstream connections (how the target sees them, e.g. in `cons`). */
+  upstreamPorts(): number[] {
+    const out: number[] = [];
+    for (const p of this.pairs) if (p.upstream?.localPort) out.push(p.upstream.localPort);
+    return out;
+  }
+
   get currentMode(): ProxyMode {
     return this.mode;
   }

@@ -23,7 +23,9 @@ export default class ServicesRegister extends BaseCommand<typeof ServicesRegiste
   static override summary = 'Register a service instance (Curator x-discovery format) and hold it.';
   static override description = `Writes <base-path>/NAME/ID as an EPHEMERAL node holding the instance as Curator's ServiceDiscovery writes it, so Curator clients see it and zkctl sees theirs. The weight is stored in the payload as {"weight": W} (merged into a JSON-object --payload).
 
-With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. Without CMD it is held until SIGINT/SIGTERM (exit 130). If the session expires, a new session is started and the instance is registered again. Registering an id that exists replaces it.`;
+With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. Without CMD it is held until SIGINT/SIGTERM (exit 130). Registering an id that exists replaces it.
+
+If the session expires (zkctl was cut off from the ensemble for longer than --session-timeout, or the session was closed on the server), ZooKeeper removes the instance; zkctl keeps running (CMD too), says so on stderr, starts a new session as soon as a member can be reached and registers the instance again: same path, same id, byte-identical JSON (registrationTimeUTC unchanged, as Curator does), in the new session. Readers do not see the instance in between. stdout carries the events (registered, lost, reregistered; one JSON object per line with -o json).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> web --address 10.0.0.5 --port 8080',
     '<%= config.bin %> <%= command.id %> web --port 8080 --id web-1 --weight 3 -- ./server --port 8080',
@@ -72,13 +74,24 @@ With -- CMD the instance is held while CMD runs and removed when it exits; zkctl
     const ev = (event: string, extra: Record<string, unknown> = {}): void =>
       this.printer.event({ event, service: inst.name, id: inst.id, path: reg.path, time: new Date().toISOString(), ...extra }, `${event} ${reg.path} ${f.address}:${f.port}${Object.entries(extra).map(([k, v]) => ` ${k}=${String(v)}`).join('')}`);
     if (!this.jsonEnabled()) ev('registered', { session: session.sessionIdHex });
-    reg.on('lost', () => !this.jsonEnabled() && ev('lost'));
+    // What happens to the registration is said on stderr too (stdout carries the events as data).
+    const note = (msg: string): void => void process.stderr.write(`zkctl: services register: ${msg}\n`);
+    let lostAt: number | undefined;
+    reg.on('lost', () => {
+      lostAt = Date.now();
+      note(`session ${result.session} expired: ${reg.path} is gone with it; registering it again in a new session`);
+      if (!this.jsonEnabled()) ev('lost', { session: result.session });
+    });
     reg.on('reregistered', () => {
       result.reregistrations++;
+      const renewed = session.sessionIdHex !== result.session;
       result.session = session.sessionIdHex;
+      const after = lostAt !== undefined ? ` ${((Date.now() - lostAt) / 1000).toFixed(1)}s after the session was lost` : '';
+      note(renewed ? `re-registered ${reg.path} in a new session ${session.sessionIdHex}${after}` : `${reg.path} was missing after a reconnect: re-registered (session ${session.sessionIdHex})`);
+      lostAt = undefined;
       if (!this.jsonEnabled()) ev('reregistered', { session: session.sessionIdHex });
     });
-    reg.on('error', (e: Error) => process.stderr.write(`zkctl: re-registration failed: ${e.message} (will retry on the next reconnect)\n`));
+    reg.on('error', (e: Error) => note(`re-registration failed: ${e.message} (retrying)`));
     this.onCleanup(() => reg.unregister().catch(() => undefined));
 
     if (cmd.length === 0) {

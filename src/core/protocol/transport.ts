@@ -497,6 +497,9 @@ export class Transport extends EventEmitter {
     }
     this.debug(`state ${next}${this.currentServer ? ` (${this.currentServer})` : ''}`);
     this.emit('state', next);
+    // The server said the session is gone: nothing queued can be sent any more (the
+    // client would leave it to its deadline); fail it now, and stop the watchdog.
+    if (next === 'expired') this.shutdown();
   }
 
   private tick(): void {
@@ -588,14 +591,15 @@ export class Transport extends EventEmitter {
     this.shutdown();
   }
 
-  /** Stop everything now: no reconnects, socket destroyed, pending requests failed. */
+  /** Stop everything now: no reconnects, socket destroyed, pending requests failed (session expired, or connection loss). */
   private shutdown(): void {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
     const cm = this.cm;
     if (cm.state !== CM.SESSION_EXPIRED && cm.state !== CM.CLOSED) cm.state = CM.CLOSING;
     cm.socket?.destroy();
-    const lost = { getCode: () => ZkCode.CONNECTION_LOSS };
+    const code = this.state === 'expired' ? ZkCode.SESSION_EXPIRED : ZkCode.CONNECTION_LOSS;
+    const lost = { getCode: () => code };
     for (const p of cm.pendingQueue.splice(0)) p.callback(lost);
     for (let p = cm.packetQueue.shift(); p !== undefined; p = cm.packetQueue.shift()) p.callback(lost);
     if (this.state !== 'expired') {

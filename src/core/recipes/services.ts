@@ -36,7 +36,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { UsageError, ZkCode, ZkError, isZkCode } from '../errors.js';
 import { ensurePath } from '../nodes.js';
-import { validatePath } from '../paths.js';
+import { parentOf, validatePath } from '../paths.js';
 import type { Session, Stat } from '../session.js';
 
 export const DEFAULT_BASE_PATH = '/services';
@@ -220,15 +220,23 @@ export interface RegistrationEvents {
  * renewed (or whenever the node is found missing after a reconnect), deleted
  * by `unregister()` (or by ZooKeeper when the session ends).
  * Events: 'registered', 'reregistered' (stat), 'lost' (session lost: the node is gone),
- * 'error' (a re-registration failed; it is tried again on the next reconnect).
+ * 'error' (a re-registration failed; it is tried again, with a growing pause of at most
+ * `retryMaxMs`, while the session is up, and on every reconnect).
  */
 export class ServiceRegistration extends EventEmitter {
   readonly instance: ServiceInstance;
   readonly basePath: string;
   readonly path: string;
   stat?: Stat;
+  /** Longest pause between two attempts at writing the node again (ms). */
+  retryMaxMs = 5000;
   private stopped = false;
-  private readonly onReconnected = (): void => void this.ensure();
+  /** The check/write in progress, and whether another one was asked for meanwhile. */
+  private ensuring?: Promise<void>;
+  private again = false;
+  private retryTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private readonly onReconnected = (): void => this.ensureSoon();
   private readonly onLost = (): void => {
     this.stat = undefined;
     this.emit('lost');
@@ -253,17 +261,60 @@ export class ServiceRegistration extends EventEmitter {
     return this.stat;
   }
 
+  /** Check (and write) now, one check at a time: a request during a check runs another one after it. */
+  private ensureSoon(): void {
+    if (this.stopped) return;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    if (this.ensuring) {
+      this.again = true;
+      return;
+    }
+    this.ensuring = (async () => {
+      do {
+        this.again = false;
+        await this.ensure();
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.ensuring = undefined;
+    });
+  }
+
   /** After a reconnect: is our node still there (and ours)? If not, write it again. */
   private async ensure(): Promise<void> {
     if (this.stopped) return;
     try {
+      // After a reconnect the member may lag behind the leader (it was not the one we talked
+      // to): catch up first, or a node deleted meanwhile could still look present.
+      await this.session.sync(parentOf(this.path));
       const st = await this.session.exists(this.path);
       const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
-      if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) return;
-      this.stat = await writeInstance(this.session, this.instance, this.basePath);
-      if (!this.stopped) this.emit('reregistered', this.stat);
+      if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
+        this.failures = 0;
+        return;
+      }
+      // (A node of our id owned by another session, e.g. the expired one not yet reaped
+      // by the server, is deleted and written again, as on the first registration.)
+      const stat = await writeInstance(this.session, this.instance, this.basePath);
+      if (this.stopped) return;
+      this.stat = stat;
+      this.failures = 0;
+      this.emit('reregistered', stat);
     } catch (e) {
-      if (!this.stopped) this.emit('error', e as Error);
+      if (this.stopped) return;
+      this.failures++;
+      if (this.listenerCount('error') > 0) this.emit('error', e as Error);
+      // Try again while the session is up; a reconnect (or a new session) tries at once.
+      const st = this.session.state;
+      if (st !== 'closed') {
+        const pause = Math.min(this.retryMaxMs, 250 * 2 ** Math.min(this.failures - 1, 10));
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          if (this.session.state === 'connected' || this.session.state === 'reconnected') this.ensureSoon();
+        }, pause);
+      }
     }
   }
 
@@ -271,8 +322,16 @@ export class ServiceRegistration extends EventEmitter {
   async unregister(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.session.removeListener('reconnected', this.onReconnected);
     this.session.removeListener('lost', this.onLost);
+    // A write in progress would otherwise re-create the node after the delete below (waited
+    // for a little only: while the connection is down it could take its requests' deadlines).
+    if (this.ensuring) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.ensuring, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+    }
     try {
       const st = await this.session.exists(this.path);
       if (st && (st.ephemeralOwner === 0n || st.ephemeralOwner === this.session.sessionId)) await this.session.delete(this.path, st.version);
@@ -371,13 +430,19 @@ export class ServiceCache extends EventEmitter {
   private running?: Promise<void>;
   private dirty = false;
   private loaded = false;
-  /** Watches armed on the server (one-shot: re-armed only after they fired or the session was renewed). */
-  private childWatchArmed = false;
-  private readonly dataWatchArmed = new Set<string>();
+  /**
+   * Watches armed on the server (one-shot: re-armed only after they fired or the session was
+   * renewed), as the token of the watcher that holds them (0 / absent: none). Marked before the
+   * request and cleared by the watcher itself: the reply and the notification that fires the
+   * new watch can arrive in one TCP chunk, so the watcher may run before the read resumes.
+   */
+  private childWatch = 0;
+  private readonly dataWatch = new Map<string, number>();
+  private watchSeq = 0;
   private readonly resync = (): void => this.refresh();
   private readonly onLost = (): void => {
-    this.childWatchArmed = false;
-    this.dataWatchArmed.clear();
+    this.childWatch = 0;
+    this.dataWatch.clear();
   };
 
   constructor(
@@ -438,28 +503,55 @@ export class ServiceCache extends EventEmitter {
     });
   }
 
-  private readonly childWatcher = (): void => {
-    this.childWatchArmed = false;
-    this.refresh();
-  };
-  private dataWatcher(id: string): () => void {
-    return () => {
-      this.dataWatchArmed.delete(id);
-      this.refresh();
+  /** A child watcher (undefined when one is armed already); it disarms itself when it fires. */
+  private armChildWatch(): { watcher?: () => void; disarm(): void } {
+    if (this.childWatch !== 0) return { disarm: () => undefined };
+    const token = ++this.watchSeq;
+    this.childWatch = token;
+    const disarm = (): void => {
+      if (this.childWatch === token) this.childWatch = 0;
+    };
+    return {
+      watcher: () => {
+        disarm();
+        this.refresh();
+      },
+      disarm,
     };
   }
+
+  private armDataWatch(id: string): { watcher?: () => void; disarm(): void } {
+    if (this.dataWatch.has(id)) return { disarm: () => undefined };
+    const token = ++this.watchSeq;
+    this.dataWatch.set(id, token);
+    const disarm = (): void => {
+      if (this.dataWatch.get(id) === token) this.dataWatch.delete(id);
+    };
+    return {
+      watcher: () => {
+        disarm();
+        this.refresh();
+      },
+      disarm,
+    };
+  }
+
+  private readonly existsWatcher = (): void => this.refresh();
 
   private async readOnce(): Promise<void> {
     let children: string[] | undefined;
     try {
-      const arm = !this.childWatchArmed;
-      children = (await this.session.getChildren(this.path, arm ? this.childWatcher : undefined)).children;
-      if (arm) this.childWatchArmed = true;
+      const arm = this.armChildWatch();
+      try {
+        children = (await this.session.getChildren(this.path, arm.watcher)).children;
+      } catch (e) {
+        arm.disarm(); // no watch is left on the server by a failed read
+        throw e;
+      }
     } catch (e) {
       if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
       // No service node yet: watch for its creation.
-      const st = await this.session.exists(this.path, this.childWatcher);
-      this.childWatchArmed = false;
+      const st = await this.session.exists(this.path, this.existsWatcher);
       if (st) {
         this.dirty = true;
         return;
@@ -473,7 +565,7 @@ export class ServiceCache extends EventEmitter {
     for (const [id, rec] of this.records) {
       if (!seen.has(id)) {
         this.records.delete(id);
-        this.dataWatchArmed.delete(id);
+        this.dataWatch.delete(id);
         this.emit('event', { type: 'leave', instance: rec.instance, stat: rec.stat } satisfies CacheEvent);
       }
     }
@@ -481,9 +573,11 @@ export class ServiceCache extends EventEmitter {
       children.map(async (id) => {
         const path = `${this.path}/${id}`;
         try {
-          const arm = !this.dataWatchArmed.has(id);
-          const { data, stat } = await this.session.get(path, arm ? this.dataWatcher(id) : undefined);
-          if (arm) this.dataWatchArmed.add(id);
+          const arm = this.armDataWatch(id);
+          const { data, stat } = await this.session.get(path, arm.watcher).catch((e: unknown) => {
+            arm.disarm();
+            throw e;
+          });
           return { id, path, data, stat };
         } catch (e) {
           if (isZkCode(e, ZkCode.NO_NODE)) return undefined;

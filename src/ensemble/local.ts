@@ -34,7 +34,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConnectionError, UsageError, ZkctlError } from '../core/errors.js';
 import {
@@ -268,6 +268,26 @@ async function withLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>)
   } finally {
     if (inProcess.get(dir) === run) inProcess.delete(dir);
   }
+}
+
+/** How long startMembers keeps the port lock while new members bind their ports. */
+const PORT_BIND_WAIT_MS = 15_000;
+
+/**
+ * One machine-wide lock (in the temp dir) around "check the ports are free, start the servers,
+ * wait until they hold them": two zkctl processes starting ensembles on overlapping ports at the
+ * same moment would otherwise both find the ports free and start a mix of each other's members.
+ */
+async function withPortLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), 'zkctl-ports.lock');
+  return withPidLock(
+    lock,
+    {
+      timeoutMs: 120_000,
+      busy: (holder) => new ZkctlError(`another zkctl (pid ${holder}) has been starting ZooKeeper servers for 2 minutes`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` }),
+    },
+    fn,
+  );
 }
 
 async function withFileLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
@@ -627,6 +647,16 @@ export class LocalEnsemble {
       const todo = ids.filter((id) => !this.isRunning(id));
       if (todo.length === 0) return [];
       this.zk(); // missing java / ZooKeeper: fail before anything else
+      return withPortLock(() => this.checkAndSpawn(todo, opts));
+    });
+  }
+
+  /** startMembers' work, under the machine-wide port lock: check every port, spawn, wait until they are bound. */
+  private async checkAndSpawn(
+    todo: number[],
+    opts: { jvmFlags?: readonly string[]; onProgress?: (e: ProgressEvent) => void; adopt?: boolean },
+  ): Promise<Array<{ id: number; pid: number; adopted: boolean }>> {
+    {
       const adopted = new Map<number, number>();
       for (const id of todo) {
         const pid = await this.checkPorts(id, opts.adopt ?? true);
@@ -645,8 +675,17 @@ export class LocalEnsemble {
         opts.onProgress?.({ kind: 'started', member: id, pid });
         out.push({ id, pid, adopted: false });
       }
+      // Hold the port lock until the new members have bound their client and election ports
+      // (the JVM takes them within a second or two; a member that dies or is slow is left to
+      // the caller's own wait), so another zkctl checking the same ports sees them taken.
+      const end = Date.now() + PORT_BIND_WAIT_MS;
+      for (const { id, pid, adopted: a } of out) {
+        if (a) continue;
+        const p = this.ports(id);
+        while (Date.now() < end && isPidAlive(pid) && ((await isPortFree(p.clientPort, LOCAL_HOST)) || (await isPortFree(p.electionPort, LOCAL_HOST)))) await sleep(50);
+      }
       return out;
-    });
+    }
   }
 
   /** Start one member; with wait (default true) until it serves again. */

@@ -233,6 +233,10 @@ describe('services register across a real session expiry', () => {
     await reg.register();
     const other = await Session.connect({ connectString: cs.server });
     try {
+      // Keep the service node (a container) from being reaped while the instance is gone: the
+      // server deletes empty containers every second, ACL or not, and the registrar would then
+      // simply re-create it (no refusal to see).
+      await other.create('/services/retry/keep', Buffer.alloc(0));
       // The node goes, and for a while nobody may create under the service node.
       await other.delete('/services/retry/r1');
       // read and admin (to give the rights back), no create
@@ -247,6 +251,7 @@ describe('services register across a real session expiry', () => {
       assert.ok(await cs.session.exists('/services/retry/r1'));
     } finally {
       await other.setACL('/services/retry', OPEN_ACL_UNSAFE).catch(() => undefined);
+      await other.delete('/services/retry/keep').catch(() => undefined);
       await other.close();
       await reg.unregister();
     }

@@ -12,7 +12,8 @@
  *
  * If zkctl itself dies without cleaning up (SIGKILL, OOM killer), the child
  * would outlive it and the lock: with `killOnParentDeath` a tiny shell reaper
- * (its own session, ignoring signals) holds a pipe from zkctl and SIGKILLs the
+ * (its own session, ignoring signals, started before the child and told its pid
+ * right after the spawn) holds a pipe from zkctl and SIGKILLs the
  * child's group and the child when the pipe closes without a goodbye, or (with
  * bash and /proc) when it finds itself re-parented, i.e. zkctl is gone even
  * though the pipe somehow stayed open. Limits: the reaper itself can be killed,
@@ -53,10 +54,13 @@ export interface StartOptions {
 }
 
 /**
- * The reaper, for POSIX sh: `read` blocks until we write "ok" (normal end) or die (EOF); then
- * SIGKILL the targets ("$@": the child's group, then the child).
+ * The reaper, for POSIX sh. It is started BEFORE the child: the first line it reads names the
+ * targets (the child's group and the child, written as soon as the child exists; nothing when
+ * the child could not start). Then `read` blocks until we write "ok" (normal end) or die (EOF):
+ * then SIGKILL the targets. Started first, it exists before the child runs, so there is no
+ * moment at which zkctl can be killed with a running child and no reaper.
  */
-const REAPER_SH = `trap '' INT TERM HUP; IFS= read -r line; [ "$line" = ok ] || kill -s KILL -- "$@" 2>/dev/null; exit 0`;
+const REAPER_SH = `trap '' INT TERM HUP; IFS= read -r targets || exit 0; [ -n "$targets" ] || exit 0; IFS= read -r line; [ "$line" = ok ] || kill -s KILL -- $targets 2>/dev/null; exit 0`;
 /**
  * The same for bash, which can wait with a deadline: once a second it also checks (in /proc,
  * where there is one) that its parent is still zkctl. A process's children are re-parented
@@ -65,6 +69,8 @@ const REAPER_SH = `trap '' INT TERM HUP; IFS= read -r line; [ "$line" = ok ] || 
  */
 const REAPER_BASH = `trap '' INT TERM HUP
 parent=$PPID
+IFS= read -r targets || exit 0
+[ -n "$targets" ] || exit 0
 while :; do
   IFS= read -r -t 1 line
   rc=$?
@@ -75,7 +81,7 @@ while :; do
     [ "$pp" = "$parent" ] || break
   fi
 done
-kill -s KILL -- "$@" 2>/dev/null
+kill -s KILL -- $targets 2>/dev/null
 exit 0`;
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
 
@@ -94,11 +100,11 @@ export class Child {
     private readonly proc: ChildProcess,
     command: string,
     private readonly ownGroup: boolean,
-    killOnParentDeath: boolean,
+    reaper: ChildProcess | undefined,
   ) {
     this.pid = proc.pid!;
     this.command = command;
-    if (killOnParentDeath) this.startReaper();
+    this.reaper = reaper;
     this.exited = new Promise<ChildExit>((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
@@ -109,20 +115,29 @@ export class Child {
     });
   }
 
-  private startReaper(): void {
-    if (!(this.pid > 1)) return;
+  /** Start a reaper (before the child; see REAPER_SH). Best effort: undefined when it cannot start. */
+  private static startReaper(): ChildProcess | undefined {
     try {
-      const targets = this.ownGroup ? [`-${this.pid}`, `${this.pid}`] : [`${this.pid}`];
       const [shell, script] = BASH ? [BASH, REAPER_BASH] : ['/bin/sh', REAPER_SH];
-      const r = spawn(shell, ['-c', script, 'zkctl-reaper', ...targets], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      const r = spawn(shell, ['-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
       r.on('error', () => undefined);
       r.stdin?.on('error', () => undefined);
       r.unref();
       (r.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-      this.reaper = r;
+      return r;
     } catch {
-      /* best effort */
+      return undefined;
     }
+  }
+
+  /** Tell the reaper what to kill; called right after the child was spawned, in the same tick. */
+  private static arm(reaper: ChildProcess | undefined, pid: number | undefined, ownGroup: boolean): void {
+    if (!reaper?.stdin || reaper.stdin.destroyed) return;
+    if (!pid || !(pid > 1)) {
+      reaper.stdin.end('\n'); // no child: the reaper just exits
+      return;
+    }
+    reaper.stdin.write(`${ownGroup ? `-${pid} ${pid}` : `${pid}`}\n`);
   }
 
   private dismissReaper(): void {
@@ -138,23 +153,28 @@ export class Child {
    */
   static start(command: string, args: readonly string[], opts: StartOptions = {}): Promise<Child> {
     return new Promise((resolve, reject) => {
+      const ownGroup = !!opts.ownGroup;
+      const reaper = opts.killOnParentDeath ? Child.startReaper() : undefined;
       let proc: ChildProcess;
       try {
         proc = spawn(command, [...args], {
           env: opts.env ?? process.env,
           cwd: opts.cwd,
           stdio: opts.stdio ?? 'inherit',
-          detached: !!opts.ownGroup,
+          detached: ownGroup,
         });
       } catch (e) {
+        Child.arm(reaper, undefined, ownGroup);
         reject(new UsageError(`cannot run ${command}: ${(e as Error).message}`));
         return;
       }
+      // Synchronously after the spawn: no event-loop turn in which zkctl could die unnoticed.
+      Child.arm(reaper, proc.pid, ownGroup);
       proc.once('error', (e: NodeJS.ErrnoException) => {
         const why = e.code === 'ENOENT' ? 'command not found' : e.code === 'EACCES' ? 'permission denied' : e.message;
         reject(new UsageError(`cannot run ${command}: ${why}`));
       });
-      proc.once('spawn', () => resolve(new Child(proc, command, !!opts.ownGroup, !!opts.killOnParentDeath)));
+      proc.once('spawn', () => resolve(new Child(proc, command, ownGroup, reaper)));
     });
   }
 

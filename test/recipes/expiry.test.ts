@@ -12,7 +12,7 @@
  * the session expired, and nothing hangs.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isPidAlive } from '../../src/ensemble/proc.js';
@@ -20,7 +20,7 @@ import { killSession } from '../helpers/expire.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { testServer } from '../helpers/zk.js';
-import { children, scratchDir, spawnCli, waitFor } from './util.js';
+import { children, groupMembers, scratchDir, spawnCli, waitFor } from './util.js';
 
 /** "<tag> <epoch ms> [pid]" lines written by the CMDs. */
 function stamps(file: string): Map<string, { ms: number; pid: number }> {
@@ -31,22 +31,6 @@ function stamps(file: string): Map<string, { ms: number; pid: number }> {
     if (tag && ms) m.set(tag, { ms: Number(ms), pid: Number(pid) });
   }
   return m;
-}
-
-/** Live (non-zombie) processes of process group `pgid`, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') out.push(Number(d));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
 }
 
 const holderCmd = (file: string): string[] => [

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isPidAlive } from '../../src/ensemble/proc.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { testServer } from '../helpers/zk.js';
-import { children, scratchDir, spawnCli, waitFor } from './util.js';
+import { children, groupMembers, scratchDir, spawnCli, waitFor } from './util.js';
 
 /** `ps` lines (pid, ppid, pgid, sid, state, command) whose command contains one of `needles`. */
 function processes(needles: string[]): string {
@@ -25,22 +25,6 @@ function processes(needles: string[]): string {
   } catch (e) {
     return `(ps failed: ${(e as Error).message})`;
   }
-}
-
-/** Live (non-zombie) processes of process group `pgid`, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') out.push(Number(d));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
 }
 
 /** "<tag> <epoch ms>" lines written by the CMDs. */

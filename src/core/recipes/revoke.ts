@@ -62,7 +62,7 @@ export async function revokeLock(session: Session, path: string, opts: RevokeOpt
   if (opts.node !== undefined) {
     const name = opts.node.includes('/') ? (parentOf(opts.node) === lockPath ? baseName(opts.node) : undefined) : opts.node;
     const c = name === undefined ? undefined : list.find((x) => x.name === name);
-    if (!c) throw new ZkctlError(`${joinPath(lockPath, name ?? opts.node)}: no such contender of lock ${lockPath}`, ExitCode.NO_NODE);
+    if (!c) throw new ZkctlError(`${name === undefined ? opts.node : joinPath(lockPath, name)}: no such contender of lock ${lockPath}`, ExitCode.NO_NODE);
     targets = [c];
   } else {
     targets = list.filter((c) => c.holds);

@@ -13,6 +13,7 @@ export * as backup from './core/backup.js';
 export * as treediff from './core/treediff.js';
 export * as lock from './core/recipes/lock.js';
 export * as election from './core/recipes/election.js';
+export * as revoke from './core/recipes/revoke.js';
 export * as watchers from './core/recipes/watchers.js';
 export * as services from './core/recipes/services.js';
 export * as configPublish from './core/recipes/config-publish.js';

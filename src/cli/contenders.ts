@@ -2,6 +2,7 @@
 import { formatDuration } from '../core/duration.js';
 import { type Contender, sessionHex } from '../core/recipes/contenders.js';
 import { sessionClients } from '../core/recipes/owners.js';
+import { isRevokeRequest } from '../core/recipes/revoke.js';
 import type { Session } from '../core/session.js';
 import type { Column } from '../output/index.js';
 
@@ -22,6 +23,8 @@ export interface ContenderRow {
   session: string;
   /** Client address of the owning session, from `cons` (when available). */
   client: string | null;
+  /** Lock rows: the node's data is `__REVOKE__` (revocation asked, not acted on yet or ignored; id then reads __REVOKE__). */
+  revokeRequested?: boolean;
 }
 
 export const contenderColumns: Column<ContenderRow>[] = [
@@ -64,6 +67,7 @@ export async function contenderRows(session: Session, list: Contender[], roles: 
       czxid: c.czxid,
       session: sid,
       client: clients.get(sid) ?? null,
+      ...(withMode ? { revokeRequested: isRevokeRequest(c.data) } : {}),
     };
   });
 }

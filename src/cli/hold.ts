@@ -54,6 +54,8 @@ export interface HeldOptions {
   env?: Record<string, string>;
   /** Notes for people (stderr, TTY only). */
   progress?: (msg: string) => void;
+  /** Fires when the hold was revoked (lock --revocable): CMD is stopped as when fencing, then exit 11. */
+  revocation?: AbortSignal;
 }
 
 export interface HeldResult {
@@ -75,8 +77,12 @@ export async function runHeld(o: HeldOptions): Promise<HeldResult> {
       ownGroup: !process.stdin.isTTY,
       schedule: o.schedule,
       trap: o.trap,
+      revocation: o.revocation,
       onFence: (reason, how) => process.stderr.write(`zkctl: ${reason}; stopping ${o.command!.command} (${how})\n`),
     });
+    if (r.kind === 'fenced' && r.revoked) {
+      throw new LostError(`${o.what} revoked: ${r.reason}; ${o.command.command} (pid ${r.pid}) was stopped with ${r.how}`);
+    }
     if (r.kind === 'fenced') {
       throw new LostError(`${o.what} lost: ${r.reason}; ${o.command.command} (pid ${r.pid}) was stopped with ${r.how}`);
     }
@@ -86,22 +92,30 @@ export async function runHeld(o: HeldOptions): Promise<HeldResult> {
     }
     return { outcome: 'exited', status: r.status, pid: r.pid };
   }
-  const why = await new Promise<{ signal: NodeJS.Signals } | { lost: string }>((resolve) => {
+  const why = await new Promise<{ signal: NodeJS.Signals } | { lost: string } | { revoked: string }>((resolve) => {
     // Keep the event loop alive while holding, whatever the connection does.
     const keep = setInterval(() => undefined, 1 << 30);
-    const done = (r: { signal: NodeJS.Signals } | { lost: string }): void => {
+    const done = (r: { signal: NodeJS.Signals } | { lost: string } | { revoked: string }): void => {
       clearInterval(keep);
       untrap();
+      o.revocation?.removeEventListener('abort', onRevoke);
       o.hold.off('unsafe', onLost);
       o.hold.off('lost', onLost);
       resolve(r);
     };
     const onLost = (i: { reason: string }): void => done({ lost: i.reason });
+    const onRevoke = (): void => {
+      const r: unknown = o.revocation?.reason;
+      done({ revoked: r instanceof Error ? r.message : 'revocation requested' });
+    };
+    o.revocation?.addEventListener('abort', onRevoke, { once: true });
     const untrap = o.trap.onSignal((signal) => done({ signal }));
     o.hold.on('unsafe', onLost);
     o.hold.on('lost', onLost);
     if (o.trap.received) done({ signal: o.trap.received });
+    else if (o.revocation?.aborted) onRevoke();
   });
+  if ('revoked' in why) throw new LostError(`${o.what} revoked: ${why.revoked}; released`);
   if ('lost' in why) throw new LostError(`${o.what} lost: ${why.lost}`);
   throw new InterruptedError(`interrupted (${why.signal}); released ${o.what}`);
 }

@@ -28,6 +28,8 @@ With -- CMD ARGS: acquires, runs CMD with ZKCTL_LOCK_PATH, ZKCTL_LOCK_NODE, ZKCT
 
 --try fails at once and --timeout after that long, both with exit 10 and without leaving a node behind. SIGINT/SIGTERM/SIGHUP are forwarded to CMD; the lock is released and zkctl exits with CMD's status (130 when CMD died of the signal).
 
+Revocation (Curator's InterProcessMutex.makeRevocable): with --revocable, the holder watches its own node's data; when someone sets it to __REVOKE__ ('zkctl lock revoke PATH', or Curator's Revoker.attemptRevoke on the node), zkctl stops CMD as when fencing (SIGTERM, SIGKILL --grace later), releases the lock and exits 11 saying it was revoked; without CMD it releases and exits 11. A request made while waiting takes effect on acquiring. Without --revocable, requests are ignored (as Curator ignores them for a mutex that was not made revocable); the node's data (the --id) then reads __REVOKE__ in 'zkctl lock ls' until the node goes.
+
 ${FENCING_HELP}
 
 Here --timeout is the wait for the lock; the deadline for connecting and for each request comes from the context (default 10s).`;
@@ -40,8 +42,9 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
     '<%= config.bin %> <%= command.id %> /locks/catalog --read -- ./report.sh      # shared with other readers, e.g. Curator InterProcessReadWriteLock.readLock()',
     '<%= config.bin %> <%= command.id %> /locks/catalog --write --timeout 1m -- ./reindex.sh   # waits for the readers ahead of it',
     '<%= config.bin %> <%= command.id %> /locks/catalog --read --format kazoo -- ./job.py   # shares with kazoo ReadLock, excludes kazoo WriteLock',
+    '<%= config.bin %> <%= command.id %> /locks/batch --revocable --grace 30s -- ./batch.sh   # exits 11 after \'zkctl lock revoke /locks/batch\' (or Curator\'s Revoker)',
   ];
-  static override usage = ['<%= command.id %> PATH [--timeout DURATION | --try] [--id ID] [--format curator|kazoo] [--read | --write] [--grace DURATION] [--session-timeout DURATION] [-- CMD [ARGS...]]'];
+  static override usage = ['<%= command.id %> PATH [--timeout DURATION | --try] [--id ID] [--format curator|kazoo] [--read | --write] [--revocable] [--grace DURATION] [--session-timeout DURATION] [-- CMD [ARGS...]]'];
   static override strict = false;
   static override args = {
     path: Args.string({ required: true, description: 'lock path, e.g. /locks/backup' }),
@@ -57,6 +60,9 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
     }),
     read: Flags.boolean({ summary: 'Take the shared (read) side of a read-write lock: held together with other readers, never with a writer.', exclusive: ['write'] }),
     write: Flags.boolean({ summary: 'Take the exclusive (write) side of a read-write lock: waits for every reader and writer ahead of it.', exclusive: ['read'] }),
+    revocable: Flags.boolean({
+      summary: "Release when asked to (node data set to __REVOKE__ by 'zkctl lock revoke' or Curator's Revoker): stop CMD, exit 11.",
+    }),
     ...holdFlags,
   };
 
@@ -71,7 +77,9 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
     const { timeoutMs } = resolveConnection({ ...this.flags, timeout: undefined });
     const session = await this.session({ timeoutMs, sessionTimeoutMs: hs.sessionTimeoutMs });
     const mode: LockMode = this.flags.read ? 'read' : this.flags.write ? 'write' : 'exclusive';
-    const lock = new Lock(session, this.args.path, { format: this.flags.format as LockFormat, mode, id: this.flags.id, graceMs: hs.graceMs });
+    const lock = new Lock(session, this.args.path, { format: this.flags.format as LockFormat, mode, id: this.flags.id, graceMs: hs.graceMs, revocable: this.flags.revocable });
+    const revocation = new AbortController();
+    lock.on('revoked', (r) => revocation.abort(new Error(`revocation requested (${r.node} set to __REVOKE__)`)));
     lock.on('waiting', (w) => this.progress(`waiting for ${this.args.path}: ${w.position} ahead of ${w.node}`));
     try {
       const hold = await lock.acquire({ timeoutMs: hs.waitMs, try: this.flags.try, signal: trap.signal });
@@ -84,6 +92,7 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
         what: `lock ${this.args.path}`,
         trap,
         command: cmd,
+        revocation: revocation.signal,
         env: { ZKCTL_LOCK_PATH: hold.path, ZKCTL_LOCK_NODE: hold.node, ZKCTL_LOCK_MODE: hold.mode, ZKCTL_FENCING_TOKEN: hold.fencingToken.toString() },
       });
       result.status = r.status;

@@ -5,6 +5,10 @@
 //   mutex-hold PATH               InterProcessMutex.acquire(); print "acquired <node>"; hold until stdin EOF
 //   mutex-try PATH                acquire(0 ms): print "acquired <node>" (then release) or "busy"
 //   mutex-wait PATH TIMEOUT_MS    acquire(TIMEOUT_MS): "acquired <node>" and hold until stdin EOF, or "timeout"
+//   mutex-revocable PATH          InterProcessMutex made revocable (makeRevocable) then acquire(); print
+//                                 "acquired <node>"; when revocation is requested (node data set to __REVOKE__)
+//                                 print "revoke-requested" and release(), print "released"; or release on stdin EOF
+//   revoke NODE_PATH              Revoker.attemptRevoke(client, NODE_PATH); print "revoke-sent"
 //   read-hold PATH / write-hold PATH
 //                                 InterProcessReadWriteLock(PATH).readLock() / .writeLock().acquire(); print
 //                                 "acquired <own node>"; hold until stdin EOF
@@ -41,6 +45,7 @@ import org.apache.curator.framework.recipes.leader.Participant;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.LockInternals;
+import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.curator.framework.recipes.locks.StandardLockInternalsDriver;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.curator.utils.ZKPaths;
@@ -150,6 +155,37 @@ public class CuratorPeer {
                         });
                     }
                     m.release();
+                    break;
+                }
+                case "mutex-revocable": {
+                    InterProcessMutex m = new InterProcessMutex(client, path);
+                    CountDownLatch done = new CountDownLatch(1);
+                    java.util.concurrent.atomic.AtomicBoolean revoked = new java.util.concurrent.atomic.AtomicBoolean();
+                    // The listener runs on Curator's event thread; release() must come from the owning (main) thread.
+                    m.makeRevocable(forLock -> {
+                        revoked.set(true);
+                        done.countDown();
+                    });
+                    m.acquire();
+                    say("acquired " + ZKPaths.getNodeFromPath(m.getParticipantNodes().iterator().next()));
+                    Thread eof = new Thread(() -> {
+                        try {
+                            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                            while (in.readLine() != null) { /* no queries in this mode */ }
+                        } catch (Exception ignored) { }
+                        done.countDown();
+                    });
+                    eof.setDaemon(true);
+                    eof.start();
+                    done.await();
+                    if (revoked.get()) say("revoke-requested");
+                    m.release();
+                    say("released");
+                    break;
+                }
+                case "revoke": {
+                    Revoker.attemptRevoke(client, path);
+                    say("revoke-sent");
                     break;
                 }
                 case "read-hold":

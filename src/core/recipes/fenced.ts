@@ -7,6 +7,8 @@
  *   the command is dead by 0.8 × the session timeout after the last contact,
  *   before the server can expire the session and let another contender in.
  * - 'lost' (session expired, node deleted): SIGKILL at once; there is no time left.
+ * - `revocation` fires (someone asked the holder to release, see revoke.ts):
+ *   SIGTERM, SIGKILL `graceMs` later, as for 'unsafe'; the outcome says `revoked`.
  * - Signals trapped by `trap` (SIGINT/SIGTERM/SIGHUP to zkctl) are forwarded.
  * - After a fenced command exits, whatever is left of its process group is
  *   killed too (with `ownGroup`).
@@ -36,18 +38,21 @@ export interface FencedRunOptions {
   trap?: SignalTrap;
   /** Called when the command is being stopped (for a note on stderr). */
   onFence?: (reason: string, how: 'SIGTERM' | 'SIGKILL') => void;
+  /** Stop the command (SIGTERM, then SIGKILL after the grace) when this fires: the hold was revoked. Its reason (an Error) names why. */
+  revocation?: AbortSignal;
 }
 
 export type FencedOutcome =
   /** The command ran to its end: `status` is its exit status (128+n for signal n). */
   | { kind: 'exited'; exit: ChildExit; status: number; pid: number }
   /** zkctl stopped it because the hold became unsafe or was lost. */
-  | { kind: 'fenced'; reason: string; how: 'SIGTERM' | 'SIGKILL'; exit: ChildExit; status: number; pid: number }
+  | { kind: 'fenced'; reason: string; how: 'SIGTERM' | 'SIGKILL'; revoked: boolean; exit: ChildExit; status: number; pid: number }
   /** zkctl was interrupted and forwarded the signal. */
   | { kind: 'interrupted'; signal: NodeJS.Signals; exit: ChildExit; status: number; pid: number };
 
 export async function runFenced(hold: Fenceable, command: string, args: readonly string[], opts: FencedRunOptions): Promise<FencedOutcome> {
   let fenced: { reason: string; how: 'SIGTERM' | 'SIGKILL' } | undefined;
+  let revoked = false;
   let interrupted: NodeJS.Signals | undefined;
   let child: Child | undefined;
   let pending: { reason: string; how: 'SIGTERM' | 'SIGKILL' } | undefined;
@@ -73,8 +78,16 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
   };
   const onUnsafe = (i: { reason: string }): void => fence(i.reason, 'SIGTERM');
   const onLost = (i: { reason: string }): void => fence(i.reason, 'SIGKILL');
+  const onRevoke = (): void => {
+    if (fenced) return;
+    revoked = true;
+    const r: unknown = opts.revocation?.reason;
+    fence(r instanceof Error ? r.message : 'the hold was revoked', 'SIGTERM');
+  };
   hold.on('unsafe', onUnsafe);
   hold.on('lost', onLost);
+  if (opts.revocation?.aborted) onRevoke();
+  else opts.revocation?.addEventListener('abort', onRevoke, { once: true });
   let untrap: (() => void) | undefined;
   try {
     child = await Child.start(command, args, { env: opts.env, cwd: opts.cwd, ownGroup: opts.ownGroup, killOnParentDeath: opts.killOnParentDeath ?? true });
@@ -92,12 +105,13 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
     const exit = await c.exited;
     if (fenced) c.killGroup();
     const status = exitStatusOf(exit);
-    if (fenced) return { kind: 'fenced', ...fenced, exit, status, pid: c.pid };
+    if (fenced) return { kind: 'fenced', ...fenced, revoked, exit, status, pid: c.pid };
     if (interrupted) return { kind: 'interrupted', signal: interrupted, exit, status, pid: c.pid };
     return { kind: 'exited', exit, status, pid: c.pid };
   } finally {
     untrap?.();
     hold.off('unsafe', onUnsafe);
     hold.off('lost', onLost);
+    opts.revocation?.removeEventListener('abort', onRevoke);
   }
 }

@@ -50,6 +50,13 @@
  *   writer's token is larger than the token of every holder before it, and
  *   smaller than every later holder's; concurrent readers' tokens are unordered
  *   among themselves.
+ * - Revocation (Curator's makeRevocable / Revoker, see revoke.ts): with
+ *   `revocable`, the holder watches its own node's data and emits 'revoked'
+ *   (once) when it is, or becomes, exactly `__REVOKE__`; a request made while
+ *   it was still waiting counts when it acquires. The lock stays held: whoever
+ *   runs work under it stops that work and calls release(). Without
+ *   `revocable` a request is ignored, as Curator ignores it for a mutex that
+ *   was not made revocable.
  * - kazoo 2.8's ReadLock waits for every `__lock__` node, also those queued
  *   after it (python-zk/kazoo#649, fixed in 2.9): a kazoo reader waiting behind
  *   a writer and a writer queued behind that reader wait for each other. zkctl
@@ -73,6 +80,7 @@ import {
   sessionHex,
   sortContenders,
 } from './contenders.js';
+import { isRevokeRequest } from './revoke.js';
 
 export type LockFormat = 'curator' | 'kazoo';
 export type { LockMode } from './contenders.js';
@@ -89,6 +97,11 @@ export interface LockOptions {
    * compute `schedule` (default 5000 ms).
    */
   graceMs?: number;
+  /**
+   * Honour revocation requests (node data set to `__REVOKE__`, Curator's
+   * Revoker): emit 'revoked' while held. Default false (requests are ignored).
+   */
+  revocable?: boolean;
 }
 
 export interface AcquireOptions {
@@ -141,6 +154,8 @@ export type LockEvents = {
   reconnected: [];
   unsafe: [UnsafeInfo];
   lost: [LostInfo];
+  /** Someone asked this holder to release (revocable locks only; emitted once per hold). */
+  revoked: [{ node: string }];
   released: [];
 };
 
@@ -150,6 +165,8 @@ export class Lock extends EventEmitter<LockEvents> {
   readonly mode: LockMode;
   readonly id: string;
   readonly graceMs: number;
+  readonly revocable: boolean;
+  private revokeEmitted = false;
   private _state: LockState = 'idle';
   private nodeName?: string;
   private nodeCzxid?: bigint;
@@ -175,6 +192,7 @@ export class Lock extends EventEmitter<LockEvents> {
     if (this.mode !== 'exclusive' && this.format === 'curator-latch') throw new Error(`a ${this.mode} lock cannot use the ${this.format} format`);
     this.id = opts.id ?? localAddress();
     this.graceMs = opts.graceMs ?? 5000;
+    this.revocable = opts.revocable ?? false;
   }
 
   get state(): LockState {
@@ -494,6 +512,8 @@ export class Lock extends EventEmitter<LockEvents> {
     this.session.on('state', onState);
     this.detachSession = () => this.session.removeListener('state', onState);
     this.armNodeWatch(hold.node);
+    this.revokeEmitted = false;
+    if (this.revocable) this.armRevokeWatch(hold.node);
     this.guardTimer = setInterval(() => {
       if (this._state !== 'held') return;
       const silent = this.session.sinceLastContactMs;
@@ -521,6 +541,35 @@ export class Lock extends EventEmitter<LockEvents> {
         if (!st && this._state === 'held') this.markLost(`lock node ${node} was deleted`);
       })
       .catch(() => undefined /* the polls and the silence clock decide */);
+  }
+
+  /**
+   * Revocable holds: a data watch on our own node (as Curator's revocable
+   * watcher), re-armed after each change; 'revoked' when the data is `__REVOKE__`.
+   * The node-existence side is the other watch's and the polls' business.
+   */
+  private armRevokeWatch(node: string): void {
+    if (this._state !== 'held' || this.revokeEmitted || this._hold?.node !== node) return;
+    this.session
+      .get(node, (ev) => {
+        if (ev.type === 'deleted') return;
+        this.armRevokeWatch(node);
+      })
+      .then(({ data }) => {
+        if (isRevokeRequest(data) && this._state === 'held' && !this.revokeEmitted && this._hold?.node === node) {
+          this.revokeEmitted = true;
+          this.emit('revoked', { node });
+        }
+      })
+      .catch((e: unknown) => {
+        // Gone: the existence watch and the polls report the loss. Connection trouble: look again
+        // once reconnected (the silence clock guards the hold meanwhile).
+        if (this._state !== 'held' || isZkCode(e, ZkCode.NO_NODE) || e instanceof SessionExpiredError) return;
+        this.session.whenConnected(this.session.negotiatedTimeoutMs).then(
+          () => this.armRevokeWatch(node),
+          () => undefined,
+        );
+      });
   }
 
   /** Check that our node is still there; also keeps the last-contact clock fresh. */

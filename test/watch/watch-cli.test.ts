@@ -132,7 +132,12 @@ describe('zkctl watch (CLI)', () => {
       assert.equal(last[7], 'noauth');
       // one exec per event (after the probes)
       const events = w.json().filter((o) => o.type === 'data-changed').length;
-      await eventually('every exec done', () => (readFileSync(log, 'utf8').trim().split('\n').length === events * 2 ? true : undefined), 20_000);
+      await eventually('every exec done', () => (readFileSync(log, 'utf8').trim().split('\n').length === events * 2 ? true : undefined), 20_000).catch((e: Error) => {
+        // Say what was seen (a run under heavy load once ended here).
+        const lines = readFileSync(log, 'utf8').trim().split('\n');
+        const seen = w.json().map((o) => `${String(o.type)}${o.resync ? '(resync)' : ''}:${String(o.data ?? '')}`);
+        throw new Error(`${e.message}: ${events} data-changed events then, ${w.json().filter((o) => o.type === 'data-changed').length} now; ${lines.length} log lines; events: ${seen.join(' ')}; log tail: ${lines.slice(-4).join(' / ')}; stderr: ${w.stderr.slice(-300)}`);
+      });
     } finally {
       w.kill('SIGKILL');
     }

@@ -7,44 +7,22 @@
  * Skipped only when the Curator jars or javac are missing (.ci/run installs them).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NODE_NAME_PATTERNS } from '../../src/core/recipes/contenders.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli } from '../helpers/zk.js';
-import { children, scratchDir, sleep, spawnCli, waitFor, type Running } from './util.js';
+import { runCli } from '../helpers/zk.js';
+import { compileCuratorPeer, curatorCommand, curatorSkip, startPeer, type PeerProcess } from './peers.js';
+import { children, sleep, spawnCli, until, waitFor, type Running } from './util.js';
 
-/**
- * The classes the peer loads come from exactly these jars (checked with java -verbose:class);
- * guava.jar carries failureaccess, and the ZooKeeper client needs neither netty nor jackson.
- */
-const CURATOR_CP = ['curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api'].map((j) => `/usr/share/java/${j}.jar`);
-const missingJars = CURATOR_CP.filter((j) => !existsSync(j));
-const haveJavac = spawnSync('javac', ['-version']).status === 0;
-const skip =
-  missingJars.length > 0
-    ? `Curator jars missing (${missingJars.join(', ')}): apt-get install libcurator-recipes-java`
-    : !haveJavac
-      ? 'javac missing: apt-get install openjdk-17-jdk-headless'
-      : false;
-
-/** A short-lived client JVM: start-up matters more than peak speed (about half the start-up time). */
-const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'];
+const skip = curatorSkip;
 
 /** Exactly what the formats are: `_c_<uuid 36>-lock-<10 digits>`, `_c_<uuid 36>-latch-<10 digits>`. */
 const LOCK_NODE = /^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-lock-\d{10}$/;
 const LATCH_NODE = /^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-latch-\d{10}$/;
 
-interface Peer {
-  proc: ChildProcess;
-  out(): string;
-  err(): string;
+interface Peer extends PeerProcess {
   /** Send a query line and return the answer (the text after `<prefix> `). */
   ask(query: string): Promise<string>;
-  /** Close stdin (the peer releases / closes and exits) and wait for its exit code. */
-  finish(): Promise<number | null>;
 }
 
 const ANSWER_PREFIX: Record<string, string> = { participants: 'participants', ids: 'ids', leader: 'leader-id', has: 'has' };
@@ -75,70 +53,43 @@ async function ls(topic: 'lock' | 'elect', server: string, path: string, count: 
   return rows;
 }
 
-/** waitFor, with `diag()` (stderr of the processes involved, read when it fails) in the error. */
-async function until(cond: () => boolean | Promise<boolean>, what: string, diag: () => string, timeoutMs?: number): Promise<void> {
-  try {
-    await waitFor(cond, what, timeoutMs);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${diag().slice(-1500)}`);
-  }
-}
-
 describe('interop with real Apache Curator 5.4 (InterProcessMutex, LeaderLatch, LeaderSelector)', { skip }, () => {
   let cs: ChrootSession;
   let classDir: string;
-  const running: Array<{ kill(): void }> = [];
+  const running: Array<() => void> = [];
 
   before(async () => {
     cs = await chrootSession('curator');
-    classDir = scratchDir('curator-peer');
-    const c = spawnSync('javac', ['-nowarn', '-d', classDir, '-cp', CURATOR_CP.join(':'), join(repoRoot, 'test', 'recipes', 'CuratorPeer.java')], { encoding: 'utf8' });
-    assert.equal(c.status, 0, c.stderr);
+    classDir = compileCuratorPeer();
   });
   after(async () => {
-    for (const r of running) r.kill();
+    for (const kill of running) kill();
     await cs.close();
   });
 
   function curator(mode: string, path: string, ...rest: string[]): Peer {
-    const proc = spawn('java', [...JVM_FLAGS, '-cp', [classDir, ...CURATOR_CP].join(':'), 'CuratorPeer', cs.server, mode, path, ...rest], { stdio: ['pipe', 'pipe', 'pipe'] });
-    running.push({ kill: () => proc.kill('SIGKILL') });
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.stdin!.on('error', () => undefined);
-    const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+    const p = startPeer(...curatorCommand(classDir, [cs.server, mode, path, ...rest]), running);
     return {
-      proc,
-      out: () => out,
-      err: () => err.replace(/^SLF4J: .*\n/gm, ''),
+      ...p,
       ask: async (query) => {
         const prefix = `${ANSWER_PREFIX[query]} `;
-        const mark = out.length;
-        proc.stdin!.write(`${query}\n`);
+        const mark = p.out().length;
+        p.proc.stdin!.write(`${query}\n`);
         let line: string | undefined;
-        await until(() => (line = out.slice(mark).split('\n').find((l) => l.startsWith(prefix))) !== undefined, `Curator to answer "${query}"`, () => err, 15_000);
+        await until(() => (line = p.out().slice(mark).split('\n').find((l) => l.startsWith(prefix))) !== undefined, `Curator to answer "${query}"`, p.err, 15_000);
         return line!.slice(prefix.length);
-      },
-      finish: async () => {
-        proc.stdin!.end();
-        return exited;
       },
     };
   }
 
   function zk(args: string[]): Running {
     const r = spawnCli([args[0]!, '-s', cs.server, ...args.slice(1)]);
-    running.push({ kill: () => r.child.kill('SIGKILL') });
+    running.push(() => r.child.kill('SIGKILL'));
     return r;
   }
 
-  /** Children of `path` as the leader has them (sync first: the other clients may use other servers). */
-  async function kids(path: string): Promise<string[]> {
-    await cs.session.sync(path).catch(() => undefined);
-    return children(cs.session, path);
-  }
+  /** Children of `path` as committed now (the other clients may use other servers). */
+  const kids = (path: string): Promise<string[]> => children(cs.session, path);
 
   /** The node a Curator peer printed after `acquired ` / `leader `. */
   const printed = (p: Peer, word: 'acquired' | 'leader'): string | undefined => new RegExp(`^${word} (_c_\\S+)$`, 'm').exec(p.out())?.[1];

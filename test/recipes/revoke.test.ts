@@ -6,34 +6,18 @@
  * Skipped only when the Curator jars or javac are missing (.ci/run installs them).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REVOKE_MESSAGE } from '../../src/core/recipes/revoke.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli } from '../helpers/zk.js';
-import { children, scratchDir, sleep, spawnCli, waitFor, type Running } from './util.js';
+import { runCli } from '../helpers/zk.js';
+import { compileCuratorPeer, curatorCommand, curatorSkip, startPeer, type PeerProcess } from './peers.js';
+import { children, scratchDir, sleep, spawnCli, until, type Running } from './util.js';
 
-const CURATOR_CP = ['curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api'].map((j) => `/usr/share/java/${j}.jar`);
-const missingJars = CURATOR_CP.filter((j) => !existsSync(j));
-const haveJavac = spawnSync('javac', ['-version']).status === 0;
-const skip =
-  missingJars.length > 0
-    ? `Curator jars missing (${missingJars.join(', ')}): apt-get install libcurator-recipes-java`
-    : !haveJavac
-      ? 'javac missing: apt-get install openjdk-17-jdk-headless'
-      : false;
-const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'];
+const skip = curatorSkip;
 
-interface Peer {
-  proc: ChildProcess;
-  out(): string;
-  err(): string;
-  exited: Promise<number | null>;
-  /** Close stdin (the peer releases and exits) and wait for its exit code. */
-  finish(): Promise<number | null>;
-}
+type Peer = PeerProcess;
 
 interface Row {
   role: string;
@@ -68,57 +52,27 @@ async function within<T>(p: Promise<T>, what: string, diag: () => string, ms = 3
 /** Per-test deadline (node:test cancels the test after it). */
 const T = { timeout: 120_000 };
 
-/** waitFor, with `diag()` (stderr of the processes involved) in the error. */
-async function until(cond: () => boolean | Promise<boolean>, what: string, diag: () => string, timeoutMs?: number): Promise<void> {
-  try {
-    await waitFor(cond, what, timeoutMs);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${diag().slice(-1500)}`);
-  }
-}
-
 describe('lock revocation, with real Apache Curator 5.4 (makeRevocable, Revoker)', { skip }, () => {
   let cs: ChrootSession;
   let classDir: string;
   let dir: string;
-  const running: Array<{ kill(): void }> = [];
+  const running: Array<() => void> = [];
 
   before(async () => {
     cs = await chrootSession('revoke');
-    classDir = scratchDir('curator-peer');
+    classDir = compileCuratorPeer();
     dir = scratchDir('revoke');
-    const c = spawnSync('javac', ['-nowarn', '-d', classDir, '-cp', CURATOR_CP.join(':'), join(repoRoot, 'test', 'recipes', 'CuratorPeer.java')], { encoding: 'utf8' });
-    assert.equal(c.status, 0, c.stderr);
   });
   after(async () => {
-    for (const r of running) r.kill();
+    for (const kill of running) kill();
     await cs.close();
   });
 
-  function curator(mode: string, path: string): Peer {
-    const proc = spawn('java', [...JVM_FLAGS, '-cp', [classDir, ...CURATOR_CP].join(':'), 'CuratorPeer', cs.server, mode, path], { stdio: ['pipe', 'pipe', 'pipe'] });
-    running.push({ kill: () => proc.kill('SIGKILL') });
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.stdin!.on('error', () => undefined);
-    const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
-    return {
-      proc,
-      out: () => out,
-      err: () => err.replace(/^SLF4J: .*\n/gm, ''),
-      exited,
-      finish: async () => {
-        proc.stdin!.end();
-        return exited;
-      },
-    };
-  }
+  const curator = (mode: string, path: string): Peer => startPeer(...curatorCommand(classDir, [cs.server, mode, path]), running);
 
   function zk(args: string[]): Running {
     const r = spawnCli([args[0]!, '-s', cs.server, ...args.slice(1)]);
-    running.push({ kill: () => r.child.kill('SIGKILL') });
+    running.push(() => r.child.kill('SIGKILL'));
     return r;
   }
 

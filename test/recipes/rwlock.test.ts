@@ -6,7 +6,7 @@
  * waiter had its chance to get it wrong.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,14 +14,8 @@ import { blockerOf, newNodePrefix, parseContenderName, RW_NODE_NAME_PATTERNS, so
 import { fourLetterWord } from '../../src/ensemble/fourlw.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { repoRoot, runCli, testServer } from '../helpers/zk.js';
+import { compileCuratorPeer, curatorCommand, curatorSkip, startPeer, type PeerProcess } from './peers.js';
 import { children, scratchDir, sleep, spawnCli, waitFor, type Running } from './util.js';
-
-const CURATOR_CP = ['curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api'].map((j) => `/usr/share/java/${j}.jar`);
-const missingJars = CURATOR_CP.filter((j) => !existsSync(j));
-const haveJavac = spawnSync('javac', ['-version']).status === 0;
-const skipCurator =
-  missingJars.length > 0 ? `Curator jars missing (${missingJars.join(', ')}): apt-get install libcurator-recipes-java` : !haveJavac ? 'javac missing: apt-get install openjdk-17-jdk-headless' : false;
-const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'];
 
 const PYTHON = '/usr/bin/python3';
 const KAZOO_PEER = join(repoRoot, 'test', 'recipes', 'kazoo_peer.py');
@@ -32,41 +26,24 @@ const K = RW_NODE_NAME_PATTERNS.kazoo;
 const last = (p: string): string => p.split('/').pop()!;
 
 /** A Curator or kazoo peer: prints "acquired <node>", "busy" or "timeout"; stdin EOF releases. */
-interface Peer {
-  proc: ChildProcess;
-  out(): string;
-  err(): string;
+interface Peer extends PeerProcess {
   /** The node after "acquired ", once it printed that. */
   acquired(): string | undefined;
   /** Send a query line (Curator peer) and return the answer after `<query> `. */
   ask(query: string): Promise<string>;
-  finish(): Promise<number | null>;
 }
 
-function startPeer(cmd: string, args: string[], running: Array<() => void>): Peer {
-  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  running.push(() => proc.kill('SIGKILL'));
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  proc.stdin!.on('error', () => undefined);
-  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+function peer(cmd: string, args: string[], running: Array<() => void>): Peer {
+  const p = startPeer(cmd, args, running);
   return {
-    proc,
-    out: () => out,
-    err: () => err.replace(/^SLF4J: .*\n/gm, ''),
-    acquired: () => /^acquired (\S+)$/m.exec(out)?.[1],
+    ...p,
+    acquired: () => /^acquired (\S+)$/m.exec(p.out())?.[1],
     ask: async (query) => {
-      const mark = out.length;
-      proc.stdin!.write(`${query}\n`);
+      const mark = p.out().length;
+      p.proc.stdin!.write(`${query}\n`);
       let line: string | undefined;
-      await waitFor(() => (line = out.slice(mark).split('\n').find((l) => l.startsWith(`${query} `))) !== undefined, `peer to answer ${query}: ${err}`, 15_000);
+      await waitFor(() => (line = p.out().slice(mark).split('\n').find((l) => l.startsWith(`${query} `))) !== undefined, `peer to answer ${query}: ${p.err()}`, 15_000);
       return line!.slice(query.length + 1);
-    },
-    finish: async () => {
-      proc.stdin!.end();
-      return exited;
     },
   };
 }
@@ -81,11 +58,8 @@ function fixture(name: string) {
       f.running.push(() => r.child.kill('SIGKILL'));
       return r;
     },
-    /** The children of `path` after a sync (the other clients may use other servers). */
-    async kids(path: string): Promise<string[]> {
-      await f.cs.session.sync(path).catch(() => undefined);
-      return children(f.cs.session, path);
-    },
+    /** The children of `path` as committed now (the other clients may use other servers). */
+    kids: (path: string): Promise<string[]> => children(f.cs.session, path),
     /** Wait until `path` has `n` children (a waiter has queued). */
     async queued(path: string, n: number, diag: () => string): Promise<void> {
       await waitFor(async () => (await f.kids(path)).length === n, `${n} nodes under ${path} (${diag().slice(-800)})`);
@@ -286,16 +260,13 @@ describe('zkctl lock --read / --write', () => {
   });
 });
 
-describe('read-write locks with real Apache Curator 5.4 (InterProcessReadWriteLock)', { skip: skipCurator }, () => {
+describe('read-write locks with real Apache Curator 5.4 (InterProcessReadWriteLock)', { skip: curatorSkip }, () => {
   const f = fixture('rw-curator');
   let classDir: string;
   before(() => {
-    classDir = scratchDir('curator-rw-peer');
-    const c = spawnSync('javac', ['-nowarn', '-d', classDir, '-cp', CURATOR_CP.join(':'), join(repoRoot, 'test', 'recipes', 'CuratorPeer.java')], { encoding: 'utf8' });
-    assert.equal(c.status, 0, c.stderr);
+    classDir = compileCuratorPeer();
   });
-  const curator = (mode: string, path: string, ...rest: string[]): Peer =>
-    startPeer('java', [...JVM_FLAGS, '-cp', [classDir, ...CURATOR_CP].join(':'), 'CuratorPeer', f.cs.server, mode, path, ...rest], f.running);
+  const curator = (mode: string, path: string, ...rest: string[]): Peer => peer(...curatorCommand(classDir, [f.cs.server, mode, path, ...rest]), f.running);
   const once = async (mode: string, path: string, ...rest: string[]): Promise<string> => {
     const p = curator(mode, path, ...rest);
     assert.equal(await p.finish(), 0, p.err());
@@ -389,7 +360,7 @@ describe('read-write locks with real Apache Curator 5.4 (InterProcessReadWriteLo
 
 describe('read-write locks with real kazoo 2.8 (ReadLock / WriteLock)', { skip: haveKazoo ? false : 'kazoo not installed for /usr/bin/python3' }, () => {
   const f = fixture('rw-kazoo');
-  const kazoo = (mode: string, path: string, ...rest: string[]): Peer => startPeer(PYTHON, [KAZOO_PEER, f.cs.server, mode, path, 'py', ...rest], f.running);
+  const kazoo = (mode: string, path: string, ...rest: string[]): Peer => peer(PYTHON, [KAZOO_PEER, f.cs.server, mode, path, 'py', ...rest], f.running);
   const once = async (mode: string, path: string, ...rest: string[]): Promise<string> => {
     const p = kazoo(mode, path, ...rest);
     assert.equal(await p.finish(), 0, p.err());

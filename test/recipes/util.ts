@@ -55,6 +55,15 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
   }
 }
 
+/** waitFor, with `diag()` (stderr of the processes involved, read when it fails) in the error. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, diag: () => string, timeoutMs?: number): Promise<void> {
+  try {
+    await waitFor(cond, what, timeoutMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${diag().slice(-1500)}`);
+  }
+}
+
 /** Children of `path` as committed now (empty when it does not exist). */
 export async function children(s: Session, path: string): Promise<string[]> {
   try {

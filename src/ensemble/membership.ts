@@ -33,6 +33,7 @@ import {
   type DynamicConfig,
   type ServerSpec,
   clientAddress,
+  configOnly,
   formatServerSpec,
   majority,
   participants,
@@ -335,17 +336,13 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         if (role === 'observer') return m === 'observer' ? undefined : `member ${id} is ${m ?? 'unknown'}, not yet observer`;
         return m === 'leader' || m === 'follower' ? undefined : `member ${id} is ${m ?? 'unknown'}, not yet voting`;
       });
-      const change: MembershipChange = { ensemble: ens.name, dir: ens.dir, action: 'add', id, role, before: strip(before), after, members: views(after, final), ms: Date.now() - t0 };
+      const change: MembershipChange = { ensemble: ens.name, dir: ens.dir, action: 'add', id, role, before: configOnly(before), after, members: views(after, final), ms: Date.now() - t0 };
       if (pid !== undefined) change.pid = pid;
       return change;
     } finally {
       await session.close();
     }
   });
-}
-
-function strip(c: DynamicConfig & { stat?: unknown }): DynamicConfig {
-  return { version: c.version, versionHex: c.versionHex, servers: c.servers };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,7 +413,7 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
       action: 'remove',
       id,
       role: target.role,
-      before: strip(before),
+      before: configOnly(before),
       after,
       stopped: stopped.wasRunning,
       members: views(after, final),

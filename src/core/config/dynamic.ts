@@ -194,7 +194,7 @@ export async function reconfigure(session: Session, req: ReconfigRequest): Promi
     if (!(e instanceof ConnectionError) || e instanceof TimeoutError || session.state === 'closed') throw e;
     await session.whenConnected();
     const now = await readDynamicConfig(session);
-    if (inEffect(now, add, remove, members) && now.version !== req.fromVersion) return strip(now);
+    if (inEffect(now, add, remove, members) && now.version !== req.fromVersion) return configOnly(now);
     if (req.fromVersion !== undefined && now.version !== req.fromVersion) {
       throw new ZkError(ZkCode.BAD_VERSION, CONFIG_NODE, `the configuration changed meanwhile (version 0x${req.fromVersion.toString(16)} -> ${now.versionHex}), not as asked`);
     }
@@ -216,7 +216,7 @@ function inEffect(cfg: DynamicConfig, add: string[], remove: number[], members: 
   return want(add).every((a) => have.has(a)) && remove.every((id) => !cfg.servers.some((sv) => sv.id === id));
 }
 
-function strip(cfg: DynamicConfig & { stat?: Stat }): DynamicConfig {
-  const { stat: _stat, ...rest } = cfg;
-  return rest;
+/** The configuration alone (readDynamicConfig adds the node's stat). */
+export function configOnly(c: DynamicConfig & { stat?: unknown }): DynamicConfig {
+  return { version: c.version, versionHex: c.versionHex, servers: c.servers };
 }

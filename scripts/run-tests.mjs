@@ -17,7 +17,7 @@
  * Usage: node scripts/run-tests.mjs [FILTER...] [-- NODE_TEST_OPTIONS...]
  *   FILTER: a path prefix or substring of test files, e.g. test/ensemble or test/ensemble/fourlw.test.ts
  *   Options starting with "--" (e.g. --test-name-pattern=leader) go to node --test.
- * Environment: ZKCTL_TEST_CONCURRENCY (default 2), ZKCTL_TEST_BASE_PORT (default 21810; ports a default 2181 ensemble derives are skipped),
+ * Environment: ZKCTL_TEST_CONCURRENCY (default 2), ZKCTL_TEST_BASE_PORT (default 11810, so that quorum and election ports (+10000, +20000) stay below the kernel's ephemeral range; ports a default 2181 ensemble derives are skipped),
  *   ZKCTL_TEST_KEEP=1 (leave the temp dir for inspection), ZKCTL_TEST_RUN_TIMEOUT (ms, default 1 200 000).
  */
 import { spawn } from 'node:child_process';
@@ -148,7 +148,7 @@ process.on('SIGTERM', () => onSignal('SIGTERM'));
 
 let code = 1;
 try {
-  const start = Number(process.env.ZKCTL_TEST_BASE_PORT ?? 21810);
+  const start = Number(process.env.ZKCTL_TEST_BASE_PORT ?? 11810);
   const t0 = Date.now();
   for (let attempt = 0; ; attempt++) {
     const basePort = await E.freeBasePort({ start: start + attempt * 30, size: 3 });

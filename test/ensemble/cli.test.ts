@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as yamlParse } from 'yaml';
 import { freeBasePort, load } from '../../src/ensemble/index.js';
-import { expectOk, runCli, testServer, type CliResult } from '../helpers/zk.js';
+import { expectOk, runCli, testPortStart, testServer, type CliResult } from '../helpers/zk.js';
 
 const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'cli-'));
 const configHome = join(scratch, 'config');
@@ -34,7 +34,7 @@ describe('zkctl ensemble (CLI)', () => {
   let basePort: number;
 
   before(async () => {
-    basePort = await freeBasePort({ start: 26000 + Math.floor(Math.random() * 1500) * 10 });
+    basePort = await freeBasePort({ start: testPortStart() });
   });
   after(async () => {
     // Whatever happened, do not leave servers behind.

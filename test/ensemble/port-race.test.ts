@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freeBasePort, load, PortInUseError, readCmdline, up } from '../../src/ensemble/index.js';
+import { testPortStart } from '../helpers/zk.js';
 
 describe('ensembles started at once on the same ports', () => {
   it('one starts whole, the other fails with a port-in-use error and leaves nothing running', async () => {
     const parent = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'port-race-'));
-    const basePort = await freeBasePort({ start: 26000 + Math.floor(Math.random() * 1000) * 10, size: 3 });
+    const basePort = await freeBasePort({ start: testPortStart(), size: 3 });
     const dirs = ['a', 'b'].map((n) => join(parent, n));
     const results = await Promise.allSettled(dirs.map((dir, i) => up({ name: `race-${i}`, size: 3, basePort, dir, waitMs: 60_000 })));
     try {

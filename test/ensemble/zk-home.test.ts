@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeBasePort, load, up } from '../../src/ensemble/index.js';
+import { testPortStart } from '../helpers/zk.js';
 
 const debianJar = '/usr/share/java/zookeeper.jar';
 
@@ -18,7 +19,7 @@ test('a 1-member ensemble from a release-style directory (lib/zookeeper-X.Y.Z.ja
   symlinkSync('/usr/share/java/slf4j-log4j12.jar', join(home, 'lib', 'slf4j-log4j12-1.7.32.jar'));
   symlinkSync('/usr/share/java/log4j-1.2.jar', join(home, 'lib', 'log4j-1.2.17.jar'));
   try {
-    const basePort = await freeBasePort({ start: 28000 + Math.floor(Math.random() * 1000) * 10, size: 1 });
+    const basePort = await freeBasePort({ start: testPortStart(), size: 1 });
     const r = await up({ name: 'zkhome', size: 1, basePort, dir, zkHome: home, waitMs: 60_000 });
     assert.equal(r.status.members[0]?.mode, 'leader', 'a quorum of one (standaloneEnabled=false)');
     const e = load(dir);

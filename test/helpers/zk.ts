@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,27 @@ import { freeBasePort, load, PortInUseError, up, type LocalEnsemble, type UpResu
 
 /** The repository root (build-test/test/helpers -> ../../..). */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * A random place to start freeBasePort() for a test ensemble of up to 9 members, chosen so that its client
+ * (base), quorum (base + 10000) and election (base + 20000) ports all lie BELOW the kernel's ephemeral port
+ * range (net.ipv4.ip_local_port_range, 32768 by default). Ports inside that range can be taken at any moment by
+ * an outgoing connection of any process (a client connecting to another ensemble), which made a member exit at
+ * start-up with "Address already in use" under load. Falls back to the old range when the ephemeral range
+ * starts too low to leave room.
+ */
+export function testPortStart(): number {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux: keep the default */
+  }
+  const min = 10_000;
+  const max = low - 20_000 - 10;
+  if (max - min < 200) return 24_000 + Math.floor(Math.random() * 2000) * 10;
+  return min + Math.floor(Math.random() * Math.floor((max - min) / 10)) * 10;
+}
 
 /** Connect string of the run's shared ensemble. */
 export function testServer(): string {
@@ -71,8 +92,7 @@ export async function startFaultEnsemble(size = 3, opts: { tickTime?: number; na
   let lastErr: unknown;
   for (let attempt = 0; attempt < 6; attempt++) {
     // Spread the probes of concurrently running test files over the port range.
-    const start = 24000 + Math.floor(Math.random() * 2000) * 10;
-    const basePort = await freeBasePort({ start, size });
+    const basePort = await freeBasePort({ start: testPortStart(), size });
     try {
       const r = await up({ name, size, basePort, dir, ...(opts.tickTime ? { tickTime: opts.tickTime } : {}), waitMs: opts.waitMs ?? 60_000 });
       const ensemble = load(dir);

@@ -40,7 +40,9 @@ import {
   writeACLs,
   writeMulti,
 } from './protocol/records.js';
-import { Transport, body, fmtMs, type Notification } from './protocol/transport.js';
+import { KeeperState, Transport, body, fmtMs, monoNow, type Notification } from './protocol/transport.js';
+import { EventType } from './protocol/records.js';
+import { parseConnectString } from './connect-string.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
 export { CreateFlag, OpCode, Perm, OPEN_ACL_UNSAFE, CREATOR_ALL_ACL, READ_ACL_UNSAFE, WatcherType } from './protocol/records.js';
@@ -63,6 +65,8 @@ export interface SessionOptions {
   auth?: AuthInfo[];
   /** After the session is lost, start a new one (Curator's behaviour) instead of failing every request. */
   renew?: boolean;
+  /** Accept a read-only member (one cut off from the quorum): reads work, writes fail with "not read-only". */
+  readOnly?: boolean;
 }
 
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'reconnected' | 'lost' | 'closed';
@@ -100,6 +104,7 @@ export class Session extends EventEmitter {
   private transport: Transport;
   private readonly auth: AuthInfo[];
   private readonly renew: boolean;
+  private readonly readOnlyOk: boolean;
   private readonly persistent = new Map<string, PersistentWatch>();
   private _state: SessionState = 'connecting';
   private closing = false;
@@ -111,13 +116,20 @@ export class Session extends EventEmitter {
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? 30_000;
     this.auth = opts.auth ?? [];
     this.renew = opts.renew ?? false;
+    this.readOnlyOk = opts.readOnly ?? false;
+    parseConnectString(this.connectString);
     this.transport = this.newTransport();
   }
 
   /** Connect, or fail with exit code 8 within `timeoutMs`. */
   static async connect(opts: SessionOptions): Promise<Session> {
     const s = new Session(opts);
-    await s.waitConnected(s.timeoutMs);
+    try {
+      await s.waitConnected(s.timeoutMs);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
     return s;
   }
 
@@ -146,23 +158,34 @@ export class Session extends EventEmitter {
   }
   /** ms since the last byte from a server. */
   get sinceLastContactMs(): number {
-    return Date.now() - this.transport.lastContact;
+    return monoNow() - this.transport.lastContact;
   }
   get lastZxid(): bigint {
     return this.transport.lastZxid;
   }
+  /** Connected to a read-only member (only with `readOnly`). */
+  get readOnly(): boolean {
+    return this.transport.isConnected && this.transport.readOnly;
+  }
 
   private newTransport(): Transport {
-    const nServers = this.connectString.split('/')[0].split(',').length;
+    const nServers = parseConnectString(this.connectString).servers.length;
     const t = new Transport(this.connectString, {
       sessionTimeoutMs: this.sessionTimeoutMs,
-      handshakeTimeoutMs: Math.max(500, Math.min(5000, Math.floor(this.timeoutMs / Math.max(2, nServers)))),
+      // Every member gets a try within one --timeout (TCP connect and handshake together).
+      attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.timeoutMs, this.sessionTimeoutMs) / nServers)),
+      readOnly: this.readOnlyOk,
       debug: debug.enabled ? debug : undefined,
     });
     for (const a of this.auth) t.addAuth(a.scheme, Buffer.from(a.credential));
+    t.persistentWatches = () => {
+      const plain: string[] = [];
+      const recursive: string[] = [];
+      for (const w of this.persistent.values()) (w.recursive ? recursive : plain).push(w.path);
+      return { plain, recursive };
+    };
     t.on('state', (s) => this.onTransportState(t, s));
     t.on('notification', (n: Notification) => this.onNotification(n));
-    t.on('socketConnected', () => this.reRegisterPersistent(t));
     t.connect();
     return t;
   }
@@ -199,6 +222,7 @@ export class Session extends EventEmitter {
     }
   }
 
+  /** Wait for a connection; never closes anything (the caller decides). */
   private waitConnected(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const t = this.transport;
@@ -206,14 +230,13 @@ export class Session extends EventEmitter {
         clearTimeout(timer);
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
-        if (err) {
-          void this.close();
-          reject(err);
-        } else resolve();
+        if (err) reject(err);
+        else resolve();
       };
       const onState = (s: SessionState): void => {
         if (s === 'connected' || s === 'reconnected') done();
         else if (s === 'lost') done(new SessionExpiredError('session expired while connecting'));
+        else if (s === 'closed') done(new ConnectionError('session is closed'));
       };
       const onAuth = (): void => done(new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
       const timer = setTimeout(() => {
@@ -230,10 +253,14 @@ export class Session extends EventEmitter {
     });
   }
 
-  /** Wait until connected again (after 'suspended'), or throw after `timeoutMs`. */
+  /**
+   * Wait until connected again (after 'suspended'), or throw after `timeoutMs`.
+   * Waiting never closes the session: it may reconnect a moment later.
+   */
   async whenConnected(timeoutMs = this.timeoutMs): Promise<void> {
     if (this.transport.isConnected) return;
-    if (this.closing) throw new ConnectionError('session is closed');
+    if (this.closing || this._state === 'closed') throw new ConnectionError('session is closed');
+    if (this._state === 'lost' && !this.renew) throw new SessionExpiredError('session expired');
     await this.waitConnected(timeoutMs);
   }
 
@@ -271,12 +298,10 @@ export class Session extends EventEmitter {
     });
   }
 
-  private watchWrapper(w: Watcher): (ev: unknown) => void {
-    return (ev: unknown) => {
-      const e = ev as { type?: number; name?: string; path?: string; getType?: () => number; getPath?: () => string };
-      const type = typeof e.getType === 'function' ? e.getType() : (e.type as number);
-      const path = typeof e.getPath === 'function' ? e.getPath() : (e.path as string);
-      w({ type: eventName(type), path });
+  private watchWrapper(w: Watcher): (ev: Notification) => void {
+    return (ev: Notification) => {
+      if (ev.type === EventType.none) w({ type: ev.state === KeeperState.expired ? 'sessionExpired' : 'sessionClosed', path: ev.path });
+      else w({ type: eventName(ev.type), path: ev.path });
     };
   }
 
@@ -527,22 +552,6 @@ export class Session extends EventEmitter {
         }
       }
     }
-  }
-
-  private reRegisterPersistent(t: Transport): void {
-    if (this.persistent.size === 0) return;
-    const plain: string[] = [];
-    const rec: string[] = [];
-    for (const w of this.persistent.values()) (w.recursive ? rec : plain).push(t.toServerPath(w.path));
-    debug(`re-registering ${plain.length + rec.length} persistent watches (setWatches2 from zxid 0x${t.lastZxid.toString(16)})`);
-    const b = body((w) => {
-      w.long(t.lastZxid);
-      w.strings([]).strings([]).strings([]);
-      w.strings(plain).strings(rec);
-    });
-    t.send(OpCode.setWatches2, b, null, Math.max(this.timeoutMs, this.sessionTimeoutMs), 'setWatches2').catch((e: Error) =>
-      debug(`setWatches2 failed: ${e.message}`),
-    );
   }
 
   /**

@@ -60,6 +60,8 @@ export interface SessionOptions {
   connectString: string;
   /** Deadline for connecting and for each request (ms). Default 10000. */
   timeoutMs?: number;
+  /** Deadline for connecting only, when it must be shorter than `timeoutMs` (e.g. `lock --timeout 3s`). */
+  connectTimeoutMs?: number;
   /** Session timeout asked of the server (ms). Default 30000; the server clamps it to [2, 20] ticks. */
   sessionTimeoutMs?: number;
   auth?: AuthInfo[];
@@ -105,6 +107,7 @@ export class Session extends EventEmitter {
   private readonly auth: AuthInfo[];
   private readonly renew: boolean;
   private readonly readOnlyOk: boolean;
+  private readonly connectTimeoutMs: number;
   private readonly persistent = new Map<string, PersistentWatch>();
   private _state: SessionState = 'connecting';
   private closing = false;
@@ -117,6 +120,7 @@ export class Session extends EventEmitter {
     this.auth = opts.auth ?? [];
     this.renew = opts.renew ?? false;
     this.readOnlyOk = opts.readOnly ?? false;
+    this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs);
     parseConnectString(this.connectString);
     this.transport = this.newTransport();
   }
@@ -125,7 +129,7 @@ export class Session extends EventEmitter {
   static async connect(opts: SessionOptions): Promise<Session> {
     const s = new Session(opts);
     try {
-      await s.waitConnected(s.timeoutMs);
+      await s.waitConnected(s.connectTimeoutMs);
     } catch (e) {
       await s.close();
       throw e;
@@ -173,7 +177,7 @@ export class Session extends EventEmitter {
     const t = new Transport(this.connectString, {
       sessionTimeoutMs: this.sessionTimeoutMs,
       // Every member gets a try within one --timeout (TCP connect and handshake together).
-      attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.timeoutMs, this.sessionTimeoutMs) / nServers)),
+      attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.connectTimeoutMs, this.sessionTimeoutMs) / nServers)),
       readOnly: this.readOnlyOk,
       debug: debug.enabled ? debug : undefined,
     });

@@ -113,7 +113,7 @@ describe('session life cycle under real faults', { skip }, () => {
       await cutOff(s, 1);
       const read = s.get(path);
       // Let at least one reconnect attempt fail while the read waits in the queue.
-      await until('a refused reconnect attempt', () => /refused/.test((s as unknown as Internals).transport.describeServers()), 10_000);
+      await until('a refused reconnect attempt', () => /refused|ECONNREFUSED/.test((s as unknown as Internals).transport.describeServers()), 10_000);
       await nft.heal();
       assert.equal((await read).data.toString(), 'hush');
     } finally {

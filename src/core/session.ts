@@ -2,19 +2,59 @@
  * Session: the one promise API over ZooKeeper used by every command and recipe.
  *
  * Failure semantics, stated plainly:
- * - Every request has a deadline (`timeoutMs`, default 10 s); nothing waits longer.
- * - `connect()` fails with a ConnectionError (exit 8) naming the servers tried when
- *   no server completes a handshake before the deadline (refused, unreachable, or
- *   accepting TCP and never answering).
+ * - Every request has a deadline (`timeoutMs`, default 10 s); nothing waits longer, and a
+ *   request the caller was told failed before it was written is never written afterwards.
+ * - `connect()` fails with a ConnectionError (exit 8) within `connectTimeoutMs` (default:
+ *   `timeoutMs`), naming each server tried and why it failed (refused, no TCP answer in
+ *   3.3s, accepted TCP but no handshake reply, closed the connection during the handshake).
  * - States follow Curator: 'connected' (first), 'suspended' (connection lost, the
  *   session may still be alive on the server: a lock holder must assume it may
  *   have lost the lock), 'reconnected' (same session back, or with `renew` a new
  *   session after a loss), 'lost' (the server expired the session, or no server
  *   was reached for a whole session timeout: ephemeral nodes are gone or will be).
- * - A silent connection (no reply to pings for 2/3 of the session timeout) is
- *   dropped and the next server is tried.
- * - Persistent watches (addWatch) are re-registered after every reconnect
- *   (setWatches2); one-shot watches are re-registered by the wire client.
+ *
+ * The connection life cycle (the loop itself is in protocol/transport.ts):
+ *
+ *   CONNECTING --handshake reply--> CONNECTED --socket closed / silent 2/3 T--> DISCONNECTED
+ *       ^  |                          |                                           |
+ *       |  +--attempt fails: next server (one budget per attempt for TCP + handshake:
+ *       |     min(--timeout, session timeout) / servers, at least 1 s; a short pause
+ *       |     after a whole round)                                                |
+ *       +------------------------ next attempt <----------------------------------+
+ *   any state --server says expired / no contact for T (client-side)--> EXPIRED (terminal)
+ *   any state --close()--> CLOSED (terminal);  auth rejected --> AUTH_FAILED (terminal)
+ *   (T = the negotiated session timeout.)
+ *
+ * Two queues, and what happens to a request at each transition:
+ * - `outgoing` (not yet written). A request issued while not connected waits here. On a
+ *   successful handshake the priming goes first, built then from what is registered then:
+ *   the auth packets, then the watch re-registration (SetWatches, or setWatches2 when
+ *   persistent watches exist) in batches under 128 KB, then `outgoing` in order. A failed
+ *   attempt or a lost connection leaves `outgoing` alone; a request leaves it the moment its
+ *   deadline fires (TimeoutError, exit 8, "not sent ... (not applied)"): it is never sent.
+ *   At EXPIRED / AUTH_FAILED / CLOSED everything in it fails at once.
+ * - `pending` (written, no reply yet). When the connection goes, everything in it fails at
+ *   once with a ConnectionError (exit 8): the server may or may not have applied it; it is
+ *   never re-sent. When its deadline fires first it fails with a TimeoutError ("no reply
+ *   within ..."); it stays in `pending` until its reply, which is read and dropped.
+ * - Replies are matched by xid (a mismatch drops the connection); the xid wraps to 1 after
+ *   2^31-1. A reply that cannot be read fails its request with "malformed reply" and drops
+ *   the connection (the stream cannot be trusted); the loop reconnects.
+ * - Watches: one-shot watches (exists/get/getChildren with a watcher) are kept by the
+ *   transport and re-registered at every handshake; persistent watches (addWatch) by this
+ *   class, re-registered the same way. At EXPIRED or CLOSED every one-shot watcher is called
+ *   once with 'sessionExpired' / 'sessionClosed' (Java's None event), so nobody waits forever.
+ * - close(): requests in `outgoing` fail (never sent); closeSession is written and its reply
+ *   awaited at most 2 s, not at all when the server already let a request pass its
+ *   deadline (a stalled server does not add 2 s to a failed command).
+ * - Liveness: ping after T/3 without sending (or with only notifications coming in); a
+ *   connection silent for 2T/3 is dropped and the next server tried.
+ * - Read-only (`readOnly`, `--read-only`): the ConnectRequest says canBeReadOnly and the
+ *   reply's read-only flag is kept (`readOnly`): writes then fail with "not read-only". A
+ *   read-only member answers a new session with NOTREADONLY, and the error names it ("read-only
+ *   member: it refused to create a new session"); Debian's 3.8 with its default config also
+ *   closed reconnecting sessions during the handshake, so no read-only session was seen here.
+ * - Every deadline and margin here uses a monotonic clock (performance.now()).
  */
 import { EventEmitter } from 'node:events';
 import { ConnectionError, SessionExpiredError, UsageError, ZkCode, ZkError, ZkctlError } from './errors.js';

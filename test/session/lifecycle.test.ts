@@ -243,4 +243,23 @@ describe('session life cycle under real faults', { skip }, () => {
       if (killed !== undefined) await fe.ensemble.start(killed, { wait: true, timeoutMs: 60_000 });
     }
   });
+
+  // Last: it leaves only member 3 running.
+  it('a read-only member (cut off from the quorum) is named as such when it refuses a session', async () => {
+    await admin.close();
+    await fe.ensemble.stop(3);
+    await fe.ensemble.start(3, { wait: true, timeoutMs: 60_000, jvmFlags: ['-Dreadonlymode.enabled=true'] });
+    await fe.ensemble.kill(1);
+    await fe.ensemble.kill(2);
+    // --read-only asks for canBeReadOnly; ZooKeeper 3.8 (default config) still refuses to create the
+    // session (NOTREADONLY): the error must say it was a read-only member.
+    const end = Date.now() + 60_000;
+    let r = await runCli(['get', '/', '-s', addr(3), '--timeout', '3s', '--read-only']);
+    while (!/read-only member/.test(r.stderr) && Date.now() < end) r = await runCli(['get', '/', '-s', addr(3), '--timeout', '3s', '--read-only']);
+    assert.equal(r.code, ExitCode.CONNECTION, r.stderr);
+    assert.match(r.stderr, /127\.0\.0\.1:\d+ \(read-only member: it refused to create a new session\)/);
+    const plain = await runCli(['get', '/', '-s', addr(3), '--timeout', '3s']);
+    assert.equal(plain.code, ExitCode.CONNECTION, plain.stderr);
+    assert.match(plain.stderr, /closed the connection during the handshake \(a member without a quorum, or a read-only one, does that: see --read-only\)/);
+  });
 });

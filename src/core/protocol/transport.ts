@@ -275,7 +275,7 @@ export class Transport extends EventEmitter {
       const why =
         a.phase === 'tcp'
           ? (a.error ?? 'connection failed')
-          : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.opts.readOnly ? '' : ' (a read-only member does that: see --read-only)'}`;
+          : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.opts.readOnly ? '' : ' (a member without a quorum, or a read-only one, does that: see --read-only)'}`;
       this.failAttempt(a, why);
       return;
     }
@@ -492,6 +492,18 @@ export class Transport extends EventEmitter {
       off = start + size;
       try {
         const r = new JuteReader(buf, start, start + size);
+        if (this.attempt?.socket === socket && size === 16) {
+          // Not a ConnectResponse: a reply header (xid, zxid, err) refusing the new session.
+          // A read-only member answers createSession this way (NOTREADONLY).
+          r.int();
+          r.long();
+          const err = r.int();
+          this.failAttempt(
+            this.attempt,
+            err === ZkCode.NOT_READ_ONLY ? 'read-only member: it refused to create a new session' : `refused the session (${new ZkError(err).message})`,
+          );
+          return;
+        }
         if (this.attempt?.socket === socket) this.onHandshake(socket, r);
         else this.onFrame(r);
       } catch (e) {

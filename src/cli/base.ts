@@ -25,6 +25,10 @@ export const connectionFlags = {
   context: Flags.string({ summary: 'Use this context from the contexts file.', helpGroup: 'GLOBAL' }),
   timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s).', helpGroup: 'GLOBAL' }),
   auth: Flags.string({ summary: 'Authenticate: scheme:credential, e.g. digest:user:password (or $ZKCTL_AUTH).', helpGroup: 'GLOBAL' }),
+  'read-only': Flags.boolean({
+    summary: 'Ask for a session a read-only member may serve (canBeReadOnly: a member cut off from the quorum, started with readonlymode.enabled): reads work, writes fail.',
+    helpGroup: 'GLOBAL',
+  }),
 };
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
@@ -88,7 +92,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async session(extra: Partial<SessionOptions> = {}): Promise<Session> {
     if (this._session) return this._session;
     const c = this.connection;
-    this._session = await Session.connect({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, ...extra });
+    // --timeout bounds connecting even where a command gives its requests another deadline
+    // (lock and elect use --timeout as the wait for the lock).
+    this._session = await Session.connect({
+      connectString: c.server,
+      timeoutMs: c.timeoutMs,
+      auth: c.auth,
+      readOnly: !!(this.flags as { 'read-only'?: boolean })['read-only'],
+      ...extra,
+      connectTimeoutMs: Math.min(extra.connectTimeoutMs ?? c.timeoutMs, c.timeoutMs, extra.timeoutMs ?? c.timeoutMs),
+    });
     return this._session;
   }
 

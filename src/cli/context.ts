@@ -17,6 +17,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { parseConnectString } from '../core/connect-string.js';
 import { parseDuration } from '../core/duration.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
@@ -135,8 +136,13 @@ export function updateEnsembleContexts(dir: string, connectString: string, path 
   const changed: string[] = [];
   for (const [name, ctx] of Object.entries(cfg.contexts)) {
     if (!ctx || ctx['ensemble-dir'] !== dir) continue;
-    const slash = typeof ctx.server === 'string' ? ctx.server.indexOf('/') : -1;
-    const server = slash >= 0 ? `${connectString}${ctx.server.slice(slash)}` : connectString;
+    let chroot = '';
+    try {
+      chroot = parseConnectString(ctx.server).chroot;
+    } catch {
+      /* an unreadable server string is replaced by the ensemble's */
+    }
+    const server = `${connectString}${chroot}`;
     if (ctx.server === server) continue;
     ctx.server = server;
     changed.push(name);
@@ -161,16 +167,7 @@ export function parseAuth(spec: string): AuthInfo {
 }
 
 export function validateServer(server: string): string {
-  const [hosts, ...rest] = server.split('/');
-  const chroot = rest.length ? `/${rest.join('/')}` : '';
-  if (!hosts) throw new UsageError(`invalid server "${server}"`, 'use host:port[,host:port...][/chroot]');
-  for (const h of hosts.split(',')) {
-    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(?::(\d+))?$/.exec(h.trim());
-    if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) {
-      throw new UsageError(`invalid server address "${h}" in "${server}"`, 'use host:port[,host:port...][/chroot]');
-    }
-  }
-  if (chroot && (chroot.endsWith('/') || chroot.includes('//'))) throw new UsageError(`invalid chroot "${chroot}" in "${server}"`);
+  parseConnectString(server);
   return server;
 }
 

@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import { Args, Flags } from '@oclif/core';
 import { ExitCode, ZkCode, type ZkError, ZkctlError, UsageError } from '../core/errors.js';
 import { isReserved, validatePath } from '../core/paths.js';
+import { parseConnectString } from '../core/connect-string.js';
 
 /** A required PATH argument. */
 export const pathArg = (description = 'znode path, e.g. /app/config') => Args.string({ required: true, description });
@@ -20,8 +21,7 @@ export function checkPath(path: string | undefined, opts: { sequential?: boolean
 
 /** The chroot part of a connect string ('' when none). */
 export function chrootOf(server: string): string {
-  const i = server.indexOf('/');
-  return i < 0 ? '' : server.slice(i).replace(/\/+$/, '');
+  return parseConnectString(server).chroot;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { DynamicConfig } from '../core/config/dynamic.js';
 import { followMembers } from './ensemble/add.js';
 import { memberColumns, configResult, type EnsembleConfigResult } from './ensemble/config.js';
 import { targetInput } from './ensemble/status.js';
+import { hostsOf } from '../core/connect-string.js';
 
 /** What a raw reconfig did to the records of a local ensemble zkctl runs (when it was one). */
 export interface LocalFollowUp {
@@ -68,7 +69,7 @@ On a local ensemble zkctl runs (the context's ensemble, or the one serving the c
     if (add.length + remove.length + members.length === 0) throw new UsageError('nothing to change', 'give --add, --remove or --members');
 
     const c = this.connection;
-    const session = await this.session({ connectString: c.server.split('/')[0] ?? c.server });
+    const session = await this.session({ connectString: hostsOf(c.server) });
     const current = await readDynamicConfig(session);
     const unknown = req.remove.filter((id) => !current.servers.some((s) => s.id === id));
     if (unknown.length > 0) {

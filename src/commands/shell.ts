@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { checkPath } from '../cli/znode.js';
+import { formatHostPort, parseConnectString } from '../core/connect-string.js';
 import { ZkCode, ZkError } from '../core/errors.js';
 import { runShell } from '../core/shell/index.js';
 
@@ -14,9 +15,8 @@ export function historyPath(env: NodeJS.ProcessEnv = process.env): string {
 
 /** "h1:2181,h2:2181,h3:2181/app" -> "h1:2181,…/app" for the prompt. */
 function shortServer(server: string): string {
-  const i = server.indexOf('/');
-  const hosts = (i < 0 ? server : server.slice(0, i)).split(',');
-  return `${hosts[0]}${hosts.length > 1 ? ',…' : ''}${i < 0 ? '' : server.slice(i)}`;
+  const { servers, chroot } = parseConnectString(server);
+  return `${formatHostPort(servers[0]!)}${servers.length > 1 ? ',…' : ''}${chroot}`;
 }
 
 export default class Shell extends BaseCommand<typeof Shell> {

@@ -2,19 +2,59 @@
  * Session: the one promise API over ZooKeeper used by every command and recipe.
  *
  * Failure semantics, stated plainly:
- * - Every request has a deadline (`timeoutMs`, default 10 s); nothing waits longer.
- * - `connect()` fails with a ConnectionError (exit 8) naming the servers tried when
- *   no server completes a handshake before the deadline (refused, unreachable, or
- *   accepting TCP and never answering).
+ * - Every request has a deadline (`timeoutMs`, default 10 s); nothing waits longer, and a
+ *   request the caller was told failed before it was written is never written afterwards.
+ * - `connect()` fails with a ConnectionError (exit 8) within `connectTimeoutMs` (default:
+ *   `timeoutMs`), naming each server tried and why it failed (refused, no TCP answer in
+ *   3.3s, accepted TCP but no handshake reply, closed the connection during the handshake).
  * - States follow Curator: 'connected' (first), 'suspended' (connection lost, the
  *   session may still be alive on the server: a lock holder must assume it may
  *   have lost the lock), 'reconnected' (same session back, or with `renew` a new
  *   session after a loss), 'lost' (the server expired the session, or no server
  *   was reached for a whole session timeout: ephemeral nodes are gone or will be).
- * - A silent connection (no reply to pings for 2/3 of the session timeout) is
- *   dropped and the next server is tried.
- * - Persistent watches (addWatch) are re-registered after every reconnect
- *   (setWatches2); one-shot watches are re-registered by the wire client.
+ *
+ * The connection life cycle (the loop itself is in protocol/transport.ts):
+ *
+ *   CONNECTING --handshake reply--> CONNECTED --socket closed / silent 2/3 T--> DISCONNECTED
+ *       ^  |                          |                                           |
+ *       |  +--attempt fails: next server (one budget per attempt for TCP + handshake:
+ *       |     min(--timeout, session timeout) / servers, at least 1 s; a short pause
+ *       |     after a whole round)                                                |
+ *       +------------------------ next attempt <----------------------------------+
+ *   any state --server says expired / no contact for T (client-side)--> EXPIRED (terminal)
+ *   any state --close()--> CLOSED (terminal);  auth rejected --> AUTH_FAILED (terminal)
+ *   (T = the negotiated session timeout.)
+ *
+ * Two queues, and what happens to a request at each transition:
+ * - `outgoing` (not yet written). A request issued while not connected waits here. On a
+ *   successful handshake the priming goes first, built then from what is registered then:
+ *   the auth packets, then the watch re-registration (SetWatches, or setWatches2 when
+ *   persistent watches exist) in batches under 128 KB, then `outgoing` in order. A failed
+ *   attempt or a lost connection leaves `outgoing` alone; a request leaves it the moment its
+ *   deadline fires (TimeoutError, exit 8, "not sent ... (not applied)"): it is never sent.
+ *   At EXPIRED / AUTH_FAILED / CLOSED everything in it fails at once.
+ * - `pending` (written, no reply yet). When the connection goes, everything in it fails at
+ *   once with a ConnectionError (exit 8): the server may or may not have applied it; it is
+ *   never re-sent. When its deadline fires first it fails with a TimeoutError ("no reply
+ *   within ..."); it stays in `pending` until its reply, which is read and dropped.
+ * - Replies are matched by xid (a mismatch drops the connection); the xid wraps to 1 after
+ *   2^31-1. A reply that cannot be read fails its request with "malformed reply" and drops
+ *   the connection (the stream cannot be trusted); the loop reconnects.
+ * - Watches: one-shot watches (exists/get/getChildren with a watcher) are kept by the
+ *   transport and re-registered at every handshake; persistent watches (addWatch) by this
+ *   class, re-registered the same way. At EXPIRED or CLOSED every one-shot watcher is called
+ *   once with 'sessionExpired' / 'sessionClosed' (Java's None event), so nobody waits forever.
+ * - close(): requests in `outgoing` fail (never sent); closeSession is written and its reply
+ *   awaited at most 2 s, not at all when the server already let a request pass its
+ *   deadline (a stalled server does not add 2 s to a failed command).
+ * - Liveness: ping after T/3 without sending (or with only notifications coming in); a
+ *   connection silent for 2T/3 is dropped and the next server tried.
+ * - Read-only (`readOnly`, `--read-only`): the ConnectRequest says canBeReadOnly and the
+ *   reply's read-only flag is kept (`readOnly`): writes then fail with "not read-only". A
+ *   read-only member answers a new session with NOTREADONLY, and the error names it ("read-only
+ *   member: it refused to create a new session"); Debian's 3.8 with its default config also
+ *   closed reconnecting sessions during the handshake, so no read-only session was seen here.
+ * - Every deadline and margin here uses a monotonic clock (performance.now()).
  */
 import { EventEmitter } from 'node:events';
 import { ConnectionError, SessionExpiredError, UsageError, ZkCode, ZkError, ZkctlError } from './errors.js';
@@ -40,7 +80,9 @@ import {
   writeACLs,
   writeMulti,
 } from './protocol/records.js';
-import { Transport, body, fmtMs, type Notification } from './protocol/transport.js';
+import { KeeperState, Transport, body, fmtMs, monoNow, type Notification } from './protocol/transport.js';
+import { EventType } from './protocol/records.js';
+import { parseConnectString } from './connect-string.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
 export { CreateFlag, OpCode, Perm, OPEN_ACL_UNSAFE, CREATOR_ALL_ACL, READ_ACL_UNSAFE, WatcherType } from './protocol/records.js';
@@ -58,11 +100,15 @@ export interface SessionOptions {
   connectString: string;
   /** Deadline for connecting and for each request (ms). Default 10000. */
   timeoutMs?: number;
+  /** Deadline for connecting only, when it must be shorter than `timeoutMs` (e.g. `lock --timeout 3s`). */
+  connectTimeoutMs?: number;
   /** Session timeout asked of the server (ms). Default 30000; the server clamps it to [2, 20] ticks. */
   sessionTimeoutMs?: number;
   auth?: AuthInfo[];
   /** After the session is lost, start a new one (Curator's behaviour) instead of failing every request. */
   renew?: boolean;
+  /** Accept a read-only member (one cut off from the quorum): reads work, writes fail with "not read-only". */
+  readOnly?: boolean;
 }
 
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'reconnected' | 'lost' | 'closed';
@@ -100,6 +146,8 @@ export class Session extends EventEmitter {
   private transport: Transport;
   private readonly auth: AuthInfo[];
   private readonly renew: boolean;
+  private readonly readOnlyOk: boolean;
+  private readonly connectTimeoutMs: number;
   private readonly persistent = new Map<string, PersistentWatch>();
   private _state: SessionState = 'connecting';
   private closing = false;
@@ -111,13 +159,21 @@ export class Session extends EventEmitter {
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? 30_000;
     this.auth = opts.auth ?? [];
     this.renew = opts.renew ?? false;
+    this.readOnlyOk = opts.readOnly ?? false;
+    this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs);
+    parseConnectString(this.connectString);
     this.transport = this.newTransport();
   }
 
   /** Connect, or fail with exit code 8 within `timeoutMs`. */
   static async connect(opts: SessionOptions): Promise<Session> {
     const s = new Session(opts);
-    await s.waitConnected(s.timeoutMs);
+    try {
+      await s.waitConnected(s.connectTimeoutMs);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
     return s;
   }
 
@@ -146,23 +202,34 @@ export class Session extends EventEmitter {
   }
   /** ms since the last byte from a server. */
   get sinceLastContactMs(): number {
-    return Date.now() - this.transport.lastContact;
+    return monoNow() - this.transport.lastContact;
   }
   get lastZxid(): bigint {
     return this.transport.lastZxid;
   }
+  /** Connected to a read-only member (only with `readOnly`). */
+  get readOnly(): boolean {
+    return this.transport.isConnected && this.transport.readOnly;
+  }
 
   private newTransport(): Transport {
-    const nServers = this.connectString.split('/')[0].split(',').length;
+    const nServers = parseConnectString(this.connectString).servers.length;
     const t = new Transport(this.connectString, {
       sessionTimeoutMs: this.sessionTimeoutMs,
-      handshakeTimeoutMs: Math.max(500, Math.min(5000, Math.floor(this.timeoutMs / Math.max(2, nServers)))),
+      // Every member gets a try within one --timeout (TCP connect and handshake together).
+      attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.connectTimeoutMs, this.sessionTimeoutMs) / nServers)),
+      readOnly: this.readOnlyOk,
       debug: debug.enabled ? debug : undefined,
     });
     for (const a of this.auth) t.addAuth(a.scheme, Buffer.from(a.credential));
+    t.persistentWatches = () => {
+      const plain: string[] = [];
+      const recursive: string[] = [];
+      for (const w of this.persistent.values()) (w.recursive ? recursive : plain).push(w.path);
+      return { plain, recursive };
+    };
     t.on('state', (s) => this.onTransportState(t, s));
     t.on('notification', (n: Notification) => this.onNotification(n));
-    t.on('socketConnected', () => this.reRegisterPersistent(t));
     t.connect();
     return t;
   }
@@ -199,6 +266,7 @@ export class Session extends EventEmitter {
     }
   }
 
+  /** Wait for a connection; never closes anything (the caller decides). */
   private waitConnected(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const t = this.transport;
@@ -206,14 +274,13 @@ export class Session extends EventEmitter {
         clearTimeout(timer);
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
-        if (err) {
-          void this.close();
-          reject(err);
-        } else resolve();
+        if (err) reject(err);
+        else resolve();
       };
       const onState = (s: SessionState): void => {
         if (s === 'connected' || s === 'reconnected') done();
         else if (s === 'lost') done(new SessionExpiredError('session expired while connecting'));
+        else if (s === 'closed') done(new ConnectionError('session is closed'));
       };
       const onAuth = (): void => done(new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
       const timer = setTimeout(() => {
@@ -230,10 +297,14 @@ export class Session extends EventEmitter {
     });
   }
 
-  /** Wait until connected again (after 'suspended'), or throw after `timeoutMs`. */
+  /**
+   * Wait until connected again (after 'suspended'), or throw after `timeoutMs`.
+   * Waiting never closes the session: it may reconnect a moment later.
+   */
   async whenConnected(timeoutMs = this.timeoutMs): Promise<void> {
     if (this.transport.isConnected) return;
-    if (this.closing) throw new ConnectionError('session is closed');
+    if (this.closing || this._state === 'closed') throw new ConnectionError('session is closed');
+    if (this._state === 'lost' && !this.renew) throw new SessionExpiredError('session expired');
     await this.waitConnected(timeoutMs);
   }
 
@@ -271,12 +342,10 @@ export class Session extends EventEmitter {
     });
   }
 
-  private watchWrapper(w: Watcher): (ev: unknown) => void {
-    return (ev: unknown) => {
-      const e = ev as { type?: number; name?: string; path?: string; getType?: () => number; getPath?: () => string };
-      const type = typeof e.getType === 'function' ? e.getType() : (e.type as number);
-      const path = typeof e.getPath === 'function' ? e.getPath() : (e.path as string);
-      w({ type: eventName(type), path });
+  private watchWrapper(w: Watcher): (ev: Notification) => void {
+    return (ev: Notification) => {
+      if (ev.type === EventType.none) w({ type: ev.state === KeeperState.expired ? 'sessionExpired' : 'sessionClosed', path: ev.path });
+      else w({ type: eventName(ev.type), path: ev.path });
     };
   }
 
@@ -527,22 +596,6 @@ export class Session extends EventEmitter {
         }
       }
     }
-  }
-
-  private reRegisterPersistent(t: Transport): void {
-    if (this.persistent.size === 0) return;
-    const plain: string[] = [];
-    const rec: string[] = [];
-    for (const w of this.persistent.values()) (w.recursive ? rec : plain).push(t.toServerPath(w.path));
-    debug(`re-registering ${plain.length + rec.length} persistent watches (setWatches2 from zxid 0x${t.lastZxid.toString(16)})`);
-    const b = body((w) => {
-      w.long(t.lastZxid);
-      w.strings([]).strings([]).strings([]);
-      w.strings(plain).strings(rec);
-    });
-    t.send(OpCode.setWatches2, b, null, Math.max(this.timeoutMs, this.sessionTimeoutMs), 'setWatches2').catch((e: Error) =>
-      debug(`setWatches2 failed: ${e.message}`),
-    );
   }
 
   /**

@@ -4,15 +4,13 @@
  * A member that does not answer is 'down'; one that answers but does not serve
  * (electing, lost quorum) is 'not-serving'.
  */
+import { formatHostPort, type HostPort, parseConnectString as parseCS } from '../core/connect-string.js';
 import { UsageError } from '../core/errors.js';
 import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
 
 export type MemberMode = ServerMode | 'not-serving' | 'down';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort } from '../core/connect-string.js';
 
 export interface MemberStatus extends HostPort {
   /** "host:port" */
@@ -61,37 +59,12 @@ export interface StatusOptions extends FourLetterOptions {
   conf?: boolean;
 }
 
-/** "h1:2181,h2:2182/chroot" -> [{host, port}]; IPv6 in brackets; port defaults to 2181. */
+/** "h1:2181,h2:2182/chroot" -> [{host, port}] (the one parser in core/connect-string.ts). */
 export function parseConnectString(cs: string): HostPort[] {
-  const slash = cs.indexOf('/');
-  const hosts = (slash >= 0 ? cs.slice(0, slash) : cs).trim();
-  if (!hosts) throw new UsageError(`empty server list in '${cs}'`);
-  return hosts.split(',').map((h) => {
-    const s = h.trim();
-    let host: string;
-    let portStr: string | undefined;
-    const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-    if (v6) {
-      host = v6[1] ?? '';
-      portStr = v6[2];
-    } else {
-      const idx = s.lastIndexOf(':');
-      if (idx >= 0 && s.indexOf(':') === idx) {
-        host = s.slice(0, idx);
-        portStr = s.slice(idx + 1);
-      } else {
-        host = s;
-      }
-    }
-    const port = portStr === undefined || portStr === '' ? 2181 : Number(portStr);
-    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`invalid server address '${s}'`, 'use host:port[,host:port...][/chroot]');
-    return { host, port };
-  });
+  return parseCS(cs).servers;
 }
 
-function formatAddress(hp: HostPort): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-}
+const formatAddress = formatHostPort;
 
 /** One member's status; never throws. */
 export async function memberStatus(hp: HostPort, opts: StatusOptions = {}): Promise<MemberStatus> {

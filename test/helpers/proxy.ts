@@ -13,6 +13,8 @@
  * - loseReplyTo(match): once a client sends a chunk `match` accepts, pass it on but drop
  *   everything the server sends back on that connection, and reset it shortly after: the
  *   request reaches the server, its reply never reaches the client.
+ * - clientBytes(): what clients sent on the newest connection (for checking what a client
+ *   writes after a handshake).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -26,12 +28,15 @@ interface Pair {
   deaf?: boolean;
   /** Drop what the client sends (a one-way partition). */
   mute?: boolean;
+  /** What the client sent on this connection. */
+  sent: Buffer[];
 }
 
 export class TcpProxy {
   private mode: ProxyMode = 'forward';
   private readonly pairs = new Set<Pair>();
   private replyMatch?: (clientBytes: Buffer) => boolean;
+  private newest?: Pair;
   /** Connections accepted so far. */
   accepted = 0;
 
@@ -42,8 +47,8 @@ export class TcpProxy {
     readonly targetPort: number,
   ) {}
 
-  /** Start a proxy on 127.0.0.1 (port 0 = any free port) to `target` ("host:port"). */
-  static start(target: string, port = 0): Promise<TcpProxy> {
+  /** Start a proxy on `listenHost` (default 127.0.0.1; port 0 = any free port) to `target` ("host:port"). */
+  static start(target: string, port = 0, listenHost = '127.0.0.1'): Promise<TcpProxy> {
     const i = target.lastIndexOf(':');
     const host = target.slice(0, i);
     const tport = Number(target.slice(i + 1));
@@ -51,7 +56,7 @@ export class TcpProxy {
       let proxy: TcpProxy | undefined;
       const server = createServer((client) => proxy?.onClient(client));
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, listenHost, () => {
         const addr = server.address();
         if (!addr || typeof addr === 'string') return reject(new Error('proxy: no address'));
         proxy = new TcpProxy(server, addr.port, host, tport);
@@ -63,6 +68,11 @@ export class TcpProxy {
   /** "127.0.0.1:<port>" */
   get address(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** Everything the client sent on the newest connection so far. */
+  clientBytes(): Buffer {
+    return Buffer.concat(this.newest?.sent ?? []);
   }
 
   get connections(): number {
@@ -82,7 +92,8 @@ export class TcpProxy {
 
   private onClient(client: Socket): void {
     this.accepted++;
-    const pair: Pair = { client, silenced: this.mode === 'silence' };
+    const pair: Pair = { client, silenced: this.mode === 'silence', sent: [] };
+    this.newest = pair;
     this.pairs.add(pair);
     client.setNoDelay(true);
     const drop = (): void => {
@@ -93,6 +104,7 @@ export class TcpProxy {
     client.on('error', drop);
     client.on('close', drop);
     client.on('data', (d: Buffer) => {
+      pair.sent.push(d);
       if (!pair.silenced && !pair.mute && pair.upstream && !pair.upstream.destroyed) pair.upstream.write(d);
       if (this.replyMatch?.(d)) {
         this.replyMatch = undefined;

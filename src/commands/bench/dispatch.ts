@@ -5,6 +5,7 @@ import { parseDuration } from '../../core/duration.js';
 import { CheckFailedError, UsageError } from '../../core/errors.js';
 import { isStrategyName, STRATEGIES, type StrategyName } from '../../core/dispatch/index.js';
 import type { Column } from '../../output/index.js';
+import { hostsOf } from '../../core/connect-string.js';
 
 type Result = import('../../bench/dispatch.js').DispatchBenchResult;
 type Row = import('../../bench/dispatch.js').StrategyResult;
@@ -101,7 +102,7 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
     let ensemble;
     if (killLeaderAtMs !== undefined) {
       const E = await import('../../ensemble/index.js');
-      ensemble = f.ensemble ? E.load(f.ensemble) : E.findLocalByServers(c.server.split('/')[0]);
+      ensemble = f.ensemble ? E.load(f.ensemble) : E.findLocalByServers(hostsOf(c.server));
       if (!ensemble) throw new UsageError('--kill-leader needs a local ensemble', 'start one with `zkctl ensemble up`, or name it with --ensemble');
     }
     const session = await this.session();

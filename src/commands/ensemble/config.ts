@@ -4,6 +4,7 @@ import { describeMembers, type MemberView } from '../../ensemble/membership.js';
 import type { Column } from '../../output/index.js';
 import { targetFlags, targetInput } from './status.js';
 import { resolveStatusTarget } from '../../ensemble/index.js';
+import { hostsOf } from '../../core/connect-string.js';
 
 export interface EnsembleConfigResult {
   /** Config version (hex, as ZooKeeper prints it). */
@@ -40,7 +41,7 @@ export default class EnsembleConfig extends BaseCommand<typeof EnsembleConfig> {
   async run(): Promise<EnsembleConfigResult> {
     const c = this.connection;
     // /zookeeper/config lives at the real root: drop a chroot.
-    let server = c.server.split('/')[0] ?? c.server;
+    let server = hostsOf(c.server);
     if (this.flags.name || this.flags.dir) {
       const t = resolveStatusTarget(targetInput(this.flags, c));
       if ('local' in t) server = t.local.connectString;

@@ -131,7 +131,8 @@ export const EventType = {
   persistentWatchRemoved: 7,
 } as const;
 
-export type WatchEventName = 'created' | 'deleted' | 'dataChanged' | 'childrenChanged' | 'watchRemoved' | 'unknown';
+/** sessionExpired / sessionClosed: a one-shot watch ends because its session did (Java's None event). */
+export type WatchEventName = 'created' | 'deleted' | 'dataChanged' | 'childrenChanged' | 'watchRemoved' | 'sessionExpired' | 'sessionClosed' | 'unknown';
 
 export function eventName(type: number): WatchEventName {
   switch (type) {

@@ -1,109 +1,49 @@
 /**
- * The transport: node-zookeeper-client's ConnectionManager (socket handling,
- * server rotation, handshake, auth replay, watch re-registration, request
- * queue), with the parts that are broken in 1.1.3 replaced at runtime:
+ * The transport: zkctl's own connection loop (as the Java client's ClientCnxn), over
+ * node:net sockets. node-zookeeper-client 1.1.3's ConnectionManager kept every request
+ * it had queued across failed and lost connections (a request reported failed was
+ * written at the next handshake), put queued requests before the auth replay, sent one
+ * SetWatches of any size, and never wrapped its xid; patching it could not fix that, so
+ * the loop (send queue, pending queue, priming) is ours. The life cycle is described in
+ * session.ts's header; in short:
  *
- * - a looped, tolerant frame parser (the original recurses once per frame and
- *   throws inside the socket handler on reply codes or op codes it does not know);
- * - requests carry their own encoder and reply parser, so 3.5+ op codes work
- *   through the client's own queue and xid bookkeeping;
- * - a watchdog: a server that accepts TCP and never answers the handshake, or a
- *   connection that goes silent, is dropped and the next server is tried;
- * - client-side session expiry once the negotiated session timeout passes
- *   without server contact (as the Java client does since ZOOKEEPER-4508);
- * - a per-request deadline.
+ * - attempts: servers in a shuffled order, one at a time; each attempt has one budget
+ *   for TCP and handshake (`attemptTimeoutMs`); after a whole round fails, a short
+ *   pause; the reason each attempted server failed is kept for the error message;
+ * - priming, once per successful handshake, before anything queued: the auth packets,
+ *   then the watch re-registration in batches under WATCH_BATCH_BYTES, then the queue;
+ * - `outgoing` (not yet written): survives a lost or failed connection, but a request
+ *   leaves it the moment its deadline fires, so a request reported failed is never sent;
+ * - `pending` (written, no reply yet): fails with a connection error when the connection
+ *   goes (it may or may not have been applied; never re-sent);
+ * - a watchdog: ping after a third of the session timeout, drop a connection silent for
+ *   two thirds, client-side expiry after a whole session timeout without contact;
+ * - a looped, tolerant frame parser; a malformed reply drops the connection.
  *
- * This is the only module (with session.ts) that touches node-zookeeper-client.
+ * Every clock here is monotonic (performance.now()).
  */
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { parseConnectString, formatHostPort, type HostPort } from '../connect-string.js';
 import { ConnectionError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../errors.js';
 import { JuteReader, JuteWriter } from './jute.js';
-import { OpCode } from './records.js';
+import { EventType, OpCode } from './records.js';
 
-const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const zookeeper = require('node-zookeeper-client') as NzkModule;
-
-/* ---- the parts of node-zookeeper-client we use (its own typings are wrong) ---- */
-interface NzkModule {
-  createClient(connectString: string, options: Record<string, unknown>): NzkClient;
-}
-interface NzkClient {
-  connectionManager: ConnectionManager;
-  connect(): void;
-  close(): void;
-}
-interface ServerAddr {
-  host: string;
-  port: number;
-}
-interface Packet {
-  request: WireRequest;
-  callback: (err: unknown, reply?: unknown) => void;
-}
-interface WireRequest {
-  header: { type: number; xid: number } | null;
-  payload: unknown;
-  toBuffer(): Buffer;
-  parse?: (r: JuteReader) => unknown;
-}
-interface WatcherManager {
-  emit(ev: { type: number; state: number; path: string }): void;
-  registerDataWatcher(path: string, fn: (ev: unknown) => void): void;
-  registerChildWatcher(path: string, fn: (ev: unknown) => void): void;
-  registerExistenceWatcher(path: string, fn: (ev: unknown) => void): void;
-  isEmpty(): boolean;
-}
-interface ConnectionManager extends EventEmitter {
-  state: number;
-  servers: ServerAddr[];
-  chrootPath?: string;
-  socket?: Socket;
-  sessionId: Buffer;
-  sessionPassword: Buffer;
-  sessionTimeout: number;
-  connectTimeout: number;
-  pingTimeout: number;
-  serverAttempts: number;
-  zxid: Buffer;
-  pendingQueue: Packet[];
-  packetQueue: { shift(): Packet | undefined };
-  pendingBuffer: Buffer | null;
-  watcherManager: WatcherManager;
-  connect(): void;
-  close(): void;
-  queue(req: WireRequest, cb: (err: unknown, reply?: unknown) => void): void;
-  setState(s: number): void;
-  updateTimeout(t: number): void;
-  onPacketQueueReadable(): void;
-  onSocketTimeout(): void;
-  onSocketData(chunk: Buffer): void;
-  onSocketConnected(): void;
-  onSocketError(err: Error): void;
-  findNextServer(cb: (s: ServerAddr) => void): void;
-  addAuthInfo(scheme: string, auth: Buffer): void;
-}
-
-/** ConnectionManager states (its STATES table). */
-export const CM = {
-  DISCONNECTED: 0,
-  CONNECTING: 1,
-  CONNECTED: 2,
-  CONNECTED_READ_ONLY: 3,
-  CLOSING: -1,
-  CLOSED: -2,
-  SESSION_EXPIRED: -3,
-  AUTHENTICATION_FAILED: -4,
-} as const;
+/** Monotonic milliseconds (never steps with the wall clock). */
+export const monoNow = (): number => performance.now();
 
 const XID_NOTIFICATION = -1;
 const XID_PING = -2;
 const XID_AUTH = -4;
 const XID_SET_WATCHES = -8;
+/** Keeper states delivered with type None (Java's Watcher.Event.KeeperState). */
+export const KeeperState = { expired: -112, closed: 7 } as const;
 /** Largest frame we accept from a server (jute.maxbuffer is 1 MB by default; be generous). */
 const MAX_FRAME = 256 * 1024 * 1024;
+/** Byte budget of one SetWatches/setWatches2 packet (Java: 128 KB, ZOOKEEPER-706). */
+export const WATCH_BATCH_BYTES = 128 * 1024;
+const MAX_XID = 0x7fffffff;
 
 export interface Notification {
   type: number;
@@ -113,129 +53,139 @@ export interface Notification {
 
 export interface TransportOptions {
   sessionTimeoutMs: number;
-  /** Extra watchdog knob: max time to wait for the handshake reply once TCP is up. */
-  handshakeTimeoutMs?: number;
+  /** Budget of one connection attempt (TCP connect + handshake), per server. */
+  attemptTimeoutMs?: number;
+  /** Ask for a read-only session when only a partitioned member answers (canBeReadOnly). */
+  readOnly?: boolean;
   debug?: (msg: string) => void;
 }
 
 export type TransportState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'authFailed' | 'closed';
 
-/**
- * One ZooKeeper session over node-zookeeper-client's ConnectionManager.
- * Events: 'state' (TransportState), 'notification' (Notification).
- */
+type WatchFn = (ev: Notification) => void;
+
+interface Packet {
+  xid: number;
+  op: number;
+  frame: Buffer;
+  what: string;
+  parse: ((r: JuteReader) => unknown) | null;
+  /** queued: in `outgoing`; sent: in `pending`; done: answered, failed or timed out. */
+  state: 'queued' | 'sent' | 'done';
+  timer?: NodeJS.Timeout;
+  settle(err: Error | null, result?: unknown, code?: number): void;
+}
+
+interface Attempt {
+  server: string;
+  socket: Socket;
+  phase: 'tcp' | 'handshake';
+  timer: NodeJS.Timeout;
+  budgetMs: number;
+  /** The socket error of this attempt, if any ("refused", ...). */
+  error?: string;
+}
+
 export class Transport extends EventEmitter {
   readonly servers: string[];
   readonly chroot: string;
-  private readonly client: NzkClient;
-  private readonly cm: ConnectionManager;
+  private readonly addrs: HostPort[];
   private readonly debug: (msg: string) => void;
+  private order: number[] = [];
+  private nextIdx = 0;
+  private roundFailures = 0;
+  private attempt?: Attempt;
+  private socket?: Socket;
+  private retryTimer?: NodeJS.Timeout;
   private watchdog?: NodeJS.Timeout;
   private closed = false;
-  private pending: Buffer | null = null;
-  /** The socket corked until the next tick (see send()). */
+  /** close() has begun: a connection that goes now is not replaced. */
+  private closing = false;
+  private frameBuf: Buffer | null = null;
   private corked?: Socket;
   private currentServer?: string;
-  private socketUpAt = 0;
+  private readonly outgoing: Packet[] = [];
+  private readonly pending: Packet[] = [];
+  private readonly auth: Array<{ scheme: string; auth: Buffer }> = [];
+  private readonly watches = { data: new Map<string, Set<WatchFn>>(), exist: new Map<string, Set<WatchFn>>(), child: new Map<string, Set<WatchFn>>() };
+  /** Persistent watches to re-register (client paths), supplied by the session. */
+  persistentWatches: () => { plain: string[]; recursive: string[] } = () => ({ plain: [], recursive: [] });
+  /** The xid of the next request (wraps to 1 after 2^31-1, as Java does). */
+  nextXid = 1;
+  private sessionIdV = 0n;
+  private passwd: Buffer = Buffer.alloc(16);
   /**
-   * Last time the server showed it hears us: a handshake reply, a reply, a ping reply, or part
-   * of a frame still arriving. Watch notifications do not count: they flow even when what we
-   * send is lost (a one-way partition), and the server would expire the session meanwhile.
+   * Last time (monotonic ms) the server showed it hears us: a handshake reply, a reply, a ping
+   * reply, or part of a frame still arriving. Watch notifications do not count: they flow even
+   * when what we send is lost (a one-way partition), and the server would expire the session.
    */
-  lastContact = Date.now();
-  /** When we last sent a ping of our own (see tick()). */
+  lastContact = monoNow();
+  private lastSendAt = 0;
   private lastPingAt = 0;
-  /** Errors seen per server while trying to connect, for the one-line error message. */
+  /** A request on the current connection reached its deadline unanswered. */
+  private stalled = false;
+  /** Why each server tried since the last successful handshake failed (server -> reason). */
   readonly serverErrors = new Map<string, string>();
   lastZxid = 0n;
   negotiatedTimeoutMs = 0;
   everConnected = false;
+  readOnly = false;
   state: TransportState = 'connecting';
 
   constructor(connectString: string, private readonly opts: TransportOptions) {
     super();
     this.debug = opts.debug ?? (() => {});
-    this.client = zookeeper.createClient(connectString, {
-      sessionTimeout: opts.sessionTimeoutMs,
-      spinDelay: 200,
-      retries: 0,
-    });
-    this.cm = this.client.connectionManager;
-    this.servers = this.cm.servers.map((s) => `${s.host}:${s.port}`);
-    this.chroot = this.cm.chrootPath ?? '';
-    this.install();
-  }
-
-  private install(): void {
-    const cm = this.cm;
-    const self = this;
-    // Remember which server each attempt goes to, and never reconnect once closed.
-    const findNext = cm.findNextServer.bind(cm);
-    cm.findNextServer = (cb) =>
-      findNext((server) => {
-        if (self.closed) return;
-        self.currentServer = `${server.host}:${server.port}`;
-        self.socketUpAt = 0;
-        self.debug(`connecting to ${self.currentServer}`);
-        cb(server);
-      });
-    const onErr = cm.onSocketError.bind(cm);
-    cm.onSocketError = (err: Error) => {
-      if (self.currentServer) self.serverErrors.set(self.currentServer, (err as NodeJS.ErrnoException).code ?? err.message);
-      self.debug(`socket error from ${self.currentServer}: ${err.message}`);
-      onErr(err);
-    };
-    const onConnected = cm.onSocketConnected.bind(cm);
-    cm.onSocketConnected = () => {
-      self.socketUpAt = Date.now();
-      self.pending = null;
-      self.debug(`tcp connected to ${self.currentServer}; handshake`);
-      onConnected();
-      self.emit('socketConnected');
-    };
-    cm.onSocketData = (chunk: Buffer) => self.onData(chunk);
-    cm.on('state', (s: number) => self.onCmState(s));
-  }
-
-  /** "host:port (why)" for each server, for a one-line connection error. */
-  describeServers(): string {
-    return this.servers
-      .map((srv) => {
-        let why = this.serverErrors.get(srv);
-        if (srv === this.currentServer && this.socketUpAt > 0 && !this.isConnected) why = 'accepted TCP but sent no handshake reply';
-        return why ? `${srv} (${why})` : srv;
-      })
-      .join(', ');
+    const cs = parseConnectString(connectString);
+    this.addrs = cs.servers;
+    this.servers = cs.servers.map(formatHostPort);
+    this.chroot = cs.chroot;
+    // One shuffled order, walked round-robin (as Java's StaticHostProvider).
+    this.order = this.addrs.map((_, i) => i);
+    for (let i = this.order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+    }
   }
 
   /** The server we are talking to (or trying). */
   get server(): string | undefined {
     return this.currentServer;
   }
-
   get sessionId(): bigint {
-    return this.cm.sessionId.readBigUInt64BE(0);
+    return this.sessionIdV;
+  }
+  get isConnected(): boolean {
+    return this.state === 'connected' && !!this.socket && !this.closed;
   }
 
-  get isConnected(): boolean {
-    return this.cm.state === CM.CONNECTED || this.cm.state === CM.CONNECTED_READ_ONLY;
+  /** "host:port (why)" for each server tried since the last handshake, for a one-line error. */
+  describeServers(): string {
+    const parts: string[] = [];
+    for (const [srv, why] of this.serverErrors) parts.push(`${srv} (${why})`);
+    if (this.attempt && !this.serverErrors.has(this.attempt.server)) {
+      const a = this.attempt;
+      parts.push(`${a.server} (${a.phase === 'tcp' ? 'still connecting' : 'accepted TCP, handshake still in progress'})`);
+    }
+    return parts.length ? parts.join(', ') : 'no server yet';
   }
 
   connect(): void {
-    this.lastContact = Date.now();
-    this.client.connect();
+    this.lastContact = monoNow();
     this.watchdog = setInterval(() => this.tick(), 100);
     this.watchdog.unref();
+    this.startAttempt();
   }
 
   addAuth(scheme: string, auth: Buffer): void {
-    this.cm.addAuthInfo(scheme, auth);
+    this.auth.push({ scheme, auth });
+    if (this.isConnected) this.write(this.authFrame(scheme, auth));
   }
 
-  registerWatcher(kind: 'data' | 'child' | 'exist', path: string, fn: (ev: unknown) => void): void {
-    if (kind === 'data') this.cm.watcherManager.registerDataWatcher(path, fn);
-    else if (kind === 'child') this.cm.watcherManager.registerChildWatcher(path, fn);
-    else this.cm.watcherManager.registerExistenceWatcher(path, fn);
+  registerWatcher(kind: 'data' | 'child' | 'exist', path: string, fn: WatchFn): void {
+    const m = this.watches[kind];
+    let set = m.get(path);
+    if (!set) m.set(path, (set = new Set()));
+    set.add(fn);
   }
 
   /** Apply / strip the chroot of the connect string. */
@@ -249,11 +199,203 @@ export class Transport extends EventEmitter {
     return path.startsWith(this.chroot + '/') ? path.slice(this.chroot.length) : path;
   }
 
+  /* ---------------- the connection loop ---------------- */
+
+  private attemptBudget(): number {
+    if (this.opts.attemptTimeoutMs) return this.opts.attemptTimeoutMs;
+    const t = this.negotiatedTimeoutMs || this.opts.sessionTimeoutMs;
+    return Math.max(1000, Math.floor(t / this.addrs.length));
+  }
+
+  private startAttempt(): void {
+    if (this.closed || this.closing || this.attempt || this.socket) return;
+    if (this.retryTimer) return;
+    // After a whole round of failures, pause a little (Java spins up to 1 s) so that a list
+    // of refusing servers is not hammered.
+    if (this.roundFailures >= this.addrs.length) {
+      this.roundFailures = 0;
+      const delay = 100 + Math.floor(Math.random() * 200);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.startAttempt();
+      }, delay);
+      return;
+    }
+    const hp = this.addrs[this.order[this.nextIdx % this.addrs.length]!]!;
+    this.nextIdx++;
+    const server = formatHostPort(hp);
+    this.currentServer = server;
+    const budgetMs = this.attemptBudget();
+    this.debug(`connecting to ${server} (attempt budget ${budgetMs} ms)`);
+    const socket = netConnect({ host: hp.host, port: hp.port });
+    socket.setNoDelay(true);
+    const a: Attempt = {
+      server,
+      socket,
+      phase: 'tcp',
+      budgetMs,
+      timer: setTimeout(() => {
+        if (this.attempt !== a) return;
+        const why = a.phase === 'tcp' ? `no TCP answer in ${fmtMs(budgetMs)}` : `accepted TCP but no handshake reply in ${fmtMs(budgetMs)}`;
+        this.failAttempt(a, why);
+      }, budgetMs),
+    };
+    this.attempt = a;
+    socket.on('connect', () => {
+      if (this.attempt !== a) return;
+      a.phase = 'handshake';
+      this.debug(`tcp connected to ${server}; handshake`);
+      this.frameBuf = null;
+      const w = new JuteWriter();
+      w.int(0).long(this.lastZxid).int(this.opts.sessionTimeoutMs).long(this.sessionIdV).buffer(this.passwd).bool(!!this.opts.readOnly);
+      socket.write(w.frame());
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.attempt === a) a.error = errText(err);
+      else if (this.socket === socket) this.debug(`socket error from ${server}: ${err.message}`);
+    });
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private failAttempt(a: Attempt, why: string): void {
+    this.debug(`${a.server}: ${why}`);
+    this.serverErrors.set(a.server, why);
+    clearTimeout(a.timer);
+    this.attempt = undefined;
+    this.roundFailures++;
+    a.socket.removeAllListeners('data');
+    a.socket.destroy();
+    this.startAttempt();
+  }
+
+  private onClose(socket: Socket): void {
+    const a = this.attempt;
+    if (a && a.socket === socket) {
+      const why =
+        a.phase === 'tcp'
+          ? (a.error ?? 'connection failed')
+          : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.opts.readOnly ? '' : ' (a member without a quorum, or a read-only one, does that: see --read-only)'}`;
+      this.failAttempt(a, why);
+      return;
+    }
+    if (this.socket !== socket) return;
+    // The established connection is gone.
+    this.socket = undefined;
+    this.frameBuf = null;
+    this.stalled = false;
+    const lost = this.pending.splice(0);
+    for (const p of lost) this.finish(p, new ConnectionError(`${p.what}: connection to ${this.currentServer} lost (the request may or may not have been applied)`), undefined, ZkCode.CONNECTION_LOSS);
+    if (this.closed || this.closing) return;
+    this.setState('disconnected');
+    this.startAttempt();
+  }
+
+  private onHandshake(socket: Socket, r: JuteReader): void {
+    const a = this.attempt!;
+    r.int(); // protocol version
+    const timeOut = r.int();
+    const sessionId = r.long();
+    const passwd = r.buffer() ?? Buffer.alloc(16);
+    const ro = r.remaining > 0 ? r.bool() : false;
+    clearTimeout(a.timer);
+    this.attempt = undefined;
+    if (timeOut <= 0) {
+      this.debug('server says the session has expired');
+      socket.destroy();
+      this.expire();
+      return;
+    }
+    this.lastContact = monoNow();
+    this.sessionIdV = sessionId;
+    this.passwd = passwd;
+    this.negotiatedTimeoutMs = timeOut;
+    this.readOnly = ro;
+    this.serverErrors.clear();
+    this.roundFailures = 0;
+    this.socket = socket;
+    this.stalled = false;
+    this.lastPingAt = monoNow();
+    // Priming, built now from what is registered now: auth first, then the watches, then the queue.
+    for (const { scheme, auth } of this.auth) this.write(this.authFrame(scheme, auth));
+    for (const f of this.watchFrames()) this.write(f);
+    for (const p of this.outgoing.splice(0)) this.writePacket(p);
+    this.everConnected = true;
+    this.setState('connected');
+  }
+
+  private authFrame(scheme: string, auth: Buffer): Buffer {
+    const w = new JuteWriter();
+    w.int(XID_AUTH).int(OpCode.auth).int(0).string(scheme).buffer(auth);
+    return w.frame();
+  }
+
+  /** SetWatches / setWatches2 packets, each under WATCH_BATCH_BYTES. */
+  watchFrames(): Buffer[] {
+    const sp = (p: string): string => this.toServerPath(p);
+    const pers = this.persistentWatches();
+    const lists: string[][] = [
+      [...this.watches.data.keys()].map(sp),
+      [...this.watches.exist.keys()].map(sp),
+      [...this.watches.child.keys()].map(sp),
+      pers.plain.map(sp),
+      pers.recursive.map(sp),
+    ];
+    if (lists.every((l) => l.length === 0)) return [];
+    const v2 = lists[3]!.length > 0 || lists[4]!.length > 0;
+    const frames: Buffer[] = [];
+    let batch: string[][] = lists.map(() => []);
+    let bytes = 0;
+    const flush = (): void => {
+      const w = new JuteWriter();
+      w.int(XID_SET_WATCHES).int(v2 ? OpCode.setWatches2 : OpCode.setWatches).long(this.lastZxid);
+      for (let i = 0; i < (v2 ? 5 : 3); i++) w.strings(batch[i]!);
+      frames.push(w.frame());
+      batch = lists.map(() => []);
+      bytes = 0;
+    };
+    lists.forEach((l, i) => {
+      for (const p of l) {
+        const n = Buffer.byteLength(p) + 4;
+        if (bytes > 0 && bytes + n > WATCH_BATCH_BYTES) flush();
+        batch[i]!.push(p);
+        bytes += n;
+      }
+    });
+    if (bytes > 0) flush();
+    this.debug(`re-registering watches in ${frames.length} packet(s) (from zxid 0x${this.lastZxid.toString(16)})`);
+    return frames;
+  }
+
+  private write(frame: Buffer): void {
+    const sock = this.socket;
+    if (!sock) return;
+    // Requests issued together leave in one writev: cork until the next tick.
+    if (this.corked !== sock) {
+      this.corked = sock;
+      sock.cork();
+      process.nextTick(() => {
+        this.corked = undefined;
+        sock.uncork();
+      });
+    }
+    sock.write(frame);
+    this.lastSendAt = monoNow();
+  }
+
+  private writePacket(p: Packet): void {
+    p.state = 'sent';
+    this.pending.push(p);
+    this.write(p.frame);
+  }
+
+  /* ---------------- requests ---------------- */
+
   /**
-   * Send one request through the client's queue. `body` writes the request
-   * record (paths already chroot-applied); `parse` reads the reply record.
-   * Rejects with ZkError for a server error, ConnectionError / TimeoutError /
-   * SessionExpiredError otherwise. Never waits longer than `timeoutMs`.
+   * Send one request. `body` is the request record (paths already chroot-applied);
+   * `parse` reads the reply record. Rejects with ZkError for a server error,
+   * ConnectionError / TimeoutError / SessionExpiredError otherwise, never later than
+   * `timeoutMs`; a request rejected before it was written is never written afterwards.
    */
   send<T>(
     type: number,
@@ -266,351 +408,347 @@ export class Transport extends EventEmitter {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.closed) {
-        reject(this.state === 'expired' ? new SessionExpiredError(`${what}: session expired`) : new ConnectionError(`session is closed (${what})`));
+        reject(this.closedError(what));
         return;
       }
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        reject(
-          new TimeoutError(
-            `${what}: no reply within ${fmtMs(timeoutMs)} from ${this.isConnected ? this.currentServer : `any of ${this.servers.join(', ')}`}`,
-            { hint: 'the ensemble may be down or partitioned; raise --timeout to wait longer' },
-          ),
-        );
-      }, timeoutMs);
-      const req: WireRequest = {
-        header: { type, xid: 0 },
-        payload: null,
-        parse: parse ?? undefined,
-        toBuffer() {
-          const len = body ? body.length : 0;
-          const b = Buffer.allocUnsafe(12 + len);
-          b.writeInt32BE(8 + len, 0);
-          b.writeInt32BE(this.header!.xid, 4);
-          b.writeInt32BE(type, 8);
-          if (body) body.copy(b, 12);
-          return b;
+      const xid = this.nextXid;
+      this.nextXid = xid >= MAX_XID ? 1 : xid + 1;
+      const len = body ? body.length : 0;
+      const frame = Buffer.allocUnsafe(12 + len);
+      frame.writeInt32BE(8 + len, 0);
+      frame.writeInt32BE(xid, 4);
+      frame.writeInt32BE(type, 8);
+      if (body) body.copy(frame, 12);
+      const p: Packet = {
+        xid,
+        op: type,
+        frame,
+        what,
+        parse,
+        state: 'queued',
+        settle: (err, result, code) => {
+          if (onReply) onReply(err ? (err instanceof ZkError ? err : { code: code ?? ZkCode.CONNECTION_LOSS }) : null);
+          if (err) reject(err);
+          else resolve(result as T);
         },
       };
-      // The wire client writes each request with its own socket.write (one syscall each):
-      // cork the socket until the next tick so that requests issued together leave in one
-      // writev. Order is unchanged; the flush happens before any I/O callback runs.
-      const sock = this.cm.socket;
-      if (sock && this.corked !== sock && this.isConnected) {
-        this.corked = sock;
-        sock.cork();
-        process.nextTick(() => {
-          this.corked = undefined;
-          sock.uncork();
-        });
-      }
-      this.cm.queue(req, (err, reply) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        onReply?.(err);
-        if (err) reject(this.toError(err, what));
-        else resolve(reply as T);
-      });
+      p.timer = setTimeout(() => this.onDeadline(p, timeoutMs), timeoutMs);
+      if (this.isConnected) this.writePacket(p);
+      else this.outgoing.push(p);
     });
   }
 
-  private toError(err: unknown, what: string): Error {
-    if (err instanceof Error && !('getCode' in err)) return err;
-    const code = typeof (err as { getCode?: () => number }).getCode === 'function' ? (err as { getCode(): number }).getCode() : Number((err as { code?: number }).code);
-    if (code === ZkCode.CONNECTION_LOSS) {
-      if (this.closed) return new ConnectionError(`${what}: session closed`);
-      return new ConnectionError(`${what}: connection to ${this.currentServer ?? 'the ensemble'} lost`);
+  private onDeadline(p: Packet, timeoutMs: number): void {
+    if (p.state === 'done') return;
+    const hint = { hint: 'the ensemble may be down or partitioned; raise --timeout to wait longer' };
+    if (p.state === 'queued') {
+      const i = this.outgoing.indexOf(p);
+      if (i >= 0) this.outgoing.splice(i, 1);
+      this.finish(
+        p,
+        new TimeoutError(`${p.what}: not sent: no connection to ${this.servers.join(', ')} within ${fmtMs(timeoutMs)} (not applied)`, hint),
+        undefined,
+        ZkCode.OPERATION_TIMEOUT,
+      );
+      return;
     }
-    if (code === ZkCode.SESSION_EXPIRED) return new SessionExpiredError(`${what}: session expired`);
-    return new ZkError(code, undefined, what);
+    // Written, unanswered: it stays in `pending` (its reply, if any, is read and dropped).
+    this.stalled = true;
+    this.finish(
+      p,
+      new TimeoutError(`${p.what}: no reply within ${fmtMs(timeoutMs)} from ${this.currentServer} (the request may or may not have been applied)`, hint),
+      undefined,
+      ZkCode.OPERATION_TIMEOUT,
+    );
+  }
+
+  private finish(p: Packet, err: Error | null, result?: unknown, code?: number): void {
+    if (p.state === 'done') return;
+    p.state = 'done';
+    if (p.timer) clearTimeout(p.timer);
+    p.settle(err, result, code);
+  }
+
+  private closedError(what: string): Error {
+    if (this.state === 'expired') return new SessionExpiredError(`${what}: session expired`);
+    if (this.state === 'authFailed') return new ZkError(ZkCode.AUTH_FAILED, undefined, what);
+    return new ConnectionError(`${what}: session closed`);
   }
 
   /* ---------------- the looped, tolerant frame parser ---------------- */
 
-  private onData(chunk: Buffer): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+  private onData(socket: Socket, chunk: Buffer): void {
+    if (socket !== this.socket && (!this.attempt || this.attempt.socket !== socket)) return;
+    let buf = this.frameBuf ? Buffer.concat([this.frameBuf, chunk]) : chunk;
     let off = 0;
-    const socket = this.cm.socket;
     while (buf.length - off >= 4) {
       const size = buf.readInt32BE(off);
       if (size < 0 || size > MAX_FRAME) {
-        this.debug(`bad frame length ${size}; dropping connection`);
-        this.pending = null;
-        socket?.destroy();
+        this.dropMalformed(socket, `bad frame length ${size}`);
         return;
       }
       if (buf.length - off - 4 < size) break;
       const start = off + 4;
       off = start + size;
       try {
-        this.onFrame(buf, start, start + size);
+        const r = new JuteReader(buf, start, start + size);
+        if (this.attempt?.socket === socket && size === 16) {
+          // Not a ConnectResponse: a reply header (xid, zxid, err) refusing the new session.
+          // A read-only member answers createSession this way (NOTREADONLY).
+          r.int();
+          r.long();
+          const err = r.int();
+          this.failAttempt(
+            this.attempt,
+            err === ZkCode.NOT_READ_ONLY ? 'read-only member: it refused to create a new session' : `refused the session (${new ZkError(err).message})`,
+          );
+          return;
+        }
+        if (this.attempt?.socket === socket) this.onHandshake(socket, r);
+        else this.onFrame(r);
       } catch (e) {
-        // A frame we could not read must not kill the process; drop the
-        // connection so the client resynchronises with a fresh one.
-        this.debug(`unreadable frame: ${(e as Error).message}; dropping connection`);
-        this.pending = null;
-        socket?.destroy();
+        this.dropMalformed(socket, `unreadable frame: ${(e as Error).message}`);
         return;
       }
-      if (this.cm.socket !== socket || socket?.destroyed) {
-        this.pending = null;
-        return;
-      }
+      if (socket.destroyed || (socket !== this.socket && this.attempt?.socket !== socket)) return;
     }
-    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : null;
+    this.frameBuf = off < buf.length ? Buffer.from(buf.subarray(off)) : null;
     // A large reply still arriving is contact too (a frame in progress is almost always a reply).
-    if (this.pending) this.lastContact = Date.now();
+    if (this.frameBuf) this.lastContact = monoNow();
     buf = Buffer.alloc(0);
   }
 
-  private onFrame(buf: Buffer, start: number, end: number): void {
-    const cm = this.cm;
-    const r = new JuteReader(buf, start, end);
-    if (cm.state === CM.CONNECTING) {
-      this.lastContact = Date.now();
-      r.int(); // protocol version
-      const timeOut = r.int();
-      const sessionId = r.long();
-      const passwd = r.buffer() ?? Buffer.alloc(16);
-      if (timeOut <= 0) {
-        this.debug('server says the session has expired');
-        cm.setState(CM.SESSION_EXPIRED);
-        cm.socket?.destroy();
-        return;
-      }
-      cm.serverAttempts = 0;
-      const sid = Buffer.alloc(8);
-      sid.writeBigInt64BE(sessionId);
-      cm.sessionId = sid;
-      cm.sessionPassword = passwd;
-      cm.updateTimeout(timeOut);
-      this.negotiatedTimeoutMs = timeOut;
-      this.serverErrors.clear();
-      cm.setState(CM.CONNECTED);
-      cm.onPacketQueueReadable();
-      cm.socket?.setTimeout(cm.pingTimeout, cm.onSocketTimeout.bind(cm));
+  /** A reply we cannot read: the stream cannot be trusted any more. Drop it; the loop reconnects. */
+  private dropMalformed(socket: Socket, why: string): void {
+    this.debug(`${this.currentServer}: ${why}; dropping the connection`);
+    this.frameBuf = null;
+    if (this.attempt?.socket === socket) {
+      this.failAttempt(this.attempt, `malformed handshake reply (${why})`);
       return;
     }
+    socket.destroy();
+  }
+
+  private onFrame(r: JuteReader): void {
     const xid = r.int();
     const zxid = r.long();
     const err = r.int();
-    if (xid !== XID_NOTIFICATION) this.lastContact = Date.now();
+    if (xid !== XID_NOTIFICATION) this.lastContact = monoNow();
     switch (xid) {
       case XID_PING:
+      case XID_SET_WATCHES:
         return;
       case XID_AUTH:
-        if (err === ZkCode.AUTH_FAILED) cm.setState(CM.AUTHENTICATION_FAILED);
+        if (err === ZkCode.AUTH_FAILED) {
+          this.debug('authentication failed');
+          this.state = 'authFailed';
+          this.emit('state', 'authFailed');
+          this.shutdown(new ZkError(ZkCode.AUTH_FAILED), KeeperState.closed);
+        }
         return;
       case XID_NOTIFICATION: {
         const type = r.int();
         const state = r.int();
         const path = this.fromServerPath(r.string() ?? '');
-        const ev = { type, state, path };
-        if (type >= 1 && type <= 4) {
-          try {
-            cm.watcherManager.emit(ev);
-          } catch (e) {
-            this.debug(`watcher threw: ${(e as Error).message}`);
-          }
-        }
-        this.emit('notification', ev);
+        this.onNotification({ type, state, path });
         return;
       }
-      case XID_SET_WATCHES:
-        return;
       default:
         break;
     }
-    const packet = cm.pendingQueue.shift();
-    if (!packet) {
-      this.debug(`reply xid ${xid} with nothing pending; dropping connection`);
-      cm.socket?.destroy();
-      return;
-    }
-    if (packet.request.header && packet.request.header.xid !== xid) {
-      this.debug(`reply xid ${xid} out of order (expected ${packet.request.header.xid}); dropping connection`);
-      cm.pendingQueue.unshift(packet);
-      cm.socket?.destroy();
-      return;
-    }
-    if (zxid > 0n) {
-      this.lastZxid = zxid;
-      const zb = Buffer.alloc(8);
-      zb.writeBigInt64BE(zxid);
-      cm.zxid = zb;
-    }
+    const p = this.pending.shift();
+    if (!p) throw new Error(`reply xid ${xid} with nothing pending`);
+    if (p.xid !== xid) throw new Error(`reply xid ${xid} out of order (expected ${p.xid})`);
+    if (zxid > 0n) this.lastZxid = zxid;
+    if (p.state === 'done') return; // its deadline passed: the caller was told; the reply is dropped
     if (err !== 0) {
       // Multi replies carry per-op results even on failure.
-      if (packet.request.header?.type === OpCode.multi && packet.request.parse && r.remaining > 0) {
-        let results: unknown;
+      let results: unknown;
+      if (p.op === OpCode.multi && p.parse && r.remaining > 0) {
         try {
-          results = packet.request.parse(r);
+          results = p.parse(r);
         } catch {
           results = undefined;
         }
-        packet.callback(Object.assign(new ZkError(err), { results }));
-        return;
       }
-      packet.callback(new ZkError(err));
+      this.finish(p, results === undefined ? new ZkError(err) : Object.assign(new ZkError(err), { results }), undefined, err);
       return;
     }
     let result: unknown = undefined;
-    if (packet.request.parse) {
+    if (p.parse) {
       try {
-        result = packet.request.parse(r);
+        result = p.parse(r);
       } catch (e) {
-        packet.callback(new ZkError(ZkCode.MARSHALLING_ERROR, undefined, `unreadable reply: ${(e as Error).message}`));
-        return;
+        const m = `${p.what}: malformed reply from ${this.currentServer} (${(e as Error).message}); reconnecting`;
+        this.finish(p, new ConnectionError(m), undefined, ZkCode.CONNECTION_LOSS);
+        throw new Error(`malformed reply to xid ${xid}`);
       }
     }
-    packet.callback(null, result);
+    this.finish(p, null, result);
+  }
+
+  private onNotification(n: Notification): void {
+    const take = (kind: 'data' | 'exist' | 'child', into: Set<WatchFn>): void => {
+      const s = this.watches[kind].get(n.path);
+      if (!s) return;
+      this.watches[kind].delete(n.path);
+      for (const f of s) into.add(f);
+    };
+    const fire = new Set<WatchFn>();
+    switch (n.type) {
+      case EventType.created:
+      case EventType.dataChanged:
+        take('data', fire);
+        take('exist', fire);
+        break;
+      case EventType.childrenChanged:
+        take('child', fire);
+        break;
+      case EventType.deleted:
+        take('data', fire);
+        take('exist', fire);
+        take('child', fire);
+        break;
+      default:
+        break;
+    }
+    for (const f of fire) {
+      try {
+        f(n);
+      } catch (e) {
+        this.debug(`watcher threw: ${(e as Error).message}`);
+      }
+    }
+    this.emit('notification', n);
   }
 
   /* ---------------- states and the watchdog ---------------- */
 
-  private onCmState(s: number): void {
-    const map: Record<number, TransportState | undefined> = {
-      [CM.CONNECTED]: 'connected',
-      [CM.CONNECTED_READ_ONLY]: 'connected',
-      [CM.DISCONNECTED]: 'disconnected',
-      [CM.CONNECTING]: 'connecting',
-      [CM.SESSION_EXPIRED]: 'expired',
-      [CM.AUTHENTICATION_FAILED]: 'authFailed',
-      [CM.CLOSED]: 'closed',
-    };
-    const next = map[s];
-    if (!next || next === this.state) return;
-    // Terminal states stay terminal (the client walks EXPIRED -> DISCONNECTED -> CLOSED).
-    if (this.state === 'expired' || this.state === 'authFailed' || this.state === 'closed') return;
-    // 'connecting' right after 'disconnected' is just the reconnect attempt.
-    if (next === 'connecting' && this.state === 'disconnected') {
-      this.state = 'connecting';
-      return;
-    }
-    this.state = next;
-    if (next === 'connected') {
-      this.lastContact = Date.now();
-      this.everConnected = true;
-    }
-    this.debug(`state ${next}${this.currentServer ? ` (${this.currentServer})` : ''}`);
-    this.emit('state', next);
-    // The server said the session is gone: nothing queued can be sent any more (the
-    // client would leave it to its deadline); fail it now, and stop the watchdog.
-    if (next === 'expired') this.shutdown();
+  private setState(s: TransportState): void {
+    if (s === this.state) return;
+    this.state = s;
+    this.debug(`state ${s}${this.currentServer ? ` (${this.currentServer})` : ''}${s === 'connected' && this.readOnly ? ' read-only' : ''}`);
+    this.emit('state', s);
   }
 
   private tick(): void {
     if (this.closed) return;
-    const cm = this.cm;
-    const now = Date.now();
-    const socket = cm.socket;
-    if (cm.state === CM.CONNECTING && this.socketUpAt > 0 && socket && !socket.destroyed) {
-      const limit = this.opts.handshakeTimeoutMs ?? Math.max(1000, Math.min(cm.connectTimeout, 5000));
-      if (now - this.socketUpAt > limit) {
-        if (this.currentServer) this.serverErrors.set(this.currentServer, `accepted TCP but no handshake reply in ${fmtMs(limit)}`);
-        this.debug(`${this.currentServer}: no handshake reply in ${limit} ms; trying the next server`);
-        this.socketUpAt = 0;
-        socket.destroy();
-        return;
-      }
-    }
-    if (this.isConnected && socket && !socket.destroyed) {
-      const t = this.negotiatedTimeoutMs || this.opts.sessionTimeoutMs;
+    const now = monoNow();
+    const t = this.negotiatedTimeoutMs || this.opts.sessionTimeoutMs;
+    const socket = this.socket;
+    if (this.isConnected && socket) {
       const readTimeout = Math.floor((t * 2) / 3);
       if (now - this.lastContact > readTimeout) {
-        this.debug(`${this.currentServer}: silent for ${now - this.lastContact} ms (read timeout ${readTimeout} ms); reconnecting`);
+        this.debug(`${this.currentServer}: silent for ${Math.round(now - this.lastContact)} ms (read timeout ${readTimeout} ms); reconnecting`);
         if (this.currentServer) this.serverErrors.set(this.currentServer, 'connection went silent');
         socket.destroy();
         return;
       }
-      // The wire client pings only when the socket is idle both ways; a stream of watch
-      // notifications keeps it busy, and they do not prove the server hears us. So ping
-      // ourselves once nothing but notifications came for a third of the session timeout.
+      // Ping when we have sent nothing for a third of the session timeout, and also when only
+      // notifications came for that long (they do not prove the server hears us).
       const pingEvery = Math.floor(t / 3);
-      if (now - this.lastContact > pingEvery && now - this.lastPingAt > pingEvery) {
+      if ((now - this.lastSendAt > pingEvery || now - this.lastContact > pingEvery) && now - this.lastPingAt > pingEvery) {
         this.lastPingAt = now;
-        this.sendPing();
+        const w = new JuteWriter();
+        w.int(XID_PING).int(OpCode.ping);
+        this.write(w.frame());
       }
     }
-    if (this.everConnected && !this.isConnected && this.state !== 'expired') {
-      const sessionTimeout = this.negotiatedTimeoutMs || this.opts.sessionTimeoutMs;
-      if (now - this.lastContact > sessionTimeout) {
-        this.debug(`no server contact for ${now - this.lastContact} ms > session timeout ${sessionTimeout} ms: session lost`);
-        this.state = 'expired';
-        this.emit('state', 'expired');
-        this.shutdown();
-      }
+    if (this.everConnected && !this.isConnected && now - this.lastContact > t) {
+      this.debug(`no server contact for ${Math.round(now - this.lastContact)} ms > session timeout ${t} ms: session lost`);
+      this.expire();
     }
   }
 
-  private sendPing(): void {
-    const ping: WireRequest = {
-      header: { type: OpCode.ping, xid: XID_PING },
-      payload: null,
-      toBuffer() {
-        const b = Buffer.allocUnsafe(12);
-        b.writeInt32BE(8, 0);
-        b.writeInt32BE(XID_PING, 4);
-        b.writeInt32BE(OpCode.ping, 8);
-        return b;
-      },
-    };
-    try {
-      this.cm.queue(ping, () => undefined);
-    } catch (e) {
-      this.debug(`ping not sent: ${(e as Error).message}`);
-    }
-  }
-
-  /** Drop the current connection (the client reconnects, keeping the session). */
-  dropConnection(): void {
-    this.cm.socket?.destroy();
-  }
-
-  /** Send closeSession (when connected) and wait at most `waitMs` for the server to confirm. */
-  async close(waitMs = 2000): Promise<void> {
+  private expire(): void {
     if (this.closed) return;
-    const cm = this.cm;
-    if (this.isConnected) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, waitMs);
-        const onState = (s: number): void => {
-          if (s === CM.CLOSED || s === CM.DISCONNECTED) {
-            clearTimeout(t);
-            cm.removeListener('state', onState);
-            resolve();
-          }
-        };
-        cm.on('state', onState);
-        this.client.close();
-      });
-    }
-    this.shutdown();
+    this.state = 'expired';
+    this.emit('state', 'expired');
+    this.shutdown(new SessionExpiredError('session expired'), KeeperState.expired);
   }
 
-  /** Stop everything now: no reconnects, socket destroyed, pending requests failed (session expired, or connection loss). */
-  private shutdown(): void {
+  /** Drop the current connection (the loop reconnects, keeping the session). */
+  dropConnection(): void {
+    this.socket?.destroy();
+  }
+
+  /**
+   * Close the session: requests not yet written fail (never sent); closeSession is written
+   * when connected, and its reply awaited at most `waitMs` (not at all when the server has
+   * already let a request pass its deadline: a stalled server must not hold the caller).
+   */
+  async close(waitMs = 2000): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    for (const p of this.outgoing.splice(0)) this.finish(p, new ConnectionError(`${p.what}: session closed`), undefined, ZkCode.CONNECTION_LOSS);
+    const socket = this.socket;
+    if (this.isConnected && socket) {
+      const wait = this.stalled ? 0 : waitMs;
+      const done = this.send(OpCode.closeSession, null, null, Math.max(1, wait), 'closeSession').catch(() => undefined);
+      if (wait > 0) await done;
+      else await new Promise<void>((resolve) => socket.end(resolve));
+    }
+    this.shutdown(null, KeeperState.closed);
+  }
+
+  /** Stop everything now: no reconnects, sockets destroyed, every request failed, one-shot watchers told. */
+  private shutdown(err: Error | null, keeperState: number): void {
+    if (this.closed) return;
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    const cm = this.cm;
-    if (cm.state !== CM.SESSION_EXPIRED && cm.state !== CM.CLOSED) cm.state = CM.CLOSING;
-    cm.socket?.destroy();
-    const code = this.state === 'expired' ? ZkCode.SESSION_EXPIRED : ZkCode.CONNECTION_LOSS;
-    const lost = { getCode: () => code };
-    for (const p of cm.pendingQueue.splice(0)) p.callback(lost);
-    for (let p = cm.packetQueue.shift(); p !== undefined; p = cm.packetQueue.shift()) p.callback(lost);
-    if (this.state !== 'expired') {
-      this.state = 'closed';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.attempt) {
+      clearTimeout(this.attempt.timer);
+      this.attempt.socket.destroy();
+      this.attempt = undefined;
     }
-    cm.state = CM.CLOSED;
+    this.socket?.destroy();
+    this.socket = undefined;
+    const code = keeperState === KeeperState.expired ? ZkCode.SESSION_EXPIRED : ZkCode.CONNECTION_LOSS;
+    for (const p of [...this.pending.splice(0), ...this.outgoing.splice(0)]) {
+      this.finish(p, err ?? new ConnectionError(`${p.what}: session closed`), undefined, code);
+    }
+    if (this.state !== 'expired' && this.state !== 'authFailed') this.setState('closed');
+    // Java delivers None/Expired (or Closed) to every watcher: nobody waits forever on a watch.
+    // Each watcher hears it once, with the path it watched.
+    const told = new Set<WatchFn>();
+    for (const m of Object.values(this.watches)) {
+      const entries = [...m.entries()];
+      m.clear();
+      for (const [path, fns] of entries) {
+        for (const f of fns) {
+          if (told.has(f)) continue;
+          told.add(f);
+          try {
+            f({ type: EventType.none, state: keeperState, path });
+          } catch (e) {
+            this.debug(`watcher threw: ${(e as Error).message}`);
+          }
+        }
+      }
+    }
+  }
+}
+
+function errText(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'unknown host';
+    default:
+      return err.code ?? err.message;
   }
 }
 
 export function fmtMs(ms: number): string {
-  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${ms}ms`;
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${Math.round(ms)}ms`;
 }
 
 /** Encode a request body with a JuteWriter. */

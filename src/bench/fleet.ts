@@ -1,6 +1,7 @@
 /** Spawns and kills bench backends (real processes), each registering itself in ZooKeeper. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../core/proc.js';
 import { isPortFree } from '../ensemble/proc.js';
 import type { BackendConfig } from './backend.js';
 
@@ -61,7 +62,7 @@ export class Fleet {
         service: this.opts.service,
         sessionTimeoutMs: this.opts.sessionTimeoutMs,
       };
-      const child = spawn(process.execPath, [BACKEND_SCRIPT, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [BACKEND_SCRIPT, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() });
       const line = await new Promise<string>((resolve) => {
         let buf = '';
         const onData = (d: Buffer): void => {

@@ -7,8 +7,12 @@
  *   without the parts of its import that do nothing for zkctl.
  * - `oclifLoadOptions`: what oclif's config loads for this invocation (the
  *   core plugins only when the command may need them).
+ * - `ensureUserEnv` (run by importOclif): a home directory for a uid with no
+ *   passwd entry and no $HOME (containers run with an arbitrary uid).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Interfaces } from '@oclif/core';
@@ -29,6 +33,7 @@ export function fastPath(argv: string[], write: (s: string) => void = (s) => pro
  * so child processes see the caller's environment unchanged.
  */
 export async function importOclif(): Promise<typeof import('@oclif/core')> {
+  ensureUserEnv();
   const { seedVendorModules } = await import('./vendor.js');
   seedVendorModules();
   const key = 'OCLIF_DISABLE_ENGINE_WARNING';
@@ -69,4 +74,73 @@ export function oclifLoadOptions(argv: string[], binUrl: string): Interfaces.Loa
   const dir = join(root, commandsDir);
   if (!existsSync(join(dir, `${first}.js`)) && !existsSync(join(dir, first))) return binUrl;
   return { root, pjson: { ...pjson, oclif: { ...pjson.oclif, plugins: [] } } };
+}
+
+/**
+ * For a uid with no passwd entry (OpenShift, Kubernetes runAsUser) Node's
+ * os.homedir() (without $HOME) and os.userInfo() throw ENOENT, and oclif calls
+ * both while loading. Then: $HOME becomes a private directory of this uid under
+ * the temp dir (created 0700; refused if it is not ours or a symlink), so config
+ * and state go under $XDG_CONFIG_HOME / $XDG_STATE_HOME when set, else there;
+ * and os.userInfo() answers from the uid ("uid54321", no shell). One line on
+ * stderr only when no such directory can be had (then $HOME is the temp dir
+ * itself, and writing config or state fails with its own message).
+ */
+export function ensureUserEnv(env: NodeJS.ProcessEnv = process.env, warn: (s: string) => void = (s) => void process.stderr.write(s)): void {
+  let passwd = true;
+  try {
+    os.userInfo();
+  } catch {
+    passwd = false;
+  }
+  if (!env.HOME) {
+    let home: string | undefined;
+    try {
+      home = os.homedir();
+    } catch {
+      home = undefined;
+    }
+    if (!home) {
+      const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
+      const dir = join(os.tmpdir(), `zkctl-home-${uid}`);
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+      } catch {
+        /* exists, or cannot be made: checked below */
+      }
+      let ok = false;
+      try {
+        const st = lstatSync(dir);
+        ok = st.isDirectory() && !st.isSymbolicLink() && (uid < 0 || st.uid === uid) && (st.mode & 0o077) === 0;
+      } catch {
+        ok = false;
+      }
+      if (ok) env.HOME = dir;
+      else {
+        env.HOME = os.tmpdir();
+        warn(`zkctl: no home directory for uid ${uid} ($HOME unset, no passwd entry) and ${dir} is not usable: set HOME or XDG_CONFIG_HOME/XDG_STATE_HOME to a writable directory\n`);
+      }
+    }
+  }
+  if (!passwd) {
+    const real = os.userInfo;
+    const fallback = (): os.UserInfo<string> => {
+      const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
+      const gid = typeof process.getgid === 'function' ? process.getgid() : -1;
+      return { uid, gid, username: env.USER || env.LOGNAME || `uid${uid}`, homedir: env.HOME ?? os.tmpdir(), shell: null };
+    };
+    const patched = ((options?: { encoding: BufferEncoding | 'buffer' }) => {
+      try {
+        return real(options as { encoding: BufferEncoding });
+      } catch {
+        return fallback();
+      }
+    }) as typeof os.userInfo;
+    try {
+      os.userInfo = patched;
+      syncBuiltinESMExports();
+    } catch {
+      /* read-only: oclif then fails as before */
+    }
+  }
 }

@@ -5,11 +5,17 @@
 import { Flags } from '@oclif/core';
 import { parseDuration } from '../core/duration.js';
 import { InterruptedError, LostError, UsageError } from '../core/errors.js';
-import type { SignalTrap } from '../core/proc.js';
+import { childEnv, type SignalTrap } from '../core/proc.js';
 import type { FencingSchedule } from '../core/recipes/contenders.js';
 import { type Fenceable, runFenced } from '../core/recipes/fenced.js';
 
-export const FENCING_HELP = `Fencing: while CMD runs, zkctl counts the time since it last heard from ZooKeeper (it polls its node every T/6, T = the session timeout the server granted). After T/2 without contact (earlier if --grace needs the room, never before T/3) it sends CMD SIGTERM, and SIGKILL --grace later, so that CMD is dead by 0.8·T: before the server can expire the session and let the next contender in. Then it exits 11. If the session is reported lost, CMD gets SIGKILL at once (exit 11). With the defaults (T = 30s, --grace 5s): SIGTERM at 15s, SIGKILL at 20s. A shorter --session-timeout fences sooner but risks stopping CMD on a slow network. When stdin is not a terminal, CMD runs in its own process group and the whole group is signalled. If zkctl itself dies without cleaning up (SIGKILL, OOM killer), a small reaper process kills CMD (its group) at once, so CMD never outlives the session that protects it.`;
+export const FENCING_HELP = `Fencing: while CMD runs, zkctl counts the time since it last heard from ZooKeeper (it polls its node every T/6, T = the session timeout the server granted). After T/2 without contact (earlier if --grace needs the room, never before T/3) it sends CMD SIGTERM, and SIGKILL --grace later, so that CMD is dead by 0.8·T: before the server can expire the session and let the next contender in. Then it exits 11, saying which signal ended CMD. If the session is reported lost, CMD gets SIGKILL at once (exit 11). With the defaults (T = 30s, --grace 5s): SIGTERM at 15s, SIGKILL at 20s. A shorter --session-timeout fences sooner but risks stopping CMD on a slow network.
+
+The job: every stop (fencing, revocation, SIGINT/SIGTERM/SIGHUP to zkctl, zkctl killed) reaches CMD and every process it started, on a terminal or not, and SIGKILLs whatever is left after --grace; the hold is released only once they are all gone. Without a terminal CMD runs in its own session; on a terminal it stays in the terminal's foreground group, so Ctrl-C, Ctrl-Z and reading from the terminal work as usual, and zkctl finds the rest of the job in /proc (the process group, and every descendant, whatever group it moved to). Out of reach: a process that calls setsid (or leaves the group) AND double-forks so that its parent exits, as daemons do; nothing then ties it to CMD. Keep such a program in the foreground (most daemons have a flag for it, e.g. --foreground / -f / --nodaemon), or run CMD under a supervisor that kills its own children.
+
+zkctl dying or stalling: a small reaper process (not paused with zkctl) kills the job at once if zkctl dies without cleaning up (SIGKILL, OOM killer), and, when zkctl stops running (SIGSTOP, Ctrl-Z, a frozen event loop) and misses its heartbeat for T/6, stops the job itself (SIGTERM, SIGKILL min(--grace, T/3) later), long before the server can expire the session; zkctl then exits 11 if it runs again. Limit: a freeze of the whole machine (VM paused, suspend) stops the reaper too; ZooKeeper may expire the session and let another contender in before CMD can be stopped. Where that matters, have the resource check ZKCTL_FENCING_TOKEN (it only grows from one holder to the next) and refuse a lower one.
+
+CMD's environment: zkctl's own minus every ZKCTL_* credential (ZKCTL_AUTH and any ZKCTL_* naming AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS), the same for every command zkctl starts.`;
 
 export const holdFlags = {
   'session-timeout': Flags.string({
@@ -65,6 +71,12 @@ export interface HeldResult {
   pid?: number;
 }
 
+/** After SIGKILL: say whether CMD itself outlived SIGTERM, or only what it started. */
+function stoppedDetail(exit: { code: number | null; signal: NodeJS.Signals | null }): string {
+  if (exit.signal === 'SIGKILL') return '';
+  return ` (for what it started; it ${exit.signal ? `ended by ${exit.signal}` : `exited with ${exit.code}`})`;
+}
+
 /**
  * With a command: run it fenced and return its status (or throw LostError when
  * it had to be stopped). Without: wait for a signal (InterruptedError) or for
@@ -73,18 +85,15 @@ export interface HeldResult {
 export async function runHeld(o: HeldOptions): Promise<HeldResult> {
   if (o.command) {
     const r = await runFenced(o.hold, o.command.command, o.command.args, {
-      env: { ...process.env, ...o.env },
+      env: childEnv(o.env),
       ownGroup: !process.stdin.isTTY,
       schedule: o.schedule,
       trap: o.trap,
       revocation: o.revocation,
       onFence: (reason, how) => process.stderr.write(`zkctl: ${reason}; stopping ${o.command!.command} (${how})\n`),
     });
-    if (r.kind === 'fenced' && r.revoked) {
-      throw new LostError(`${o.what} revoked: ${r.reason}; ${o.command.command} (pid ${r.pid}) was stopped with ${r.how}`);
-    }
     if (r.kind === 'fenced') {
-      throw new LostError(`${o.what} lost: ${r.reason}; ${o.command.command} (pid ${r.pid}) was stopped with ${r.how}`);
+      throw new LostError(`${o.what} ${r.revoked ? 'revoked' : 'lost'}: ${r.reason}; ${o.command.command} (pid ${r.pid}) was stopped with ${r.how}${r.how === 'SIGKILL' && r.reason ? stoppedDetail(r.exit) : ''}`);
     }
     if (r.kind === 'interrupted') {
       if (r.exit.code === null) throw new InterruptedError(`interrupted (${r.signal}); ${o.command.command} ended by ${r.exit.signal}`);

@@ -8,6 +8,7 @@ import { assertWritable, checkPath, chrootOf } from '../cli/znode.js';
 import { assertRequestFits, isUtf8 } from '../core/data.js';
 import { ExitCode, ZkCode, ZkctlError, isZkCode } from '../core/errors.js';
 import { baseName } from '../core/paths.js';
+import { childEnv } from '../core/proc.js';
 
 export interface EditResult {
   path: string;
@@ -23,7 +24,7 @@ function runEditor(editor: string, file: string): Promise<number> {
     const ignore = (): void => undefined;
     process.on('SIGINT', ignore);
     // Through the shell, so EDITOR may carry arguments ("code --wait"); the file is passed as $1.
-    const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'zkctl-edit', file], { stdio: 'inherit' });
+    const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'zkctl-edit', file], { stdio: 'inherit', env: childEnv() });
     child.on('error', (e) => {
       process.removeListener('SIGINT', ignore);
       reject(e);

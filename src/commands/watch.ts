@@ -5,6 +5,7 @@ import { BaseCommand } from '../cli/base.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { validatePath } from '../core/paths.js';
+import { childEnv } from '../core/proc.js';
 import { watchZnode, type WatchNotice, type ZnodeEvent, type ZnodeWatch } from '../core/recipes/watchers.js';
 
 export interface WatchResult {
@@ -178,8 +179,7 @@ Ends after --count events or --for a duration (exit 0), or on Ctrl-C (exit 130).
 
   /** Run CMD for one event and wait for it. */
   private runExec(cmd: string, e: ZnodeEvent, track: (c: ReturnType<typeof spawn>) => void): Promise<void> {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    delete env.ZKCTL_AUTH; // credentials stay with zkctl
+    const env = childEnv(); // no ZKCTL_* credentials (one policy for every child, see core/proc.ts)
     env.ZKCTL_WATCH_EVENT = e.type;
     env.ZKCTL_WATCH_PATH = e.path;
     env.ZKCTL_WATCH_ZXID = zxidHex(e.zxid) ?? '';

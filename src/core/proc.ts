@@ -1,28 +1,60 @@
 /**
- * Child processes for `lock -- CMD` and `elect -- CMD`: start a command, forward
- * signals to it, stop it (SIGTERM, then SIGKILL after a grace), and report its
- * exit the way a shell does.
+ * Child processes zkctl starts for `lock -- CMD` and `elect -- CMD`: start a
+ * command, forward signals to it, stop it (SIGTERM, then SIGKILL after a
+ * grace), and report its exit the way a shell does. Also: the environment
+ * every child zkctl starts gets (childEnv: no ZKCTL_* credentials).
  *
- * Process groups: with `ownGroup` the child becomes the leader of a new process
- * group (and session), and every signal goes to the whole group, so a shell
- * pipeline or script is stopped with everything it started. The CLI uses a new
- * group when its stdin is not a terminal (scripts, CI); on a terminal the child
- * stays in the foreground group so it can read the terminal, and only the
- * child itself is signalled.
+ * The job: CMD and every process it started. Without a terminal (`ownGroup`)
+ * the child leads a new session and process group. On a terminal it stays in
+ * zkctl's process group, the terminal's foreground group, so that Ctrl-C,
+ * Ctrl-Z and reading the terminal work as for any foreground command. Either
+ * way a stop reaches the whole job: the reaper (below) finds its members in
+ * /proc (the child, every process of its session or group but those that were
+ * in zkctl's group before the child started (pipeline neighbours) and their
+ * descendants, and every descendant of those, whatever group it moved to),
+ * stops them all with SIGSTOP so that none can fork away meanwhile, and
+ * SIGKILLs them. Out of reach: a process that left the group or session AND
+ * whose parent exited (setsid plus a double fork, as daemons do), since
+ * nothing in /proc ties it to the job any more.
  *
- * If zkctl itself dies without cleaning up (SIGKILL, OOM killer), the child
- * would outlive it and the lock: with `killOnParentDeath` a tiny shell reaper
- * (its own session, ignoring signals, started before the child and told its pid
- * right after the spawn) holds a pipe from zkctl and SIGKILLs the
- * child's group and the child when the pipe closes without a goodbye, or (with
- * bash and /proc) when it finds itself re-parented, i.e. zkctl is gone even
- * though the pipe somehow stayed open. Limits: the reaper itself can be killed,
- * and without ownGroup only the child process (not what it started) is killed.
+ * The reaper: a tiny shell (its own session, ignoring signals) started before
+ * the child and told what to watch right after the spawn. It SIGKILLs the job
+ * when zkctl dies without a goodbye (its pipe from zkctl reaches EOF, or with
+ * bash and /proc it finds itself re-parented). With bash and a `watchdog`,
+ * zkctl also sends it a heartbeat: when none comes for `marginMs` (zkctl was
+ * SIGSTOPped, or its event loop froze) the reaper stops the job itself,
+ * SIGTERM then SIGKILL `graceMs` later, and tells zkctl so ("fenced") should
+ * it ever run again. Limits: the reaper itself can be killed, and a freeze of
+ * the whole machine stops the reaper too (only a fencing token checked by the
+ * resource guards against that).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UsageError } from './errors.js';
+
+/**
+ * The environment for a child zkctl starts (lock/elect CMD, services register
+ * CMD, watch --exec, config watch --exec, editors): the caller's environment
+ * minus every ZKCTL_* variable that carries a credential (ZKCTL_AUTH and any
+ * ZKCTL_* whose name contains AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or
+ * JAAS), plus `extra` (what zkctl tells the child, set after the filtering).
+ * Other ZKCTL_* settings (ZKCTL_SERVER, ...) stay, so a child may run zkctl.
+ */
+export function childEnv(extra: Record<string, string | undefined> = {}, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) {
+    if (isCredentialVar(k)) continue;
+    env[k] = v;
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** A ZKCTL_* variable a child must not see (see childEnv). */
+export function isCredentialVar(name: string): boolean {
+  return name.startsWith('ZKCTL_') && /AUTH|PASS|SECRET|TOKEN|CRED|KEY|SASL|JAAS/.test(name.slice(6));
+}
 
 export interface ChildExit {
   /** Exit code, or null when the child was killed by a signal. */
@@ -40,50 +72,168 @@ export function exitStatusOf(e: ChildExit): number {
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Make the child a process-group leader and signal the whole group (default false). */
+  /** Make the child a session and process-group leader (default false: it stays in zkctl's group, e.g. on a terminal). */
   ownGroup?: boolean;
   /** Default 'inherit'. */
   stdio?: StdioOptions;
   /**
-   * Kill the child (its group with ownGroup) with SIGKILL if this process dies
-   * without saying goodbye (SIGKILL, OOM killer, crash): a tiny shell reaper
-   * holds a pipe from us and acts when it reads EOF instead of "ok" (or, with
-   * bash, finds that we are gone).
+   * Kill the job with SIGKILL if this process dies without saying goodbye
+   * (SIGKILL, OOM killer, crash): a tiny shell reaper holds a pipe from us and
+   * acts when it reads EOF (or, with bash, finds that we are gone). It is also
+   * what reaches every process of the job when zkctl stops it.
    */
   killOnParentDeath?: boolean;
+  /**
+   * With killOnParentDeath (and bash): heartbeats to the reaper; when none comes
+   * for `marginMs` it stops the job itself (SIGTERM, SIGKILL `graceMs` later).
+   */
+  watchdog?: { marginMs: number; graceMs: number };
 }
 
+/** The members of the job in /proc (awk; see the file comment). Variables: root pg sid self excl. */
+const MEMBERS = `members() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$root" -v pg="$pg" -v sid="$sid" -v self="$self" -v me="$$" -v excl="$excl" '
+{ p = $1; sub(/^.*\\) /, ""); st[p] = $1; pp[p] = $2; g[p] = $3; s[p] = $4 }
+END {
+  n = split(excl, e, " ")
+  for (i = 1; i <= n; i++) if (e[i] in pp) x[e[i]] = 1
+  do { c = 0; for (p in pp) if (!(p in x) && (pp[p] in x) && p != self && p != root) { x[p] = 1; c = 1 } } while (c)
+  if (root in pp) j[root] = 1
+  for (p in pp) if ((pg > 0 && g[p] == pg) || (sid > 0 && s[p] == sid)) j[p] = 1
+  do { c = 0; for (p in pp) if (!(p in j) && (pp[p] in j) && pp[p] != self) { j[p] = 1; c = 1 } } while (c)
+  for (p in j) if (!(p in x) && p != self && p != me && p != 1 && st[p] != "Z" && st[p] != "X") print p
+}'
+}
+sweep() {
+  m=$(members)
+  [ -n "$m" ] || return 1
+  kill -s "$1" $m 2>/dev/null
+  [ "$1" = TERM ] && kill -s CONT $m 2>/dev/null
+  return 0
+}
+kill_all() {
+  all=
+  i=0
+  while [ $i -lt 50 ]; do
+    i=$((i + 1))
+    new=
+    for p in $(members); do
+      case " $all " in *" $p "*) ;; *) new="$new $p" ;; esac
+    done
+    [ -n "$new" ] || break
+    kill -s STOP $new 2>/dev/null
+    all="$all$new"
+  done
+  if [ ! -d /proc/self ]; then
+    all="$all $root"
+    [ "$sid" -gt 0 ] && kill -s KILL -- "-$sid" 2>/dev/null
+  fi
+  set -- $all
+  n=$#
+  [ $n -gt 0 ] && kill -s KILL $all 2>/dev/null
+  return 0
+}
+`;
+
 /**
- * The reaper, for POSIX sh. It is started BEFORE the child: the first line it reads names the
- * targets (the child's group and the child, written as soon as the child exists; nothing when
- * the child could not start). Then `read` blocks until we write "ok" (normal end) or die (EOF):
- * then SIGKILL the targets. Started first, it exists before the child runs, so there is no
- * moment at which zkctl can be killed with a running child and no reaper.
+ * The reaper for POSIX sh. The first line it reads says what the job is
+ * ("arm MARGIN GRACE ROOT PG SID SELF EXCL..."; written as soon as the child
+ * exists, or "none"). Then it obeys "sig NAME" (signal every member), "kill"
+ * (SIGKILL them all) and "ok" (goodbye), and kills the job at EOF. Started
+ * first, it exists before the child runs, so there is no moment at which
+ * zkctl can be killed with a running child and no reaper.
  */
-const REAPER_SH = `trap '' INT TERM HUP; IFS= read -r targets || exit 0; [ -n "$targets" ] || exit 0; IFS= read -r line; [ "$line" = ok ] || kill -s KILL -- $targets 2>/dev/null; exit 0`;
+const REAPER_SH = `trap '' INT TERM HUP PIPE TSTP TTIN TTOU
+IFS=' ' read -r verb margin grace root pg sid self excl || exit 0
+[ "$verb" = arm ] || exit 0
+${MEMBERS}
+while IFS= read -r line; do
+  case $line in
+    ok) exit 0 ;;
+    kill) kill_all; echo "killed $n" ;;
+    sig\\ *) sweep "\${line#sig }" ;;
+  esac
+done
+kill_all
+exit 0`;
+
 /**
- * The same for bash, which can wait with a deadline: once a second it also checks (in /proc,
- * where there is one) that its parent is still zkctl. A process's children are re-parented
- * the moment it dies, zombie or not, so this catches zkctl's death even if the pipe's
- * write end were held open by some other process.
+ * The same for bash, which can wait with a deadline: the heartbeat watchdog
+ * (MARGIN > 0: no line for MARGIN seconds = zkctl is not running: stop the job),
+ * and a check, at least once a second, in /proc, that its parent is still zkctl.
+ * A process's children are re-parented the moment it dies, zombie or not, so
+ * this catches zkctl's death even if the pipe's write end were held open by some
+ * other process.
  */
-const REAPER_BASH = `trap '' INT TERM HUP
+const REAPER_BASH = `trap '' INT TERM HUP PIPE TSTP TTIN TTOU
 parent=$PPID
-IFS= read -r targets || exit 0
-[ -n "$targets" ] || exit 0
+IFS=' ' read -r verb margin grace root pg sid self excl || exit 0
+[ "$verb" = arm ] || exit 0
+${MEMBERS}
+wait_s=$margin
+[ "$margin" = 0 ] && wait_s=1
 while :; do
-  IFS= read -r -t 1 line
+  IFS= read -r -t "$wait_s" line
   rc=$?
-  [ "$line" = ok ] && exit 0
-  [ $rc -gt 128 ] || break
+  if [ $rc -eq 0 ]; then
+    case $line in
+      ok) exit 0 ;;
+      kill) kill_all; echo "killed $n" ;;
+      sig\\ *) sweep "\${line#sig }" ;;
+    esac
+  elif [ $rc -gt 128 ]; then
+    if [ "$margin" != 0 ]; then
+      echo fenced
+      sweep TERM
+      sleep "$grace"
+      kill_all
+      echo "killed $n"
+      exit 0
+    fi
+  else
+    break
+  fi
   if [ -r /proc/$$/stat ]; then
     read -r _ _ _ pp _ < /proc/$$/stat || break
     [ "$pp" = "$parent" ] || break
   fi
 done
-kill -s KILL -- $targets 2>/dev/null
+kill_all
 exit 0`;
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
+
+/** Whether a reaper can keep a heartbeat watchdog here (bash). */
+export const WATCHDOG_AVAILABLE = BASH !== undefined;
+
+/** pid, ppid, pgrp, session of a process from /proc (undefined when unreadable). */
+function procStat(pid: number | string): { ppid: number; pgrp: number; sid: number; state: string } | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The other live processes of process group `pgid` (not this one), from /proc. */
+function groupPeers(pgid: number): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    const st = procStat(d);
+    if (st && st.pgrp === pgid && st.state !== 'Z') out.push(Number(d));
+  }
+  return out;
+}
+
+const secs = (ms: number): string => (Math.max(0, ms) / 1000).toFixed(3);
 
 /** A running child command. */
 export class Child {
@@ -91,25 +241,63 @@ export class Child {
   readonly command: string;
   /** Resolves once the child has exited (never rejects). */
   readonly exited: Promise<ChildExit>;
+  /** Resolves when the reaper's watchdog stopped the job (zkctl sent no heartbeat in time). */
+  readonly watchdogFired: Promise<void>;
+  /** The watchdog fired; `killed`: SIGKILL was needed for some of the job. */
+  watchdog?: { killed: boolean };
+  /** A stop needed SIGKILL: the grace ran out (zkctl's, or the reaper watchdog's), or SIGKILL was sent outright. */
+  escalated = false;
   private exit?: ChildExit;
   private killTimer?: NodeJS.Timeout;
-
+  private heartbeat?: NodeJS.Timeout;
   private reaper?: ChildProcess;
+  private reaperClosed: Promise<void>;
+  private finished?: Promise<void>;
 
   private constructor(
     private readonly proc: ChildProcess,
     command: string,
     private readonly ownGroup: boolean,
     reaper: ChildProcess | undefined,
+    watchdog: StartOptions['watchdog'],
   ) {
     this.pid = proc.pid!;
     this.command = command;
     this.reaper = reaper;
+    let fired!: () => void;
+    this.watchdogFired = new Promise<void>((r) => (fired = r));
+    this.reaperClosed = reaper
+      ? new Promise<void>((resolve) => {
+          let buf = '';
+          reaper.stdout?.on('data', (d: Buffer) => {
+            buf += d.toString();
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line === 'fenced') {
+                this.watchdog = { killed: false };
+                fired();
+              } else if (line.startsWith('killed ') && Number(line.slice(7)) > 0 && this.watchdog && !this.watchdog.killed) {
+                // The watchdog's grace ran out for some of the job (not the clean-up after an exit).
+                this.watchdog.killed = true;
+                this.escalated = true;
+              }
+            }
+          });
+          reaper.once('close', () => resolve());
+          reaper.once('error', () => resolve());
+        })
+      : Promise.resolve();
+    if (reaper && watchdog && watchdog.marginMs > 0) {
+      const every = Math.max(50, Math.min(1000, Math.floor(watchdog.marginMs / 4)));
+      this.heartbeat = setInterval(() => this.tell('hb'), every);
+      this.heartbeat.unref();
+    }
     this.exited = new Promise<ChildExit>((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
         if (this.killTimer) clearTimeout(this.killTimer);
-        this.dismissReaper();
         resolve(this.exit);
       });
     });
@@ -119,32 +307,41 @@ export class Child {
   private static startReaper(): ChildProcess | undefined {
     try {
       const [shell, script] = BASH ? [BASH, REAPER_BASH] : ['/bin/sh', REAPER_SH];
-      const r = spawn(shell, ['-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      const r = spawn(shell, ['-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
       r.on('error', () => undefined);
       r.stdin?.on('error', () => undefined);
+      r.stdout?.on('error', () => undefined);
       r.unref();
       (r.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+      (r.stdout as unknown as { unref?: () => void } | null)?.unref?.();
       return r;
     } catch {
       return undefined;
     }
   }
 
-  /** Tell the reaper what to kill; called right after the child was spawned, in the same tick. */
-  private static arm(reaper: ChildProcess | undefined, pid: number | undefined, ownGroup: boolean): void {
+  /**
+   * Tell the reaper what the job is; called right after the child was spawned,
+   * in the same tick. `excl`: the pids that were in our group before the child
+   * (they and their descendants are not the job).
+   */
+  private static arm(reaper: ChildProcess | undefined, pid: number | undefined, ownGroup: boolean, excl: number[], watchdog: StartOptions['watchdog']): void {
     if (!reaper?.stdin || reaper.stdin.destroyed) return;
     if (!pid || !(pid > 1)) {
-      reaper.stdin.end('\n'); // no child: the reaper just exits
+      reaper.stdin.end('none\n'); // no child: the reaper just exits
       return;
     }
-    reaper.stdin.write(`${ownGroup ? `-${pid} ${pid}` : `${pid}`}\n`);
+    const margin = watchdog && watchdog.marginMs > 0 && BASH ? secs(watchdog.marginMs) : '0';
+    const grace = secs(watchdog?.graceMs ?? 0);
+    const pg = ownGroup ? pid : (procStat('self')?.pgrp ?? 0);
+    const sid = ownGroup ? pid : 0;
+    reaper.stdin.write(`arm ${margin} ${grace} ${pid} ${pg} ${sid} ${process.pid} ${excl.join(' ')}\n`);
   }
 
-  private dismissReaper(): void {
-    const r = this.reaper;
-    this.reaper = undefined;
-    if (!r?.stdin || r.stdin.destroyed) return;
-    r.stdin.end('ok\n');
+  private tell(line: string): void {
+    const s = this.reaper?.stdin;
+    if (!s || s.destroyed || s.writableEnded) return;
+    s.write(`${line}\n`);
   }
 
   /**
@@ -154,27 +351,32 @@ export class Child {
   static start(command: string, args: readonly string[], opts: StartOptions = {}): Promise<Child> {
     return new Promise((resolve, reject) => {
       const ownGroup = !!opts.ownGroup;
+      let excl: number[] = [];
+      if (opts.killOnParentDeath && !ownGroup) {
+        const pg = procStat('self')?.pgrp;
+        if (pg) excl = groupPeers(pg);
+      }
       const reaper = opts.killOnParentDeath ? Child.startReaper() : undefined;
       let proc: ChildProcess;
       try {
         proc = spawn(command, [...args], {
-          env: opts.env ?? process.env,
+          env: opts.env ?? childEnv(),
           cwd: opts.cwd,
           stdio: opts.stdio ?? 'inherit',
           detached: ownGroup,
         });
       } catch (e) {
-        Child.arm(reaper, undefined, ownGroup);
+        Child.arm(reaper, undefined, ownGroup, excl, opts.watchdog);
         reject(new UsageError(`cannot run ${command}: ${(e as Error).message}`));
         return;
       }
       // Synchronously after the spawn: no event-loop turn in which zkctl could die unnoticed.
-      Child.arm(reaper, proc.pid, ownGroup);
+      Child.arm(reaper, proc.pid, ownGroup, excl, opts.watchdog);
       proc.once('error', (e: NodeJS.ErrnoException) => {
         const why = e.code === 'ENOENT' ? 'command not found' : e.code === 'EACCES' ? 'permission denied' : e.message;
         reject(new UsageError(`cannot run ${command}: ${why}`));
       });
-      proc.once('spawn', () => resolve(new Child(proc, command, ownGroup, reaper)));
+      proc.once('spawn', () => resolve(new Child(proc, command, ownGroup, reaper, opts.watchdog)));
     });
   }
 
@@ -182,9 +384,15 @@ export class Child {
     return this.exit === undefined;
   }
 
-  /** Send a signal to the child (its whole group with ownGroup). False when it has exited. */
-  signal(sig: NodeJS.Signals): boolean {
+  /**
+   * Send a signal to the child: to the child itself (its group with ownGroup)
+   * at once, and, with `job` (default), through the reaper to every process of
+   * the job. False when it has exited.
+   */
+  signal(sig: NodeJS.Signals, job = true): boolean {
     if (!this.running) return false;
+    if (sig === 'SIGKILL') this.escalated = true;
+    if (job) this.tell(sig === 'SIGKILL' ? 'kill' : `sig ${sig.replace(/^SIG/, '')}`);
     if (this.ownGroup) {
       try {
         process.kill(-this.pid, sig);
@@ -200,14 +408,40 @@ export class Child {
     }
   }
 
-  /** SIGKILL whatever is left of the child's process group (after it exited; ownGroup only). */
-  killGroup(): void {
-    if (!this.ownGroup) return;
-    try {
-      process.kill(-this.pid, 'SIGKILL');
-    } catch {
-      /* nothing left */
-    }
+  /**
+   * Forward a signal zkctl received. On a terminal (the child in our group)
+   * SIGINT came from the terminal to the whole foreground group already: only
+   * the child itself gets it again (as before); anything else goes to the job.
+   */
+  forward(sig: NodeJS.Signals): void {
+    this.signal(sig, this.ownGroup || sig !== 'SIGINT');
+  }
+
+  /**
+   * The end: stop the heartbeat, SIGKILL whatever is left of the job with
+   * `killRest` (after a stop), say goodbye to the reaper and wait (at most
+   * `waitMs`) until it is done, so that nothing of a stopped job is left when
+   * this resolves.
+   */
+  finish(killRest: boolean, waitMs = 5000): Promise<void> {
+    this.finished ??= (async () => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+      const r = this.reaper;
+      if (killRest && (!r?.stdin || r.stdin.destroyed || r.stdin.writableEnded) && this.ownGroup) {
+        try {
+          process.kill(-this.pid, 'SIGKILL');
+        } catch {
+          /* nothing left */
+        }
+      }
+      if (!r) return;
+      if (r.stdin && !r.stdin.destroyed && !r.stdin.writableEnded) r.stdin.end(`${killRest ? 'kill\n' : ''}ok\n`);
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.reaperClosed, new Promise<void>((res) => (t = setTimeout(res, waitMs)))]);
+      if (t) clearTimeout(t);
+    })();
+    return this.finished;
   }
 
   /**

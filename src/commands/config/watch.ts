@@ -4,6 +4,7 @@ import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
+import { childEnv } from '../../core/proc.js';
 import { encodeJson, resultJson, toYaml } from '../../core/config/document.js';
 import { renderChanges } from '../../core/config/diff.js';
 import { type ConfigVersionEvent, type ConfigWatchEvent, checkConfigPath, watchConfig } from '../../core/recipes/config-publish.js';
@@ -90,8 +91,7 @@ Stops after --count versions (the initial one included) or --for a duration (exi
     const hook = this.flags.exec;
     const runHook = (e: ConfigVersionEvent): Promise<void> =>
       new Promise((resolve) => {
-        const env: NodeJS.ProcessEnv = {};
-        for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ZKCTL_')) env[k] = v; // no credentials for the hook
+        const env = childEnv(); // no ZKCTL_* credentials (one policy for every child, see core/proc.ts)
         env.ZKCTL_CONFIG_VERSION = String(e.version);
         env.ZKCTL_CONFIG_PATH = e.path;
         env.ZKCTL_CONFIG_SHA256 = e.sha256;

@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
+import { childEnv } from '../../core/proc.js';
 import { DEFAULT_BASE_PATH, makeInstance, ServiceRegistration } from '../../core/recipes/services.js';
 
 export interface RegisterResult {
@@ -106,7 +107,7 @@ If the session expires (zkctl was cut off from the ensemble for longer than --se
       return result;
     }
 
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit' });
+    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env: childEnv() });
     const forward = (s: NodeJS.Signals) => () => {
       result.signal = s;
       child.kill(s);

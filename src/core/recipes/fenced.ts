@@ -10,14 +10,30 @@
  * - `revocation` fires (someone asked the holder to release, see revoke.ts):
  *   SIGTERM, SIGKILL `graceMs` later, as for 'unsafe'; the outcome says `revoked`.
  * - Signals trapped by `trap` (SIGINT/SIGTERM/SIGHUP to zkctl) are forwarded.
- * - After a fenced command exits, whatever is left of its process group is
- *   killed too (with `ownGroup`).
- * - If zkctl dies without cleaning up (SIGKILL), a reaper kills the command
- *   (see Child's killOnParentDeath), so it cannot outlive the session that
- *   protects it.
+ * - Every stop reaches the whole job (CMD and what it started, on a terminal
+ *   too; see proc.ts); after a stopped command exits, whatever is left of
+ *   the job is killed, before this returns (and so before the hold is released).
+ * - If zkctl dies without cleaning up (SIGKILL), a reaper kills the job (see
+ *   Child's killOnParentDeath), so it cannot outlive the session that protects it.
+ * - If zkctl stops running (SIGSTOP, a frozen event loop), the reaper misses
+ *   zkctl's heartbeat and stops the job itself (watchdogOf: SIGTERM T/6 after
+ *   the last heartbeat, SIGKILL at most T/3 later), long before the server can
+ *   expire the session (at the earliest about 5T/6 after zkctl froze: the
+ *   holder reaches the server at least every T/6).
  */
 import { Child, type ChildExit, exitStatusOf, type SignalTrap } from '../proc.js';
 import type { FencingSchedule } from './contenders.js';
+
+/**
+ * The reaper's watchdog for a schedule: no heartbeat from zkctl for T/6 ->
+ * SIGTERM to the job, SIGKILL min(grace, T/3) later: all dead by T/2 after
+ * zkctl froze, while the server expires the session no earlier than about
+ * 5T/6 after it (zkctl polls its node every T/6).
+ */
+export function watchdogOf(schedule: FencingSchedule): { marginMs: number; graceMs: number } {
+  const T = schedule.sessionTimeoutMs;
+  return { marginMs: Math.floor(T / 6), graceMs: Math.max(0, Math.min(schedule.graceMs, Math.floor(T / 3))) };
+}
 
 /** What runFenced needs from a hold (Lock and Election both fit). */
 export interface Fenceable {
@@ -36,6 +52,8 @@ export interface FencedRunOptions {
   schedule: FencingSchedule;
   /** Signals to forward to the command. */
   trap?: SignalTrap;
+  /** Heartbeat watchdog in the reaper (default: watchdogOf(schedule); null: none). */
+  watchdog?: { marginMs: number; graceMs: number } | null;
   /** Called when the command is being stopped (for a note on stderr). */
   onFence?: (reason: string, how: 'SIGTERM' | 'SIGKILL') => void;
   /** Stop the command (SIGTERM, then SIGKILL after the grace) when this fires: the hold was revoked. Its reason (an Error) names why. */
@@ -45,8 +63,11 @@ export interface FencedRunOptions {
 export type FencedOutcome =
   /** The command ran to its end: `status` is its exit status (128+n for signal n). */
   | { kind: 'exited'; exit: ChildExit; status: number; pid: number }
-  /** zkctl stopped it because the hold became unsafe or was lost. */
-  | { kind: 'fenced'; reason: string; how: 'SIGTERM' | 'SIGKILL'; revoked: boolean; exit: ChildExit; status: number; pid: number }
+  /**
+   * zkctl (or its reaper, `byReaper`) stopped it because the hold became unsafe, was lost or revoked;
+   * `how`: the signal that ended it (SIGKILL when the grace ran out for any of the job).
+   */
+  | { kind: 'fenced'; reason: string; how: 'SIGTERM' | 'SIGKILL'; revoked: boolean; byReaper: boolean; exit: ChildExit; status: number; pid: number }
   /** zkctl was interrupted and forwarded the signal. */
   | { kind: 'interrupted'; signal: NodeJS.Signals; exit: ChildExit; status: number; pid: number };
 
@@ -89,23 +110,47 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
   if (opts.revocation?.aborted) onRevoke();
   else opts.revocation?.addEventListener('abort', onRevoke, { once: true });
   let untrap: (() => void) | undefined;
+  let byReaper = false;
+  const watchdog = opts.watchdog === null ? undefined : (opts.watchdog ?? watchdogOf(opts.schedule));
+  const reaperReason = `zkctl did not run for over ${fmtMs(watchdog?.marginMs ?? 0)} (stopped or stalled), so it could not prove it still held on: its reaper stopped the command before the session could expire`;
   try {
-    child = await Child.start(command, args, { env: opts.env, cwd: opts.cwd, ownGroup: opts.ownGroup, killOnParentDeath: opts.killOnParentDeath ?? true });
+    child = await Child.start(command, args, {
+      env: opts.env,
+      cwd: opts.cwd,
+      ownGroup: opts.ownGroup,
+      killOnParentDeath: opts.killOnParentDeath ?? true,
+      watchdog,
+    });
     if (pending) fence(pending.reason, pending.how);
     const c = child;
+    void c.watchdogFired.then(() => {
+      if (fenced) return;
+      byReaper = true;
+      fence(reaperReason, 'SIGTERM');
+    });
     untrap = opts.trap?.onSignal((sig) => {
       interrupted ??= sig;
-      c.signal(sig);
+      c.forward(sig);
     });
     // A signal that came while the command was starting.
     if (opts.trap?.received && !interrupted) {
       interrupted = opts.trap.received;
-      c.signal(interrupted);
+      c.forward(interrupted);
     }
     const exit = await c.exited;
-    if (fenced) c.killGroup();
+    // Whatever is left of a stopped job dies before the hold is released; the reaper also
+    // reports whether its watchdog fired while zkctl was not running.
+    await c.finish(!!fenced || !!interrupted || !!c.watchdog);
+    if (c.watchdog && !byReaper) {
+      // The reaper stopped the job while zkctl was not running; that is what happened, whatever zkctl noticed on waking up.
+      byReaper = true;
+      fenced = { reason: reaperReason, how: 'SIGTERM' };
+    }
     const status = exitStatusOf(exit);
-    if (fenced) return { kind: 'fenced', ...fenced, revoked, exit, status, pid: c.pid };
+    if (fenced) {
+      const how: 'SIGTERM' | 'SIGKILL' = exit.signal === 'SIGKILL' || c.escalated ? 'SIGKILL' : 'SIGTERM';
+      return { kind: 'fenced', reason: fenced.reason, how, revoked, byReaper, exit, status, pid: c.pid };
+    }
     if (interrupted) return { kind: 'interrupted', signal: interrupted, exit, status, pid: c.pid };
     return { kind: 'exited', exit, status, pid: c.pid };
   } finally {
@@ -114,4 +159,8 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
     hold.off('lost', onLost);
     opts.revocation?.removeEventListener('abort', onRevoke);
   }
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${ms}ms`;
 }

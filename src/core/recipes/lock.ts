@@ -499,7 +499,7 @@ export class Lock extends EventEmitter<LockEvents> {
   private startGuard(): void {
     const hold = this._hold!;
     const pollEvery = Math.max(200, Math.floor(hold.schedule.sessionTimeoutMs / 6));
-    this.lastPoll = Date.now();
+    this.lastPoll = performance.now();
     const onState = (s: SessionState): void => {
       if (this._state !== 'held') return;
       if (s === 'suspended') this.emit('suspended');
@@ -525,7 +525,7 @@ export class Lock extends EventEmitter<LockEvents> {
           reason: `no contact with ZooKeeper for ${fmt(silent)} (session timeout ${fmt(hold.schedule.sessionTimeoutMs)}): the lock may be lost`,
         });
       }
-      if (Date.now() - this.lastPoll >= pollEvery) void this.poll();
+      if (performance.now() - this.lastPoll >= pollEvery) void this.poll();
     }, 100);
   }
 
@@ -576,7 +576,7 @@ export class Lock extends EventEmitter<LockEvents> {
   private async poll(): Promise<void> {
     if (this.polling || this._state !== 'held' || this.session.state === 'suspended') return;
     this.polling = true;
-    this.lastPoll = Date.now();
+    this.lastPoll = performance.now();
     try {
       const st = await this.session.exists(this._hold!.node);
       if (!st && this._state === 'held') this.markLost(`lock node ${this._hold!.node} was deleted`);

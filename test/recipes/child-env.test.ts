@@ -1,0 +1,107 @@
+/**
+ * One policy for every child zkctl starts (issue 10 item 7): no ZKCTL_*
+ * credentials in its environment (ZKCTL_AUTH, and any ZKCTL_* naming AUTH,
+ * PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS), other ZKCTL_* settings kept,
+ * the variables zkctl sets for the child present. Checked for lock, elect,
+ * services register, watch --exec and config watch --exec.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseConfigYaml } from '../../src/core/config/document.js';
+import { childEnv, isCredentialVar } from '../../src/core/proc.js';
+import { publishConfig } from '../../src/core/recipes/config-publish.js';
+import { chrootSession, type ChrootSession } from '../helpers/session.js';
+import { runCli } from '../helpers/zk.js';
+import { scratchDir, spawnCli, until } from './util.js';
+
+const SECRET = 'S3cr3t-child-env';
+const ENV = {
+  ZKCTL_AUTH: `digest:envuser:${SECRET}`,
+  ZKCTL_SASL_PASSWORD: SECRET,
+  ZKCTL_TLS_KEY_PASSWORD: SECRET,
+  ZKCTL_FENCING_TOKEN: '1', // an outer holder's token: replaced by the child's own, never passed down
+  ZKCTL_SOME_SETTING: 'kept',
+};
+/** A CMD that writes its ZKCTL_* variables to FILE. */
+const dump = (file: string): string => `env | grep '^ZKCTL_' | sort > '${file}'`;
+
+function check(file: string, own: string[]): void {
+  const text = readFileSync(file, 'utf8');
+  assert.ok(!text.includes(SECRET), `a credential reached the child:\n${text}`);
+  for (const line of text.trim().split('\n')) {
+    const name = line.split('=')[0]!;
+    assert.ok(!isCredentialVar(name) || name === 'ZKCTL_FENCING_TOKEN', `credential variable ${name} reached the child`);
+  }
+  assert.match(text, /^ZKCTL_SOME_SETTING=kept$/m, 'other ZKCTL_* settings stay');
+  for (const v of own) assert.match(text, new RegExp(`^${v}=`, 'm'), `${v} set for the child`);
+}
+
+describe('the environment of every child zkctl starts', () => {
+  let cs: ChrootSession;
+  before(async () => {
+    cs = await chrootSession('childenv');
+  });
+  after(async () => {
+    await cs.close();
+  });
+
+  it('childEnv drops credentials and keeps the rest', () => {
+    const env = childEnv({ ZKCTL_LOCK_PATH: '/x' }, { PATH: '/bin', ...ENV });
+    assert.deepEqual(Object.keys(env).sort(), ['PATH', 'ZKCTL_LOCK_PATH', 'ZKCTL_SOME_SETTING']);
+  });
+
+  it('lock -- CMD', async () => {
+    const f = join(scratchDir('env-lock'), 'env');
+    const r = await runCli(['lock', '-s', cs.server, '/envlock', '--', 'sh', '-c', dump(f)], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    check(f, ['ZKCTL_LOCK_PATH', 'ZKCTL_LOCK_NODE', 'ZKCTL_FENCING_TOKEN']);
+    assert.doesNotMatch(readFileSync(f, 'utf8'), /^ZKCTL_FENCING_TOKEN=1$/m, "the outer token is replaced by the lock's");
+  });
+
+  it('elect -- CMD', async () => {
+    const f = join(scratchDir('env-elect'), 'env');
+    const r = await runCli(['elect', '-s', cs.server, '/envelect', '--id', 'e1', '--', 'sh', '-c', dump(f)], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    check(f, ['ZKCTL_ELECTION_PATH', 'ZKCTL_LEADER_ID', 'ZKCTL_FENCING_TOKEN']);
+  });
+
+  it('services register -- CMD', async () => {
+    const f = join(scratchDir('env-reg'), 'env');
+    const r = await runCli(['services', 'register', 'envsvc', '--port', '47995', '-s', cs.server, '--', 'sh', '-c', dump(f)], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    check(f, []);
+  });
+
+  it('watch --exec', async () => {
+    const f = join(scratchDir('env-watch'), 'env');
+    await cs.session.create('/envwatch', Buffer.from('0'));
+    const w = spawnCli(['watch', '/envwatch', '--data', '--count', '1', '--exec', dump(f), '-s', cs.server], { env: ENV });
+    try {
+      let n = 0;
+      // The watch may not be armed yet: change the node until the hook has run.
+      await until(
+        async () => {
+          if (existsSync(f)) return true;
+          await cs.session.set('/envwatch', Buffer.from(String(++n)));
+          return false;
+        },
+        'the --exec hook to run',
+        () => w.stderr(),
+      );
+      assert.equal((await w.exited).code, 0, w.stderr());
+      check(f, ['ZKCTL_WATCH_EVENT', 'ZKCTL_WATCH_PATH']);
+    } finally {
+      w.child.kill('SIGKILL');
+    }
+  });
+
+  it('config watch --exec', async () => {
+    const f = join(scratchDir('env-cfg'), 'env');
+    await publishConfig(cs.session, '/envcfg', parseConfigYaml('n: 1\n'));
+    const r = await runCli(['config', 'watch', '/envcfg', '--count', '1', '--exec', dump(f), '-s', cs.server], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    check(f, ['ZKCTL_CONFIG_VERSION', 'ZKCTL_CONFIG_PATH']);
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * Every stop reaches the whole job (issue 21, issue 10 item 1). CMD is a shell
+ * script whose real work is a grandchild writing a heartbeat file every 50 ms;
+ * after each kind of stop, that grandchild must be dead and no heartbeat may
+ * follow. Mostly under a pseudo-terminal (util-linux `script`), where CMD stays
+ * in the terminal's foreground group:
+ * - fencing (the holder's link silenced by a TCP proxy), lock and elect;
+ * - `lock revoke`;
+ * - SIGKILL of zkctl (its reaper kills the job), lock and elect;
+ * - Ctrl-C typed at the terminal;
+ * - SIGSTOP of zkctl (the issue-10 repro): its reaper misses zkctl's heartbeat
+ *   and stops the job before the session can expire, so a second contender's
+ *   CMD never overlaps it; lock and elect, with and without a terminal.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TcpProxy } from '../helpers/proxy.js';
+import { chrootSession, type ChrootSession } from '../helpers/session.js';
+import { repoRoot, runCli, testServer } from '../helpers/zk.js';
+import { children, scratchDir, spawnCli, until, waitFor } from './util.js';
+
+const hasScript = (() => {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const noScript = hasScript ? false : 'util-linux script(1) is not installed';
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Live (not zombie) process? */
+function alive(pid: number): boolean {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The job script: notes zkctl's pid ($PPID), starts the heartbeat grandchild, waits. */
+function jobScript(dir: string): string {
+  const p = join(dir, 'job.sh');
+  writeFileSync(
+    p,
+    `#!/bin/sh
+d="$1"
+echo "$PPID" > "$d/zkctl.pid"
+sh -c 'echo $$ > "$1/gc.pid"; while :; do date +%s%3N >> "$1/hb"; sleep 0.05; done' gc "$d" &
+wait
+`,
+  );
+  chmodSync(p, 0o755);
+  return p;
+}
+
+const readPid = (f: string): number => (existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) || 0 : 0);
+const lastBeat = (dir: string): number => {
+  const f = join(dir, 'hb');
+  if (!existsSync(f)) return 0;
+  const lines = readFileSync(f, 'utf8').trim().split('\n');
+  return Number(lines.at(-1)) || 0;
+};
+
+interface PtyRun {
+  /** script(1) itself. */
+  proc: ChildProcess;
+  out(): string;
+  type(s: string): void;
+  exited: Promise<{ code: number; at: number }>;
+}
+
+/** zkctl ARGS run on a pseudo-terminal (`script -qfec`); `-e` passes its exit code through. */
+function ptyCli(args: string[], env: Record<string, string> = {}): PtyRun {
+  const cmd = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map(shq).join(' ');
+  const proc = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  proc.stdout!.on('data', (d: Buffer) => chunks.push(d));
+  proc.stderr!.on('data', (d: Buffer) => chunks.push(d));
+  proc.stdin!.on('error', () => undefined);
+  const exited = new Promise<{ code: number; at: number }>((resolve) => {
+    proc.on('exit', (code, signal) => {
+      const at = Date.now();
+      setTimeout(() => {
+        proc.stdout?.destroy();
+        proc.stderr?.destroy();
+      }, 2000).unref();
+      resolve({ code: code ?? (signal ? 128 + 9 : 0), at });
+    });
+  });
+  return { proc, out: () => Buffer.concat(chunks).toString('utf8'), type: (s) => proc.stdin!.write(s), exited };
+}
+
+/** Start a holder (on a pty or not) running the job; resolves once the grandchild beats. */
+async function startHolder(kind: 'lock' | 'elect', server: string, path: string, dir: string, extra: string[], pty: boolean) {
+  const args = [kind, '-s', server, path, ...(kind === 'elect' ? ['--id', 'holder'] : []), ...extra, '--', jobScript(dir), dir];
+  const run = pty ? ptyCli(args) : spawnCli(args);
+  const out = (): string => ('out' in run ? run.out() : `${run.stdout()}${run.stderr()}`);
+  await until(() => readPid(join(dir, 'gc.pid')) > 0 && lastBeat(dir) > 0, `${kind} holder's job to start`, out);
+  return { run, out, gc: readPid(join(dir, 'gc.pid')), zkctl: readPid(join(dir, 'zkctl.pid')) };
+}
+
+/** The job's grandchild is dead and wrote nothing after `at` (ms). */
+async function assertJobGone(dir: string, gc: number, at: number, out: () => string, within = 0): Promise<void> {
+  if (within > 0) await until(() => !alive(gc), `grandchild ${gc} to die`, out, within);
+  assert.ok(!alive(gc), `the job's grandchild (pid ${gc}) outlived the stop:\n${out().slice(-1500)}`);
+  const last = lastBeat(dir);
+  assert.ok(last <= at, `a heartbeat at ${last} followed the stop at ${at}`);
+}
+
+function cleanup(...pids: number[]): void {
+  for (const p of pids) {
+    if (p > 1) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
+describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript }, () => {
+  let cs: ChrootSession;
+  let proxy: TcpProxy;
+  before(async () => {
+    cs = await chrootSession('job');
+    proxy = await TcpProxy.start(testServer().split(',')[0]!);
+  });
+  after(async () => {
+    await proxy.close();
+    await cs.close();
+  });
+
+  for (const kind of ['lock', 'elect'] as const) {
+    it(`${kind} on a terminal: fencing stops the grandchild too`, async () => {
+      proxy.forward();
+      const dir = scratchDir(`job-fence-${kind}`);
+      const h = await startHolder(kind, `${proxy.address}${cs.chroot}`, `/fence-${kind}`, dir, ['--session-timeout', '4s', '--grace', '1s'], true);
+      try {
+        proxy.silence();
+        const { code, at } = await h.run.exited;
+        assert.equal(code, 11, h.out());
+        assert.match(h.out(), /lost: .*was stopped with SIG(TERM|KILL)/);
+        await assertJobGone(dir, h.gc, at, h.out);
+      } finally {
+        proxy.forward();
+        cleanup(h.zkctl, h.gc);
+      }
+    });
+
+    it(`${kind} on a terminal: SIGKILL of zkctl, its reaper kills the grandchild too`, async () => {
+      const dir = scratchDir(`job-kill-${kind}`);
+      const h = await startHolder(kind, cs.server, `/kill-${kind}`, dir, ['--session-timeout', '6s'], true);
+      try {
+        assert.ok(h.zkctl > 1 && alive(h.zkctl), 'zkctl pid');
+        process.kill(h.zkctl, 'SIGKILL');
+        await h.run.exited;
+        await until(() => !alive(h.gc), `grandchild ${h.gc} to die after zkctl's SIGKILL`, h.out, 5000);
+        await assertJobGone(dir, h.gc, Date.now(), h.out);
+      } finally {
+        cleanup(h.zkctl, h.gc);
+      }
+    });
+  }
+
+  it('lock on a terminal: `lock revoke` stops the grandchild too', async () => {
+    const dir = scratchDir('job-revoke');
+    const h = await startHolder('lock', cs.server, '/revoke', dir, ['--revocable', '--grace', '1s'], true);
+    try {
+      const r = await runCli(['lock', 'revoke', '-s', cs.server, '/revoke']);
+      assert.equal(r.code, 0, r.stderr);
+      const { code, at } = await h.run.exited;
+      assert.equal(code, 11, h.out());
+      assert.match(h.out(), /revoked: .*was stopped with SIGTERM/);
+      await assertJobGone(dir, h.gc, at, h.out);
+    } finally {
+      cleanup(h.zkctl, h.gc);
+    }
+  });
+
+  it('lock on a terminal: Ctrl-C stops the grandchild too (it ignores SIGINT, as background jobs of sh do)', async () => {
+    const dir = scratchDir('job-ctrlc');
+    const h = await startHolder('lock', cs.server, '/ctrlc', dir, ['--grace', '1s'], true);
+    try {
+      (h.run as PtyRun).type('\x03');
+      const { code, at } = await h.run.exited;
+      assert.equal(code, 130, h.out());
+      await assertJobGone(dir, h.gc, at, h.out);
+      assert.deepEqual(await children(cs.session, '/ctrlc'), [], 'released');
+    } finally {
+      cleanup(h.zkctl, h.gc);
+    }
+  });
+
+  for (const [kind, pty] of [
+    ['lock', false],
+    ['elect', false],
+    ['lock', true],
+    ['elect', true],
+  ] as const) {
+    it(`${kind}${pty ? ' on a terminal' : ''}: zkctl SIGSTOPped, its reaper stops the job before a second contender runs (issue 10.1)`, async () => {
+      const dir = scratchDir(`job-stop-${kind}`);
+      const path = `/stopped-${kind}-${pty ? 'tty' : 'notty'}`;
+      const h = await startHolder(kind, cs.server, path, dir, ['--session-timeout', '6s', '--grace', '1s'], pty);
+      let second: ReturnType<typeof spawnCli> | undefined;
+      try {
+        process.kill(h.zkctl, 'SIGSTOP');
+        const stoppedAt = Date.now();
+        const mark = join(dir, 'second');
+        second = spawnCli([kind, '-s', cs.server, path, ...(kind === 'elect' ? ['--id', 'second'] : []), '--', 'sh', '-c', `date +%s%3N > ${mark}`]);
+        const s = await second.exited;
+        assert.equal(s.code, 0, second.stderr());
+        const started = Number(readFileSync(mark, 'utf8').trim());
+        const last = lastBeat(dir);
+        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}) was still running when the second contender's CMD ran`);
+        assert.ok(last < started, `overlap: the holder's job beat at ${last}, the second contender's CMD started at ${started}`);
+        process.stderr.write(`# ${kind}${pty ? ' (pty)' : ''}: last beat ${last - stoppedAt} ms after SIGSTOP, second CMD ${started - stoppedAt} ms after it\n`);
+        process.kill(h.zkctl, 'SIGCONT');
+        // script(1) stops itself when its child stops (job-control emulation): let it go on too.
+        if (pty && (h.run as PtyRun).proc.pid) process.kill((h.run as PtyRun).proc.pid!, 'SIGCONT');
+        const { code } = await h.run.exited;
+        assert.equal(code, 11, h.out());
+        assert.match(h.out(), /did not run for over 1s .*reaper stopped the command/);
+      } finally {
+        cleanup(h.zkctl, h.gc);
+        second?.child.kill('SIGKILL');
+      }
+    });
+  }
+});

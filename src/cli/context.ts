@@ -236,8 +236,9 @@ export function updateConfig<T>(fn: (cfg: ConfigFile) => T, path = configPath())
   }
   checkFallback(path);
   let result: T | undefined;
+  let wrote = false;
   try {
-    updateFileSync(
+    wrote = updateFileSync(
       path,
       (current) => {
         let doc: unknown;
@@ -258,6 +259,9 @@ export function updateConfig<T>(fn: (cfg: ConfigFile) => T, path = configPath())
     );
   } catch (e) {
     throw unwritable(path, e);
+  }
+  if (wrote && path.startsWith(`${dirname(fallbackConfigHome())}/`)) {
+    process.stderr.write(`zkctl: note: no writable home directory (HOME=${process.env.HOME ?? 'unset'}); contexts are kept in ${path} (set XDG_CONFIG_HOME to keep them elsewhere)\n`);
   }
   return result as T;
 }

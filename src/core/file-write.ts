@@ -16,6 +16,7 @@
  */
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ExitCode, InterruptedError, UsageError, ZkctlError } from './errors.js';
 import { type HeldLock, lockFileSync } from './file-lock.js';
@@ -183,22 +184,60 @@ function syncDir(dir: string): void {
   }
 }
 
-/** Open a device or FIFO for writing, without creating or truncating anything. */
-const IN_PLACE_FLAGS = constants.O_WRONLY | constants.O_NOCTTY;
+/**
+ * Open a device or FIFO for writing, without creating or truncating anything, non-blocking: a
+ * blocking open (a FIFO with no reader) or write (a full pipe) would hold one of libuv's threads,
+ * and the process could then not even exit. EAGAIN / ENXIO are waited out here instead, within
+ * IN_PLACE_STALL_MS of no progress.
+ */
+const IN_PLACE_FLAGS = constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK;
+export const IN_PLACE_STALL_MS = 60_000;
+const retryable = (e: unknown): boolean => ['EAGAIN', 'EWOULDBLOCK', 'ENXIO'].includes((e as NodeJS.ErrnoException).code ?? '');
+const noReader = (t: WriteTarget, e: unknown): unknown =>
+  (e as NodeJS.ErrnoException).code === 'ENXIO' ? Object.assign(new Error('no reader'), { code: 'ENXIO' }) : Object.assign(new Error(`no progress for ${IN_PLACE_STALL_MS / 1000}s (${t.kind === 'fifo' ? 'the FIFO\'s reader takes nothing' : 'the device takes nothing'})`), { code: (e as NodeJS.ErrnoException).code });
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Synchronous write into a device or FIFO, waiting out EAGAIN / a missing reader. */
+function writeInPlaceSync(t: WriteTarget, buf: Buffer): void {
+  let last = Date.now();
+  let fd: number | undefined;
+  try {
+    for (;;) {
+      try {
+        fd = openSync(t.real, IN_PLACE_FLAGS);
+        break;
+      } catch (e) {
+        if (!retryable(e) || Date.now() - last > IN_PLACE_STALL_MS) throw retryable(e) ? noReader(t, e) : e;
+        sleepSync(20);
+      }
+    }
+    last = Date.now();
+    for (let off = 0; off < buf.length; ) {
+      try {
+        off += writeSync(fd, buf, off, buf.length - off);
+        last = Date.now();
+      } catch (e) {
+        if (!retryable(e) || Date.now() - last > IN_PLACE_STALL_MS) throw retryable(e) ? noReader(t, e) : e;
+        sleepSync(5);
+      }
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 /** Write `data` to `path` (see the module comment). Synchronous: for small files (contexts, reports, state). */
 export function writeFileSafeSync(path: string, data: string | Buffer, opts: WriteOptions = {}): WriteTarget {
   const t = resolveWriteTarget(path);
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
   if (t.kind === 'device' || t.kind === 'fifo') {
-    let fd: number | undefined;
     try {
-      fd = openSync(t.real, IN_PLACE_FLAGS);
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      writeInPlaceSync(t, buf);
     } catch (e) {
       throw new FileWriteError(path, e);
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
     return t;
   }
@@ -295,7 +334,19 @@ export async function openFileSink(target: WriteTarget, opts: WriteOptions = {})
   };
   const m = modeFor(t, opts);
   try {
-    if (inPlace) fh = await race(open(t.real, IN_PLACE_FLAGS));
+    if (inPlace) {
+      const since = Date.now();
+      for (;;) {
+        try {
+          fh = await race(open(t.real, IN_PLACE_FLAGS));
+          break;
+        } catch (e) {
+          // A FIFO without a reader yet: wait for one (interruptibly), within the stall deadline.
+          if (!retryable(e) || Date.now() - since > IN_PLACE_STALL_MS) throw retryable(e) ? noReader(t, e) : e;
+          await race(delay(20));
+        }
+      }
+    }
     else {
       for (let attempt = 0; ; attempt++) {
         const name = tempName(t.real, attempt);
@@ -340,9 +391,17 @@ export async function openFileSink(target: WriteTarget, opts: WriteOptions = {})
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       try {
         let off = 0;
+        let last = Date.now();
         while (off < buf.length) {
-          const { bytesWritten } = await race(fh.write(buf, off, buf.length - off));
-          off += bytesWritten;
+          try {
+            const { bytesWritten } = await race(fh.write(buf, off, buf.length - off));
+            off += bytesWritten;
+            last = Date.now();
+          } catch (e) {
+            // Non-blocking device or FIFO: full for now; wait (interruptibly) within the stall deadline.
+            if (!inPlace || !retryable(e) || Date.now() - last > IN_PLACE_STALL_MS) throw inPlace && retryable(e) ? noReader(t, e) : e;
+            await race(delay(5));
+          }
         }
       } catch (e) {
         fail(e);

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// zkctl launcher: no logic here (see src/cli/fast-path.ts and src/commands/).
+// zkctl launcher: no logic here (see src/cli/fast-path.ts, src/output/stdio.ts and src/commands/).
 import { fastPath, importOclif, oclifLoadOptions } from '../dist/cli/fast-path.js';
+import { exitWhenFlushed, guardStdio } from '../dist/output/stdio.js';
 
+guardStdio();
 const argv = process.argv.slice(2);
 if (!fastPath(argv)) {
   const { execute } = await importOclif();
   await execute({ args: argv, loadOptions: oclifLoadOptions(argv, import.meta.url) });
 }
-// Commands end by returning; exit now so no stray handle can keep the process alive.
-process.exit(process.exitCode ?? 0);
+// Commands end by returning. Exit once stdout and stderr are flushed (a slow pipe reader gets every
+// byte; a reader that takes nothing is given up on after a deadline), so no stray handle keeps the process alive.
+await exitWhenFlushed();

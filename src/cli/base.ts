@@ -10,6 +10,7 @@ import { ExitCode, ZkctlError, exitCodeOf } from '../core/errors.js';
 import { enableDebug } from '../core/debug.js';
 import { Session, type SessionOptions } from '../core/session.js';
 import { OUTPUT_FORMATS, type OutputFormat, Printer, toPlainData } from '../output/index.js';
+import { OutputError, guardStdio } from '../output/stdio.js';
 import { type ConnectionSettings, resolveConnection } from './context.js';
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -53,6 +54,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   private cleanups: Array<() => Promise<void> | void> = [];
 
   public override async init(): Promise<void> {
+    // oclif is loaded now: stdout/stderr write errors are ours to report (one line, exit 1).
+    guardStdio();
     await super.init();
     const { args, flags } = await this.parse({
       flags: this.ctor.flags,
@@ -122,6 +125,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async catch(err: Interfaces.CommandError): Promise<void> {
     const code = errorExitCode(err);
     process.exitCode = code;
+    // The reader of stdout went away (`ls | head`): a quiet end, nothing to say.
+    if (err instanceof OutputError && err.quiet) return;
     const verbose = this.flags?.verbose || /zkctl/.test(process.env.DEBUG ?? '');
     process.stderr.write(`${formatError(err, this.id)}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);

@@ -13,12 +13,13 @@
  *       timeout: 10s                    # optional
  *       ensemble-dir: /root/.local/state/zkctl/ensembles/local   # set by `ensemble up`
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { UsageError } from '../core/errors.js';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import { UsageError, ZkctlError } from '../core/errors.js';
 import { parseConnectString } from '../core/connect-string.js';
 import { parseDuration } from '../core/duration.js';
+import { FileWriteError, updateFileSync } from '../core/file-write.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
 
@@ -37,12 +38,89 @@ export interface ConfigFile {
 export const DEFAULT_SERVER = '127.0.0.1:2181';
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
+/** $HOME, else the passwd entry's home; undefined when neither is known (an arbitrary uid with HOME unset). */
+function homeOf(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.HOME && isAbsolute(env.HOME)) return env.HOME;
+  if (env.HOME !== undefined) return undefined;
+  try {
+    const h = homedir();
+    return h && isAbsolute(h) ? h : undefined;
+  } catch {
+    return undefined; // uv_os_get_passwd: no passwd entry for this uid
+  }
+}
+
+/** Can `dir` (or, if it does not exist yet, its nearest existing ancestor) be written? */
+function writableDir(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      lstatSync(d);
+    } catch {
+      if (dirname(d) === d) return false;
+      continue;
+    }
+    try {
+      accessSync(d, constants.W_OK | constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * $XDG_STATE_HOME/zkctl; else $HOME/.local/state/zkctl; else (no home, or one that cannot be
+ * written) a private directory under $TMPDIR, beside fallbackConfigHome().
+ */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'zkctl');
+  const home = homeOf(env);
+  if (home) {
+    const d = join(home, '.local', 'state', 'zkctl');
+    if (existsSync(d) || writableDir(d)) return d;
+  }
+  return join(dirname(fallbackConfigHome()), 'state');
+}
+
+/** The last resort when there is no usable home: a private directory under the temp dir. */
+export function fallbackConfigHome(): string {
+  return join(tmpdir(), `zkctl-${process.getuid?.() ?? 'user'}`, 'config');
+}
+
+/**
+ * The contexts file: $XDG_CONFIG_HOME/zkctl/config.yaml; else $HOME/.config/zkctl/config.yaml
+ * (HOME, else the passwd entry); else, when there is no home or it can hold no contexts file
+ * (HOME unset for a uid without a passwd entry, a read-only HOME without one), a private
+ * directory under $TMPDIR (fallbackConfigHome()).
+ */
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.length > 0 ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
-  return join(base, 'zkctl', 'config.yaml');
+  if (env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)) return join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml');
+  const home = homeOf(env);
+  if (home) {
+    const p = join(home, '.config', 'zkctl', 'config.yaml');
+    if (existsSync(p) || writableDir(dirname(p))) return p;
+  }
+  return join(fallbackConfigHome(), 'zkctl', 'config.yaml');
+}
+
+/** The fallback directory must be ours and private: anyone could have made it in /tmp. */
+function checkFallback(path: string): void {
+  const root = dirname(fallbackConfigHome());
+  if (!path.startsWith(`${root}/`)) return;
+  let st;
+  try {
+    st = lstatSync(root);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw new UsageError(`${root} is not a private directory of this user: not using it for contexts`, 'set XDG_CONFIG_HOME or HOME to a writable directory');
+  }
 }
 
 export function loadConfig(path = configPath()): ConfigFile {
+  checkFallback(path);
   if (!existsSync(path)) return { contexts: {} };
   let doc: unknown;
   try {
@@ -51,11 +129,39 @@ export function loadConfig(path = configPath()): ConfigFile {
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
   }
+  return checkConfig(doc, path);
+}
+
+/** The file's shape: a mapping, `contexts` a mapping of names, `current-context` a name. Entries are checked when used (checkContext). */
+function checkConfig(doc: unknown, path: string): ConfigFile {
   if (doc == null) return { contexts: {} };
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`${path}: expected a mapping with current-context and contexts`);
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`${path}: expected a mapping with current-context and contexts`, 'fix or remove the file');
   const cfg = doc as ConfigFile;
-  cfg.contexts = cfg.contexts ?? {};
+  if (cfg.contexts == null) cfg.contexts = {};
+  else if (typeof cfg.contexts !== 'object' || Array.isArray(cfg.contexts)) {
+    throw new UsageError(`${path}: contexts must be a mapping of NAME: {server: ...}, not ${Array.isArray(cfg.contexts) ? 'a list' : typeof cfg.contexts}`, 'fix or remove the file');
+  }
+  const cur = cfg['current-context'];
+  if (cur === null) delete cfg['current-context'];
+  else if (cur !== undefined && (typeof cur !== 'string' || cur === '')) {
+    throw new UsageError(`${path}: current-context must be a context name, not ${JSON.stringify(cur)}`, 'zkctl context use NAME');
+  }
   return cfg;
+}
+
+/** A context entry as the file has it, checked: a mapping whose server is a connect string, auth and timeout strings. */
+export function checkContext(entry: unknown, name: string, path: string): Context {
+  const where = `${path}: context "${name}"`;
+  if (entry == null || typeof entry !== 'object' || Array.isArray(entry)) throw new UsageError(`${where} is empty or not a mapping`, `set it again: zkctl context set ${name} --server HOST:PORT`);
+  const c = entry as Record<string, unknown>;
+  for (const key of ['server', 'auth', 'timeout', 'ensemble-dir']) {
+    const v = c[key];
+    if (v !== undefined && v !== null && typeof v !== 'string') {
+      throw new UsageError(`${where}: ${key} must be a string${key === 'server' ? ' (host:port[,host:port...][/chroot])' : ''}, not ${typeof v === 'object' ? JSON.stringify(v) : `the ${typeof v} ${String(v)}`}`, 'quote it, or zkctl context set');
+    }
+  }
+  if (typeof c.server !== 'string' || c.server === '') throw new UsageError(`${where} has no server`, `zkctl context set ${name} --server HOST:PORT`);
+  return c as unknown as Context;
 }
 
 /** A plain scalar YAML reads as this very string: no quoting, spaces, comments, flow or block syntax, and not a number, boolean or null. */
@@ -110,20 +216,73 @@ export function parseContextsText(text: string): ConfigFile | undefined {
   return doc as unknown as ConfigFile;
 }
 
-/** Write atomically (temp file + rename), mode 0600 since contexts may hold credentials. */
-export function saveConfig(cfg: ConfigFile, path = configPath()): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, yaml().stringify(cfg), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+/** A one-line hint for a contexts file that cannot be written. */
+function unwritable(path: string, e: unknown): ZkctlError {
+  if (e instanceof ZkctlError && !(e instanceof FileWriteError)) return e;
+  const cause = e instanceof FileWriteError ? e.message.replace(/^cannot write [^:]*: /, '') : (e as Error).message;
+  return new ZkctlError(`cannot write the contexts file ${path}: ${cause}`, 1, { hint: `${dirname(path)} must be writable; or set XDG_CONFIG_HOME to a writable directory` });
 }
 
-export function setContext(name: string, ctx: Context, opts: { makeCurrent?: boolean; path?: string } = {}): void {
-  const cfg = loadConfig(opts.path);
-  cfg.contexts[name] = ctx;
-  if (opts.makeCurrent || !cfg['current-context']) cfg['current-context'] = name;
-  saveConfig(cfg, opts.path);
+/**
+ * Read-modify-write the contexts file under its lock (core/file-lock.ts), atomically and with
+ * mode 0600 (contexts may hold credentials): concurrent `context set`, `ensemble up` ... all land.
+ * `fn` changes the file's contents in place; it is written only if they changed.
+ */
+export function updateConfig<T>(fn: (cfg: ConfigFile) => T, path = configPath()): T {
+  checkFallback(path);
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw unwritable(path, e);
+  }
+  checkFallback(path);
+  let result: T | undefined;
+  let wrote = false;
+  try {
+    wrote = updateFileSync(
+      path,
+      (current) => {
+        let doc: unknown;
+        if (current !== undefined) {
+          const text = current.toString('utf8');
+          try {
+            doc = parseContextsText(text) ?? yaml().parse(text);
+          } catch (e) {
+            throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
+          }
+        }
+        const cfg = checkConfig(doc, path);
+        const before = JSON.stringify(cfg);
+        result = fn(cfg);
+        return JSON.stringify(cfg) === before ? undefined : yaml().stringify(cfg);
+      },
+      { private: true },
+    );
+  } catch (e) {
+    throw unwritable(path, e);
+  }
+  if (wrote && path.startsWith(`${dirname(fallbackConfigHome())}/`)) {
+    process.stderr.write(`zkctl: note: no writable home directory (HOME=${process.env.HOME ?? 'unset'}); contexts are kept in ${path} (set XDG_CONFIG_HOME to keep them elsewhere)\n`);
+  }
+  return result as T;
+}
+
+/** Replace the whole file (under the lock). Prefer updateConfig: this loses concurrent changes. */
+export function saveConfig(cfg: ConfigFile, path = configPath()): void {
+  updateConfig((c) => {
+    c.contexts = cfg.contexts;
+    if (cfg['current-context'] === undefined) delete c['current-context'];
+    else c['current-context'] = cfg['current-context'];
+  }, path);
+}
+
+/** Create or update the context `name`: `ctx` is merged over what the context had. */
+export function setContext(name: string, ctx: Partial<Context> & { server: string }, opts: { makeCurrent?: boolean; path?: string } = {}): void {
+  updateConfig((cfg) => {
+    const prev = cfg.contexts[name];
+    cfg.contexts[name] = { ...(prev && typeof prev === 'object' ? prev : {}), ...ctx };
+    if (opts.makeCurrent || !cfg['current-context']) cfg['current-context'] = name;
+  }, opts.path);
 }
 
 /**
@@ -132,23 +291,24 @@ export function setContext(name: string, ctx: Context, opts: { makeCurrent?: boo
  * changed; the file is written only when one changed.
  */
 export function updateEnsembleContexts(dir: string, connectString: string, path = configPath()): string[] {
-  const cfg = loadConfig(path);
-  const changed: string[] = [];
-  for (const [name, ctx] of Object.entries(cfg.contexts)) {
-    if (!ctx || ctx['ensemble-dir'] !== dir) continue;
-    let chroot = '';
-    try {
-      chroot = parseConnectString(ctx.server).chroot;
-    } catch {
-      /* an unreadable server string is replaced by the ensemble's */
+  if (!existsSync(path)) return [];
+  return updateConfig((cfg) => {
+    const changed: string[] = [];
+    for (const [name, ctx] of Object.entries(cfg.contexts)) {
+      if (!ctx || typeof ctx !== 'object' || ctx['ensemble-dir'] !== dir) continue;
+      let chroot = '';
+      try {
+        chroot = parseConnectString(ctx.server).chroot;
+      } catch {
+        /* an unreadable server string is replaced by the ensemble's */
+      }
+      const server = `${connectString}${chroot}`;
+      if (ctx.server === server) continue;
+      ctx.server = server;
+      changed.push(name);
     }
-    const server = `${connectString}${chroot}`;
-    if (ctx.server === server) continue;
-    ctx.server = server;
-    changed.push(name);
-  }
-  if (changed.length > 0) saveConfig(cfg, path);
-  return changed;
+    return changed;
+  }, path);
 }
 
 export interface ConnectionSettings {
@@ -180,12 +340,19 @@ export function resolveConnection(
   let ctxName: string | undefined;
   const needContext = !flags.server && !env.ZKCTL_SERVER;
   if (flags.context || needContext) {
-    const cfg = loadConfig(configPath(env));
+    const path = configPath(env);
+    const cfg = loadConfig(path);
     ctxName = flags.context ?? cfg['current-context'];
-    if (flags.context && !cfg.contexts[flags.context]) {
-      throw new UsageError(`no context named "${flags.context}"`, `see zkctl context ls (${configPath(env)})`);
+    if (flags.context && !Object.prototype.hasOwnProperty.call(cfg.contexts, flags.context)) {
+      throw new UsageError(`no context named "${flags.context}"`, `see zkctl context ls (${path})`);
     }
-    if (ctxName) ctx = cfg.contexts[ctxName];
+    if (ctxName) {
+      // A current-context naming nothing must not quietly become 127.0.0.1:2181 (another ensemble).
+      if (!Object.prototype.hasOwnProperty.call(cfg.contexts, ctxName)) {
+        throw new UsageError(`${path}: current-context "${ctxName}" names no context`, 'zkctl context use NAME (zkctl context ls), or -s HOST:PORT');
+      }
+      ctx = checkContext(cfg.contexts[ctxName], ctxName, path);
+    }
   }
   let server: string;
   let source: string;

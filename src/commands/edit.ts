@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { stateDir } from '../cli/context.js';
 import { assertWritable, checkPath, chrootOf } from '../cli/znode.js';
 import { assertRequestFits, isUtf8 } from '../core/data.js';
 import { ExitCode, ZkCode, ZkctlError, isZkCode } from '../core/errors.js';
+import { FileWriteError, writeFileSafeSync } from '../core/file-write.js';
 import { baseName } from '../core/paths.js';
 import { childEnv } from '../core/proc.js';
 
@@ -36,11 +38,6 @@ function runEditor(editor: string, file: string): Promise<number> {
   });
 }
 
-function stateDir(): string {
-  const base = process.env.XDG_STATE_HOME && process.env.XDG_STATE_HOME.length > 0 ? process.env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  return join(base, 'zkctl');
-}
-
 export default class Edit extends BaseCommand<typeof Edit> {
   static override summary = "Edit a znode's data in $EDITOR and write it back with compare-and-set.";
   static override description = `Reads the data and its version, writes it to a private temporary file (mode 0600, in a 0700 directory under $TMPDIR), opens $VISUAL, else $EDITOR, else vi on it, and when the editor exits 0 writes the file back only if it changed, and only if the node is still at the version read (compare-and-set). The temporary file is removed afterwards, whatever happens.
@@ -67,8 +64,11 @@ The bytes are edited as they are (no decoding); data that is not UTF-8 text may 
     const dir = mkdtempSync(join(tmpdir(), 'zkctl-edit-'));
     const name = (baseName(path) || 'root').replace(/[^A-Za-z0-9._-]+/g, '_');
     const file = join(dir, name);
-    this.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(file, data, { mode: 0o600, flag: 'wx' });
+    let keepTemp = false;
+    this.onCleanup(() => {
+      if (!keepTemp) rmSync(dir, { recursive: true, force: true });
+    });
+    writeFileSafeSync(file, data, { private: true });
 
     let code: number;
     try {
@@ -92,9 +92,18 @@ The bytes are edited as they are (no decoding); data that is not UTF-8 text may 
     } catch (e) {
       if (isZkCode(e, ZkCode.BAD_VERSION)) {
         const keep = join(stateDir(), 'edits');
-        mkdirSync(keep, { recursive: true, mode: 0o700 });
         const saved = join(keep, `${name}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
-        writeFileSync(saved, edited, { mode: 0o600 });
+        try {
+          mkdirSync(keep, { recursive: true, mode: 0o700 });
+          writeFileSafeSync(saved, edited, { private: true });
+        } catch (w) {
+          // Do not lose the edit: it is still in the temporary file, which is then kept.
+          keepTemp = true;
+          const why = w instanceof FileWriteError ? w.message.replace(/^cannot write [^:]*: /, '') : (w as Error).message;
+          throw new ZkctlError(`${path} changed while you were editing (it is no longer at version ${stat.version}): nothing written`, ExitCode.BAD_VERSION, {
+            hint: `your edit could not be saved in ${keep} (${why}); it is kept in ${file}`,
+          });
+        }
         throw new ZkctlError(`${path} changed while you were editing (it is no longer at version ${stat.version}): nothing written`, ExitCode.BAD_VERSION, {
           hint: `your edit is saved in ${saved}; run zkctl edit again and merge it`,
         });

@@ -1,10 +1,9 @@
-import { createWriteStream, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { type BackupFormat, type ExportSummary, exportTree, formatFromFileName } from '../core/backup.js';
-import { UsageError } from '../core/errors.js';
-import { writeOut } from '../output/znode.js';
+import { type FileSink, openFileSink, resolveWriteTarget } from '../core/file-write.js';
+import { writeOut } from '../output/stdio.js';
 
 export interface ExportResult extends ExportSummary {
   file?: string;
@@ -22,7 +21,7 @@ Reading a node's data and ACL needs READ permission, and ZooKeeper shows digest 
 
 File format (version 1), YAML or JSON with the same fields: format: zkctl-backup, version: 1, root (informational), then nodes, a list, parents first, of {path: relative to the root ("." is the root itself, then "a", "a/b"), type: persistent | ephemeral | container | ttl (with ttl: MS), acl: [scheme:id:perms, ...], data: UTF-8 text, or base64: any bytes (neither: empty data)}, and last count: the number of nodes.
 
-With --file the file is written under a temporary name and renamed when complete; a summary goes to stdout. Progress goes to stderr on a terminal.`;
+With --file a regular file is written under a temporary name (FILE.partial-PID, mode 0600) and renamed over FILE when complete, so FILE is never half-written; a symbolic link is followed and its target replaced; a character device or FIFO (/dev/stdout, a named pipe) is written in place, never replaced; a directory is refused (exit 2). A write error (a full disk: ENOSPC) ends the export with exit 1 naming the file, and the partial file is removed. A summary goes to stdout. Progress goes to stderr on a terminal.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /app --file app.yaml',
     '<%= config.bin %> <%= command.id %> /app -f app.json',
@@ -44,6 +43,9 @@ With --file the file is written under a temporary name and renamed when complete
     boundHeapGrowth();
     const root = checkPath(this.args.path);
     const file = this.flags.file === '-' ? undefined : this.flags.file;
+    // A directory, a block device or a socket is refused before any work (exit 2); a device or
+    // FIFO is written in place, a symlink is followed (core/file-write.ts).
+    const target = file ? resolveWriteTarget(file) : undefined;
     let format = this.flags.format as BackupFormat | undefined;
     if (!format && file) format = formatFromFileName(file);
     // To stdout, --json / -o json ask for the JSON flavour.
@@ -66,42 +68,24 @@ With --file the file is written under a temporary name and renamed when complete
       if (tty && lastProgress > 0) process.stderr.write('\r\x1b[K');
     };
 
-    let out: WriteStream | undefined;
-    let tmp: string | undefined;
+    let sink: FileSink | undefined;
     let write: (s: string) => Promise<void>;
-    if (file) {
-      tmp = `${file}.partial-${process.pid}`;
-      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-      out = stream;
-      let failed: Error | undefined;
-      stream.on('error', (e) => (failed = e));
-      await new Promise<void>((resolve, reject) => {
-        stream.once('open', () => resolve());
-        stream.once('error', (e) => reject(new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
-      });
-      write = async (s: string): Promise<void> => {
-        if (failed) throw new UsageError(`cannot write ${file}: ${failed.message}`);
-        if (!stream.write(s)) await new Promise<void>((r) => stream.once('drain', r));
-      };
-      const t = tmp;
-      this.onCleanup(() => {
-        if (out) {
-          out.destroy();
-          rmSync(t, { force: true });
-        }
-      });
+    if (target) {
+      const opened = await openFileSink(target, { private: true, signal: intr.signal });
+      sink = opened;
+      // However the export ends before commit (error, Ctrl-C), no partial file is left.
+      this.onCleanup(() => opened.abort());
+      write = (s: string) => opened.write(s);
     } else {
-      write = (s: string) => writeOut(s);
+      // A reader that goes away (`| head`) cuts the backup short: that is a failure (exit 1), never exit 0.
+      write = (s: string) => writeOut(s, { what: 'the backup to stdout', closedIsError: true });
     }
 
     const sum = await exportTree(session, root, write, { format, window: this.flags.window, source: this.connection.server, signal: intr.signal, onProgress, allowRedacted: this.flags['allow-redacted'] });
     clearProgress();
-    if (out && tmp && file) {
-      const stream = out;
-      await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      out = undefined;
-      // Keep the mode of the default umask for the final file? Backups may hold secrets: keep 0600.
-      renameSync(tmp, file);
+    if (sink && file) {
+      // Backups may hold secrets: the file is 0600 (core/file-write.ts `private`).
+      await sink.commit();
       const result: ExportResult = { ...sum, file };
       const extra = [sum.ephemeral && `${sum.ephemeral} ephemeral`, sum.containers && `${sum.containers} container`, sum.ttl && `${sum.ttl} ttl`]
         .filter(Boolean)

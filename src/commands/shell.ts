@@ -1,7 +1,7 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { stateDir } from '../cli/context.js';
 import { checkPath } from '../cli/znode.js';
 import { formatHostPort, parseConnectString } from '../core/connect-string.js';
 import { ZkCode, ZkError } from '../core/errors.js';
@@ -9,8 +9,7 @@ import { runShell } from '../core/shell/index.js';
 
 /** $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history). */
 export function historyPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  return join(base, 'zkctl', 'shell_history');
+  return join(stateDir(env), 'shell_history');
 }
 
 /** "h1:2181,h2:2181,h3:2181/app" -> "h1:2181,…/app" for the prompt. */

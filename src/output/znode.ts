@@ -9,6 +9,7 @@ import { readlinkSync } from 'node:fs';
 import type { Stat } from '../core/protocol/records.js';
 import { loadChalk, loadedChalk } from './color.js';
 import { type Column, type OutputFormat, cellText, formatJson, formatYaml } from './index.js';
+import { writeOut } from './stdio.js';
 
 export function hex(v: bigint): string {
   return `0x${BigInt.asUintN(64, v).toString(16)}`;
@@ -140,21 +141,7 @@ export function znodeLongJson(r: ZnodeRow): Record<string, unknown> {
 
 /* ------------------------------------------------------------------ */
 
-/** Write to stdout, waiting for it to drain (back-pressure); EPIPE ends quietly. */
-export async function writeOut(s: string | Buffer): Promise<void> {
-  if (process.stdout.write(s)) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.stdout.removeListener('drain', done);
-      process.stdout.removeListener('error', done);
-      process.stdout.removeListener('close', done);
-      resolve();
-    };
-    process.stdout.once('drain', done);
-    process.stdout.once('error', done);
-    process.stdout.once('close', done);
-  });
-}
+export { writeOut } from './stdio.js';
 
 export interface RowStreamOptions<T> {
   format: OutputFormat;

@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
 import { CheckFailedError, UsageError } from '../../core/errors.js';
+import { resolveWriteTarget, writeFileSafeSync } from '../../core/file-write.js';
 import { isStrategyName, STRATEGIES, type StrategyName } from '../../core/dispatch/index.js';
 import type { Column } from '../../output/index.js';
 import { hostsOf } from '../../core/connect-string.js';
@@ -98,6 +98,8 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
       const n = Number(normalizeBackendId(k.id).slice(1));
       if (!(n >= 1 && n <= f.backends)) throw new UsageError(`--kill ${k.id}: no such backend (1..${f.backends})`);
     }
+    // A report path that cannot be written (a directory, a missing directory) is refused before the run.
+    if (f.report) resolveWriteTarget(f.report);
     const c = this.connection;
     let ensemble;
     if (killLeaderAtMs !== undefined) {
@@ -135,7 +137,7 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
     });
     if (f.report) {
       const { renderDispatchReport } = await import('../../bench/report.js');
-      writeFileSync(f.report, renderDispatchReport(result));
+      writeFileSafeSync(f.report, renderDispatchReport(result));
       this.progress(`report: ${f.report}`);
     }
     if (!this.jsonEnabled()) {

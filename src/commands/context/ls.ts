@@ -27,14 +27,19 @@ export default class ContextLs extends BaseCommand<typeof ContextLs> {
 
   async run(): Promise<Row[]> {
     const cfg = loadConfig();
-    const rows: Row[] = Object.entries(cfg.contexts).map(([name, c]) => ({
-      name,
-      current: cfg['current-context'] === name,
-      server: c.server,
-      auth: !!c.auth,
-      timeout: c.timeout,
-      ensembleDir: c['ensemble-dir'],
-    }));
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    const rows: Row[] = Object.entries(cfg.contexts).map(([name, entry]) => {
+      // A broken entry is listed (so it can be seen and removed), with what is wrong as its server.
+      const c = (entry && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
+      return {
+        name,
+        current: cfg['current-context'] === name,
+        server: str(c.server) ?? `(invalid: ${c.server === undefined ? 'no server' : JSON.stringify(c.server)})`,
+        auth: !!c.auth,
+        timeout: str(c.timeout),
+        ensembleDir: str(c['ensemble-dir']),
+      };
+    });
     if (rows.length === 0 && this.outputFormat === 'table') this.progress(`no contexts in ${configPath()}`);
     this.printer.rows(rows, columns);
     return rows;

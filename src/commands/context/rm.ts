@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { loadConfig, saveConfig } from '../../cli/context.js';
+import { updateConfig } from '../../cli/context.js';
 import { UsageError } from '../../core/errors.js';
 
 export default class ContextRm extends BaseCommand<typeof ContextRm> {
@@ -9,11 +9,12 @@ export default class ContextRm extends BaseCommand<typeof ContextRm> {
   static override args = { name: Args.string({ required: true, description: 'context name' }) };
 
   async run(): Promise<{ removed: string }> {
-    const cfg = loadConfig();
-    if (!cfg.contexts[this.args.name]) throw new UsageError(`no context named "${this.args.name}"`);
-    delete cfg.contexts[this.args.name];
-    if (cfg['current-context'] === this.args.name) delete cfg['current-context'];
-    saveConfig(cfg);
+    const name = this.args.name;
+    updateConfig((cfg) => {
+      if (!Object.prototype.hasOwnProperty.call(cfg.contexts, name)) throw new UsageError(`no context named "${name}"`);
+      delete cfg.contexts[name];
+      if (cfg['current-context'] === name) delete cfg['current-context'];
+    });
     this.printer.text(`removed context ${this.args.name}`, { removed: this.args.name });
     return { removed: this.args.name };
   }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { type Context, loadConfig, parseAuth, saveConfig, validateServer } from '../../cli/context.js';
+import { type Context, configPath, parseAuth, updateConfig, validateServer } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 
@@ -18,21 +18,26 @@ export default class ContextSet extends BaseCommand<typeof ContextSet> {
   };
 
   async run(): Promise<{ name: string; server: string; current: boolean }> {
-    const cfg = loadConfig();
-    const prev: Partial<Context> = cfg.contexts[this.args.name] ?? {};
-    const server = this.flags.server ?? prev.server;
-    if (!server) throw new UsageError(`context "${this.args.name}" needs a server`, 'pass --server host:port[,host:port...][/chroot]');
-    validateServer(server);
+    if (this.flags.server !== undefined) validateServer(this.flags.server);
     if (this.flags.auth) parseAuth(this.flags.auth);
     if (this.flags.timeout) parseDuration(this.flags.timeout, 'timeout');
-    const next: Context = { ...prev, server };
-    if (this.flags.auth) next.auth = this.flags.auth;
-    if (this.flags.timeout) next.timeout = this.flags.timeout;
-    cfg.contexts[this.args.name] = next;
-    if (this.flags.use || !cfg['current-context']) cfg['current-context'] = this.args.name;
-    saveConfig(cfg);
-    const result = { name: this.args.name, server, current: cfg['current-context'] === this.args.name };
-    this.printer.text(`context ${this.args.name}: ${server}${result.current ? ' (current)' : ''}`, result);
+    const name = this.args.name;
+    // Read-modify-write under the file's lock: concurrent `context set`s all land.
+    const { server, current } = updateConfig((cfg) => {
+      const had = cfg.contexts[name];
+      const prev: Partial<Context> = had && typeof had === 'object' && !Array.isArray(had) ? had : {};
+      const server = this.flags.server ?? (typeof prev.server === 'string' ? prev.server : undefined);
+      if (!server) throw new UsageError(`context "${name}" needs a server`, 'pass --server host:port[,host:port...][/chroot]');
+      validateServer(server);
+      const next: Context = { ...prev, server };
+      if (this.flags.auth) next.auth = this.flags.auth;
+      if (this.flags.timeout) next.timeout = this.flags.timeout;
+      cfg.contexts[name] = next;
+      if (this.flags.use || !cfg['current-context'] || !Object.prototype.hasOwnProperty.call(cfg.contexts, cfg['current-context'])) cfg['current-context'] = name;
+      return { server, current: cfg['current-context'] === name };
+    }, configPath());
+    const result = { name, server, current };
+    this.printer.text(`context ${name}: ${server}${result.current ? ' (current)' : ''}`, result);
     return result;
   }
 }

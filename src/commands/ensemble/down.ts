@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { loadConfig, saveConfig } from '../../cli/context.js';
+import { updateConfig } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { targetEnsemble, targetFlags } from './status.js';
 
@@ -29,15 +29,15 @@ export default class EnsembleDown extends BaseCommand<typeof EnsembleDown> {
     const r = await e.down({ purge: this.flags.purge, timeoutMs: parseDuration(this.flags.grace, '--grace') });
     const removedContexts: string[] = [];
     if (r.purged) {
-      const cfg = loadConfig();
-      for (const [name, ctx] of Object.entries(cfg.contexts)) {
-        if (ctx['ensemble-dir'] === e.dir) {
-          delete cfg.contexts[name];
-          removedContexts.push(name);
-          if (cfg['current-context'] === name) delete cfg['current-context'];
+      updateConfig((cfg) => {
+        for (const [name, ctx] of Object.entries(cfg.contexts)) {
+          if (ctx && typeof ctx === 'object' && ctx['ensemble-dir'] === e.dir) {
+            delete cfg.contexts[name];
+            removedContexts.push(name);
+            if (cfg['current-context'] === name) delete cfg['current-context'];
+          }
         }
-      }
-      if (removedContexts.length > 0) saveConfig(cfg);
+      });
     }
     const out: DownOutput = { name: e.name, dir: e.dir, stopped: r.stopped, purged: r.purged, removedContexts };
     if (!this.jsonEnabled()) {

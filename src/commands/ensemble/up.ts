@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { loadConfig, setContext } from '../../cli/context.js';
+import { setContext } from '../../cli/context.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { up, statusView, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine } from './status.js';
@@ -62,8 +62,7 @@ Idempotent: on a running ensemble it only reports; members that are down are sta
       onProgress,
     });
     // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
-    const prev = loadConfig().contexts[r.name] ?? {};
-    setContext(r.name, { ...prev, server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+    setContext(r.name, { server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
 
     const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
     const out: UpOutput = {

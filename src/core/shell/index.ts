@@ -7,7 +7,9 @@
  *
  * Core: writes only to the streams it is given.
  */
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { withFileLockSync } from '../file-lock.js';
+import { updateFileSync } from '../file-write.js';
 import { dirname } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { ExitCode, UsageError, ZkctlError } from '../errors.js';
@@ -76,7 +78,10 @@ function loadHistory(file: string, size: number): string[] {
     if (!existsSync(file)) return [];
     const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
     // Keep the file from growing without bound.
-    if (lines.length > size * 2) writeFileSync(file, `${lines.slice(-size).join('\n')}\n`, { mode: 0o600 });
+    if (lines.length > size * 2) {
+      // Under the file's lock, from what is there now (another shell may have appended meanwhile).
+      updateFileSync(file, (cur) => `${(cur?.toString('utf8') ?? '').split('\n').filter((l) => l.trim() !== '').slice(-size).join('\n')}\n`, { private: true, lockTimeoutMs: 1000 });
+    }
     return lines.slice(-size).reverse(); // readline wants the newest first
   } catch {
     return [];
@@ -86,9 +91,15 @@ function loadHistory(file: string, size: number): string[] {
 function saveHistory(file: string, line: string): void {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const fresh = !existsSync(file);
-    appendFileSync(file, `${line.replace(/\n/g, ' ').trimEnd()}\n`, { mode: 0o600 });
-    if (fresh) chmodSync(file, 0o600);
+    withFileLockSync(
+      `${file}.lock`,
+      () => {
+        const fresh = !existsSync(file);
+        appendFileSync(file, `${line.replace(/\n/g, ' ').trimEnd()}\n`, { mode: 0o600 });
+        if (fresh) chmodSync(file, 0o600);
+      },
+      { timeoutMs: 1000 },
+    );
   } catch {
     /* history is best effort */
   }

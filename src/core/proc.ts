@@ -23,6 +23,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UsageError } from './errors.js';
+import { setTimer, type Timer } from './duration.js';
 
 export interface ChildExit {
   /** Exit code, or null when the child was killed by a signal. */
@@ -92,7 +93,7 @@ export class Child {
   /** Resolves once the child has exited (never rejects). */
   readonly exited: Promise<ChildExit>;
   private exit?: ChildExit;
-  private killTimer?: NodeJS.Timeout;
+  private killTimer?: Timer;
 
   private reaper?: ChildProcess;
 
@@ -108,7 +109,7 @@ export class Child {
     this.exited = new Promise<ChildExit>((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
-        if (this.killTimer) clearTimeout(this.killTimer);
+        this.killTimer?.clear();
         this.dismissReaper();
         resolve(this.exit);
       });
@@ -217,7 +218,7 @@ export class Child {
   stop(graceMs: number): Promise<ChildExit> {
     if (this.running && !this.killTimer) {
       this.signal('SIGTERM');
-      this.killTimer = setTimeout(() => this.signal('SIGKILL'), Math.max(0, graceMs));
+      this.killTimer = setTimer(() => this.signal('SIGKILL'), graceMs);
     }
     return this.exited;
   }

@@ -21,6 +21,7 @@ import type { Socket } from 'node:net';
 import { ConnectionError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../errors.js';
 import { JuteReader, JuteWriter } from './jute.js';
 import { OpCode } from './records.js';
+import { setTimer } from '../duration.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -270,7 +271,7 @@ export class Transport extends EventEmitter {
         return;
       }
       let settled = false;
-      const timer = setTimeout(() => {
+      const timer = setTimer(() => {
         if (settled) return;
         settled = true;
         reject(
@@ -309,7 +310,7 @@ export class Transport extends EventEmitter {
       this.cm.queue(req, (err, reply) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         onReply?.(err);
         if (err) reject(this.toError(err, what));
         else resolve(reply as T);

@@ -81,6 +81,7 @@ import {
   sortContenders,
 } from './contenders.js';
 import { isRevokeRequest } from './revoke.js';
+import { setTimer, type Timer } from '../duration.js';
 
 export type LockFormat = 'curator' | 'kazoo';
 export type { LockMode } from './contenders.js';
@@ -382,14 +383,14 @@ export class Lock extends EventEmitter<LockEvents> {
     if (signal?.aborted) return Promise.resolve('aborted');
     if (this.woken) return Promise.resolve('wake');
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       const done = (r: 'wake' | 'timeout' | 'aborted'): void => {
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         this.wakeFn = undefined;
         resolve(r);
       };
       this.wakeFn = () => done(signal?.aborted ? 'aborted' : 'wake');
-      if (deadline !== Infinity) timer = setTimeout(() => done('timeout'), Math.max(0, deadline - Date.now()));
+      if (deadline !== Infinity) timer = setTimer(() => done('timeout'), deadline - Date.now());
     });
   }
 

@@ -17,6 +17,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { parseAuthSpec } from '../core/auth.js';
 import { parseDuration } from '../core/duration.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
@@ -154,10 +155,8 @@ export interface ConnectionSettings {
   context?: string;
 }
 
-export function parseAuth(spec: string): AuthInfo {
-  const i = spec.indexOf(':');
-  if (i <= 0 || i === spec.length - 1) throw new UsageError('invalid --auth value', 'use scheme:credential, e.g. digest:user:password');
-  return { scheme: spec.slice(0, i), credential: spec.slice(i + 1) };
+export function parseAuth(spec: string, source = '--auth'): AuthInfo {
+  return parseAuthSpec(spec, source);
 }
 
 export function validateServer(server: string): string {
@@ -208,7 +207,8 @@ export function resolveConnection(
   validateServer(server);
   const authSpec = flags.auth ?? env.ZKCTL_AUTH ?? ctx?.auth;
   const timeoutSpec = flags.timeout ?? ctx?.timeout;
-  const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, 'timeout') : DEFAULT_TIMEOUT_MS;
+  const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, '--timeout') : DEFAULT_TIMEOUT_MS;
   if (timeoutMs <= 0) throw new UsageError('--timeout must be positive');
-  return { server, auth: authSpec ? [parseAuth(authSpec)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
+  const authFrom = flags.auth !== undefined ? '--auth' : env.ZKCTL_AUTH !== undefined ? 'ZKCTL_AUTH' : `auth of context ${ctxName}`;
+  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
 }

@@ -58,7 +58,7 @@ Refused (exit 2): / and the /zookeeper subtree (under a chroot, /zookeeper is an
       if (last > 0 && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     } else if (dryRun) {
       const stat = await session.exists(path);
-      if (!stat) throw new ZkError(ZkCode.NO_NODE, path);
+      if (!stat) throw await session.noNode(path);
       if (version !== undefined && stat.version !== version) throw new ZkError(ZkCode.BAD_VERSION, path);
       if (stat.numChildren > 0) throw new ZkError(ZkCode.NOT_EMPTY, path);
       deleted = 1;

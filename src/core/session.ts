@@ -17,7 +17,7 @@
  *   (setWatches2); one-shot watches are re-registered by the wire client.
  */
 import { EventEmitter } from 'node:events';
-import { ConnectionError, SessionExpiredError, UsageError, ZkCode, ZkError, ZkctlError } from './errors.js';
+import { ChrootMissingError, ConnectionError, SessionExpiredError, UsageError, ZkCode, ZkError, ZkctlError } from './errors.js';
 import { createDebug } from './debug.js';
 import { validatePath } from './paths.js';
 import type { JuteReader } from './protocol/jute.js';
@@ -41,6 +41,7 @@ import {
   writeMulti,
 } from './protocol/records.js';
 import { Transport, body, fmtMs, type Notification } from './protocol/transport.js';
+import { setTimer } from './duration.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
 export { CreateFlag, OpCode, Perm, OPEN_ACL_UNSAFE, CREATOR_ALL_ACL, READ_ACL_UNSAFE, WatcherType } from './protocol/records.js';
@@ -118,7 +119,47 @@ export class Session extends EventEmitter {
   static async connect(opts: SessionOptions): Promise<Session> {
     const s = new Session(opts);
     await s.waitConnected(s.timeoutMs);
+    s.checkChroot();
     return s;
+  }
+
+  /** Does the chroot exist on the server? (undefined: no chroot, or not known yet.) */
+  private chrootExists?: Promise<boolean>;
+
+  /**
+   * Under a chroot, ask once (pipelined, not awaited) whether the chroot itself
+   * exists, so that a NO_NODE can say "chroot /app does not exist" instead of
+   * "/: no such node". Its reply comes before any later request's (FIFO).
+   */
+  private checkChroot(): void {
+    if (!this.chroot) return;
+    this.chrootExists = this.exists('/').then(
+      (st) => st !== null,
+      () => true,
+    );
+  }
+
+  /**
+   * The error for "`path` does not exist" found by a read (exists() was null):
+   * a ChrootMissingError when the chroot itself is missing, else ZkError NO_NODE.
+   */
+  async noNode(path: string): Promise<ZkError> {
+    return this.explainNoNode(new ZkError(ZkCode.NO_NODE, path), path);
+  }
+
+  /** `e`, or a ChrootMissingError when it is a NO_NODE caused by a missing chroot. */
+  private async explainNoNode(e: ZkError, path: string | undefined): Promise<ZkError> {
+    if (!this.chrootExists || e.code !== ZkCode.NO_NODE || e instanceof ChrootMissingError) return e;
+    let exists = await this.chrootExists;
+    if (!exists) {
+      // Missing at connect time: it may have been created since (ask again, and remember).
+      this.checkChroot();
+      exists = await this.chrootExists;
+    }
+    if (exists) return e;
+    const m = new ChrootMissingError(this.chroot, path, this.connectString.split('/')[0]);
+    (m as ZkError & { results?: unknown }).results = (e as ZkError & { results?: unknown }).results;
+    return m;
   }
 
   get state(): SessionState {
@@ -203,7 +244,7 @@ export class Session extends EventEmitter {
     return new Promise((resolve, reject) => {
       const t = this.transport;
       const done = (err?: Error): void => {
-        clearTimeout(timer);
+        timer.clear();
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
         if (err) {
@@ -216,7 +257,7 @@ export class Session extends EventEmitter {
         else if (s === 'lost') done(new SessionExpiredError('session expired while connecting'));
       };
       const onAuth = (): void => done(new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
-      const timer = setTimeout(() => {
+      const timer = setTimer(() => {
         const tried = t.describeServers();
         done(
           new ConnectionError(`cannot reach ZooKeeper within ${fmtMs(timeoutMs)}: tried ${tried}`, {
@@ -261,12 +302,13 @@ export class Session extends EventEmitter {
   }
 
   private send<T>(op: number, b: Buffer | null, parse: ((r: JuteReader) => T) | null, what: string, path?: string, onReply?: (err: unknown) => void): Promise<T> {
-    return this.transport.send(op, b, parse, this.timeoutMs, what, onReply).catch((e: unknown) => {
+    return this.transport.send(op, b, parse, this.timeoutMs, what, onReply).catch(async (e: unknown) => {
       if (e instanceof ZkError && path !== undefined && e.path === undefined) {
         const z = new ZkError(e.code, path);
         (z as ZkError & { results?: unknown }).results = (e as ZkError & { results?: unknown }).results;
-        throw z;
+        e = z;
       }
+      if (e instanceof ZkError && e.code === ZkCode.NO_NODE && op !== OpCode.exists) throw await this.explainNoNode(e, path);
       throw e;
     });
   }

@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { parseAuthSpec } from '../core/auth.js';
 import { parseDuration } from '../core/duration.js';
+import { parseYamlFile } from '../core/yaml-input.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
 
@@ -47,7 +48,7 @@ export function loadConfig(path = configPath()): ConfigFile {
   let doc: unknown;
   try {
     const text = readFileSync(path, 'utf8');
-    doc = parseContextsText(text) ?? yaml().parse(text);
+    doc = parseContextsText(text) ?? parseYamlFile(text);
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
   }

@@ -40,9 +40,9 @@
  * Core: no printing; output goes to the sink the caller gives.
  */
 import { TextDecoder } from 'node:util';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { ChrootMissingError, InterruptedError, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from './errors.js';
 import { assertNotReserved, isReserved, parentOf, validatePath } from './paths.js';
+import { parseYamlDocument, toPlain, type YamlProblem } from './yaml-input.js';
 import { type ACL, OPEN_ACL_UNSAFE, type MultiOp, type MultiResult, type Stat } from './protocol/records.js';
 import { isConnectionProblem, type Session } from './session.js';
 import { walk } from './tree.js';
@@ -568,18 +568,21 @@ function readJson(text: string, source: string): RawBackup {
   return { header, items: nodes.map((value, i) => ({ value, where: `nodes[${i}]` })), endWhere: '' };
 }
 
-/** Where a YAML error is, as "line:col" (1-based) from its linePos. */
-function yamlWhere(e: YAMLError, lineOffset: number): string {
-  const lp = e.linePos?.[0];
-  return lp ? `${lp.line + lineOffset}:${lp.col}` : `${lineOffset + 1}`;
+/** Where a YAML problem is, as "line:col" (1-based), `lineOffset` lines into the file. */
+function yamlWhere(p: YamlProblem, lineOffset: number): string {
+  return p.line !== undefined ? `${p.line + lineOffset}:${p.col}` : `${lineOffset + 1}`;
 }
 
+/**
+ * Parse YAML text (linear in its size, duplicate keys refused: yaml-input.ts);
+ * syntax errors, duplicate keys and alias bombs are BackupFileErrors (exit 2) naming file and line.
+ */
 function parseYamlText(text: string, source: string, lineOffset: number): unknown {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, version: '1.2' });
-  const err = doc.errors[0];
-  if (err) throw fileError(source, yamlWhere(err, lineOffset), `invalid YAML: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
-  return doc.toJS({ maxAliasCount: 100 });
+  const parsed = parseYamlDocument(text, { version: '1.2' }, lineOffset);
+  if (parsed.error) throw fileError(source, yamlWhere(parsed.error, lineOffset), `invalid YAML: ${parsed.error.message}`);
+  const plain = toPlain(parsed);
+  if (plain.error) throw fileError(source, yamlWhere(plain.error, lineOffset), `invalid YAML: ${plain.error.message}`);
+  return plain.value;
 }
 
 const FAST_LINE0 = /^- ([a-z0-9]+): (.*)$/;

@@ -17,7 +17,7 @@ export default class Rm extends BaseCommand<typeof Rm> {
 
 -v VERSION: only if the node's data version is VERSION (exit 5 otherwise); with -r it is checked before anything is deleted.
 
-Refused (exit 2): / and the /zookeeper subtree (under a chroot, /zookeeper is an ordinary node).`;
+Refused (exit 2): / and the /zookeeper subtree, judged on the server-side path (under the chroot /app, /zookeeper is an ordinary node; under the chroot /zookeeper, everything is refused).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /app/old',
     '<%= config.bin %> <%= command.id %> -r /app/cache',

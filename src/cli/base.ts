@@ -162,10 +162,26 @@ export function formatError(err: unknown, commandId?: string): string {
     .map((l) => l.trim().replace(/^Error:\s*/, ''))
     .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with --help$/i.test(l));
   let msg = lines.join('; ');
+  if (e.oclif) msg = hideTypedValues(msg);
   if (e instanceof ZkctlError) {
     if (e.hint) msg += ` (${e.hint})`;
   } else if (e.oclif) {
     msg += ` (see: zkctl ${commandId ? commandId.replace(/:/g, ' ') + ' ' : ''}--help)`;
   }
   return `zkctl: ${msg}`;
+}
+
+/**
+ * oclif's parse errors repeat what was typed ("Nonexistent flag: --aut=digest:u:S3cr3t"):
+ * a value given with = may be a secret (a misspelt --auth), so every NAME=VALUE word of
+ * the command line shows as NAME=… (the flag's name only).
+ */
+export function hideTypedValues(msg: string, argv: readonly string[] = process.argv.slice(2)): string {
+  for (const a of argv) {
+    const i = a.indexOf('=');
+    if (i < 0 || i === a.length - 1) continue;
+    msg = msg.split(a).join(`${a.slice(0, i)}=…`);
+  }
+  // Whatever oclif quotes that the argv did not match as a whole (e.g. --flag=value inside a longer word).
+  return msg.replace(/(Nonexistent flags?: |Unexpected arguments?: )(.*)$/, (_m, head: string, rest: string) => head + rest.replace(/(-{0,2}[^\s=,]+)=[^,]*/g, '$1=…'));
 }

@@ -20,6 +20,8 @@ import { UsageError, ZkctlError } from '../core/errors.js';
 import { parseConnectString } from '../core/connect-string.js';
 import { parseDuration } from '../core/duration.js';
 import { FileWriteError, updateFileSync } from '../core/file-write.js';
+import { parseAuthSpec } from '../core/auth.js';
+import { parseYamlFile } from '../core/yaml-input.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
 
@@ -125,7 +127,7 @@ export function loadConfig(path = configPath()): ConfigFile {
   let doc: unknown;
   try {
     const text = readFileSync(path, 'utf8');
-    doc = parseContextsText(text) ?? yaml().parse(text);
+    doc = parseContextsText(text) ?? parseYamlFile(text);
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`, 'fix or remove the file');
   }
@@ -320,10 +322,8 @@ export interface ConnectionSettings {
   context?: string;
 }
 
-export function parseAuth(spec: string): AuthInfo {
-  const i = spec.indexOf(':');
-  if (i <= 0 || i === spec.length - 1) throw new UsageError('invalid --auth value', 'use scheme:credential, e.g. digest:user:password');
-  return { scheme: spec.slice(0, i), credential: spec.slice(i + 1) };
+export function parseAuth(spec: string, source = '--auth'): AuthInfo {
+  return parseAuthSpec(spec, source);
 }
 
 export function validateServer(server: string): string {
@@ -372,7 +372,8 @@ export function resolveConnection(
   validateServer(server);
   const authSpec = flags.auth ?? env.ZKCTL_AUTH ?? ctx?.auth;
   const timeoutSpec = flags.timeout ?? ctx?.timeout;
-  const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, 'timeout') : DEFAULT_TIMEOUT_MS;
+  const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, '--timeout') : DEFAULT_TIMEOUT_MS;
   if (timeoutMs <= 0) throw new UsageError('--timeout must be positive');
-  return { server, auth: authSpec ? [parseAuth(authSpec)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
+  const authFrom = flags.auth !== undefined ? '--auth' : env.ZKCTL_AUTH !== undefined ? 'ZKCTL_AUTH' : `auth of context ${ctxName}`;
+  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
 }

@@ -35,9 +35,9 @@ export interface HoldSettings {
 export function parseHoldFlags(flags: { 'session-timeout'?: string; grace?: string; timeout?: string }): HoldSettings {
   const sessionTimeoutMs = parseDuration(flags['session-timeout'] ?? '30s', 'session timeout');
   if (sessionTimeoutMs <= 0) throw new UsageError('--session-timeout must be positive');
-  const graceMs = parseDuration(flags.grace ?? '5s', 'grace');
+  const graceMs = parseDuration(flags.grace ?? '5s', 'grace', { zero: true });
   const s: HoldSettings = { sessionTimeoutMs, graceMs };
-  if (flags.timeout !== undefined) s.waitMs = parseDuration(flags.timeout, 'timeout');
+  if (flags.timeout !== undefined) s.waitMs = parseDuration(flags.timeout, '--timeout');
   return s;
 }
 

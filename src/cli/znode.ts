@@ -7,7 +7,7 @@ import v8 from 'node:v8';
  */
 import { Args, Flags } from '@oclif/core';
 import { ExitCode, ZkCode, type ZkError, ZkctlError, UsageError } from '../core/errors.js';
-import { isReserved, validatePath } from '../core/paths.js';
+import { assertNotReserved, validatePath } from '../core/paths.js';
 import { parseConnectString } from '../core/connect-string.js';
 
 /** A required PATH argument. */
@@ -26,13 +26,12 @@ export function chrootOf(server: string): string {
 
 /**
  * Writers refuse the server's own /zookeeper subtree (quota and config live
- * there and are managed by the server). Under a chroot, /zookeeper is an
- * ordinary node and allowed.
+ * there and are managed by the server), judged on the server-side path
+ * (chroot + path): under a chroot /app, /zookeeper is an ordinary node; under
+ * the chroot /zookeeper, everything is refused.
  */
 export function assertWritable(path: string, server: string, what = 'write'): void {
-  if (chrootOf(server) === '' && isReserved(path)) {
-    throw new UsageError(`refusing to ${what} ${path}: /zookeeper is the server's own subtree`);
-  }
+  assertNotReserved(path, chrootOf(server), what);
 }
 
 export const versionFlag = Flags.string({

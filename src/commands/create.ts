@@ -4,8 +4,8 @@ import { assertWritable, checkPath, chrootOf, fileFlag, interruptSignal } from '
 import { parseAcls } from '../core/acl.js';
 import { assertRequestFits, readData } from '../core/data.js';
 import { parseDuration } from '../core/duration.js';
-import { ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../core/errors.js';
-import { ensurePath } from '../core/nodes.js';
+import { ChrootMissingError, ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../core/errors.js';
+import { createWithParents } from '../core/nodes.js';
 import { parentOf } from '../core/paths.js';
 import { OPEN_ACL_UNSAFE, type CreateMode, type Session } from '../core/session.js';
 import { statJson } from '../output/znode.js';
@@ -77,12 +77,12 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
       try {
         created = await session.create(path, data, opts);
       } catch (e) {
-        if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
+        if (!isZkCode(e, ZkCode.NO_NODE) || e instanceof ChrootMissingError) throw e;
         if (!f.parents) {
           throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
         }
-        await ensurePath(session, parentOf(path));
-        created = await session.create(path, data, opts);
+        // Made persistent; an existing ancestor that is a container may be reaped meanwhile: made again.
+        created = await createWithParents(session, path, data, opts, { parents: 'persistent' });
       }
       const result = { path: created.path, stat: statJson(created.stat) };
       if (!this.jsonEnabled()) this.printer.text(created.path, result);

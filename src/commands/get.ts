@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { checkPath, interruptSignal } from '../cli/znode.js';
 import { type DataFormat, DATA_FORMATS, dataForJson, formatData, parseJsonData, parseYamlData } from '../core/data.js';
-import { parseDuration } from '../core/duration.js';
+import { parseDuration, setTimer, type Timer } from '../core/duration.js';
 import { InterruptedError, UsageError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../core/errors.js';
 import type { Session, Stat, WatchEvent } from '../core/session.js';
 import { statFields, statJson, writeOut } from '../output/znode.js';
@@ -74,7 +74,7 @@ export default class Get extends BaseCommand<typeof Get> {
   /** Read `path` with a watch, wait for its data to change; the new data and stat. */
   private async nextChange(session: Session, path: string, waitMs?: number): Promise<{ data: Buffer; stat: Stat }> {
     const intr = interruptSignal();
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     let onLost: (() => void) | undefined;
     let fired: (ev: WatchEvent) => void = () => undefined;
     const change = new Promise<WatchEvent>((resolve) => (fired = resolve));
@@ -85,13 +85,13 @@ export default class Get extends BaseCommand<typeof Get> {
         intr.signal.addEventListener('abort', () => reject(new InterruptedError()));
         onLost = () => reject(new SessionExpiredError(`session expired while waiting for a change of ${path}`));
         session.once('lost', onLost);
-        if (waitMs !== undefined) timer = setTimeout(() => reject(new TimeoutError(`no change of ${path} within ${this.flags.for}`)), waitMs);
+        if (waitMs !== undefined) timer = setTimer(() => reject(new TimeoutError(`no change of ${path} within ${this.flags.for}`)), waitMs);
         change.then(resolve, reject);
       });
       if (ev.type === 'deleted') throw new ZkError(ZkCode.NO_NODE, path, 'deleted while waiting');
       return await session.get(path);
     } finally {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       if (onLost) session.removeListener('lost', onLost);
       intr.dispose();
     }

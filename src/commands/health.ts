@@ -33,7 +33,7 @@ Exit 0 when healthy; a member down while the quorum serves is reported as "degra
 
   async run(): Promise<HealthReport> {
     const c = this.connection;
-    const waitMs = this.flags.wait ? parseDuration(this.flags.wait, '--wait') : 0;
+    const waitMs = this.flags.wait ? parseDuration(this.flags.wait, '--wait', { zero: true }) : 0;
     const ac = new AbortController();
     const onSig = (): void => ac.abort();
     process.once('SIGINT', onSig);

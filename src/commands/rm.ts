@@ -17,7 +17,7 @@ export default class Rm extends BaseCommand<typeof Rm> {
 
 -v VERSION: only if the node's data version is VERSION (exit 5 otherwise); with -r it is checked before anything is deleted.
 
-Refused (exit 2): / and the /zookeeper subtree (under a chroot, /zookeeper is an ordinary node).`;
+Refused (exit 2): / and the /zookeeper subtree, judged on the server-side path (under the chroot /app, /zookeeper is an ordinary node; under the chroot /zookeeper, everything is refused).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /app/old',
     '<%= config.bin %> <%= command.id %> -r /app/cache',
@@ -58,7 +58,7 @@ Refused (exit 2): / and the /zookeeper subtree (under a chroot, /zookeeper is an
       if (last > 0 && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     } else if (dryRun) {
       const stat = await session.exists(path);
-      if (!stat) throw new ZkError(ZkCode.NO_NODE, path);
+      if (!stat) throw await session.noNode(path);
       if (version !== undefined && stat.version !== version) throw new ZkError(ZkCode.BAD_VERSION, path);
       if (stat.numChildren > 0) throw new ZkError(ZkCode.NOT_EMPTY, path);
       deleted = 1;

@@ -4,7 +4,6 @@ import { BaseCommand } from '../cli/base.js';
 import { stateDir } from '../cli/context.js';
 import { checkPath } from '../cli/znode.js';
 import { formatHostPort, parseConnectString } from '../core/connect-string.js';
-import { ZkCode, ZkError } from '../core/errors.js';
 import { runShell } from '../core/shell/index.js';
 
 /** $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history). */
@@ -39,7 +38,7 @@ Not on a terminal (commands piped in): no prompt and no history; each line is ru
   async run(): Promise<void> {
     const cwd = this.flags.cd ? checkPath(this.flags.cd) : '/';
     const session = await this.session({ renew: true });
-    if (!(await session.exists(cwd))) throw new ZkError(ZkCode.NO_NODE, cwd);
+    if (!(await session.exists(cwd))) throw await session.noNode(cwd);
     const interactive = !!process.stdin.isTTY && !!process.stdout.isTTY;
     const c = this.connection;
     const status = await runShell({

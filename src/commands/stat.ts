@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { checkPath } from '../cli/znode.js';
-import { ZkCode, ZkError } from '../core/errors.js';
 import { statFields, statJson } from '../output/znode.js';
 
 export default class StatCmd extends BaseCommand<typeof StatCmd> {
@@ -14,7 +13,7 @@ export default class StatCmd extends BaseCommand<typeof StatCmd> {
     const path = checkPath(this.args.path);
     const session = await this.session();
     const stat = await session.exists(path);
-    if (!stat) throw new ZkError(ZkCode.NO_NODE, path);
+    if (!stat) throw await session.noNode(path);
     const result = { path, ...statJson(stat) };
     if (!this.jsonEnabled()) this.printer.object(result, { sep: '=', fields: statFields(stat) });
     return result;

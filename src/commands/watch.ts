@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../cli/base.js';
-import { parseDuration } from '../core/duration.js';
-import { UsageError } from '../core/errors.js';
+import { parseDuration, setTimer } from '../core/duration.js';
 import { validatePath } from '../core/paths.js';
 import { childEnv } from '../core/proc.js';
 import { watchZnode, type WatchNotice, type ZnodeEvent, type ZnodeWatch } from '../core/recipes/watchers.js';
@@ -103,7 +102,6 @@ Ends after --count events or --for a duration (exit 0), or on Ctrl-C (exit 130).
   async run(): Promise<WatchResult | undefined> {
     const path = validatePath(this.args.path);
     const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
-    if (forMs !== undefined && forMs <= 0) throw new UsageError('--for must be positive');
     const json = this.outputFormat === 'json';
     const color = this.printer.color;
     const session = await this.session({ renew: true });
@@ -129,12 +127,12 @@ Ends after --count events or --for a duration (exit 0), or on Ctrl-C (exit 130).
     const onSignal = (): void => finish('interrupted');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const timer = forMs !== undefined ? setTimeout(() => finish('for'), forMs) : undefined;
+    const timer = forMs !== undefined ? setTimer(() => finish('for'), forMs) : undefined;
     let watch: ZnodeWatch | undefined;
     this.onCleanup(async () => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       await watch?.stop();
     });
 

@@ -40,9 +40,9 @@
  * Core: no printing; output goes to the sink the caller gives.
  */
 import { TextDecoder } from 'node:util';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
-import { InterruptedError, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from './errors.js';
-import { isReserved, parentOf, validatePath } from './paths.js';
+import { ChrootMissingError, InterruptedError, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from './errors.js';
+import { assertNotReserved, isReserved, parentOf, validatePath } from './paths.js';
+import { parseYamlDocument, toPlain, type YamlProblem } from './yaml-input.js';
 import { type ACL, OPEN_ACL_UNSAFE, type MultiOp, type MultiResult, type Stat } from './protocol/records.js';
 import { isConnectionProblem, type Session } from './session.js';
 import { walk } from './tree.js';
@@ -334,10 +334,7 @@ export function pruneReserved(session: Session, root: string): ((p: string) => b
   return root === '/' && !session.chroot ? (p: string) => isReserved(p) : undefined;
 }
 
-/** Is `path` the server's own subtree on this session (never under a chroot)? */
-function reservedOn(session: Session, path: string): boolean {
-  return !session.chroot && isReserved(path);
-}
+
 
 /**
  * Stream the subtree at `root` to `write` as a backup file. Holds at most the
@@ -378,7 +375,7 @@ export async function exportTree(
       opts.onProgress?.(sum.nodes);
     }
   }
-  if (!started) throw new ZkError(ZkCode.NO_NODE, root);
+  if (!started) throw await session.noNode(root);
   buf += formatTrailer(sum.nodes, opts.format);
   await write(buf);
   opts.onProgress?.(sum.nodes);
@@ -571,18 +568,21 @@ function readJson(text: string, source: string): RawBackup {
   return { header, items: nodes.map((value, i) => ({ value, where: `nodes[${i}]` })), endWhere: '' };
 }
 
-/** Where a YAML error is, as "line:col" (1-based) from its linePos. */
-function yamlWhere(e: YAMLError, lineOffset: number): string {
-  const lp = e.linePos?.[0];
-  return lp ? `${lp.line + lineOffset}:${lp.col}` : `${lineOffset + 1}`;
+/** Where a YAML problem is, as "line:col" (1-based), `lineOffset` lines into the file. */
+function yamlWhere(p: YamlProblem, lineOffset: number): string {
+  return p.line !== undefined ? `${p.line + lineOffset}:${p.col}` : `${lineOffset + 1}`;
 }
 
+/**
+ * Parse YAML text (linear in its size, duplicate keys refused: yaml-input.ts);
+ * syntax errors, duplicate keys and alias bombs are BackupFileErrors (exit 2) naming file and line.
+ */
 function parseYamlText(text: string, source: string, lineOffset: number): unknown {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true, version: '1.2' });
-  const err = doc.errors[0];
-  if (err) throw fileError(source, yamlWhere(err, lineOffset), `invalid YAML: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
-  return doc.toJS({ maxAliasCount: 100 });
+  const parsed = parseYamlDocument(text, { version: '1.2' }, lineOffset);
+  if (parsed.error) throw fileError(source, yamlWhere(parsed.error, lineOffset), `invalid YAML: ${parsed.error.message}`);
+  const plain = toPlain(parsed);
+  if (plain.error) throw fileError(source, yamlWhere(plain.error, lineOffset), `invalid YAML: ${plain.error.message}`);
+  return plain.value;
 }
 
 const FAST_LINE0 = /^- ([a-z0-9]+): (.*)$/;
@@ -935,7 +935,7 @@ function dataDetail(a: Buffer, b: Buffer): string {
  */
 export async function planImport(session: Session, backup: Backup, target: string, mode: ImportMode, opts: PlanOptions = {}): Promise<ImportPlan> {
   validatePath(target);
-  if (reservedOn(session, target)) throw new UsageError(`refusing to import into ${target}: /zookeeper is the server's own subtree`);
+  assertNotReserved(target, session.chroot, 'import into');
   const plan: ImportPlan = {
     target,
     mode,
@@ -953,7 +953,9 @@ export async function planImport(session: Session, backup: Backup, target: strin
     if (target !== '/') {
       const parent = parentOf(target);
       if (!(await session.exists(parent))) {
-        throw Object.assign(new ZkError(ZkCode.NO_NODE, parent), {
+        const e = await session.noNode(parent);
+        if (e instanceof ChrootMissingError) throw e;
+        throw Object.assign(e, {
           hint: `the parent of ${target} must exist: create it first (zkctl create ${parent})`,
         }) as ZkError;
       }
@@ -976,7 +978,7 @@ export async function planImport(session: Session, backup: Backup, target: strin
   for (const n of backup.nodes) {
     inBackup.add(n.path);
     const path = absPath(target, n.path);
-    if (reservedOn(session, path)) throw new UsageError(`refusing to import ${path}: /zookeeper is the server's own subtree`);
+    assertNotReserved(path, session.chroot, 'import');
     const ex = existing.get(n.path);
     if (n.type === 'ephemeral') {
       plan.counts.skip++;

@@ -7,6 +7,7 @@
 import { readFile, stat as fsStat } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { yaml } from './lazy.js';
+import { parseYamlDocument, toPlain } from './yaml-input.js';
 import type { ACL } from './protocol/records.js';
 
 /**
@@ -125,11 +126,12 @@ export function parseJsonData(b: Buffer, path?: string): unknown {
 export function parseYamlData(b: Buffer, path?: string): unknown {
   const where = path ? `${path}: ` : '';
   if (!isUtf8(b)) throw new UsageError(`${where}data is not valid YAML (not UTF-8 text)`);
-  try {
-    return yaml().parse(b.toString('utf8'), { strict: true, uniqueKeys: true });
-  } catch (e) {
-    throw new UsageError(`${where}data is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  // Linear in the number of keys, duplicates refused, alias bombs refused (yaml-input.ts).
+  const parsed = parseYamlDocument(b.toString('utf8'), { strict: true });
+  const plain = parsed.error ? { error: parsed.error, value: undefined } : toPlain(parsed);
+  const problem = plain.error;
+  if (problem) throw new UsageError(`${where}data is not valid YAML${problem.line !== undefined ? ` (line ${problem.line})` : ''}: ${problem.message}`);
+  return plain.value;
 }
 
 /**

@@ -202,6 +202,20 @@ export class ZkError extends ZkctlError {
   }
 }
 
+/**
+ * NO_NODE because the session's chroot itself does not exist on the server
+ * (every path under it is then missing): says so, instead of "/: no such node".
+ */
+export class ChrootMissingError extends ZkError {
+  readonly chroot: string;
+  constructor(chroot: string, path?: string, hosts = 'HOST:PORT') {
+    super(ZkCode.NO_NODE, path);
+    this.chroot = chroot;
+    this.message = `chroot ${chroot} does not exist on the server${path ? `, so ${path} does not either` : ''}`;
+    (this as { hint?: string }).hint = `create it first: zkctl create ${chroot} --server ${hosts}; or fix the chroot in --server, ZKCTL_SERVER or the context`;
+  }
+}
+
 export function isZkCode(err: unknown, code: number): boolean {
   return err instanceof ZkError && err.code === code;
 }

@@ -42,7 +42,26 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** True for /zookeeper and everything under it (the server's own subtree). */
+/** True for /zookeeper and everything under it (the server's own subtree), as the server sees the path. */
 export function isReserved(path: string): boolean {
   return path === '/zookeeper' || path.startsWith('/zookeeper/');
+}
+
+/** `path` as the server sees it under `chroot` ('' or e.g. /app): chroot + path. */
+export function serverPath(path: string, chroot = ''): string {
+  const c = chroot.replace(/\/+$/, '');
+  if (!c) return path;
+  return path === '/' ? c : `${c}${path}`;
+}
+
+/**
+ * The /zookeeper guard for writers, on the server-side path: a UsageError when
+ * `path` (under `chroot`) is in the server's own subtree. Under a chroot such as
+ * /app, /zookeeper is an ordinary node; under /zookeeper (or below it) every path is refused.
+ */
+export function assertNotReserved(path: string, chroot = '', what = 'write'): void {
+  const real = serverPath(path, chroot);
+  if (!isReserved(real)) return;
+  const where = real === path ? '' : ` (${real} on the server, through the chroot ${chroot})`;
+  throw new UsageError(`refusing to ${what} ${path}${where}: /zookeeper is the server's own subtree`);
 }

@@ -32,6 +32,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UsageError } from './errors.js';
+import { setTimer, type Timer } from './duration.js';
 
 /**
  * The environment for a child zkctl starts (lock/elect CMD, services register
@@ -248,7 +249,7 @@ export class Child {
   /** A stop needed SIGKILL: the grace ran out (zkctl's, or the reaper watchdog's), or SIGKILL was sent outright. */
   escalated = false;
   private exit?: ChildExit;
-  private killTimer?: NodeJS.Timeout;
+  private killTimer?: Timer;
   private heartbeat?: NodeJS.Timeout;
   private reaper?: ChildProcess;
   private reaperClosed: Promise<void>;
@@ -297,7 +298,7 @@ export class Child {
     this.exited = new Promise<ChildExit>((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
-        if (this.killTimer) clearTimeout(this.killTimer);
+        this.killTimer?.clear();
         resolve(this.exit);
       });
     });
@@ -451,7 +452,7 @@ export class Child {
   stop(graceMs: number): Promise<ChildExit> {
     if (this.running && !this.killTimer) {
       this.signal('SIGTERM');
-      this.killTimer = setTimeout(() => this.signal('SIGKILL'), Math.max(0, graceMs));
+      this.killTimer = setTimer(() => this.signal('SIGKILL'), graceMs);
     }
     return this.exited;
   }

@@ -57,7 +57,7 @@
  * - Every deadline and margin here uses a monotonic clock (performance.now()).
  */
 import { EventEmitter } from 'node:events';
-import { ConnectionError, SessionExpiredError, UsageError, ZkCode, ZkError, ZkctlError } from './errors.js';
+import { ChrootMissingError, ConnectionError, SessionExpiredError, UsageError, ZkCode, ZkError, ZkctlError } from './errors.js';
 import { createDebug } from './debug.js';
 import { validatePath } from './paths.js';
 import type { JuteReader } from './protocol/jute.js';
@@ -83,6 +83,7 @@ import {
 import { KeeperState, Transport, body, fmtMs, monoNow, type Notification } from './protocol/transport.js';
 import { EventType } from './protocol/records.js';
 import { parseConnectString } from './connect-string.js';
+import { setTimer } from './duration.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
 export { CreateFlag, OpCode, Perm, OPEN_ACL_UNSAFE, CREATOR_ALL_ACL, READ_ACL_UNSAFE, WatcherType } from './protocol/records.js';
@@ -174,7 +175,47 @@ export class Session extends EventEmitter {
       await s.close();
       throw e;
     }
+    s.checkChroot();
     return s;
+  }
+
+  /** Does the chroot exist on the server? (undefined: no chroot, or not known yet.) */
+  private chrootExists?: Promise<boolean>;
+
+  /**
+   * Under a chroot, ask once (pipelined, not awaited) whether the chroot itself
+   * exists, so that a NO_NODE can say "chroot /app does not exist" instead of
+   * "/: no such node". Its reply comes before any later request's (FIFO).
+   */
+  private checkChroot(): void {
+    if (!this.chroot) return;
+    this.chrootExists = this.exists('/').then(
+      (st) => st !== null,
+      () => true,
+    );
+  }
+
+  /**
+   * The error for "`path` does not exist" found by a read (exists() was null):
+   * a ChrootMissingError when the chroot itself is missing, else ZkError NO_NODE.
+   */
+  async noNode(path: string): Promise<ZkError> {
+    return this.explainNoNode(new ZkError(ZkCode.NO_NODE, path), path);
+  }
+
+  /** `e`, or a ChrootMissingError when it is a NO_NODE caused by a missing chroot. */
+  private async explainNoNode(e: ZkError, path: string | undefined): Promise<ZkError> {
+    if (!this.chrootExists || e.code !== ZkCode.NO_NODE || e instanceof ChrootMissingError) return e;
+    let exists = await this.chrootExists;
+    if (!exists) {
+      // Missing at connect time: it may have been created since (ask again, and remember).
+      this.checkChroot();
+      exists = await this.chrootExists;
+    }
+    if (exists) return e;
+    const m = new ChrootMissingError(this.chroot, path, this.connectString.split('/')[0]);
+    (m as ZkError & { results?: unknown }).results = (e as ZkError & { results?: unknown }).results;
+    return m;
   }
 
   get state(): SessionState {
@@ -271,7 +312,7 @@ export class Session extends EventEmitter {
     return new Promise((resolve, reject) => {
       const t = this.transport;
       const done = (err?: Error): void => {
-        clearTimeout(timer);
+        timer.clear();
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
         if (err) reject(err);
@@ -283,7 +324,7 @@ export class Session extends EventEmitter {
         else if (s === 'closed') done(new ConnectionError('session is closed'));
       };
       const onAuth = (): void => done(new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
-      const timer = setTimeout(() => {
+      const timer = setTimer(() => {
         const tried = t.describeServers();
         done(
           new ConnectionError(`cannot reach ZooKeeper within ${fmtMs(timeoutMs)}: tried ${tried}`, {
@@ -332,12 +373,13 @@ export class Session extends EventEmitter {
   }
 
   private send<T>(op: number, b: Buffer | null, parse: ((r: JuteReader) => T) | null, what: string, path?: string, onReply?: (err: unknown) => void): Promise<T> {
-    return this.transport.send(op, b, parse, this.timeoutMs, what, onReply).catch((e: unknown) => {
+    return this.transport.send(op, b, parse, this.timeoutMs, what, onReply).catch(async (e: unknown) => {
       if (e instanceof ZkError && path !== undefined && e.path === undefined) {
         const z = new ZkError(e.code, path);
         (z as ZkError & { results?: unknown }).results = (e as ZkError & { results?: unknown }).results;
-        throw z;
+        e = z;
       }
+      if (e instanceof ZkError && e.code === ZkCode.NO_NODE && op !== OpCode.exists) throw await this.explainNoNode(e, path);
       throw e;
     });
   }

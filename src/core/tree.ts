@@ -26,7 +26,7 @@
  * waiting for their replies.
  */
 import { InterruptedError, UsageError, ZkCode, ZkError } from './errors.js';
-import { baseName, isReserved, joinPath, validatePath } from './paths.js';
+import { assertNotReserved, baseName, joinPath, validatePath } from './paths.js';
 import type { ACL, Stat } from './protocol/records.js';
 import type { Session } from './session.js';
 
@@ -540,7 +540,7 @@ export interface DeleteTreeOptions {
 export function assertDeletable(path: string, chroot = ''): void {
   validatePath(path);
   if (path === '/') throw new UsageError('refusing to delete /', 'name a subtree, e.g. /app');
-  if (!chroot && isReserved(path)) throw new UsageError(`refusing to delete ${path}: /zookeeper is the server's own subtree`);
+  assertNotReserved(path, chroot, 'delete');
 }
 
 /**
@@ -554,7 +554,7 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
   const window = Math.max(1, Math.floor(opts.window ?? 1000));
   if (opts.version !== undefined && opts.version >= 0) {
     const st = await session.exists(root);
-    if (!st) throw new ZkError(ZkCode.NO_NODE, root);
+    if (!st) throw await session.noNode(root);
     if (st.version !== opts.version) throw new ZkError(ZkCode.BAD_VERSION, root);
   }
   let count = 0;

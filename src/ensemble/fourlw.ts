@@ -4,6 +4,7 @@
  */
 import { connect } from 'node:net';
 import { ConnectionError, TimeoutError, ZkctlError } from '../core/errors.js';
+import { setTimer } from '../core/duration.js';
 
 export type FourLetterWord = 'ruok' | 'srvr' | 'mntr' | 'stat' | 'cons' | 'conf' | 'envi' | 'wchs' | 'dirs' | 'isro' | 'crst' | 'srst';
 
@@ -42,14 +43,14 @@ export function fourLetterWord(host: string, port: number, word: FourLetterWord 
     const finish = (err: Error | undefined, text?: string): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      timer.clear();
       opts.signal?.removeEventListener('abort', onAbort);
       sock.destroy();
       if (err) reject(err);
       else resolve(text ?? '');
     };
     const onAbort = (): void => finish(new ConnectionError(`${address}: ${word} aborted`));
-    const timer = setTimeout(() => finish(new TimeoutError(`${address}: no reply to '${word}' within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimer(() => finish(new TimeoutError(`${address}: no reply to '${word}' within ${timeoutMs} ms`)), timeoutMs);
     if (opts.signal) {
       if (opts.signal.aborted) return onAbort();
       opts.signal.addEventListener('abort', onAbort, { once: true });

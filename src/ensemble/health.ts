@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ensurePath } from '../core/nodes.js';
+import { createWithParents } from '../core/nodes.js';
 import { Session, type AuthInfo } from '../core/session.js';
 import { ensembleStatus, isServing, type MemberStatus } from './status.js';
 
@@ -43,6 +43,8 @@ export interface HealthOptions {
   strict?: boolean;
   /** Parent of the probe node (default /.zkctl-health, a container). */
   probePath?: string;
+  /** Test hook (see createWithParents): runs between making the probe's parent and creating the probe. */
+  afterParents?: (attempt: number) => Promise<void>;
 }
 
 /** Create an ephemeral node, read it back (after sync), delete it. */
@@ -52,10 +54,10 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
   try {
     s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000 });
     const parent = opts.probePath ?? '/.zkctl-health';
-    await ensurePath(s, parent, { mode: 'container' });
     const token = randomBytes(12).toString('hex');
     const node = `${parent}/${hostname()}-${process.pid}-${token}`;
-    await s.create(node, Buffer.from(token), { mode: 'ephemeral' });
+    // The parent is a container: the server may reap it between making it and the create.
+    await createWithParents(s, node, Buffer.from(token), { mode: 'ephemeral' }, { afterParents: opts.afterParents });
     await s.sync(node);
     const { data } = await s.get(node);
     await s.delete(node).catch(() => undefined);

@@ -3,6 +3,7 @@
  * and truncation handled. Polling based: works on any filesystem, costs one stat per interval.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { sleepMs } from '../core/duration.js';
 
 
 /** The last `n` lines of a file (all of it with n = Infinity), and the offset where the file ended. */
@@ -74,21 +75,8 @@ export async function* followFile(path: string, opts: { offset: number; signal: 
         closeSync(fd);
       }
     }
-    await abortableSleep(interval, opts.signal);
+    await sleepMs(interval, opts.signal);
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Split a byte stream into lines (keeps the incomplete tail for the next push). */

@@ -13,8 +13,8 @@
  * A member counts as down when its port refuses connections, or when it does
  * not answer two polls in a row (one slow answer is not a crash).
  */
-import { sleep } from './proc.js';
 import { isServing, memberStatus, type HostPort, type MemberMode, type MemberStatus, type StatusOptions } from './status.js';
+import { sleepMs } from '../core/duration.js';
 
 export type TimelineEventType =
   | 'initial'
@@ -318,19 +318,6 @@ export async function watchEnsemble(servers: HostPort[], opts: WatchEnsembleOpti
     opts.onSample?.(samples, now);
     for (const e of tl.update(samples, now)) await opts.onEvent(e);
     const wait = intervalMs - (Date.now() - t0);
-    if (wait > 0) await abortableSleep(wait, signal);
+    if (wait > 0) await sleepMs(wait, signal);
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (!signal) return sleep(ms);
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal!.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -217,6 +217,11 @@ count: 4
     ['ttl without ttl', 'format: zkctl-backup\nversion: 1\nnodes:\n- path: .\n  type: ttl\ncount: 1\n', /positive number of ms/],
     ['unknown type', 'format: zkctl-backup\nversion: 1\nnodes:\n- path: .\n  type: sequential\ncount: 1\n', /unknown type/],
     ['child of ephemeral', 'format: zkctl-backup\nversion: 1\nnodes:\n- path: .\n- path: e\n  type: ephemeral\n- path: e/x\ncount: 3\n', /parent is ephemeral/],
+    // issue 10.8 / 10.15: duplicate keys (found linearly) and alias bombs are exit 2 naming file and line
+    ['duplicate field', 'format: zkctl-backup\nversion: 1\nnodes:\n- path: .\n  data: x\n  data: y\ncount: 1\n', /^bad\.yaml:6:3: invalid YAML: Map keys must be unique: "data"; it is also at line 5/],
+    ['duplicate top-level key', 'format: zkctl-backup\nformat: zkctl-backup\nversion: 1\nnodes:\n- path: .\ncount: 1\n', /^bad\.yaml:2:1: invalid YAML: Map keys must be unique: "format"/],
+    ['alias bomb in a node', `format: zkctl-backup\nversion: 1\nnodes:\n- path: .\n- path: a\n  acl: [&a0 [x,x,x,x,x,x,x,x,x,x], &a1 [${'*a0,'.repeat(9)}*a0], &a2 [${'*a1,'.repeat(9)}*a1], [${'*a2,'.repeat(9)}*a2]]\ncount: 2\n`, /^bad\.yaml:6:\d+: invalid YAML: aliases expand to too much data/],
+    ['alias bomb, whole-document layout', `format: zkctl-backup\nversion: 1\nx: &a0 [x,x,x,x,x,x,x,x,x,x]\ny: &a1 [${'*a0,'.repeat(9)}*a0]\nz: &a2 [${'*a1,'.repeat(9)}*a1]\nw: [${'*a2,'.repeat(9)}*a2]\nnodes: []\ncount: 0\n`, /^bad\.yaml:4:\d+: invalid YAML: aliases expand to too much data/],
     ['json node error', '{"format":"zkctl-backup","version":1,"nodes":[{"path":"."},{"path":"a","acl":"x"}],"count":2}', /bad\.yaml:nodes\[1\]: node "a": "acl" must be a list/],
   ];
   for (const [name, text, re] of bad) {

@@ -107,6 +107,12 @@ describe('parse', () => {
     ['infinity', 'a: .inf\n', /cannot be stored/],
     ['nan', 'a: [.nan]\n', /cannot be stored/],
     ['duplicate key', 'a: 1\na: 2\n', /^x\.yaml:2:1: invalid YAML: Map keys must be unique/],
+    // issue 10.8: the library's own (quadratic) check is off; these are found by zkctl's linear one
+    ['duplicate key, nested', 'a:\n  b: 1\n  c: 2\n  b: 3\n', /^x\.yaml:4:3: invalid YAML: Map keys must be unique: "b"; it is also at line 2/],
+    ['duplicate key, quoted and plain', 'a: 1\n"a": 2\n', /^x\.yaml:2:1: invalid YAML: Map keys must be unique: "a"/],
+    ['duplicate key, in a flow mapping in a list', 'l: [{x: 1, x: 2}]\n', /^x\.yaml:1:\d+: invalid YAML: Map keys must be unique: "x"/],
+    ['duplicate key, through an alias', 'k: &k a\nm: {a: 1, *k : 2}\n', /Map keys must be unique: "a"/],
+    ['duplicate key at the end of 20k keys', `${Array.from({ length: 20_000 }, (_, i) => `k${i}: v\n`).join('')}k7: again\n`, /^x\.yaml:20001:1: invalid YAML: Map keys must be unique: "k7"; it is also at line 8/],
     ['several documents', 'a: 1\n---\nb: 2\n', /more than one YAML document/],
     ['empty document', '# nothing\n', /the document is empty/],
     ['not a mapping', '- 1\n- 2\n', /must be a mapping/],

@@ -22,9 +22,10 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
   let zkBefore: string;
   const zkState = async (): Promise<string> => {
     const kids = (await root.getChildren('/zookeeper')).children.sort();
+    const quotaKids = (await root.getChildren('/zookeeper/quota')).children.sort();
     const quota = await root.get('/zookeeper/quota');
     const acl = await root.getACL('/zookeeper');
-    return JSON.stringify([kids, quota.data.toString('hex'), quota.stat.version, acl.stat.aversion]);
+    return JSON.stringify([kids, quotaKids, quota.data.toString('hex'), quota.stat.version, quota.stat.aversion, acl.stat.aversion]);
   };
   before(async () => {
     c = await chrootSession('znode-bad-input');
@@ -36,6 +37,8 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
     // under the 1 MiB file check, over the request limit once path and header are added
     writeFileSync(join(dir, 'big'), Buffer.alloc(maxRequestBytes() - 10, 0x61));
     writeFileSync(join(dir, 'huge'), Buffer.alloc(maxRequestBytes() + 1000, 0x61));
+    writeFileSync(join(dir, 'backup.yaml'), 'format: zkctl-backup\nversion: 1\nnodes:\n- path: .\n  data: x\n- path: quota\n  data: hacked\ncount: 2\n');
+    writeFileSync(join(dir, 'cfg.yaml'), 'a: 1\n');
     root = await Session.connect({ connectString: testServer(), timeoutMs: 10_000 });
     zkBefore = await zkState();
   });
@@ -52,7 +55,7 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
     await c.close();
   });
 
-  const cases: Array<[string, string[], RegExp, { input?: Buffer; noChroot?: boolean }?]> = [
+  const cases: Array<[string, string[], RegExp, { input?: Buffer; noChroot?: boolean; chroot?: string; secret?: string; env?: Record<string, string> }?]> = [
     ['relative path', ['create', 'x/y', 'data'], /must start with \//],
     ['relative path (get)', ['get', 'x'], /must start with \//],
     ['empty path', ['create', '', 'data'], /empty/],
@@ -90,13 +93,42 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
     ['set /zookeeper/quota', ['set', '/zookeeper/quota', 'data'], /\/zookeeper/, { noChroot: true }],
     ['rm -r /zookeeper', ['rm', '-r', '/zookeeper'], /\/zookeeper/, { noChroot: true }],
     ['acl set /zookeeper', ['acl', 'set', '/zookeeper', 'world:anyone:r'], /\/zookeeper/, { noChroot: true }],
+    // issue 10.12: the guard is on the server-side path (chroot + path)
+    ['create through the chroot /zookeeper', ['create', '/quota/x', 'y'], /\/zookeeper\/quota\/x on the server/, { chroot: '/zookeeper' }],
+    ['create -p through the chroot /zookeeper/quota', ['create', '-p', '/a/b', 'y'], /\/zookeeper\/quota\/a\/b on the server/, { chroot: '/zookeeper/quota' }],
+    ['set through the chroot /zookeeper', ['set', '/quota', 'data'], /server's own subtree/, { chroot: '/zookeeper' }],
+    ['set / through the chroot /zookeeper/quota', ['set', '/', 'data'], /server's own subtree/, { chroot: '/zookeeper/quota' }],
+    ['rm -r through the chroot /zookeeper', ['rm', '-r', '/quota'], /server's own subtree/, { chroot: '/zookeeper' }],
+    ['acl set through the chroot /zookeeper', ['acl', 'set', '/quota', 'world:anyone:r'], /server's own subtree/, { chroot: '/zookeeper' }],
+    ['import through the chroot /zookeeper', ['import', '@backup.yaml', '/'], /server's own subtree/, { chroot: '/zookeeper' }],
+    ['config publish through the chroot /zookeeper', ['config', 'publish', '@cfg.yaml', '-p', '/quota/cfg'], /server's own subtree/, { chroot: '/zookeeper' }],
+    ['cp to the chroot /zookeeper', ['cp', '/x', '/quota/copy', '--to-server', `${testServer()}/zookeeper`], /server's own subtree/],
+    // issue 10.20: one rule for every --for (and --timeout): positive
+    ['get -w --for 0', ['get', '-w', '--for', '0', '/x'], /--for must be positive/],
+    ['watch --for 0', ['watch', '/x', '--for', '0s'], /--for must be positive/],
+    ['config watch --for 0', ['config', 'watch', '/q', '--for', '0'], /--for must be positive/],
+    ['elect watch --for 0', ['elect', 'watch', '/q', '--for', '0ms'], /--for must be positive/],
+    ['lock --timeout 0', ['lock', '/q/l', '--timeout', '0', '--', 'true'], /--timeout must be positive/],
+    ['--timeout 0', ['get', '/x', '--timeout', '0'], /--timeout must be positive/],
+    // issue 10.6: durations past what a timer can hold are refused, never wrapped to "at once"
+    ['--timeout too long', ['get', '/x', '--timeout', '9999999999h'], /--timeout "9999999999h" is too long/],
+    ['get -w --for too long', ['get', '-w', '/x', '--for', '9999999999h'], /--for "9999999999h" is too long/],
+    ['watch --for too long', ['watch', '/x', '--for', '9999999999h'], /--for "9999999999h" is too long/],
+    // issue 10.10: a digest credential without a user (the password would be taken as the user)
+    ['--auth digest without a user', ['whoami', '--auth', 'digest:S3cr3t'], /--auth value: digest needs user:password, but no user was given/, { secret: 'S3cr3t' }],
+    ['--auth digest with an empty user', ['get', '/x', '--auth', 'digest::S3cr3t'], /the user is empty/, { secret: 'S3cr3t' }],
+    ['ZKCTL_AUTH digest without a user', ['whoami'], /invalid ZKCTL_AUTH value: digest needs user:password/, { secret: 'S3cr3t', env: { ZKCTL_AUTH: 'digest:S3cr3t' } }],
+    // issue 10.11: oclif's parse errors never repeat a value typed with = (a misspelt --auth)
+    ['misspelt --auth with =', ['ls', '/', '--aut=digest:u:S3cr3t'], /Nonexistent flag: --aut=…/, { secret: 'S3cr3t' }],
+    ['unexpected NAME=VALUE argument', ['ls', '/', 'auth=digest:u:S3cr3t'], /Unexpected argument: auth=…/, { secret: 'S3cr3t' }],
   ];
 
   for (const [name, args0, msg, opts] of cases) {
     it(name, async () => {
       const args = args0.map((a) => (a.startsWith('@') ? join(dir, a.slice(1)) : a));
-      const server = opts?.noChroot ? testServer() : c.server;
-      const r = await runCli([...args, '-s', server], { input: opts?.input });
+      const server = opts?.noChroot ? testServer() : opts?.chroot ? `${testServer()}${opts.chroot}` : c.server;
+      const r = await runCli([...args, '-s', server], { input: opts?.input, env: { ZKCTL_AUTH: undefined, ...opts?.env } });
+      if (opts?.secret) assert.ok(!r.stderr.includes(opts.secret), `the secret is shown: ${r.stderr}`);
       assert.equal(r.code, ExitCode.USAGE, `exit ${r.code}: ${r.stderr}`);
       assert.equal(r.stdout, '');
       const lines = r.stderr.trimEnd().split('\n');

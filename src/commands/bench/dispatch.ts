@@ -29,7 +29,7 @@ const columns: Column<Row>[] = [
 
 function parseAt(s: string, what: string): number {
   const t = s.trim().replace(/^@/, '');
-  return parseDuration(t, what);
+  return parseDuration(t, what, { zero: true });
 }
 
 export default class BenchDispatch extends BaseCommand<typeof BenchDispatch> {
@@ -80,7 +80,7 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
     const slow = (f.slow ?? []).map((s) => {
       const m = /^([^:]+):(.+)$/.exec(s);
       if (!m) throw new UsageError(`--slow ${s}: expected ID:LATENCY, e.g. 3:20ms`);
-      return { id: m[1], serviceMs: parseDuration(m[2], '--slow latency') };
+      return { id: m[1], serviceMs: parseDuration(m[2], '--slow latency', { zero: true }) };
     });
     const kills = (f.kill ?? []).map((s) => {
       const m = /^([^@]+)@(.+)$/.exec(s);
@@ -117,7 +117,7 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
       ...(requests !== undefined ? { requests } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       concurrency: f.concurrency,
-      serviceMs: parseDuration(f['service-time'], '--service-time'),
+      serviceMs: parseDuration(f['service-time'], '--service-time', { zero: true }),
       backendConcurrency: f['backend-concurrency'],
       slow,
       kills,

@@ -2,7 +2,6 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { type ConfigMap, encodeJson, resultJson, toYaml } from '../../core/config/document.js';
 import { checkConfigPath, readConfig, readHistoryEntry } from '../../core/recipes/config-publish.js';
-import { ZkCode, ZkError } from '../../core/errors.js';
 
 export interface ConfigGetResult {
   path: string;
@@ -45,13 +44,13 @@ Keys found under PATH that no publish recorded (written by other clients) are sh
     const session = await this.session();
     let result: ConfigGetResult;
     if (this.flags.version !== undefined) {
-      if (!(await session.exists(path))) throw new ZkError(ZkCode.NO_NODE, path);
+      if (!(await session.exists(path))) throw await session.noNode(path);
       const e = await readHistoryEntry(session, path, this.flags.version);
       result = { path, version: e.version, time: e.time, publisher: e.publisher, sha256: e.sha256, source: 'history', document: e.document };
       if (e.message !== undefined) result.message = e.message;
     } else {
       const live = await readConfig(session, path);
-      if (!live.exists) throw new ZkError(ZkCode.NO_NODE, path);
+      if (!live.exists) throw await session.noNode(path);
       result = { path, version: live.version, source: 'live', document: live.document };
       if (live.record) {
         result.time = live.record.time;

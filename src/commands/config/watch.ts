@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration } from '../../core/duration.js';
+import { parseDuration, setTimer } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { childEnv } from '../../core/proc.js';
 import { encodeJson, resultJson, toYaml } from '../../core/config/document.js';
@@ -36,7 +36,6 @@ Stops after --count versions (the initial one included) or --for a duration (exi
   async run(): Promise<{ versions: number; hookRuns: number; hookFailures: number }> {
     const path = checkConfigPath(this.args.path);
     const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
-    if (forMs !== undefined && forMs <= 0) throw new UsageError('--for must be positive');
     const session = await this.session({ renew: true });
     const ac = new AbortController();
     let bySignal = false;
@@ -46,9 +45,9 @@ Stops after --count versions (the initial one included) or --for a duration (exi
     };
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
-    const timer = forMs !== undefined ? setTimeout(() => ac.abort(), forMs) : undefined;
+    const timer = forMs !== undefined ? setTimer(() => ac.abort(), forMs) : undefined;
     this.onCleanup(() => {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       process.removeListener('SIGINT', onSig);
       process.removeListener('SIGTERM', onSig);
     });

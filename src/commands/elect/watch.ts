@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration } from '../../core/duration.js';
-import { UsageError } from '../../core/errors.js';
+import { parseDuration, setTimer } from '../../core/duration.js';
 import { sessionHex } from '../../core/recipes/contenders.js';
 import { type LeaderChange, LeaderObserver } from '../../core/recipes/election.js';
 
@@ -35,8 +34,7 @@ export default class ElectWatch extends BaseCommand<typeof ElectWatch> {
   };
 
   async run(): Promise<{ events: number }> {
-    const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, 'duration') : undefined;
-    if (forMs !== undefined && forMs <= 0) throw new UsageError('--for must be positive');
+    const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
     const session = await this.session({ renew: true });
     const observer = new LeaderObserver(session, this.args.path);
     this.onCleanup(() => observer.close());
@@ -64,12 +62,12 @@ export default class ElectWatch extends BaseCommand<typeof ElectWatch> {
     const onSig = (): void => finish('signal');
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
-    const timer = forMs !== undefined ? setTimeout(() => finish('done'), forMs) : undefined;
+    const timer = forMs !== undefined ? setTimer(() => finish('done'), forMs) : undefined;
     try {
       await observer.start();
       if ((await ended) === 'signal') process.exitCode = 130;
     } finally {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       process.removeListener('SIGINT', onSig);
       process.removeListener('SIGTERM', onSig);
     }

@@ -26,7 +26,7 @@ export default class EnsembleDown extends BaseCommand<typeof EnsembleDown> {
 
   async run(): Promise<DownOutput> {
     const e = targetEnsemble(this.flags, this.connection);
-    const r = await e.down({ purge: this.flags.purge, timeoutMs: parseDuration(this.flags.grace, '--grace') });
+    const r = await e.down({ purge: this.flags.purge, timeoutMs: parseDuration(this.flags.grace, '--grace', { zero: true }) });
     const removedContexts: string[] = [];
     if (r.purged) {
       updateConfig((cfg) => {

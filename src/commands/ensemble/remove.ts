@@ -24,7 +24,7 @@ Refuses (exit 2, nothing changed) to remove the last voting member, or a member 
     const ens = targetEnsemble(this.flags, this.connection);
     const r = await removeMember(ens, Number(this.args.id), {
       timeoutMs: parseDuration(this.flags.wait, '--wait'),
-      graceMs: parseDuration(this.flags.grace, '--grace'),
+      graceMs: parseDuration(this.flags.grace, '--grace', { zero: true }),
       requestTimeoutMs: this.connection.timeoutMs,
       onProgress: (m) => this.progress(m),
     }).finally(() => followMembers(ens.dir));

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration } from '../../core/duration.js';
+import { parseDuration, sleepMs } from '../../core/duration.js';
 import { ConnectionError, UsageError } from '../../core/errors.js';
 import { parseConnectString } from '../../ensemble/status.js';
 import { TopSampler, type TopRow, type TopSnapshot } from '../../ensemble/top.js';
@@ -108,7 +108,7 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
       const head = headline(last, hosts);
       out.write(`\u001b[H\u001b[2J${this.colorEnabled ? chalk.bold(head) : head}   (q to quit)\n\n${table}\n`);
       const wait = Math.max(0, intervalMs - (Date.now() - t0));
-      await Promise.race([done, new Promise((r) => setTimeout(r, wait))]);
+      await Promise.race([done, sleepMs(wait)]);
     }
     if (code === 130) process.exitCode = 130;
     return last!;

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration } from '../../core/duration.js';
+import { parseDuration, setTimer } from '../../core/duration.js';
 import { CheckFailedError, UsageError } from '../../core/errors.js';
 import { parseConnectString } from '../../ensemble/status.js';
 import { watchEnsemble, type TimelineEvent } from '../../ensemble/timeline.js';
@@ -85,7 +85,7 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
     const intervalMs = parseDuration(this.flags.interval, '--interval');
     if (intervalMs < 50) throw new UsageError('--interval must be at least 50ms');
     const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
-    const lagForMs = parseDuration(this.flags['lag-for'], '--lag-for');
+    const lagForMs = parseDuration(this.flags['lag-for'], '--lag-for', { zero: true });
     const color = this.printer.color;
 
     const ac = new AbortController();
@@ -98,11 +98,11 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
     const onSignal = (): void => stop('interrupted');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const timer = forMs !== undefined ? setTimeout(() => stop('for'), forMs) : undefined;
+    const timer = forMs !== undefined ? setTimer(() => stop('for'), forMs) : undefined;
     this.onCleanup(() => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      if (timer) clearTimeout(timer);
+      timer?.clear();
     });
 
     let events = 0;

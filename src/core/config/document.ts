@@ -49,12 +49,11 @@ import {
   isPair,
   isScalar,
   isSeq,
-  LineCounter,
-  parseDocument,
   visit,
   type ParsedNode,
 } from 'yaml';
 import { UsageError } from '../errors.js';
+import { parseYamlDocument } from '../yaml-input.js';
 import { validatePath } from '../paths.js';
 
 export type ConfigScalar = null | boolean | bigint | number | string;
@@ -106,27 +105,25 @@ function fmtKeyPath(parts: string[]): string {
  * `source` names the input in messages ("app.yaml", "-").
  */
 export function parseConfigYaml(text: string, source = '-'): ConfigMap {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lc,
+  // Linear in the number of keys (yaml-input.ts); duplicate keys are still an error.
+  const parsed = parseYamlDocument(text, {
     intAsBigInt: true,
-    uniqueKeys: true,
     merge: false,
     schema: 'core',
     version: '1.2',
-    prettyErrors: false,
     strict: true,
   });
+  const { doc, lineCounter: lc } = parsed;
   const at = (offset: number | undefined): string => {
     if (offset === undefined) return source;
     const p = lc.linePos(offset);
     return `${source}:${p.line}:${p.col}`;
   };
-  const problem = doc.errors[0] ?? doc.warnings[0];
+  const problem = parsed.error ?? parsed.warning;
   if (problem) {
-    let msg = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    let msg = problem.message;
     if (problem.code === 'MULTIPLE_DOCS') msg = 'the file holds more than one YAML document (---)';
-    throw new ConfigInputError(`${at(problem.pos[0])}: invalid YAML: ${msg}`);
+    throw new ConfigInputError(`${at(problem.offset)}: invalid YAML: ${msg}`);
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source)) {
     throw new ConfigInputError(`${source}: the document is empty`, 'to publish no keys at all, write {}');

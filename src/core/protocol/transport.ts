@@ -29,6 +29,7 @@ import { parseConnectString, formatHostPort, type HostPort } from '../connect-st
 import { ConnectionError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../errors.js';
 import { JuteReader, JuteWriter } from './jute.js';
 import { EventType, OpCode } from './records.js';
+import { setTimer, type Timer } from '../duration.js';
 
 /** Monotonic milliseconds (never steps with the wall clock). */
 export const monoNow = (): number => performance.now();
@@ -72,7 +73,7 @@ interface Packet {
   parse: ((r: JuteReader) => unknown) | null;
   /** queued: in `outgoing`; sent: in `pending`; done: answered, failed or timed out. */
   state: 'queued' | 'sent' | 'done';
-  timer?: NodeJS.Timeout;
+  timer?: Timer;
   settle(err: Error | null, result?: unknown, code?: number): void;
 }
 
@@ -432,7 +433,7 @@ export class Transport extends EventEmitter {
           else resolve(result as T);
         },
       };
-      p.timer = setTimeout(() => this.onDeadline(p, timeoutMs), timeoutMs);
+      p.timer = setTimer(() => this.onDeadline(p, timeoutMs), timeoutMs);
       if (this.isConnected) this.writePacket(p);
       else this.outgoing.push(p);
     });
@@ -465,7 +466,7 @@ export class Transport extends EventEmitter {
   private finish(p: Packet, err: Error | null, result?: unknown, code?: number): void {
     if (p.state === 'done') return;
     p.state = 'done';
-    if (p.timer) clearTimeout(p.timer);
+    p.timer?.clear();
     p.settle(err, result, code);
   }
 

@@ -43,7 +43,7 @@
 import { hostname, userInfo } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConnectionError, ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../errors.js';
-import { isReserved, joinPath, parentOf, validatePath } from '../paths.js';
+import { assertNotReserved, isReserved, joinPath, parentOf, validatePath } from '../paths.js';
 import { type ACL, type MultiOp, type Stat, writeMulti } from '../protocol/records.js';
 import { body } from '../protocol/transport.js';
 import type { Session, WatchEvent } from '../session.js';
@@ -200,11 +200,15 @@ export function defaultPublisher(env: NodeJS.ProcessEnv = process.env): string {
   return `${user}@${hostname()}`;
 }
 
-/** P must be a normal path: not /, not under /zookeeper, no .zkctl segment. */
-export function checkConfigPath(path: string): string {
+/**
+ * P must be a normal path: not /, not under /zookeeper (neither as given nor on the
+ * server, through `chroot`), no .zkctl segment.
+ */
+export function checkConfigPath(path: string, chroot = ''): string {
   validatePath(path);
   if (path === '/') throw new UsageError('cannot publish a configuration at /', 'use a path of its own, e.g. /config/myapp');
   if (isReserved(path)) throw new UsageError(`${path} belongs to ZooKeeper itself`);
+  assertNotReserved(path, chroot, 'use');
   if (path.split('/').some((s) => s.startsWith('.zkctl'))) throw new UsageError(`invalid path ${path}: segments starting with .zkctl are reserved`);
   return path;
 }
@@ -321,7 +325,7 @@ export async function readConfig(
   path: string,
   opts: { watcher?: (ev: WatchEvent) => void; attempts?: number; sync?: boolean } = {},
 ): Promise<LiveConfig> {
-  checkConfigPath(path);
+  checkConfigPath(path, session.chroot);
   const attempts = opts.attempts ?? 10;
   // The server this session talks to may lag behind the leader: catch up first, so that what
   // another client published before this call is seen (and a publish does not plan from a
@@ -527,7 +531,7 @@ export interface PublishPlan {
  * build (and measure) the transaction. Writes nothing.
  */
 export async function planPublish(session: Session, path: string, doc: ConfigMap, opts: PublishOptions = {}): Promise<PublishPlan> {
-  checkConfigPath(path);
+  checkConfigPath(path, session.chroot);
   validateDocument(doc);
   const keep = opts.keep ?? DEFAULT_HISTORY_KEEP;
   if (!Number.isInteger(keep) || keep < 0 || keep > MAX_HISTORY_KEEP) throw new UsageError(`history size must be an integer from 0 to ${MAX_HISTORY_KEEP} (got ${keep})`);
@@ -661,9 +665,9 @@ export async function applyPublish(session: Session, plan: PublishPlan): Promise
 
 /** Kept versions, oldest first (the document of each included). */
 export async function configHistory(session: Session, path: string): Promise<HistoryEntry[]> {
-  checkConfigPath(path);
+  checkConfigPath(path, session.chroot);
   await session.sync(path);
-  if (!(await session.exists(path))) throw new ZkError(ZkCode.NO_NODE, path);
+  if (!(await session.exists(path))) throw await session.noNode(path);
   const versions = await historyVersions(session, path);
   const hist = historyPath(path);
   const entries = await Promise.all(
@@ -682,7 +686,7 @@ export async function configHistory(session: Session, path: string): Promise<His
 
 /** One kept version; ZkctlError exit 3 when it is not (or no longer) kept. */
 export async function readHistoryEntry(session: Session, path: string, version: number): Promise<HistoryEntry> {
-  checkConfigPath(path);
+  checkConfigPath(path, session.chroot);
   await session.sync(path);
   const p = joinPath(historyPath(path), entryName(version));
   try {
@@ -754,7 +758,7 @@ export interface WatchConfigOptions {
  * session is back).
  */
 export async function watchConfig(session: Session, path: string, opts: WatchConfigOptions): Promise<void> {
-  checkConfigPath(path);
+  checkConfigPath(path, session.chroot);
   const signal = opts.signal;
   let pending = true;
   let wake: (() => void) | undefined;

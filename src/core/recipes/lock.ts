@@ -65,7 +65,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { InterruptedError, isZkCode, NotAcquiredError, SessionExpiredError, ZkCode } from '../errors.js';
-import { baseName, joinPath, parentOf, validatePath } from '../paths.js';
+import { baseName, joinPath, validatePath } from '../paths.js';
 import { isConnectionProblem, type Session, type SessionState } from '../session.js';
 import {
   type Contender,
@@ -81,6 +81,8 @@ import {
   sortContenders,
 } from './contenders.js';
 import { isRevokeRequest } from './revoke.js';
+import { setTimer, type Timer } from '../duration.js';
+import { createWithParents } from '../nodes.js';
 
 export type LockFormat = 'curator' | 'kazoo';
 export type { LockMode } from './contenders.js';
@@ -382,14 +384,14 @@ export class Lock extends EventEmitter<LockEvents> {
     if (signal?.aborted) return Promise.resolve('aborted');
     if (this.woken) return Promise.resolve('wake');
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       const done = (r: 'wake' | 'timeout' | 'aborted'): void => {
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         this.wakeFn = undefined;
         resolve(r);
       };
       this.wakeFn = () => done(signal?.aborted ? 'aborted' : 'wake');
-      if (deadline !== Infinity) timer = setTimeout(() => done('timeout'), Math.max(0, deadline - Date.now()));
+      if (deadline !== Infinity) timer = setTimer(() => done('timeout'), deadline - Date.now());
     });
   }
 
@@ -419,39 +421,10 @@ export class Lock extends EventEmitter<LockEvents> {
   }
 
   private async createNode(prefix: string): Promise<void> {
-    const data = Buffer.from(this.id, 'utf8');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const r = await this.session.create(joinPath(this.path, prefix), data, { mode: 'ephemeral', sequential: true });
-        this.nodeName = baseName(r.path);
-        this.nodeCzxid = r.stat.czxid;
-        return;
-      } catch (e) {
-        if (isZkCode(e, ZkCode.NO_NODE) && attempt < 5) {
-          await this.mkdirContainers(this.path);
-          continue;
-        }
-        throw e;
-      }
-    }
-  }
-
-  /** Create `path` and its missing ancestors as container nodes (Curator's creatingParentContainersIfNeeded). */
-  private async mkdirContainers(path: string): Promise<void> {
-    if (path === '/') return;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await this.session.create(path, Buffer.alloc(0), { mode: 'container' });
-        return;
-      } catch (e) {
-        if (isZkCode(e, ZkCode.NODE_EXISTS)) return;
-        if (isZkCode(e, ZkCode.NO_NODE)) {
-          await this.mkdirContainers(parentOf(path));
-          continue;
-        }
-        throw e;
-      }
-    }
+    // Parents are containers (Curator's creatingParentContainersIfNeeded), made again when reaped meanwhile.
+    const r = await createWithParents(this.session, joinPath(this.path, prefix), Buffer.from(this.id, 'utf8'), { mode: 'ephemeral', sequential: true });
+    this.nodeName = baseName(r.path);
+    this.nodeCzxid = r.stat.czxid;
   }
 
   /** After a connection loss during create: is our node there? (by its unique prefix) */

@@ -35,7 +35,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { UsageError, ZkCode, ZkError, isZkCode } from '../errors.js';
-import { ensurePath } from '../nodes.js';
+import { createWithParents } from '../nodes.js';
 import { parentOf, validatePath } from '../paths.js';
 import type { Session, Stat } from '../session.js';
 
@@ -182,16 +182,15 @@ export function isUsable(inst: ServiceInstance): boolean {
 
 /**
  * Write the instance node once (delete and re-create when it exists). Returns the stat.
- * A container parent can vanish between ensurePath and create: retried.
+ * Parents are containers, made as needed (createWithParents: a parent reaped meanwhile is made again).
  */
 export async function writeInstance(session: Session, inst: ServiceInstance, basePath = DEFAULT_BASE_PATH): Promise<Stat> {
   const path = instancePath(inst.name, inst.id, basePath);
   const data = serializeInstance(inst);
   const mode = inst.serviceType === 'DYNAMIC' || inst.serviceType === 'DYNAMIC_SEQUENTIAL' ? 'ephemeral' : 'persistent';
   for (let attempt = 0; ; attempt++) {
-    await ensurePath(session, path, { mode: 'container', parentsOnly: true });
     try {
-      return (await session.create(path, data, { mode })).stat;
+      return (await createWithParents(session, path, data, { mode })).stat;
     } catch (e) {
       if (attempt >= 5) throw e;
       if (isZkCode(e, ZkCode.NODE_EXISTS)) {
@@ -202,7 +201,6 @@ export async function writeInstance(session: Session, inst: ServiceInstance, bas
         }
         continue;
       }
-      if (isZkCode(e, ZkCode.NO_NODE)) continue; // a container parent was reaped meanwhile
       throw e;
     }
   }

@@ -7,7 +7,7 @@ import { kindOf } from '../backup.js';
 import { formatData, type DataFormat, isUtf8 } from '../data.js';
 import { parseDuration } from '../duration.js';
 import { UsageError, ZkCode, ZkError } from '../errors.js';
-import { baseName, validatePath } from '../paths.js';
+import { assertNotReserved, baseName, validatePath } from '../paths.js';
 import type { Session, Stat } from '../session.js';
 import { assertDeletable, deleteTree, walk } from '../tree.js';
 import { globRegExp, quoteWord, resolvePath } from './words.js';
@@ -161,7 +161,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       if (args.length > 1) throw new UsageError('too many arguments', 'usage: cd [PATH|-]');
       const target = args[0] === '-' ? ctx.prevCwd : resolvePath(ctx.cwd, args[0] ?? '/');
       validatePath(target);
-      if (!(await ctx.session.exists(target))) throw new ZkError(ZkCode.NO_NODE, target);
+      if (!(await ctx.session.exists(target))) throw await ctx.session.noNode(target);
       ctx.prevCwd = ctx.cwd;
       ctx.cwd = target;
     },
@@ -211,7 +211,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       maxArgs(p, 1, 'stat [PATH]');
       const path = resolvePath(ctx.cwd, p.args[0]);
       const s = await ctx.session.exists(path);
-      if (!s) throw new ZkError(ZkCode.NO_NODE, path);
+      if (!s) throw await ctx.session.noNode(path);
       ctx.out(statLines(path, s));
     },
   },
@@ -223,6 +223,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       if (p.args.length < 1) throw new UsageError('missing PATH', 'usage: create [-e] [-s] [-c] [-t TTL] [-p] PATH [DATA]');
       maxArgs(p, 2, 'create [-e] [-s] [-c] [-t TTL] [-p] PATH [DATA]');
       const path = resolvePath(ctx.cwd, p.args[0]);
+      assertNotReserved(path, ctx.session.chroot, 'create');
       const data = Buffer.from(p.args[1] ?? '', 'utf8');
       const modes = [p.flags.e, p.flags.c, p.flags.t].filter(Boolean).length;
       if (modes > 1) throw new UsageError('-e, -c and -t exclude each other');
@@ -250,6 +251,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       const p = parseOpts(words, '', 'v');
       if (p.args.length !== 2) throw new UsageError('expected PATH and DATA', 'usage: set [-v VERSION] PATH DATA');
       const path = resolvePath(ctx.cwd, p.args[0]);
+      assertNotReserved(path, ctx.session.chroot, 'set');
       const s = await ctx.session.set(path, Buffer.from(p.args[1], 'utf8'), version(p.flags.v));
       ctx.out(`version ${s.version}\n`);
     },
@@ -262,7 +264,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       if (p.args.length < 1) throw new UsageError('missing PATH', 'usage: rm [-r] [-v VERSION] PATH...');
       for (const a of p.args) {
         const path = resolvePath(ctx.cwd, a);
-        assertDeletable(path);
+        assertDeletable(path, ctx.session.chroot);
         if (p.flags.r) {
           const n = await deleteTree(ctx.session, path, { signal: ctx.signal, version: p.flags.v ? version(p.flags.v) : undefined });
           ctx.out(`deleted ${n} node${n === 1 ? '' : 's'}\n`);
@@ -339,7 +341,9 @@ export const COMMANDS: Record<string, ShellCommand> = {
     run: async (ctx, words) => {
       const p = parseOpts(words, '', 'v');
       if (p.args.length < 2) throw new UsageError('expected PATH and ACL', 'usage: setacl [-v ACLVERSION] PATH ACL...');
-      const s = await ctx.session.setACL(resolvePath(ctx.cwd, p.args[0]), parseAcls(p.args.slice(1)), version(p.flags.v));
+      const path = resolvePath(ctx.cwd, p.args[0]);
+      assertNotReserved(path, ctx.session.chroot, 'change the ACL of');
+      const s = await ctx.session.setACL(path, parseAcls(p.args.slice(1)), version(p.flags.v));
       ctx.out(`aclVersion ${s.aversion}\n`);
     },
   },

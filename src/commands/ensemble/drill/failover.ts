@@ -88,7 +88,7 @@ Client-side settings that shape the gap: the writers' request deadline (--reques
         rounds: this.flags.rounds,
         writers: this.flags.writers,
         rate: this.flags.rate,
-        settleMs: parseDuration(this.flags.settle, '--settle'),
+        settleMs: parseDuration(this.flags.settle, '--settle', { zero: true }),
         requestTimeoutMs: parseDuration(this.flags['request-timeout'], '--request-timeout'),
         sessionTimeoutMs: parseDuration(this.flags['session-timeout'], '--session-timeout'),
         basePath: this.flags.path,

@@ -16,11 +16,15 @@ import { closedLoop } from '../../src/bench/dispatch.js';
 import { Fleet } from '../../src/bench/fleet.js';
 import { BackendConnection } from '../../src/bench/protocol.js';
 import { Dispatcher, type Endpoint } from '../../src/core/dispatch/index.js';
-import { ServiceCache } from '../../src/core/recipes/services.js';
+import { makeInstance, ServiceCache, writeInstance } from '../../src/core/recipes/services.js';
 import { Session } from '../../src/core/session.js';
 import { startFaultEnsemble, type FaultEnsemble } from '../helpers/zk.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function registerRaw(s: Session, svc: string, id: string): Promise<void> {
+  await writeInstance(s, makeInstance({ name: svc, id, address: '127.0.0.1', port: 9999 }));
+}
 
 describe('dispatcher across whole-ensemble outages', () => {
   let fe: FaultEnsemble | undefined;
@@ -42,6 +46,58 @@ describe('dispatcher across whole-ensemble outages', () => {
     await fleet?.stopAll().catch(() => undefined);
     for (const s of sessions) await s.close().catch(() => undefined);
     await fe?.cleanup();
+  });
+
+  it('a read that fails during an outage neither crashes a cache without an error listener nor stops it', async () => {
+    const ens = fe!;
+    const svc = `fail-${process.pid}`;
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown): void => void rejections.push(e);
+    process.on('unhandledRejection', onRejection);
+    // Requests time out after 1 s; the connection (10 s session: silent for 6.7 s before a
+    // reconnect) survives the 3 s pause, so no reconnect comes to the rescue.
+    const s = await Session.connect({ connectString: ens.connectString, timeoutMs: 1000, sessionTimeoutMs: 10_000 });
+    sessions.push(s);
+    const w = await Session.connect({ connectString: ens.connectString, timeoutMs: 15_000 });
+    sessions.push(w);
+    const cache = new ServiceCache(s, svc);
+    try {
+      await cache.start();
+      const pids = [1, 2, 3].map((i) => ens.ensemble.pidOf(i)!);
+      for (const p of pids) {
+        process.kill(p, 'SIGSTOP');
+        paused.add(p);
+      }
+      const reads0 = cache.reads;
+      cache.refresh(); // fails: no reply within 1 s
+      await sleep(3000);
+      for (const p of pids) {
+        process.kill(p, 'SIGCONT');
+        paused.delete(p);
+      }
+      assert.ok(cache.reads > reads0 + 1, `the failed read was not tried again (${cache.reads - reads0} reads)`);
+      assert.equal(s.state === 'connected' || s.state === 'reconnected', true, s.state);
+      // Still following: an instance written now is seen.
+      // (The ensemble may still be electing a leader after the pause: the write is tried again.)
+      for (const end = Date.now() + 30_000; ; ) {
+        try {
+          await registerRaw(w, svc, 'late');
+          break;
+        } catch (e) {
+          if (Date.now() > end) throw e;
+          await sleep(200);
+        }
+      }
+      const until = Date.now() + 20_000;
+      while (cache.size < 1) {
+        assert.ok(Date.now() < until, 'the cache stopped following the service');
+        await sleep(50);
+      }
+      assert.deepEqual(rejections, [], 'an unhandled rejection (an error event nobody listens to)');
+    } finally {
+      cache.close();
+      process.removeListener('unhandledRejection', onRejection);
+    }
   });
 
   it('sees every backend again after each of 5 outages longer than their session timeout', async () => {

@@ -122,8 +122,10 @@ describe('usable instances only', () => {
       assert.equal(cache.size, 0);
       const leave = events.find((e) => e.type === 'leave')! as Extract<CacheEvent, { type: 'leave' }>;
       assert.match(leave.reason ?? '', /not a service instance/);
+      // (The reason quotes the data, escaped: it is printed on one line.)
+      assert.doesNotMatch(leave.reason ?? '', /[\u0000-\u001f]/);
       await until(
-        () => watch.stdout().split('\n').some((l) => l.includes('"event":"leave"') && l.includes('ok1') && l.includes('"reason"')) && /ok1: not a service instance/.test(watch.stderr()),
+        () => watch.stdout().split('\n').some((l) => l.includes('"event":"leave"') && l.includes('ok1') && l.includes('"reason"')) && /ok1: skipped: not a service instance/.test(watch.stderr()),
         'watch prints the leave and a warning',
         () => `${watch.stdout()}\n${watch.stderr()}`,
       );

@@ -153,7 +153,9 @@ export function parseInstance(data: Buffer | string, fallback: { name?: string; 
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`not a service instance (bad JSON: ${(e as Error).message})`);
+    // (The parser's message quotes the data: control characters escaped, so it stays one line.)
+    const why = (e as Error).message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    throw new UsageError(`not a service instance (bad JSON: ${why})`);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError('not a service instance (not a JSON object)');
   const o = v as Record<string, unknown>;

@@ -133,6 +133,8 @@ export interface StrategyResult {
 
 export interface DispatchBenchResult {
   config: {
+    /** The service the backends registered as (a new one per run unless --service was given). */
+    service: string;
     backends: number;
     requests: number | null;
     durationMs: number | null;
@@ -233,6 +235,7 @@ export async function runDispatchBench(opts: DispatchBenchOptions): Promise<Disp
   }
   return {
     config: {
+      service: opts.service,
       backends: opts.backends,
       requests: opts.requests ?? null,
       durationMs: opts.durationMs ?? null,

@@ -65,20 +65,25 @@ describe('services on ZooKeeper', () => {
     await reg.register();
     const st = await cs.session.exists('/services/api/r1');
     assert.equal(st!.ephemeralOwner, cs.session.sessionId);
-    // Same id again: deleted and re-created (as Curator).
+    // Same id again: deleted and re-created (as Curator); the first registration notices and
+    // does not fight it.
+    const replaced = new Promise((r) => reg.once('replaced', r));
     const reg2 = new ServiceRegistration(cs.session, makeInstance({ name: 'api', id: 'r1', address: '127.0.0.1', port: 9001 }));
     await reg2.register();
+    await replaced;
     const { instances } = await readInstances(cs.session, 'api');
     assert.equal(instances.length, 1);
     assert.equal(instances[0].instance.port, 9001);
-    // After a session loss the node is gone; on 'reconnected' the registration writes it again.
-    await cs.session.delete('/services/api/r1');
+    // The replaced one leaves the other's node alone.
+    await reg.unregister();
+    assert.ok(await cs.session.exists('/services/api/r1'));
+    // After a session loss the node is gone; the registration writes it again.
     const re = new Promise((r) => reg2.once('reregistered', r));
+    await cs.session.delete('/services/api/r1');
     cs.session.emit('reconnected');
     await re;
-    assert.ok(await cs.session.exists('/services/api/r1'));
+    assert.equal(JSON.parse((await cs.session.get('/services/api/r1')).data.toString()).port, 9001);
     await reg2.unregister();
-    await reg.unregister();
     assert.equal(await cs.session.exists('/services/api/r1'), null);
   });
 

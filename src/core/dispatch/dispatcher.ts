@@ -21,7 +21,11 @@
  *   instance only restarted.
  * - When every member is ejected, requests go to any member (panic routing) rather
  *   than fail outright.
- * - When no member exists, dispatch() fails with NoInstanceError (exit code 3).
+ * - When no member exists, dispatch() fails with NoInstanceError (exit code 3), at once and
+ *   without I/O: a loop that retries must let the event loop run in between (setImmediate,
+ *   a pause), or no ZooKeeper notification is ever read and the members never come back.
+ * - Instances that cannot be used (instanceProblem: blank address or one with whitespace or
+ *   control characters, a port that is not an integer in 1-65535) are left out ('skipped').
  */
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';

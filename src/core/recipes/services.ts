@@ -219,7 +219,7 @@ export function isUsable(inst: ServiceInstance): boolean {
  * Write the instance node once (delete and re-create when it exists). Returns the stat.
  * A container parent can vanish between ensurePath and create: retried.
  */
-export async function writeInstance(session: Session, inst: ServiceInstance, basePath = DEFAULT_BASE_PATH): Promise<Stat> {
+export async function writeInstance(session: Session, inst: ServiceInstance, basePath = DEFAULT_BASE_PATH, opts: { replace?: boolean } = {}): Promise<Stat> {
   const path = instancePath(inst.name, inst.id, basePath);
   const data = serializeInstance(inst);
   const mode = inst.serviceType === 'DYNAMIC' || inst.serviceType === 'DYNAMIC_SEQUENTIAL' ? 'ephemeral' : 'persistent';
@@ -229,7 +229,8 @@ export async function writeInstance(session: Session, inst: ServiceInstance, bas
       return (await session.create(path, data, { mode })).stat;
     } catch (e) {
       if (attempt >= 5) throw e;
-      if (isZkCode(e, ZkCode.NODE_EXISTS)) {
+      // (replace: false: a node that exists is left alone, NODE_EXISTS is thrown.)
+      if (isZkCode(e, ZkCode.NODE_EXISTS) && opts.replace !== false) {
         try {
           await session.delete(path);
         } catch (e2) {
@@ -286,8 +287,8 @@ export class ServiceRegistration extends EventEmitter {
   private again = false;
   private retryTimer?: NodeJS.Timeout;
   private failures = 0;
-  /** Sessions this registration wrote the node in (a node left by an expired one of them is ours to replace). */
-  private readonly ownSessions = new Set<bigint>();
+  /** The nodes this registration wrote (czxid): any other node of our id is another registrant's. */
+  private readonly ownNodes = new Set<bigint>();
   /** czxid of the other registrant's node last reported as 'replaced' (said once per takeover). */
   private replacedCzxid?: bigint;
   private readonly nodeWatcher = (): void => this.ensureSoon();
@@ -310,7 +311,7 @@ export class ServiceRegistration extends EventEmitter {
 
   async register(): Promise<Stat> {
     this.stat = await writeInstance(this.session, this.instance, this.basePath);
-    this.ownSessions.add(this.session.sessionId);
+    this.ownNodes.add(this.stat.czxid);
     this.session.on('reconnected', this.onReconnected);
     this.session.on('lost', this.onLost);
     this.emit('registered', this.stat);
@@ -351,11 +352,12 @@ export class ServiceRegistration extends EventEmitter {
       const st = await this.session.exists(this.path, this.nodeWatcher);
       if (this.stopped) return;
       const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
-      if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
+      const ours = st !== null && this.ownNodes.has(st.czxid);
+      if (st && ours && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
         this.failures = 0;
         return;
       }
-      if (st && !this.ownSessions.has(st.ephemeralOwner)) {
+      if (st && !ours) {
         // Another registrant of our id holds the node: say so (once), and wait for it to go.
         this.failures = 0;
         if (this.replacedCzxid !== st.czxid) {
@@ -365,11 +367,27 @@ export class ServiceRegistration extends EventEmitter {
         }
         return;
       }
-      // Gone, or left by one of our own expired sessions (not reaped by the server yet):
-      // deleted and written again, as on the first registration.
-      const stat = await writeInstance(this.session, this.instance, this.basePath);
+      if (st) {
+        // Ours, left by one of our expired sessions and not reaped by the server yet: delete it
+        // (that very version) and write it again.
+        try {
+          await this.session.delete(this.path, st.version);
+        } catch (e) {
+          if (!isZkCode(e, ZkCode.NO_NODE) && !isZkCode(e, ZkCode.BAD_VERSION)) throw e;
+        }
+      }
+      // Written only where there is no node: one created meanwhile by another registrant
+      // (NODE_EXISTS) is left alone and looked at again.
+      let stat: Stat;
+      try {
+        stat = await writeInstance(this.session, this.instance, this.basePath, { replace: false });
+      } catch (e) {
+        if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
+        this.again = true;
+        return;
+      }
       if (this.stopped) return;
-      this.ownSessions.add(this.session.sessionId);
+      this.ownNodes.add(stat.czxid);
       this.stat = stat;
       this.failures = 0;
       this.replacedCzxid = undefined;
@@ -408,7 +426,8 @@ export class ServiceRegistration extends EventEmitter {
     }
     try {
       const st = await this.session.exists(this.path);
-      if (st && (st.ephemeralOwner === 0n || st.ephemeralOwner === this.session.sessionId)) await this.session.delete(this.path, st.version);
+      // Only a node this registration wrote (another registrant's node of our id is left alone).
+      if (st && this.ownNodes.has(st.czxid)) await this.session.delete(this.path, st.version);
     } catch (e) {
       if (!(e instanceof ZkError && (e.code === ZkCode.NO_NODE || e.code === ZkCode.BAD_VERSION))) throw e;
     } finally {

@@ -38,7 +38,9 @@ export default class BenchDispatch extends BaseCommand<typeof BenchDispatch> {
 
 Faults, relative to the start of each strategy's run: --slow ID:LATENCY (service time of backend ID), --kill ID@T (SIGKILL), --add @T (a new backend), --kill-leader @T (SIGKILL of the ZooKeeper leader of the local ensemble behind --server). Each strategy starts from the same fleet. The "direct" row is the anchor: round-robin straight to the backends, no ZooKeeper, no dispatcher, no faults injected.
 
-Imbalance is max/mean of the request counts of the steady backends (neither slow, killed nor added). Thresholds (--max-imbalance, --max-failed, --max-p99) apply to every strategy row except the baselines (direct, random) and exit 12 when missed.`;
+Imbalance is max/mean of the request counts of the steady backends (neither slow, killed nor added). Thresholds (--max-imbalance, --max-failed, --max-p99) apply to every strategy row except the baselines (direct, random) and exit 12 when missed.
+
+Every flag is checked before anything starts (exit 2): thresholds, durations (--duration must be longer than 0), strategies (at least one), backend ids in --slow and --kill. Each run registers its backends under a service of its own (zkctl-bench-<pid>-<random>), so benches run side by side without measuring each other's backends; a --service that already has instances is refused.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> --backends 10 --requests 10000',
     '<%= config.bin %> <%= command.id %> --strategies round-robin,p2c,peak-ewma --slow 3:20ms --report slow.html',
@@ -59,7 +61,7 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
     'kill-leader': Flags.string({ summary: '@T: SIGKILL the ZooKeeper leader at T (local ensemble only; restarted after the run).' }),
     ensemble: Flags.string({ summary: 'Local ensemble (name or dir) for --kill-leader (default: the one serving --server).' }),
     report: Flags.string({ summary: 'Write a self-contained HTML report with charts to this file.' }),
-    'max-imbalance': Flags.string({ summary: 'Fail (exit 12) when a strategy’s imbalance exceeds this.' }),
+    'max-imbalance': Flags.string({ summary: 'Fail (exit 12) when a strategy’s imbalance exceeds this (a number ≥ 1).' }),
     'max-failed': Flags.integer({ summary: 'Fail (exit 12) when a strategy has more failed requests.', min: 0 }),
     'max-p99': Flags.string({ summary: 'Fail (exit 12) when a strategy’s p99 exceeds this (e.g. 50ms).' }),
     'session-timeout': Flags.string({ summary: 'Session timeout of the backends (how long a crashed one stays registered).', default: '4s' }),

@@ -45,6 +45,8 @@ export interface DispatchBenchOptions {
   direct: boolean;
   binMs: number;
   onProgress?: (msg: string) => void;
+  /** Things a person should know (instances skipped as unusable); stderr in the command. */
+  onWarning?: (msg: string) => void;
 }
 
 export interface BackendShare {
@@ -131,6 +133,8 @@ export interface StrategyResult {
 
 export interface DispatchBenchResult {
   config: {
+    /** The service the backends registered as (a new one per run unless --service was given). */
+    service: string;
     backends: number;
     requests: number | null;
     durationMs: number | null;
@@ -231,6 +235,7 @@ export async function runDispatchBench(opts: DispatchBenchOptions): Promise<Disp
   }
   return {
     config: {
+      service: opts.service,
       backends: opts.backends,
       requests: opts.requests ?? null,
       durationMs: opts.durationMs ?? null,
@@ -255,20 +260,23 @@ export async function runDispatchBench(opts: DispatchBenchOptions): Promise<Disp
 
 /**
  * Closed loop: `concurrency` workers, each sending its next request when the last one is
- * answered, until `total` requests were started or `deadline` (performance.now()) passed.
+ * answered, until `total` requests were started, `deadline` (performance.now()) passed, or
+ * `stop()` says so.
  */
-async function closedLoop(
+export async function closedLoop(
   concurrency: number,
   total: number | undefined,
   deadline: number | undefined,
   one: () => Promise<void>,
   onOk: (ms: number, t: number) => void,
   onFail: (t: number, err: unknown) => void,
+  stop?: () => boolean,
 ): Promise<void> {
   let started = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
       if (total !== undefined && started >= total) return;
+      if (stop?.()) return;
       const t0 = performance.now();
       if (deadline !== undefined && t0 >= deadline) return;
       started++;
@@ -278,6 +286,10 @@ async function closedLoop(
         onOk(t1 - t0, t1);
       } catch (e) {
         onFail(performance.now(), e);
+        // A request can fail without any I/O (no instance: NoInstanceError at once). Retrying
+        // at once would loop on promise jobs alone and starve the event loop: no ZooKeeper
+        // notification would be read, so the membership could never come back. Let I/O run.
+        await new Promise<void>((r) => setImmediate(r));
       }
     }
   };
@@ -415,6 +427,10 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
       await sleep(20);
     }
     d.on('retry', () => bin(performance.now()).retries++);
+    d.on('skipped', (r: { id: string; reason: string }) => {
+      ev('skipped', r.id);
+      opts.onWarning?.(`instance ${r.id} skipped: ${r.reason}`);
+    });
     d.on('eject', (ep: Endpoint) => ev('eject', ep.id));
     d.on('readmit', (ep: Endpoint) => ev('readmit', ep.id));
     d.on('leave', (ep: Endpoint) => {

@@ -25,7 +25,9 @@ describe('bench dispatch (short run)', () => {
     );
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { config: Record<string, unknown>; results: Array<Record<string, unknown>> };
-    for (const k of ['backends', 'requests', 'concurrency', 'serviceMs', 'kills', 'adds', 'sessionTimeoutMs', 'seed', 'epsilon']) assert.ok(k in out.config, k);
+    for (const k of ['service', 'backends', 'requests', 'concurrency', 'serviceMs', 'kills', 'adds', 'sessionTimeoutMs', 'seed', 'epsilon']) assert.ok(k in out.config, k);
+    // A service of its own for each run: two benches at once never share backends.
+    assert.match(String(out.config.service), /^zkctl-bench-\d+-[0-9a-f]{6}$/);
     assert.deepEqual(out.results.map((x) => x.strategy), ['direct', 'random', 'p2c']);
     const fields = ['throughput', 'vsDirect', 'latency', 'backends', 'imbalance', 'slowShare', 'failed', 'retries', 'kills', 'adds', 'leaderKill', 'cdf', 'timeline', 'events', 'durationMs', 'ok'];
     for (const x of out.results) for (const f of fields) assert.ok(f in x, `${String(x.strategy)}: ${f}`);

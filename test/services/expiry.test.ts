@@ -237,12 +237,12 @@ describe('services register across a real session expiry', () => {
       // server deletes empty containers every second, ACL or not, and the registrar would then
       // simply re-create it (no refusal to see).
       await other.create('/services/retry/keep', Buffer.alloc(0));
-      // The node goes, and for a while nobody may create under the service node.
-      await other.delete('/services/retry/r1');
-      // read and admin (to give the rights back), no create
-      await other.setACL('/services/retry', [{ perms: Perm.READ | Perm.ADMIN, id: { scheme: 'world', id: 'anyone' } }]);
+      // For a while nobody may create under the service node (read, delete and admin, to give
+      // the rights back: no create); then the node goes. The registration's watch on its node
+      // notices at once (no reconnect needed) and its attempts are refused.
+      await other.setACL('/services/retry', [{ perms: Perm.READ | Perm.DELETE | Perm.ADMIN, id: { scheme: 'world', id: 'anyone' } }]);
       const back = new Promise<Stat>((resolve) => reg.once('reregistered', resolve));
-      cs.session.dropConnection(); // a real reconnect: the registration checks its node
+      await other.delete('/services/retry/r1');
       await waitFor(() => errors.length >= 2, 'two refused attempts', 15_000, 20);
       assert.match(errors[0]!.message, /not authori[sz]ed|NO_?AUTH/i, errors[0]!.message);
       await other.setACL('/services/retry', OPEN_ACL_UNSAFE);

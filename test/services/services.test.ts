@@ -65,20 +65,25 @@ describe('services on ZooKeeper', () => {
     await reg.register();
     const st = await cs.session.exists('/services/api/r1');
     assert.equal(st!.ephemeralOwner, cs.session.sessionId);
-    // Same id again: deleted and re-created (as Curator).
+    // Same id again: deleted and re-created (as Curator); the first registration notices and
+    // does not fight it.
+    const replaced = new Promise((r) => reg.once('replaced', r));
     const reg2 = new ServiceRegistration(cs.session, makeInstance({ name: 'api', id: 'r1', address: '127.0.0.1', port: 9001 }));
     await reg2.register();
+    await replaced;
     const { instances } = await readInstances(cs.session, 'api');
     assert.equal(instances.length, 1);
     assert.equal(instances[0].instance.port, 9001);
-    // After a session loss the node is gone; on 'reconnected' the registration writes it again.
-    await cs.session.delete('/services/api/r1');
+    // The replaced one leaves the other's node alone.
+    await reg.unregister();
+    assert.ok(await cs.session.exists('/services/api/r1'));
+    // After a session loss the node is gone; the registration writes it again.
     const re = new Promise((r) => reg2.once('reregistered', r));
+    await cs.session.delete('/services/api/r1');
     cs.session.emit('reconnected');
     await re;
-    assert.ok(await cs.session.exists('/services/api/r1'));
+    assert.equal(JSON.parse((await cs.session.get('/services/api/r1')).data.toString()).port, 9001);
     await reg2.unregister();
-    await reg.unregister();
     assert.equal(await cs.session.exists('/services/api/r1'), null);
   });
 
@@ -156,5 +161,41 @@ describe('services on ZooKeeper', () => {
     assert.match(out, /^cur1 127\.0\.0\.1 47994 weight=2 enabled=true$/m);
     await reg.unregister();
     java.kill();
+  });
+
+  it('a zkctl registration taken over by Curator (same id) says so and comes back when Curator leaves', { skip: haveCurator ? false : 'Curator jars or javac missing' }, async () => {
+    const dir = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'curator-'));
+    const src = join(fileURLToPath(new URL('../../../test/services/CuratorInterop.java', import.meta.url)));
+    execFileSync('javac', ['-d', dir, '-cp', javaCp.join(':'), src]);
+    const cp = `${dir}:${javaCp.join(':')}`;
+    const zk = spawn(process.execPath, [join(repoRoot, 'bin', 'zkctl.js'), 'services', 'register', 'takeover', '--id', 'shared', '--port', '47990', '-s', cs.server, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let zkErr = '';
+    let zkOut = '';
+    zk.stderr!.on('data', (d: Buffer) => (zkErr += d.toString()));
+    zk.stdout!.on('data', (d: Buffer) => (zkOut += d.toString()));
+    const path = '/services/takeover/shared';
+    const port = async (): Promise<number | undefined> => {
+      await cs.session.sync(path);
+      try {
+        return (JSON.parse((await cs.session.get(path)).data.toString()) as { port: number }).port;
+      } catch {
+        return undefined; // not there (between a delete and a create)
+      }
+    };
+    try {
+      await waitFor(async () => ((await port()) === 47990 ? true : undefined), 60_000);
+      // Curator registers the same id (it deletes the node and writes its own), holds it 4 s, then closes.
+      const java = spawn('java', ['-cp', cp, 'CuratorInterop', cs.server, '/services', 'register', 'takeover', 'shared', '47991', '4'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise<void>((resolve) => java.stdout!.on('data', (d: Buffer) => d.toString().includes('registered') && resolve()));
+      await waitFor(async () => (/was replaced by another registrant of id shared/.test(zkErr) ? true : undefined), 20_000).catch(() => assert.fail(`zkctl did not notice: ${zkErr}`));
+      assert.equal(await port(), 47991, 'zkctl fought Curator for the node');
+      await new Promise<void>((resolve) => java.once('exit', () => resolve()));
+      await waitFor(async () => ((await port()) === 47990 ? true : undefined), 30_000).catch(() => assert.fail(`zkctl did not register again: ${zkErr}`));
+      assert.match(zkOut, /"event":"replaced"/);
+      assert.match(zkOut, /"event":"reregistered"/);
+    } finally {
+      zk.kill('SIGINT');
+      await new Promise((r) => zk.once('exit', r));
+    }
   });
 });

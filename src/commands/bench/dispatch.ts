@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
@@ -38,7 +39,9 @@ export default class BenchDispatch extends BaseCommand<typeof BenchDispatch> {
 
 Faults, relative to the start of each strategy's run: --slow ID:LATENCY (service time of backend ID), --kill ID@T (SIGKILL), --add @T (a new backend), --kill-leader @T (SIGKILL of the ZooKeeper leader of the local ensemble behind --server). Each strategy starts from the same fleet. The "direct" row is the anchor: round-robin straight to the backends, no ZooKeeper, no dispatcher, no faults injected.
 
-Imbalance is max/mean of the request counts of the steady backends (neither slow, killed nor added). Thresholds (--max-imbalance, --max-failed, --max-p99) apply to every strategy row except the baselines (direct, random) and exit 12 when missed.`;
+Imbalance is max/mean of the request counts of the steady backends (neither slow, killed nor added). Thresholds (--max-imbalance, --max-failed, --max-p99) apply to every strategy row except the baselines (direct, random) and exit 12 when missed.
+
+Every flag is checked before anything starts (exit 2): thresholds, durations (--duration must be longer than 0), strategies (at least one), backend ids in --slow and --kill. Each run registers its backends under a service of its own (zkctl-bench-<pid>-<random>), so benches run side by side without measuring each other's backends; a --service that already has instances is refused.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> --backends 10 --requests 10000',
     '<%= config.bin %> <%= command.id %> --strategies round-robin,p2c,peak-ewma --slow 3:20ms --report slow.html',
@@ -59,11 +62,11 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
     'kill-leader': Flags.string({ summary: '@T: SIGKILL the ZooKeeper leader at T (local ensemble only; restarted after the run).' }),
     ensemble: Flags.string({ summary: 'Local ensemble (name or dir) for --kill-leader (default: the one serving --server).' }),
     report: Flags.string({ summary: 'Write a self-contained HTML report with charts to this file.' }),
-    'max-imbalance': Flags.string({ summary: 'Fail (exit 12) when a strategy’s imbalance exceeds this.' }),
+    'max-imbalance': Flags.string({ summary: 'Fail (exit 12) when a strategy’s imbalance exceeds this (a number ≥ 1).' }),
     'max-failed': Flags.integer({ summary: 'Fail (exit 12) when a strategy has more failed requests.', min: 0 }),
     'max-p99': Flags.string({ summary: 'Fail (exit 12) when a strategy’s p99 exceeds this (e.g. 50ms).' }),
     'session-timeout': Flags.string({ summary: 'Session timeout of the backends (how long a crashed one stays registered).', default: '4s' }),
-    service: Flags.string({ summary: 'Service name the backends register as.', default: 'zkctl-bench' }),
+    service: Flags.string({ summary: 'Service name the backends register as (default: zkctl-bench-<pid>-<random>, new for each run; a given name must have no instances).' }),
     'base-path': Flags.string({ summary: 'Discovery base path.', default: '/services' }),
     'port-base': Flags.integer({ summary: 'First TCP port tried for the backends.', default: 47100 }),
     seed: Flags.integer({ summary: 'Seed of every random choice.', default: 1 }),
@@ -75,31 +78,48 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
 
   async run(): Promise<Result> {
     const f = this.flags;
+    // Every flag is checked here, before anything starts (a run can take minutes).
     const strategies = (f.strategies === 'all' ? [...STRATEGIES] : f.strategies.split(',').map((s) => s.trim()).filter(Boolean)) as StrategyName[];
+    if (strategies.length === 0) throw new UsageError(`--strategies ${JSON.stringify(f.strategies)}: no strategy named`, `choose from ${STRATEGIES.join(', ')}, or "all"`);
     for (const s of strategies) if (!isStrategyName(s)) throw new UsageError(`unknown strategy "${s}"`, `choose from ${STRATEGIES.join(', ')}`);
+    const { normalizeBackendId } = await import('../../bench/dispatch.js');
+    const backendRef = (flag: string, given: string, id: string): void => {
+      const m = /^b(\d+)$/.exec(id);
+      const n = m ? Number(m[1]) : NaN;
+      if (!(n >= 1 && n <= f.backends)) throw new UsageError(`${flag} ${given}: no such backend (1..${f.backends})`);
+    };
     const slow = (f.slow ?? []).map((s) => {
       const m = /^([^:]+):(.+)$/.exec(s);
       if (!m) throw new UsageError(`--slow ${s}: expected ID:LATENCY, e.g. 3:20ms`);
+      backendRef('--slow', s, normalizeBackendId(m[1]));
       return { id: m[1], serviceMs: parseDuration(m[2], '--slow latency', { zero: true }) };
     });
     const kills = (f.kill ?? []).map((s) => {
       const m = /^([^@]+)@(.+)$/.exec(s);
       if (!m) throw new UsageError(`--kill ${s}: expected ID@T, e.g. 3@1s`);
+      backendRef('--kill', s, normalizeBackendId(m[1]));
       return { id: m[1], atMs: parseAt(m[2], '--kill time') };
     });
     const adds = (f.add ?? []).map((s) => parseAt(s, '--add time'));
     const killLeaderAtMs = f['kill-leader'] !== undefined ? parseAt(f['kill-leader'], '--kill-leader time') : undefined;
-    const durationMs = f.duration ? parseDuration(f.duration, '--duration') : undefined;
+    const durationMs = f.duration !== undefined ? parseDuration(f.duration, '--duration') : undefined;
+    if (durationMs !== undefined && durationMs <= 0) throw new UsageError(`--duration ${f.duration}: must be longer than 0`);
     const requests = f.requests ?? (durationMs === undefined ? 10_000 : undefined);
     const epsilon = Number(f.epsilon);
-    if (!(epsilon > 0)) throw new UsageError('--epsilon must be a positive number');
-    const { runDispatchBench, normalizeBackendId } = await import('../../bench/dispatch.js');
-    for (const k of kills) {
-      const n = Number(normalizeBackendId(k.id).slice(1));
-      if (!(n >= 1 && n <= f.backends)) throw new UsageError(`--kill ${k.id}: no such backend (1..${f.backends})`);
+    if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new UsageError(`--epsilon ${f.epsilon}: must be a positive number`);
+    const maxP99 = f['max-p99'] !== undefined ? parseDuration(f['max-p99'], '--max-p99') : undefined;
+    let maxImb: number | undefined;
+    if (f['max-imbalance'] !== undefined) {
+      maxImb = /^\s*\d+(\.\d+)?\s*$/.test(f['max-imbalance']) ? Number(f['max-imbalance']) : NaN;
+      if (!(maxImb >= 1)) throw new UsageError(`--max-imbalance ${f['max-imbalance']}: must be a number ≥ 1 (imbalance is max/mean of the backends' request counts)`);
     }
     // A report path that cannot be written (a directory, a missing directory) is refused before the run.
     if (f.report) resolveWriteTarget(f.report);
+    const serviceMs = parseDuration(f['service-time'], '--service-time', { zero: true });
+    const sessionTimeoutMs = parseDuration(f['session-timeout'], '--session-timeout');
+    if (sessionTimeoutMs <= 0) throw new UsageError(`--session-timeout ${f['session-timeout']}: must be longer than 0`);
+    const binMs = Math.max(1, parseDuration(f.bin, '--bin'));
+    const { runDispatchBench } = await import('../../bench/dispatch.js');
     const c = this.connection;
     let ensemble;
     if (killLeaderAtMs !== undefined) {
@@ -107,7 +127,17 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
       ensemble = f.ensemble ? E.load(f.ensemble) : E.findLocalByServers(hostsOf(c.server));
       if (!ensemble) throw new UsageError('--kill-leader needs a local ensemble', 'start one with `zkctl ensemble up`, or name it with --ensemble');
     }
-    const session = await this.session();
+    // A renewing session: the dispatcher's cache must outlive a whole-ensemble outage.
+    const session = await this.session({ renew: true });
+    // Each run has its own service, so two benches at once never see each other's backends.
+    let service = f.service;
+    if (service === undefined) service = `zkctl-bench-${process.pid}-${randomBytes(3).toString('hex')}`;
+    else {
+      const { readInstances } = await import('../../core/recipes/services.js');
+      const { instances, unreadable } = await readInstances(session, service, f['base-path']);
+      const n = instances.length + unreadable.length;
+      if (n > 0) throw new UsageError(`--service ${service} already has ${n} instance${n === 1 ? '' : 's'} (another bench, or a real service?)`, 'leave --service out: each run then uses a service of its own');
+    }
     const progress = (m: string): void => this.progress(m);
     const result = await runDispatchBench({
       session,
@@ -117,7 +147,7 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
       ...(requests !== undefined ? { requests } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       concurrency: f.concurrency,
-      serviceMs: parseDuration(f['service-time'], '--service-time', { zero: true }),
+      serviceMs,
       backendConcurrency: f['backend-concurrency'],
       slow,
       kills,
@@ -125,15 +155,16 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
       ...(killLeaderAtMs !== undefined ? { killLeaderAtMs } : {}),
       ...(ensemble ? { ensemble } : {}),
       basePath: f['base-path'],
-      service: f.service,
-      sessionTimeoutMs: parseDuration(f['session-timeout'], '--session-timeout'),
+      service,
+      sessionTimeoutMs,
       portBase: f['port-base'],
       seed: f.seed,
       keys: f.keys,
       epsilon,
       direct: !f['no-direct'],
-      binMs: Math.max(1, parseDuration(f.bin, '--bin')),
+      binMs,
       onProgress: progress,
+      onWarning: (m) => void process.stderr.write(`zkctl: bench dispatch: ${m}\n`),
     });
     if (f.report) {
       const { renderDispatchReport } = await import('../../bench/report.js');
@@ -155,8 +186,6 @@ Imbalance is max/mean of the request counts of the steady backends (neither slow
     }
     // Thresholds
     const problems: string[] = [];
-    const maxP99 = f['max-p99'] ? parseDuration(f['max-p99'], '--max-p99') : undefined;
-    const maxImb = f['max-imbalance'] !== undefined ? Number(f['max-imbalance']) : undefined;
     for (const r of result.results) {
       if (r.strategy === 'direct' || r.strategy === 'random') continue;
       if (maxImb !== undefined && r.imbalance > maxImb) problems.push(`${r.strategy} imbalance ${r.imbalance} > ${maxImb}`);

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { Dispatcher, NoInstanceError, STRATEGIES, tcpProbe, type Endpoint, type StrategyName } from '../../core/dispatch/index.js';
-import { DEFAULT_BASE_PATH, readInstances } from '../../core/recipes/services.js';
+import { DEFAULT_BASE_PATH, instanceProblem, readInstances } from '../../core/recipes/services.js';
 
 export interface PickResult {
   service: string;
@@ -16,7 +16,7 @@ export interface PickResult {
 
 export default class ServicesPick extends BaseCommand<typeof ServicesPick> {
   static override summary = 'Print address:port of one healthy instance of a service.';
-  static override description = `Reads the instances once and picks one with --strategy (default random; with --key, consistent-hash and sticky map the same key to the same instance while membership is unchanged). Healthy means: registered, enabled, with an address and a port; with --probe also accepting a TCP connection (a failing instance is skipped and the next pick tried). Exit 3 when there is none.`;
+  static override description = `Reads the instances once and picks one with --strategy (default random; with --key, consistent-hash and sticky map the same key to the same instance while membership is unchanged). Healthy means: registered, enabled, with a usable address (not blank, no whitespace or control characters) and an integer port in 1-65535; with --probe also accepting a TCP connection (a failing instance is skipped and the next pick tried). Records that are not usable instances are skipped with a warning on stderr. A one-shot weighted-round-robin pick is a weighted random choice. Exit 3 when there is none.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> web',
     'curl http://$(<%= config.bin %> <%= command.id %> web --probe)/health',
@@ -34,7 +34,13 @@ export default class ServicesPick extends BaseCommand<typeof ServicesPick> {
   async run(): Promise<PickResult> {
     const session = await this.session();
     const name = this.args.name;
-    const { instances } = await readInstances(session, name, this.flags['base-path']);
+    const { instances, unreadable } = await readInstances(session, name, this.flags['base-path']);
+    // Records a client cannot use are skipped, and said so (stderr: stdout is the pick).
+    for (const u of unreadable) process.stderr.write(`zkctl: ${u.path}: ${u.error}\n`);
+    for (const r of instances) {
+      const problem = instanceProblem(r.instance);
+      if (problem !== undefined) process.stderr.write(`zkctl: ${r.path}: skipped: ${problem}\n`);
+    }
     const d = new Dispatcher({ strategy: this.flags.strategy as StrategyName, seed: this.flags.seed, send: async () => undefined });
     d.setMembers(instances.map((r) => r.instance));
     const tried = new Set<Endpoint>();

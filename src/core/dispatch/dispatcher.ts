@@ -21,13 +21,17 @@
  *   instance only restarted.
  * - When every member is ejected, requests go to any member (panic routing) rather
  *   than fail outright.
- * - When no member exists, dispatch() fails with NoInstanceError (exit code 3).
+ * - When no member exists, dispatch() fails with NoInstanceError (exit code 3), at once and
+ *   without I/O: a loop that retries must let the event loop run in between (setImmediate,
+ *   a pause), or no ZooKeeper notification is ever read and the members never come back.
+ * - Instances that cannot be used (instanceProblem: blank address or one with whitespace or
+ *   control characters, a port that is not an integer in 1-65535) are left out ('skipped').
  */
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
 import { ExitCode, ZkctlError } from '../errors.js';
 import type { Session } from '../session.js';
-import { DEFAULT_BASE_PATH, type InstanceRecord, isUsable, ServiceCache, type ServiceInstance, instanceWeight } from '../recipes/services.js';
+import { DEFAULT_BASE_PATH, type InstanceRecord, instanceProblem, ServiceCache, type ServiceInstance, type SkippedRecord, instanceWeight } from '../recipes/services.js';
 import { RetryBudget, type RetryBudgetOptions } from './budget.js';
 import { Endpoint } from './endpoint.js';
 import { seededRng, type Rng } from './rng.js';
@@ -113,7 +117,9 @@ export interface DispatcherStats {
 
 /**
  * Events: 'members' (Endpoint[] after a membership change), 'join' (Endpoint), 'leave' (Endpoint),
- * 'eject' (Endpoint, error), 'readmit' (Endpoint), 'retry' (Endpoint that failed, error, attempt).
+ * 'eject' (Endpoint, error), 'readmit' (Endpoint), 'retry' (Endpoint that failed, error, attempt),
+ * 'skipped' ({id, reason, path?}: an instance that cannot be used (see instanceProblem) was left
+ * out; said once per instance and reason), 'error' (the cache's read failed; it retries).
  */
 export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
   readonly strategyName: StrategyName;
@@ -138,6 +144,8 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
   private ownsCache = false;
   private readonly probeTimers = new Map<Endpoint, NodeJS.Timeout>();
   private readonly probeDelay = new Map<Endpoint, number>();
+  /** Instances left out as unusable, with the reason last said (said once per id and reason). */
+  private readonly skippedIds = new Map<string, string>();
   readonly counters = { requests: 0, succeeded: 0, failed: 0, retries: 0, budgetExhausted: 0, ejections: 0, readmissions: 0 };
 
   constructor(opts: DispatcherOptions<Req, Res>) {
@@ -175,13 +183,35 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
     this.cache = cache;
     this.ownsCache = owns;
     cache.on('change', (recs: InstanceRecord[]) => this.setMembers(recs.map((r) => r.instance)));
+    cache.on('skipped', (r: SkippedRecord) => this.emit('skipped', r));
+    cache.on('error', (e: Error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    });
     if (cache.size > 0) this.setMembers(cache.instances().map((r) => r.instance));
   }
 
-  /** Replace the membership (instances not usable, i.e. disabled or without address/port, are left out). */
+  /**
+   * Replace the membership. Disabled instances are left out; so are instances that cannot be
+   * used (instanceProblem: a blank address or one with whitespace or control characters, a port
+   * that is not an integer in 1-65535), with a 'skipped' event.
+   */
   setMembers(instances: ServiceInstance[]): void {
     const next = new Map<string, ServiceInstance>();
-    for (const i of instances) if (isUsable(i)) next.set(i.id, i);
+    const present = new Set<string>();
+    for (const i of instances) {
+      present.add(i.id);
+      const problem = instanceProblem(i);
+      if (problem !== undefined) {
+        if (this.skippedIds.get(i.id) !== problem) {
+          this.skippedIds.set(i.id, problem);
+          this.emit('skipped', { id: i.id, reason: problem } satisfies Omit<SkippedRecord, 'path'>);
+        }
+        continue;
+      }
+      this.skippedIds.delete(i.id);
+      if (i.enabled !== false) next.set(i.id, i);
+    }
+    for (const id of [...this.skippedIds.keys()]) if (!present.has(id)) this.skippedIds.delete(id);
     let changed = false;
     for (const [id, ep] of this.members) {
       const inst = next.get(id);

@@ -106,10 +106,16 @@ class RoundRobinStrategy extends Base {
   }
 }
 
-/** Smooth weighted round robin (nginx): even spread, exact proportions. */
+/**
+ * Smooth weighted round robin (nginx): even spread, exact proportions. The first pick of a
+ * fresh strategy is a weighted random choice (then the smooth sequence goes on from there):
+ * a one-shot pick (`services pick`) honours the weights, and many clients started together
+ * do not all begin with the heaviest instance.
+ */
 class WeightedRoundRobinStrategy extends Base {
   readonly name = 'weighted-round-robin' as const;
   private current = new Map<Endpoint, number>();
+  private started = false;
   override update(eligible: readonly Endpoint[]): void {
     super.update(eligible);
     const next = new Map<Endpoint, number>();
@@ -129,6 +135,20 @@ class WeightedRoundRobinStrategy extends Base {
         bestW = w;
         best = e;
       }
+    }
+    if (best && !this.started) {
+      this.started = true;
+      // Weighted random first choice.
+      let r = this.host.rng.next() * total;
+      for (const e of this.list) {
+        if (exclude.has(e)) continue;
+        r -= e.weight;
+        if (r < 0) {
+          best = e;
+          break;
+        }
+      }
+      bestW = this.current.get(best)!;
     }
     if (best) this.current.set(best, bestW - total);
     return best;

@@ -99,7 +99,14 @@ export function makeInstance(input: InstanceInput): ServiceInstance {
   checkSegment('name', input.name);
   const id = input.id ?? randomUUID();
   checkSegment('id', id);
-  if (!Number.isInteger(input.port) || input.port < 0 || input.port > 65535) throw new UsageError(`invalid port ${input.port}`);
+  const addrProblem = addressProblem(input.address);
+  if (addrProblem) throw new UsageError(`invalid address ${JSON.stringify(input.address)}: ${addrProblem}`, 'an address is a host name or IP address: not blank, no whitespace or control characters');
+  const portProblem = portProblemOf(input.port);
+  if (portProblem) throw new UsageError(`invalid port ${input.port}: ${portProblem}`);
+  if (input.sslPort !== undefined && input.sslPort !== null) {
+    const p = portProblemOf(input.sslPort);
+    if (p) throw new UsageError(`invalid SSL port ${input.sslPort}: ${p}`);
+  }
   let payload: unknown = input.payload === undefined ? null : input.payload;
   if (input.weight !== undefined) {
     if (!(Number.isFinite(input.weight) && input.weight > 0)) throw new UsageError(`invalid weight ${input.weight}`, 'a weight is a positive number');
@@ -146,7 +153,9 @@ export function parseInstance(data: Buffer | string, fallback: { name?: string; 
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`not a service instance (bad JSON: ${(e as Error).message})`);
+    // (The parser's message quotes the data: control characters escaped, so it stays one line.)
+    const why = (e as Error).message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    throw new UsageError(`not a service instance (bad JSON: ${why})`);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError('not a service instance (not a JSON object)');
   const o = v as Record<string, unknown>;
@@ -175,16 +184,42 @@ export function instanceWeight(inst: Pick<ServiceInstance, 'payload'>): number {
   return Number.isFinite(n) && n > 0 ? n : 1;
 }
 
-/** Enabled (absent `enabled` means enabled) and has an address and a port. */
+/** Why `address` cannot be connected to (undefined: it can). Not blank, no whitespace, no control characters. */
+export function addressProblem(address: unknown): string | undefined {
+  if (typeof address !== 'string' || address.length === 0) return 'no address';
+  if (/[\s\u0000-\u001f\u007f-\u009f]/u.test(address)) return 'it contains whitespace or control characters';
+  return undefined;
+}
+
+function portProblemOf(port: unknown): string | undefined {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return 'a port is an integer in 1-65535';
+  return undefined;
+}
+
+/**
+ * Why an instance record cannot be used by a client (undefined: it can): the one validity
+ * rule for pick, watch, the cache and the dispatcher. Usable = an address that is not blank and
+ * has no whitespace or control characters, and an integer port in 1-65535. (A disabled
+ * instance is valid, only out of rotation: see isUsable.)
+ */
+export function instanceProblem(inst: Pick<ServiceInstance, 'address' | 'port'>): string | undefined {
+  const a = addressProblem(inst.address);
+  if (a) return inst.address === null || inst.address === '' ? 'no address' : `address ${JSON.stringify(inst.address)}: ${a}`;
+  const p = portProblemOf(inst.port);
+  if (p) return inst.port === null ? 'no port' : `port ${inst.port}: ${p}`;
+  return undefined;
+}
+
+/** Enabled (absent `enabled` means enabled) and valid (see instanceProblem). */
 export function isUsable(inst: ServiceInstance): boolean {
-  return inst.enabled !== false && !!inst.address && inst.port !== null && inst.port > 0;
+  return inst.enabled !== false && instanceProblem(inst) === undefined;
 }
 
 /**
  * Write the instance node once (delete and re-create when it exists). Returns the stat.
  * Parents are containers, made as needed (createWithParents: a parent reaped meanwhile is made again).
  */
-export async function writeInstance(session: Session, inst: ServiceInstance, basePath = DEFAULT_BASE_PATH): Promise<Stat> {
+export async function writeInstance(session: Session, inst: ServiceInstance, basePath = DEFAULT_BASE_PATH, opts: { replace?: boolean } = {}): Promise<Stat> {
   const path = instancePath(inst.name, inst.id, basePath);
   const data = serializeInstance(inst);
   const mode = inst.serviceType === 'DYNAMIC' || inst.serviceType === 'DYNAMIC_SEQUENTIAL' ? 'ephemeral' : 'persistent';
@@ -193,7 +228,8 @@ export async function writeInstance(session: Session, inst: ServiceInstance, bas
       return (await createWithParents(session, path, data, { mode })).stat;
     } catch (e) {
       if (attempt >= 5) throw e;
-      if (isZkCode(e, ZkCode.NODE_EXISTS)) {
+      // (replace: false: a node that exists is left alone, NODE_EXISTS is thrown.)
+      if (isZkCode(e, ZkCode.NODE_EXISTS) && opts.replace !== false) {
         try {
           await session.delete(path);
         } catch (e2) {
@@ -209,17 +245,32 @@ export async function writeInstance(session: Session, inst: ServiceInstance, bas
 export interface RegistrationEvents {
   registered: [Stat];
   reregistered: [Stat];
+  replaced: [ReplacedBy];
   unregistered: [];
   error: [Error];
 }
 
+/** Who holds the node of our id now (another registrant of the same id: zkctl, Curator, ...). */
+export interface ReplacedBy {
+  /** Session owning the node now (0n: a persistent node). */
+  owner: bigint;
+  stat: Stat;
+}
+
 /**
  * A held registration: written now, written again after the session is
- * renewed (or whenever the node is found missing after a reconnect), deleted
- * by `unregister()` (or by ZooKeeper when the session ends).
- * Events: 'registered', 'reregistered' (stat), 'lost' (session lost: the node is gone),
- * 'error' (a re-registration failed; it is tried again, with a growing pause of at most
- * `retryMaxMs`, while the session is up, and on every reconnect).
+ * renewed (or whenever the node is found missing: a data watch on the node, and a
+ * check after every reconnect), deleted by `unregister()` (or by ZooKeeper when the
+ * session ends).
+ *
+ * Another registrant of the same id (zkctl or Curator: both delete and re-create) takes
+ * the node over: this registration does not fight it (two holders would replace each
+ * other forever); it says so ('replaced', once per takeover) and writes its own
+ * instance again as soon as that node is gone (the other registrant left).
+ *
+ * Events: 'registered', 'reregistered' (stat), 'replaced' (ReplacedBy), 'lost' (session
+ * lost: the node is gone), 'error' (a re-registration failed; it is tried again, with a
+ * growing pause of at most `retryMaxMs`, while the session is up, and on every reconnect).
  */
 export class ServiceRegistration extends EventEmitter {
   readonly instance: ServiceInstance;
@@ -234,6 +285,11 @@ export class ServiceRegistration extends EventEmitter {
   private again = false;
   private retryTimer?: NodeJS.Timeout;
   private failures = 0;
+  /** The nodes this registration wrote (czxid): any other node of our id is another registrant's. */
+  private readonly ownNodes = new Set<bigint>();
+  /** czxid of the other registrant's node last reported as 'replaced' (said once per takeover). */
+  private replacedCzxid?: bigint;
+  private readonly nodeWatcher = (): void => this.ensureSoon();
   private readonly onReconnected = (): void => this.ensureSoon();
   private readonly onLost = (): void => {
     this.stat = undefined;
@@ -253,9 +309,12 @@ export class ServiceRegistration extends EventEmitter {
 
   async register(): Promise<Stat> {
     this.stat = await writeInstance(this.session, this.instance, this.basePath);
+    this.ownNodes.add(this.stat.czxid);
     this.session.on('reconnected', this.onReconnected);
     this.session.on('lost', this.onLost);
     this.emit('registered', this.stat);
+    // Watch the node: a takeover or a delete by someone else is noticed at once.
+    this.ensureSoon();
     return this.stat;
   }
 
@@ -287,19 +346,52 @@ export class ServiceRegistration extends EventEmitter {
       // After a reconnect the member may lag behind the leader (it was not the one we talked
       // to): catch up first, or a node deleted meanwhile could still look present.
       await this.session.sync(parentOf(this.path));
-      const st = await this.session.exists(this.path);
+      // (The watch is passed on every check: armed again whatever happened to the last one.)
+      const st = await this.session.exists(this.path, this.nodeWatcher);
+      if (this.stopped) return;
       const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
-      if (st && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
+      const ours = st !== null && this.ownNodes.has(st.czxid);
+      if (st && ours && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
         this.failures = 0;
         return;
       }
-      // (A node of our id owned by another session, e.g. the expired one not yet reaped
-      // by the server, is deleted and written again, as on the first registration.)
-      const stat = await writeInstance(this.session, this.instance, this.basePath);
+      if (st && !ours) {
+        // Another registrant of our id holds the node: say so (once), and wait for it to go.
+        this.failures = 0;
+        if (this.replacedCzxid !== st.czxid) {
+          this.replacedCzxid = st.czxid;
+          this.stat = undefined;
+          this.emit('replaced', { owner: st.ephemeralOwner, stat: st } satisfies ReplacedBy);
+        }
+        return;
+      }
+      if (st) {
+        // Ours, left by one of our expired sessions and not reaped by the server yet: delete it
+        // (that very version) and write it again.
+        try {
+          await this.session.delete(this.path, st.version);
+        } catch (e) {
+          if (!isZkCode(e, ZkCode.NO_NODE) && !isZkCode(e, ZkCode.BAD_VERSION)) throw e;
+        }
+      }
+      // Written only where there is no node: one created meanwhile by another registrant
+      // (NODE_EXISTS) is left alone and looked at again.
+      let stat: Stat;
+      try {
+        stat = await writeInstance(this.session, this.instance, this.basePath, { replace: false });
+      } catch (e) {
+        if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
+        this.again = true;
+        return;
+      }
       if (this.stopped) return;
+      this.ownNodes.add(stat.czxid);
       this.stat = stat;
       this.failures = 0;
+      this.replacedCzxid = undefined;
       this.emit('reregistered', stat);
+      // Watch the node we just wrote (the write itself sets no watch).
+      this.again = true;
     } catch (e) {
       if (this.stopped) return;
       this.failures++;
@@ -332,7 +424,8 @@ export class ServiceRegistration extends EventEmitter {
     }
     try {
       const st = await this.session.exists(this.path);
-      if (st && (st.ephemeralOwner === 0n || st.ephemeralOwner === this.session.sessionId)) await this.session.delete(this.path, st.version);
+      // Only a node this registration wrote (another registrant's node of our id is left alone).
+      if (st && this.ownNodes.has(st.czxid)) await this.session.delete(this.path, st.version);
     } catch (e) {
       if (!(e instanceof ZkError && (e.code === ZkCode.NO_NODE || e.code === ZkCode.BAD_VERSION))) throw e;
     } finally {
@@ -408,40 +501,58 @@ export async function readInstances(session: Session, name: string, basePath = D
 
 export type CacheEvent =
   | { type: 'join'; instance: ServiceInstance; stat: Stat; initial: boolean }
-  | { type: 'leave'; instance: ServiceInstance; stat: Stat }
+  | { type: 'leave'; instance: ServiceInstance; stat: Stat; /** Set when the node is still there but its data is no longer a usable instance. */ reason?: string }
   | { type: 'update'; instance: ServiceInstance; previous: ServiceInstance; stat: Stat };
+
+/** A node under the service that is not a usable instance (unreadable data, bad address or port). */
+export interface SkippedRecord {
+  path: string;
+  id: string;
+  reason: string;
+}
 
 /**
  * A watched copy of one service's instances (Curator's ServiceCache): a
  * children watch on the service node and a data watch on each instance. No
  * ZooKeeper read happens on `instances()`. Events: 'event' (CacheEvent),
- * 'change' (after every applied change, with the current list), 'error'.
- * After a reconnect or a renewed session, the cache reads everything again
- * and reports only what differs.
+ * 'change' (after every applied change, with the current list), 'skipped'
+ * (SkippedRecord: a node whose data is unreadable or not a usable instance; said
+ * once per version of the node), 'error'.
+ *
+ * Only usable instances are kept (see instanceProblem; disabled ones are kept, marked
+ * so): a node whose data becomes garbage or unusable is a leave (with `reason`).
+ *
+ * Recovery, stated plainly: every read passes its watch again (ZooKeeper keeps one
+ * watch per path and session, so arming an armed watch costs nothing), and after every
+ * reconnect, and after a new session (renewing sessions), the cache reads everything
+ * again and reports only what differs: whatever it believed about its watches, they
+ * are armed again by that read. A failed read is tried again (a growing pause of at
+ * most 5 s) while the session is usable, besides at every reconnect.
  */
 export class ServiceCache extends EventEmitter {
   readonly name: string;
   readonly basePath: string;
   readonly path: string;
+  /** Longest pause between two attempts after a failed read (ms). */
+  retryMaxMs = 5000;
   private readonly records = new Map<string, InstanceRecord>();
+  /** Nodes skipped (not usable), with the version last reported, so that each version is said once. */
+  private readonly skipped = new Map<string, string>();
   private closed = false;
   private running?: Promise<void>;
   private dirty = false;
   private loaded = false;
+  private failures = 0;
+  private retryTimer?: NodeJS.Timeout;
+  /** Reads done (for tests and diagnostics). */
+  reads = 0;
   /**
-   * Watches armed on the server (one-shot: re-armed only after they fired or the session was
-   * renewed), as the token of the watcher that holds them (0 / absent: none). Marked before the
-   * request and cleared by the watcher itself: the reply and the notification that fires the
-   * new watch can arrive in one TCP chunk, so the watcher may run before the read resumes.
+   * One watcher function per path, kept for as long as the path is followed: the wire client
+   * keeps one listener per function and path, so passing it on every read never piles up.
    */
-  private childWatch = 0;
-  private readonly dataWatch = new Map<string, number>();
-  private watchSeq = 0;
+  private readonly childWatcher = (): void => this.refresh();
+  private readonly dataWatchers = new Map<string, () => void>();
   private readonly resync = (): void => this.refresh();
-  private readonly onLost = (): void => {
-    this.childWatch = 0;
-    this.dataWatch.clear();
-  };
 
   constructor(
     private readonly session: Session,
@@ -456,8 +567,9 @@ export class ServiceCache extends EventEmitter {
 
   /** Read the current instances and start watching. */
   async start(): Promise<InstanceRecord[]> {
-    this.session.on('reconnected', this.resync);
-    this.session.on('lost', this.onLost);
+    // 'connected' too: a renewing session says 'reconnected' for its new session, but a
+    // listener added before the first connection must not miss it either.
+    for (const ev of ['connected', 'reconnected', 'lost'] as const) this.session.on(ev, this.resync);
     this.refresh();
     await this.running;
     return this.instances();
@@ -473,14 +585,18 @@ export class ServiceCache extends EventEmitter {
 
   close(): void {
     this.closed = true;
-    this.session.removeListener('reconnected', this.resync);
-    this.session.removeListener('lost', this.onLost);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const ev of ['connected', 'reconnected', 'lost'] as const) this.session.removeListener(ev, this.resync);
     this.removeAllListeners('event');
   }
 
   /** Re-read (coalesced: one read at a time, another one after it when asked meanwhile). */
   refresh(): void {
     if (this.closed) return;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
     if (this.running) {
       this.dirty = true;
       return;
@@ -490,10 +606,12 @@ export class ServiceCache extends EventEmitter {
         this.dirty = false;
         try {
           await this.readOnce();
+          this.failures = 0;
         } catch (e) {
           if (this.closed) return;
-          this.emit('error', e as Error);
-          // The session will reconnect and trigger a resync; nothing else to do here.
+          this.failures++;
+          if (this.listenerCount('error') > 0) this.emit('error', e as Error);
+          if (!this.dirty) this.retryLater();
         }
       } while (this.dirty && !this.closed);
     })().finally(() => {
@@ -501,54 +619,48 @@ export class ServiceCache extends EventEmitter {
     });
   }
 
-  /** A child watcher (undefined when one is armed already); it disarms itself when it fires. */
-  private armChildWatch(): { watcher?: () => void; disarm(): void } {
-    if (this.childWatch !== 0) return { disarm: () => undefined };
-    const token = ++this.watchSeq;
-    this.childWatch = token;
-    const disarm = (): void => {
-      if (this.childWatch === token) this.childWatch = 0;
-    };
-    return {
-      watcher: () => {
-        disarm();
-        this.refresh();
-      },
-      disarm,
-    };
+  /** After a failed read: try again after a pause, unless a reconnect or a notification comes first. */
+  private retryLater(): void {
+    if (this.closed || this.retryTimer) return;
+    const pause = Math.min(this.retryMaxMs, 100 * 2 ** Math.min(this.failures - 1, 10));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const st = this.session.state;
+      if (st === 'closed') return;
+      // While disconnected the reconnect will ask for a read; while the session is lost
+      // for good (no renewal) nothing will come back: stop.
+      if (st === 'connected' || st === 'reconnected') this.refresh();
+      else if (st !== 'lost') this.retryLater();
+    }, pause);
+    this.retryTimer.unref?.();
   }
 
-  private armDataWatch(id: string): { watcher?: () => void; disarm(): void } {
-    if (this.dataWatch.has(id)) return { disarm: () => undefined };
-    const token = ++this.watchSeq;
-    this.dataWatch.set(id, token);
-    const disarm = (): void => {
-      if (this.dataWatch.get(id) === token) this.dataWatch.delete(id);
-    };
-    return {
-      watcher: () => {
-        disarm();
-        this.refresh();
-      },
-      disarm,
-    };
+  private dataWatcher(id: string): () => void {
+    let w = this.dataWatchers.get(id);
+    if (!w) {
+      w = () => this.refresh();
+      this.dataWatchers.set(id, w);
+    }
+    return w;
   }
 
   private readonly existsWatcher = (): void => this.refresh();
 
+  private skip(path: string, id: string, stat: Stat, reason: string): void {
+    const version = `${stat.czxid}:${stat.mzxid}`;
+    if (this.skipped.get(id) === version) return;
+    this.skipped.set(id, version);
+    this.emit('skipped', { path, id, reason } satisfies SkippedRecord);
+  }
+
   private async readOnce(): Promise<void> {
+    this.reads++;
     let children: string[] | undefined;
     try {
-      const arm = this.armChildWatch();
-      try {
-        children = (await this.session.getChildren(this.path, arm.watcher)).children;
-      } catch (e) {
-        arm.disarm(); // no watch is left on the server by a failed read
-        throw e;
-      }
+      children = (await this.session.getChildren(this.path, this.childWatcher)).children;
     } catch (e) {
       if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
-      // No service node yet: watch for its creation.
+      // No service node (yet, or its container was reaped): watch for its creation.
       const st = await this.session.exists(this.path, this.existsWatcher);
       if (st) {
         this.dirty = true;
@@ -563,19 +675,16 @@ export class ServiceCache extends EventEmitter {
     for (const [id, rec] of this.records) {
       if (!seen.has(id)) {
         this.records.delete(id);
-        this.dataWatch.delete(id);
         this.emit('event', { type: 'leave', instance: rec.instance, stat: rec.stat } satisfies CacheEvent);
       }
     }
+    for (const id of [...this.dataWatchers.keys()]) if (!seen.has(id)) this.dataWatchers.delete(id);
+    for (const id of [...this.skipped.keys()]) if (!seen.has(id)) this.skipped.delete(id);
     const reads = await Promise.all(
       children.map(async (id) => {
         const path = `${this.path}/${id}`;
         try {
-          const arm = this.armDataWatch(id);
-          const { data, stat } = await this.session.get(path, arm.watcher).catch((e: unknown) => {
-            arm.disarm();
-            throw e;
-          });
+          const { data, stat } = await this.session.get(path, this.dataWatcher(id));
           return { id, path, data, stat };
         } catch (e) {
           if (isZkCode(e, ZkCode.NO_NODE)) return undefined;
@@ -586,13 +695,25 @@ export class ServiceCache extends EventEmitter {
     if (this.closed) return;
     for (const r of reads) {
       if (!r) continue;
-      let inst: ServiceInstance;
+      let inst: ServiceInstance | undefined;
+      let problem: string | undefined;
       try {
         inst = parseInstance(r.data, { name: this.name, id: r.id });
-      } catch {
-        continue; // not an instance: not ours to serve
+        problem = instanceProblem(inst);
+      } catch (e) {
+        problem = (e as Error).message;
       }
       const prev = this.records.get(r.id);
+      if (problem !== undefined || !inst) {
+        // Not an instance a client can use: not served. If it was one, it has left.
+        this.skip(r.path, r.id, r.stat, problem ?? 'not a service instance');
+        if (prev) {
+          this.records.delete(r.id);
+          this.emit('event', { type: 'leave', instance: prev.instance, stat: r.stat, reason: problem } satisfies CacheEvent);
+        }
+        continue;
+      }
+      this.skipped.delete(r.id);
       const rec: InstanceRecord = { instance: inst, path: r.path, stat: r.stat };
       if (!prev) {
         this.records.set(r.id, rec);

@@ -7,7 +7,8 @@
 import { UsageError } from '../core/errors.js';
 import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
 
-export type MemberMode = ServerMode | 'not-serving' | 'down';
+/** 'not-answering': a local member whose process runs but that does not answer (paused, hung). */
+export type MemberMode = ServerMode | 'not-serving' | 'not-answering' | 'down';
 
 export interface HostPort {
   host: string;

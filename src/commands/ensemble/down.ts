@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { loadConfig, saveConfig } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
+import { BrokenEnsembleError, salvage, type LocalEnsemble } from '../../ensemble/index.js';
 import { targetEnsemble, targetFlags } from './status.js';
 
 export interface DownOutput {
@@ -16,7 +17,7 @@ export interface DownOutput {
 
 export default class EnsembleDown extends BaseCommand<typeof EnsembleDown> {
   static override summary = 'Stop every member of a local ensemble; --purge also deletes its data and directory.';
-  static override description = `Members get SIGTERM (SIGKILL after --grace), in parallel. Without --purge the data stays and \`ensemble up\` starts the same ensemble again; with --purge the directory (data, logs, secret) is removed, and so are contexts that pointed at it.`;
+  static override description = `Members get SIGTERM (SIGKILL after --grace), in parallel: every process running a member's configuration (found by its pid file, else by its command line, so also one whose pid file was lost), with its process group (reaching the JVM under a \`java\` wrapper script); a member counts as stopped once its ports are released. An ensemble whose ensemble.json is unreadable is still stopped (members found from their files). Without --purge the data stays and \`ensemble up\` starts the same ensemble again; with --purge the directory (data, logs, secret) is removed, and so are contexts that pointed at it.`;
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --purge', '<%= config.bin %> <%= command.id %> --name dev --purge -o json'];
   static override flags = {
     ...targetFlags,
@@ -25,7 +26,15 @@ export default class EnsembleDown extends BaseCommand<typeof EnsembleDown> {
   };
 
   async run(): Promise<DownOutput> {
-    const e = targetEnsemble(this.flags, this.connection);
+    let e: LocalEnsemble;
+    try {
+      e = targetEnsemble(this.flags, this.connection);
+    } catch (err) {
+      if (!(err instanceof BrokenEnsembleError)) throw err;
+      // ensemble.json is unreadable: stop what its member files identify (pid files, command lines).
+      e = salvage(err.dir);
+      this.warn(`${err.message}; stopping the members found from its member files`);
+    }
     const r = await e.down({ purge: this.flags.purge, timeoutMs: parseDuration(this.flags.grace, '--grace') });
     const removedContexts: string[] = [];
     if (r.purged) {

@@ -23,7 +23,7 @@ export const statusColumns: Column<MemberRow>[] = [
     header: 'MODE',
     key: 'mode',
     get: (r) => r.mode,
-    style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' ? chalk.yellow(t) : t),
+    style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' || t === 'not-answering' ? chalk.yellow(t) : t),
   },
   { header: 'ZXID', key: 'zxid', get: (r) => r.zxid },
   { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right' },

@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { loadConfig, setContext } from '../../cli/context.js';
+import { configPath, loadConfig, setContext } from '../../cli/context.js';
+import { ExitCode, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
-import { up, statusView, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { describeWriteFailure, up, statusView, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -24,7 +25,9 @@ Ports: member i serves clients on BASE+i-1, talks quorum on BASE+10000+i-1 and l
 
 State lives in $XDG_STATE_HOME/zkctl/ensembles/NAME (default ~/.local/state/zkctl/ensembles/NAME) or --dir: ensemble.json, members/ID/{zoo.cfg,data,zookeeper.log,zookeeper.pid}. A super user (digest super:PASSWORD, the password in super.secret, mode 0600) can bypass ACLs; the secret is never on a command line.
 
-Idempotent: on a running ensemble it only reports; members that are down are started. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
+Idempotent: on a running ensemble it only reports; members that are down are started. A failed first start removes only what it created (a directory you made beforehand stays). The directory's path must be printable ASCII without backslashes: ZooKeeper reads zoo.cfg as an ISO-8859-1 Java properties file.
+
+Exit status: 0 when the quorum serves; 1 when the servers are up but the context could not be written (the message says the ensemble is up; use -s with the servers printed); 130 on Ctrl-C, after saying which servers were left running and how to stop them. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --size 5 --name five --base-port 3181',
@@ -47,9 +50,26 @@ Idempotent: on a running ensemble it only reports; members that are down are sta
     const waitMs = parseDuration(f.wait, '--wait');
     const onProgress = (e: ProgressEvent): void => {
       if (e.kind === 'created') this.progress(`created ${e.dir}`);
-      else if (e.kind === 'started') this.progress(`started member ${e.member} (pid ${e.pid})`);
+      else if (e.kind === 'started') {
+        startedPids.push(`member ${e.member} pid ${e.pid}`);
+        this.progress(`started member ${e.member} (pid ${e.pid})`);
+      } else if (e.kind === 'warning') process.stderr.write(`Warning: ${e.message}\n`);
       else if (e.kind === 'waiting') this.progress(`waiting for a quorum: ${e.message}`);
     };
+    // Ctrl-C / SIGTERM while starting: the servers are detached and keep running. Say so, and how to stop them.
+    const target = f.dir !== undefined ? `--dir ${f.dir}` : `--name ${f.name ?? 'local'}`;
+    const startedPids: string[] = [];
+    const onSignal = (sig: NodeJS.Signals): void => {
+      const left = startedPids.length > 0 ? `members started so far keep running (${startedPids.join(', ')})` : 'members already running keep running';
+      process.stderr.write(`zkctl: interrupted (${sig}) while starting the ensemble: ${left}; stop them with \`zkctl ensemble down ${target}\`\n`);
+      process.exit(ExitCode.INTERRUPTED);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    this.onCleanup(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
     const r = await up({
       ...(f.name !== undefined ? { name: f.name } : {}),
       ...(f.dir !== undefined ? { dir: f.dir } : {}),
@@ -62,8 +82,13 @@ Idempotent: on a running ensemble it only reports; members that are down are sta
       onProgress,
     });
     // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
-    const prev = loadConfig().contexts[r.name] ?? {};
-    setContext(r.name, { ...prev, server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+    let contextError: unknown;
+    try {
+      const prev = loadConfig().contexts[r.name] ?? {};
+      setContext(r.name, { ...prev, server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+    } catch (e) {
+      contextError = e;
+    }
 
     const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
     const out: UpOutput = {
@@ -77,6 +102,13 @@ Idempotent: on a running ensemble it only reports; members that are down are sta
       superSecretPath: r.superSecretPath,
     };
     if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, out);
+    if (contextError !== undefined) {
+      throw new ZkctlError(
+        `ensemble '${r.name}' is up (${r.connectString}), but its context could not be written to ${configPath()}: ${describeWriteFailure(configPath(), contextError)}`,
+        ExitCode.FAILURE,
+        { hint: `the servers keep running: use -s ${r.connectString}, or make that directory writable and run \`zkctl ensemble up\` again to write the context` },
+      );
+    }
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
     this.progress(`${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})`);
     return out;

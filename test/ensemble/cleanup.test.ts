@@ -1,0 +1,341 @@
+/**
+ * Issue 23: a local ensemble that cleans up after every mistake. One 1-member ensemble, started
+ * by the CLI through a symlinked --dir with a `java` wrapper script (no exec) as JAVA_HOME/bin/java,
+ * shared by the tests of this file (run in order). Every process signalled here is one this file
+ * started (found by the ensemble's own config path); read-only mounts are undone in finally.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { UsageError } from '../../src/core/errors.js';
+import {
+  findPortHolder,
+  findProcesses,
+  freeBasePort,
+  isPidAlive,
+  isPortFree,
+  list,
+  load,
+  PortInUseError,
+  processStartTime,
+  QUORUM_PEER_MAIN,
+  readCmdline,
+  up,
+  withPidLock,
+} from '../../src/ensemble/index.js';
+import { expectOk, isolatedCli, runCli } from '../helpers/zk.js';
+
+const cli = isolatedCli('cleanup', 120_000);
+const target = join(cli.scratch, 'target');
+const link = join(cli.scratch, 'link');
+const javaHome = join(cli.scratch, 'jdk');
+const roConfig = join(cli.scratch, 'ro-config');
+const mounted: string[] = [];
+
+function mountReadOnly(dir: string): void {
+  execFileSync('mount', ['--bind', dir, dir]);
+  mounted.push(dir);
+  execFileSync('mount', ['-o', 'remount,bind,ro', dir]);
+}
+
+function unmountAll(): void {
+  for (const d of mounted.splice(0).reverse()) {
+    try {
+      execFileSync('umount', [d]);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Processes of this file's ensemble (their argv runs its member 1 config): nothing else is ever signalled. */
+function ourProcesses(): number[] {
+  return findProcesses((argv) => argv.includes(QUORUM_PEER_MAIN) && argv.some((a) => a.startsWith(`${target}/`) || a.startsWith(`${link}/`)));
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface StatusJson {
+  members: Array<{ id: number; mode: string; pid?: number; running?: boolean }>;
+}
+
+describe('ensemble cleanup (issue 23)', () => {
+  let base: number;
+  let clientPort: number;
+
+  before(async () => {
+    base = await freeBasePort({ start: 24000 + Math.floor(Math.random() * 1500) * 10, size: 1 });
+    clientPort = base;
+    mkdirSync(target);
+    symlinkSync(target, link);
+    mkdirSync(join(javaHome, 'bin'), { recursive: true });
+    // A version-manager style shim: runs the real java as a child (no exec) and waits for it.
+    writeFileSync(join(javaHome, 'bin', 'java'), '#!/bin/sh\n/usr/bin/java "$@"\nrc=$?\nexit $rc\n');
+    chmodSync(join(javaHome, 'bin', 'java'), 0o755);
+    mkdirSync(roConfig);
+  });
+  after(async () => {
+    unmountAll();
+    for (const pid of ourProcesses()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+
+  test('contexts file unwritable: up says the ensemble is up and only the context failed (exit 1)', async () => {
+    mountReadOnly(roConfig);
+    try {
+      const r = await runCli(['ensemble', 'up', '--size', '1', '--base-port', String(base), '--dir', link, '--name', 'cleanup', '-o', 'plain'], {
+        env: { ...cli.env, XDG_CONFIG_HOME: roConfig, JAVA_HOME: javaHome },
+        timeoutMs: 120_000,
+      });
+      assert.equal(r.code, 1, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`ensemble 'cleanup' is up \\(127\\.0\\.0\\.1:${clientPort}\\), but its context could not be written to ${roConfig}/zkctl/config\\.yaml: read-only file system \\(${roConfig}\\)`));
+      assert.match(r.stderr, /the servers keep running: use -s 127\.0\.0\.1:/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.match(r.stdout, /\tleader\t/, 'the members table is printed');
+    } finally {
+      unmountAll();
+    }
+    assert.ok(ourProcesses().length >= 2, 'the wrapper and its JVM run');
+  });
+
+  test('down with a java wrapper that does not exec stops the JVM and releases the port', async () => {
+    const jvm = (await findPortHolder(clientPort))?.pid;
+    assert.ok(jvm, 'the JVM holds the client port');
+    assert.match(readCmdline(jvm)?.[0] ?? '', /java$/);
+    const wrapper = Number(readFileSync(join(target, 'members', '1', 'zookeeper.pid'), 'utf8').split('\n')[0]);
+    assert.notEqual(wrapper, jvm, 'the pid file names the wrapper');
+    const r = expectOk(await cli.zk(['ensemble', 'down', '--dir', link, '-o', 'json']));
+    assert.deepEqual(JSON.parse(r.stdout).stopped, [1]);
+    // "stopped" means stopped: no process of the member left, the port free at once.
+    assert.equal(isPidAlive(jvm), false, 'the JVM is gone');
+    assert.equal(isPidAlive(wrapper), false);
+    assert.equal(await isPortFree(clientPort), true, 'the client port is released');
+  });
+
+  test('a running member whose pid file is gone: status asks it and shows its pid', async () => {
+    expectOk(await cli.zk(['ensemble', 'up', '--dir', link, '-o', 'plain']));
+    const e = load(link);
+    const pid = e.pidOf(1)!;
+    assert.ok(pid);
+    unlinkSync(e.pidPath(1));
+    const r = expectOk(await cli.zk(['ensemble', 'status', '--dir', link, '-o', 'json']));
+    const st = JSON.parse(r.stdout) as StatusJson;
+    assert.equal(st.members[0]?.mode, 'leader', r.stdout);
+    assert.equal(st.members[0]?.pid, pid);
+    assert.equal(list().find((s) => s.dir === e.dir)?.running, 1, 'ls counts it running');
+  });
+
+  test('a paused member is "not-answering" in both status and ls', async () => {
+    const pid = load(link).pidOf(1)!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const r = await cli.zk(['ensemble', 'status', '--dir', link, '--timeout', '1s', '-o', 'json']);
+      const st = JSON.parse(r.stdout) as StatusJson;
+      assert.equal(st.members[0]?.mode, 'not-answering', r.stdout);
+      assert.equal(st.members[0]?.pid, pid);
+      const ls = expectOk(await cli.zk(['ensemble', 'ls', '-o', 'plain']));
+      const row = ls.stdout.split('\n').find((l) => l.includes(`\t${link}\t`) || l.includes(`\t${target}\t`));
+      assert.ok(row, ls.stdout);
+      assert.match(row, /1 not-answering/);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+
+  test('a stale per-directory lock naming a live but unrelated pid does not stall up', async () => {
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await until(() => processStartTime(sleeper.pid!) !== undefined, 5000, 'sleep to start');
+      writeFileSync(join(target, '.lock'), `${sleeper.pid}\n`); // the pid-only format older zkctl wrote
+      const t0 = Date.now();
+      const r = await up({ dir: link, waitMs: 30_000 });
+      assert.equal(r.alreadyRunning, true);
+      assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms (the lock wait is 10 s)`);
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  test('a lock file naming a reused pid (other start time, or not zkctl) is stale; a live holder is not', async () => {
+    const lock = join(cli.scratch, 'test.lock');
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const busy = (h: number): Error => new Error(`busy ${h}`);
+    try {
+      await until(() => processStartTime(sleeper.pid!) !== undefined, 5000, 'sleep to start');
+      for (const record of [`${sleeper.pid}\n`, `${sleeper.pid} ${processStartTime(sleeper.pid!)}\n`, `${process.pid} 1\n`]) {
+        writeFileSync(lock, record);
+        const t0 = Date.now();
+        assert.equal(await withPidLock(lock, { timeoutMs: 3000, busy }, async () => 'got it'), 'got it', record);
+        assert.ok(Date.now() - t0 < 2000, `${record.trim()}: took ${Date.now() - t0} ms`);
+        assert.equal(existsSync(lock), false);
+      }
+      // Held by a live zkctl process (this one, with its true start time): busy, named.
+      writeFileSync(lock, `${process.pid} ${processStartTime(process.pid)}\n`);
+      await assert.rejects(
+        withPidLock(lock, { timeoutMs: 300, busy }, async () => 'no'),
+        new RegExp(`busy ${process.pid}`),
+      );
+      unlinkSync(lock);
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  test('corrupt ensemble.json: ls lists it as broken; down still stops its member (pid file gone too)', async () => {
+    const e = load(link);
+    const pid = e.pidOf(1)!;
+    assert.ok(pid);
+    const specText = readFileSync(join(target, 'ensemble.json'), 'utf8');
+    try {
+      unlinkSync(e.pidPath(1));
+    } catch {
+      /* already gone */
+    }
+    writeFileSync(join(target, 'ensemble.json'), '{"format": 1, "name": ');
+    try {
+      const ls = expectOk(await cli.zk(['ensemble', 'ls', '-o', 'json']));
+      const row = (JSON.parse(ls.stdout) as Array<{ dir: string; running: number; broken?: string }>).find((x) => x.dir === link || x.dir === target);
+      assert.ok(row, `listed: ${ls.stdout}`);
+      assert.ok(row.broken, 'marked broken');
+      assert.equal(row.running, 1);
+      const d = await cli.zk(['ensemble', 'down', '--dir', link, '-o', 'json']);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, /broken/);
+      assert.deepEqual(JSON.parse(d.stdout).stopped, [1]);
+      assert.equal(isPidAlive(pid), false);
+      assert.equal(await isPortFree(clientPort), true);
+    } finally {
+      writeFileSync(join(target, 'ensemble.json'), specText);
+    }
+  });
+
+  test('a member that dies at start: the error shows the first ERROR line of its log', async () => {
+    const cfg = join(target, 'members', '1', 'zoo.cfg');
+    const before = readFileSync(cfg, 'utf8');
+    writeFileSync(cfg, before.replace(/^tickTime=.*$/m, 'tickTime=notanumber'));
+    try {
+      const err = await up({ dir: link, waitMs: 60_000 }).then(
+        () => assert.fail('up should fail'),
+        (x: unknown) => x as Error & { hint?: string },
+      );
+      assert.match(err.hint ?? '', /first error: .*(ERROR|Exception)/, `${err.message} / ${err.hint}`);
+      assert.doesNotMatch(err.hint ?? '', /first error: .*Exiting JVM/);
+    } finally {
+      writeFileSync(cfg, before);
+    }
+  });
+
+  test('down --purge --dir <symlink> removes the directory it points at, and says so truthfully', async () => {
+    const r = expectOk(await cli.zk(['ensemble', 'down', '--purge', '--dir', link, '-o', 'json']));
+    assert.equal(JSON.parse(r.stdout).purged, true);
+    assert.equal(existsSync(target), false, 'the data and super.secret are gone');
+    assert.throws(() => lstatSync(link), /ENOENT/, 'and the link');
+    assert.equal(
+      list().some((s) => s.dir === link || s.dir === target),
+      false,
+    );
+  });
+});
+
+describe('a failed first up removes only what it created', () => {
+  let holder: Server;
+  let port: number;
+  const scratch = cli.scratch;
+
+  before(async () => {
+    port = await freeBasePort({ start: 24000 + Math.floor(Math.random() * 1500) * 10, size: 1 });
+    holder = createServer();
+    await new Promise<void>((r) => holder.listen(port, '127.0.0.1', () => r()));
+  });
+  after(async () => {
+    unmountAll();
+    await new Promise<void>((r) => holder.close(() => r()));
+  });
+
+  const failUp = async (dir: string): Promise<void> => {
+    await assert.rejects(up({ dir, size: 1, basePort: port, waitMs: 5000 }), (e: unknown) => {
+      assert.ok(e instanceof PortInUseError, String(e));
+      return true;
+    });
+  };
+
+  test('a pre-existing empty directory is kept (empty)', async () => {
+    const d = join(scratch, 'empty-dir');
+    mkdirSync(d);
+    await failUp(d);
+    assert.deepEqual(readdirSync(d), []);
+  });
+
+  test('a new directory (and the parents it made) are removed', async () => {
+    const d = join(scratch, 'new-parent', 'new-dir');
+    await failUp(d);
+    assert.equal(existsSync(join(scratch, 'new-parent')), false);
+  });
+
+  test('a symlink to an empty directory: link and target kept, nothing left in the target (no secret)', async () => {
+    const t = join(scratch, 'link-target');
+    const l = join(scratch, 'link-dir');
+    mkdirSync(t);
+    symlinkSync(t, l);
+    await failUp(l);
+    assert.ok(lstatSync(l).isSymbolicLink());
+    assert.deepEqual(readdirSync(t), []);
+  });
+
+  test('a mount point: the real error (port in use), not EBUSY; the mount is left empty', async () => {
+    const m = join(scratch, 'mnt');
+    mkdirSync(m);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', m]);
+    mounted.push(m);
+    try {
+      await failUp(m);
+      assert.deepEqual(readdirSync(m), []);
+    } finally {
+      unmountAll();
+    }
+  });
+
+  test('a read-only HOME: the error names the directory, XDG_STATE_HOME and --dir', async () => {
+    const home = join(scratch, 'ro-home');
+    mkdirSync(home);
+    mountReadOnly(home);
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+      delete env.XDG_STATE_HOME;
+      await assert.rejects(up({ name: 'rohome', size: 1, basePort: port + 2, waitMs: 5000, env }), (e: unknown) => {
+        const x = e as Error & { hint?: string };
+        assert.match(x.message, new RegExp(`cannot create the ensemble directory ${home}/\\.local/state/zkctl/ensembles/rohome: read-only file system`));
+        assert.match(x.hint ?? '', /XDG_STATE_HOME.*--dir/);
+        return true;
+      });
+    } finally {
+      unmountAll();
+    }
+  });
+
+  test('a path ZooKeeper would misread in zoo.cfg is refused up front, nothing created', async () => {
+    for (const [name, why] of [
+      ['bad\nline', /line break/],
+      ['caf\u00e9', /non-ASCII/],
+      ['back\\slash', /backslash/],
+    ] as Array<[string, RegExp]>) {
+      const d = join(scratch, name);
+      await assert.rejects(up({ dir: d, size: 1, basePort: port + 1, waitMs: 5000 }), (e: unknown) => e instanceof UsageError && why.test(e.message) && /zoo\.cfg/.test(e.message));
+      assert.equal(existsSync(d), false, JSON.stringify(d));
+    }
+  });
+});

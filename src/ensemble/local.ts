@@ -96,7 +96,7 @@ export type ProgressEvent =
   | { kind: 'started'; member: number; pid: number }
   | { kind: 'waiting'; message: string }
   | { kind: 'ready'; elapsedMs: number }
-  /** Something the user should know (printed on stderr even without a TTY). */
+  /** Something the user should know (the CLI shows it on a TTY; a port error repeats it). */
   | { kind: 'warning'; message: string };
 
 export interface UpOptions extends EnvOptions, SpecInput {

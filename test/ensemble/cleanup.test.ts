@@ -26,7 +26,7 @@ import {
   up,
   withPidLock,
 } from '../../src/ensemble/index.js';
-import { expectOk, isolatedCli, runCli } from '../helpers/zk.js';
+import { expectOk, isolatedCli, repoRoot, runCli, startFaultEnsemble, type FaultEnsemble } from '../helpers/zk.js';
 
 const cli = isolatedCli('cleanup', 120_000);
 const target = join(cli.scratch, 'target');
@@ -337,5 +337,52 @@ describe('a failed first up removes only what it created', () => {
       await assert.rejects(up({ dir: d, size: 1, basePort: port + 1, waitMs: 5000 }), (e: unknown) => e instanceof UsageError && why.test(e.message) && /zoo\.cfg/.test(e.message));
       assert.equal(existsSync(d), false, JSON.stringify(d));
     }
+  });
+});
+
+describe('an `ensemble add` killed while its new member starts', () => {
+  let fe: FaultEnsemble;
+
+  before(async () => {
+    fe = await startFaultEnsemble(1);
+  });
+  after(async () => {
+    await fe?.cleanup();
+  });
+
+  test('the next add rolls the half-done add back, says so, and reuses its id', async () => {
+    const c = isolatedCli('addkill', 180_000);
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'zkctl.js'), 'ensemble', 'add', '--dir', fe.dir, '--observer'], {
+      env: { ...process.env, XDG_CONFIG_HOME: c.configHome, NO_COLOR: '1' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const pidFile = fe.ensemble.pidPath(2);
+    let joiner = 0;
+    try {
+      await until(
+        () => {
+          joiner = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+          return joiner > 0 && isPidAlive(joiner);
+        },
+        90_000,
+        'the add to spawn member 2',
+      );
+    } finally {
+      child.kill('SIGKILL'); // the zkctl we started; its member runs on, detached
+      await exited;
+    }
+    assert.ok(existsSync(join(fe.dir, 'add-pending.json')), 'the add left its marker');
+    assert.equal(fe.ensemble.pidOf(2), joiner, 'the half-added member runs');
+
+    const r = await c.zk(['ensemble', 'add', '--dir', fe.dir, '--observer', '-o', 'json']);
+    expectOk(r);
+    assert.match(r.stderr, /rolled back an interrupted `ensemble add` of member 2 \(not in the committed configuration\): stopped it and removed its files/);
+    const out = JSON.parse(r.stdout) as { id: number; role: string };
+    assert.equal(out.id, 2, 'the id is reused');
+    assert.equal(out.role, 'observer');
+    assert.equal(isPidAlive(joiner), false, 'the leftover process was stopped');
+    assert.equal(existsSync(join(fe.dir, 'add-pending.json')), false);
+    assert.deepEqual(load(fe.dir).ids, [1, 2]);
   });
 });

@@ -3,7 +3,8 @@ import { BaseCommand } from '../../cli/base.js';
 import { configPath, loadConfig, setContext } from '../../cli/context.js';
 import { ExitCode, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
-import { describeWriteFailure, up, statusView, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
+import { describeWriteFailure, load, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -53,7 +54,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       else if (e.kind === 'started') {
         startedPids.push(`member ${e.member} pid ${e.pid}`);
         this.progress(`started member ${e.member} (pid ${e.pid})`);
-      } else if (e.kind === 'warning') process.stderr.write(`Warning: ${e.message}\n`);
+      } else if (e.kind === 'warning') this.progress(`warning: ${e.message}`);
       else if (e.kind === 'waiting') this.progress(`waiting for a quorum: ${e.message}`);
     };
     // Ctrl-C / SIGTERM while starting: the servers are detached and keep running. Say so, and how to stop them.
@@ -70,6 +71,13 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     });
+    // An `ensemble add` killed before it finished: when the ensemble still serves, settle it before
+    // starting anything (its half-added member would otherwise be started and waited for).
+    const existing = tryLoadTarget(f.dir, f.name);
+    if (existing) {
+      const note = await recoverInterruptedAddNow(existing, this.connection.timeoutMs).catch(() => undefined);
+      if (note) process.stderr.write(`zkctl: ${note}\n`);
+    }
     const r = await up({
       ...(f.name !== undefined ? { name: f.name } : {}),
       ...(f.dir !== undefined ? { dir: f.dir } : {}),
@@ -81,11 +89,18 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       waitMs,
       onProgress,
     });
+    // An `ensemble add` killed before it finished: keep its member if committed, else roll it back.
+    try {
+      const note = await recoverInterruptedAddNow(load(r.dir), this.connection.timeoutMs);
+      if (note) process.stderr.write(`zkctl: ${note}\n`);
+    } catch (e) {
+      process.stderr.write(`zkctl: warning: could not check for an interrupted \`ensemble add\`: ${(e as Error).message}\n`);
+    }
     // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
     let contextError: unknown;
     try {
       const prev = loadConfig().contexts[r.name] ?? {};
-      setContext(r.name, { ...prev, server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+      setContext(r.name, { ...prev, server: load(r.dir).connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
     } catch (e) {
       contextError = e;
     }
@@ -112,5 +127,14 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
     this.progress(`${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})`);
     return out;
+  }
+}
+
+/** The existing ensemble `up` would start, if it exists and is readable (else up() reports). */
+function tryLoadTarget(dir: string | undefined, name: string | undefined): LocalEnsemble | undefined {
+  try {
+    return tryLoad(dir !== undefined ? (dir.includes('/') ? dir : `./${dir}`) : (name ?? 'local'));
+  } catch {
+    return undefined;
   }
 }

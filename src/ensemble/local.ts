@@ -80,7 +80,7 @@ import {
 } from './proc.js';
 import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type HostPort, type MemberStatus } from './status.js';
 import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
-import { readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
+import { MEMBERSHIP_FILE, membershipFileProblem, readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -375,6 +375,12 @@ export class LocalEnsemble {
    */
   roster(): RosterMember[] {
     return readRoster(this.dir, this.spec);
+  }
+  /** A warning when membership.json exists but cannot be used (members fall back to 1..size), else undefined. */
+  membershipWarning(): string | undefined {
+    const why = membershipFileProblem(this.dir);
+    if (why === undefined) return undefined;
+    return `${join(this.dir, MEMBERSHIP_FILE)} is unreadable (${why}): ensemble '${this.name}' is taken to have members 1..${this.spec.size}, which may bring back a removed member; \`zkctl ensemble sync\` rewrites it from ZooKeeper's configuration`;
   }
   /** Number of members (not the highest id: removing a member below the highest leaves a hole). */
   get size(): number {

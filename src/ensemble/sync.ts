@@ -21,7 +21,7 @@ import { UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
 import { findLocalByServers, list, load, type LocalEnsemble, type LocalEnsembleStatus, type TargetInput } from './local.js';
 import { recoverInterruptedAdd, withMembershipLock } from './membership.js';
-import { rosterFromConfig, writeRoster, type ExternalMember, type MemberRole, type RosterMember, type RosterRecord } from './roster.js';
+import { membershipFileProblem, rosterFromConfig, writeRoster, type ExternalMember, type MemberRole, type RosterMember, type RosterRecord } from './roster.js';
 
 /** One difference between the recorded roster and the committed configuration. */
 export interface RosterChange {
@@ -179,13 +179,15 @@ export async function syncRoster(ensIn: LocalEnsemble, opts: SyncOptions = {}): 
     const ens = load(ensIn.dir);
     const want = recordOf(ens, cfg);
     const changes = withPids(ens, diffRoster(recordedRoster(ens), want));
-    if (changes.length > 0) writeRoster(ens.dir, want.members, want.external);
+    // An unreadable membership.json is rewritten even when what it falls back to happens to agree.
+    const unreadable = membershipFileProblem(ens.dir) !== undefined;
+    if (changes.length > 0 || unreadable) writeRoster(ens.dir, want.members, want.external);
     return {
       ensemble: ens.name,
       dir: ens.dir,
       version: cfg.versionHex,
       changes,
-      updated: changes.length > 0,
+      updated: changes.length > 0 || unreadable,
       members: ens.roster(),
       external: ens.externalMembers(),
       connectString: ens.connectString,

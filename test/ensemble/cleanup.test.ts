@@ -385,4 +385,50 @@ describe('an `ensemble add` killed while its new member starts', () => {
     assert.equal(existsSync(join(fe.dir, 'add-pending.json')), false);
     assert.deepEqual(load(fe.dir).ids, [1, 2]);
   });
+
+  test('a corrupt membership.json: status warns and points to ensemble sync, which rewrites it', async () => {
+    const c = isolatedCli('roster', 60_000);
+    const file = join(fe.dir, 'membership.json');
+    writeFileSync(file, '{"members": [');
+    const st = expectOk(await c.zk(['ensemble', 'status', '--dir', fe.dir, '-o', 'json']));
+    assert.match(st.stderr, /membership\.json is unreadable \(not valid JSON.*`zkctl ensemble sync` rewrites it/);
+    const sy = expectOk(await c.zk(['ensemble', 'sync', '--dir', fe.dir, '-o', 'json']));
+    assert.equal(JSON.parse(sy.stdout).updated, true);
+    assert.deepEqual(
+      (JSON.parse(readFileSync(file, 'utf8')) as { members: Array<{ id: number }> }).members.map((m) => m.id),
+      [1, 2],
+    );
+    const again = expectOk(await c.zk(['ensemble', 'status', '--dir', fe.dir, '-o', 'json']));
+    assert.doesNotMatch(again.stderr, /unreadable/);
+  });
+});
+
+describe('Ctrl-C during ensemble up', () => {
+  test('says which servers keep running and how to stop them (exit 130)', async () => {
+    const c = isolatedCli('ctrlc', 120_000);
+    const dir = join(c.scratch, 'ens');
+    const basePort = await freeBasePort({ start: 24000 + Math.floor(Math.random() * 1500) * 10, size: 1 });
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'zkctl.js'), 'ensemble', 'up', '--size', '1', '--base-port', String(basePort), '--dir', dir], {
+      env: { ...process.env, XDG_CONFIG_HOME: c.configHome, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const pidFile = join(dir, 'members', '1', 'zookeeper.pid');
+      await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').length > 0, 90_000, 'member 1 to be spawned');
+      child.kill('SIGINT');
+      assert.equal(await exited, 130);
+      assert.match(stderr, new RegExp(`interrupted \\(SIGINT\\) while starting the ensemble: members started so far keep running \\(member 1 pid \\d+\\); stop them with \`zkctl ensemble down --dir ${dir}\``));
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      try {
+        await load(dir).down({ purge: true });
+      } catch {
+        /* nothing was created */
+      }
+    }
+  });
 });

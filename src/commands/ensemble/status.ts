@@ -78,6 +78,8 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
     let view: StatusView;
     if ('local' in target) {
       const e = target.local;
+      const mw = e.membershipWarning();
+      if (mw) process.stderr.write(`zkctl: warning: ${mw}\n`);
       const checked = await statusWithDrift(e, { timeoutMs });
       view = statusView(checked.status, { name: e.name, dir: e.dir, connectString: e.connectString });
       if (checked.drift) {

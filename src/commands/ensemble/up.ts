@@ -75,6 +75,8 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     // starting anything (its half-added member would otherwise be started and waited for).
     const existing = tryLoadTarget(f.dir, f.name);
     if (existing) {
+      const mw = existing.membershipWarning();
+      if (mw) process.stderr.write(`zkctl: warning: ${mw}\n`);
       const note = await recoverInterruptedAddNow(existing, this.connection.timeoutMs).catch(() => undefined);
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     }

@@ -894,17 +894,18 @@ export class LocalEnsemble {
    * Stop every member (in parallel), and any removed member whose files are kept and that still
    * runs; with purge, remove the directory.
    */
-  async down(opts: { purge?: boolean; timeoutMs?: number } = {}): Promise<{ stopped: number[]; purged: boolean; dir: string }> {
+  async down(opts: { purge?: boolean; timeoutMs?: number } = {}): Promise<{ stopped: number[]; purged: boolean; dir: string; resolvedDir?: string }> {
     const ids = [...new Set([...this.ids, ...this.idsWithFiles()])].sort((a, b) => a - b);
     const results = await Promise.all(ids.map((id) => this.stop(id, opts)));
     const stopped = results.filter((r) => r.wasRunning).map((r) => r.id);
     let purged = false;
+    let resolvedDir: string | undefined;
     if (opts.purge) {
-      purgeDir(this.dir);
+      resolvedDir = purgeDir(this.dir);
       unregister(this.env, this.dir);
       purged = true;
     }
-    return { stopped, purged, dir: this.dir };
+    return { stopped, purged, dir: this.dir, ...(resolvedDir ? { resolvedDir } : {}) };
   }
 
   private writePidFile(id: number): void {
@@ -1069,7 +1070,7 @@ async function waitAllDead(pids: number[], timeoutMs: number): Promise<boolean> 
  * directory without ensemble.json; throws when something is still there afterwards, so nothing
  * is ever reported removed that is not.
  */
-function purgeDir(dir: string): void {
+function purgeDir(dir: string): string | undefined {
   let real = dir;
   let link = false;
   try {
@@ -1077,11 +1078,8 @@ function purgeDir(dir: string): void {
     real = realpathSync(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    if (link) {
-      rmSync(dir, { force: true }); // a dangling link to a directory already gone
-      return;
-    }
-    return; // already gone
+    if (link) rmSync(dir, { force: true }); // a dangling link to a directory already gone
+    return undefined; // already gone
   }
   if (!isEnsembleDir(real)) throw new ZkctlError(`refusing to remove ${real}: no ${ENSEMBLE_FILE} in it`);
   try {
@@ -1091,6 +1089,7 @@ function purgeDir(dir: string): void {
   }
   if (existsSync(real)) throw new ZkctlError(`could not remove ${real}: it is still there`, undefined, { hint: 'the members are stopped; remove what is left by hand' });
   if (link) rmSync(dir, { force: true });
+  return link ? real : undefined;
 }
 
 function looksLikePath(s: string): boolean {
@@ -1199,7 +1198,7 @@ export function load(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble {
   if (first) return new LocalEnsemble(first.d, first.spec, { env });
   const broken = readRegistry(env).find((d) => isEnsembleDir(d) && pathBasename(d) === nameOrDir && !safeSpec(d));
   if (broken) return loadDir(broken, env);
-  throw new UsageError(`no local ensemble named '${nameOrDir}'`, 'see `zkctl ensemble ls`, or start it with `zkctl ensemble up`');
+  throw new UsageError(`no local ensemble named '${nameOrDir}' (looked in ${ensemblesRoot(env)} and the directories registered in ${registryPath(env)})`, 'see `zkctl ensemble ls`, or start it with `zkctl ensemble up`');
 }
 
 /** Like load(), but undefined instead of an error when there is no such ensemble. */

@@ -242,6 +242,7 @@ describe('ensemble cleanup (issue 23)', () => {
   test('down --purge --dir <symlink> removes the directory it points at, and says so truthfully', async () => {
     const r = expectOk(await cli.zk(['ensemble', 'down', '--purge', '--dir', link, '-o', 'json']));
     assert.equal(JSON.parse(r.stdout).purged, true);
+    assert.equal(JSON.parse(r.stdout).resolvedDir, target);
     assert.equal(existsSync(target), false, 'the data and super.secret are gone');
     assert.throws(() => lstatSync(link), /ENOENT/, 'and the link');
     assert.equal(

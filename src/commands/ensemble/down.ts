@@ -11,6 +11,8 @@ export interface DownOutput {
   /** Members that were running and were stopped. */
   stopped: number[];
   purged: boolean;
+  /** With --purge through a symlink: the directory it pointed at (removed too, with the link). */
+  resolvedDir?: string;
   /** Contexts removed with --purge (they pointed at the removed ensemble). */
   removedContexts: string[];
 }
@@ -33,7 +35,7 @@ export default class EnsembleDown extends BaseCommand<typeof EnsembleDown> {
       if (!(err instanceof BrokenEnsembleError)) throw err;
       // ensemble.json is unreadable: stop what its member files identify (pid files, command lines).
       e = salvage(err.dir);
-      this.warn(`${err.message}; stopping the members found from its member files`);
+      process.stderr.write(`zkctl: warning: ${err.message}; stopping the members found from its member files\n`);
     }
     const r = await e.down({ purge: this.flags.purge, timeoutMs: parseDuration(this.flags.grace, '--grace') });
     const removedContexts: string[] = [];
@@ -48,13 +50,13 @@ export default class EnsembleDown extends BaseCommand<typeof EnsembleDown> {
       }
       if (removedContexts.length > 0) saveConfig(cfg);
     }
-    const out: DownOutput = { name: e.name, dir: e.dir, stopped: r.stopped, purged: r.purged, removedContexts };
+    const out: DownOutput = { name: e.name, dir: e.dir, stopped: r.stopped, purged: r.purged, ...(r.resolvedDir ? { resolvedDir: r.resolvedDir } : {}), removedContexts };
     if (!this.jsonEnabled()) {
       this.printer.object(out as unknown as Record<string, unknown>, {
         fields: [
           ['name', out.name],
           ['stopped', out.stopped.length > 0 ? out.stopped.join(',') : 'none (nothing was running)'],
-          ['dir', out.purged ? `${out.dir} (removed)` : out.dir],
+          ['dir', out.purged ? `${out.dir}${out.resolvedDir ? ` -> ${out.resolvedDir}` : ''} (removed)` : out.dir],
           ...(removedContexts.length > 0 ? ([['contexts removed', removedContexts.join(',')]] as Array<[string, unknown]>) : []),
         ],
       });

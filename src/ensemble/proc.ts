@@ -252,6 +252,26 @@ export class PortInUseError extends ZkctlError {
   }
 }
 
+/**
+ * Stop processes this process spawned detached (each leads its own process group): SIGTERM to
+ * each group, SIGKILL to what is left after graceMs. Resolves with the pids that had to be killed.
+ */
+export async function stopSpawnedGroups(pids: number[], graceMs = 5000): Promise<number[]> {
+  const groupSignal = (pid: number, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(processGroup(pid) === pid ? -pid : pid, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  for (const pid of pids) groupSignal(pid, 'SIGTERM');
+  const end = Date.now() + graceMs;
+  while (pids.some(isPidAlive) && Date.now() < end) await sleep(50);
+  const left = pids.filter(isPidAlive);
+  for (const pid of left) groupSignal(pid, 'SIGKILL');
+  return left;
+}
+
 /** Poll until cond() is true or the deadline passes; returns whether cond became true. */
 export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
   const end = Date.now() + timeoutMs;

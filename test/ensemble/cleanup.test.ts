@@ -56,6 +56,11 @@ function ourProcesses(): number[] {
   return findProcesses((argv) => argv.includes(QUORUM_PEER_MAIN) && argv.some((a) => a.startsWith(`${target}/`) || a.startsWith(`${link}/`)));
 }
 
+/** Processes running a config under this directory. */
+function ourProcessesIn(dir: string): number[] {
+  return findProcesses((argv) => argv.includes(QUORUM_PEER_MAIN) && argv.some((a) => a.startsWith(`${dir}/`)));
+}
+
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
@@ -405,7 +410,7 @@ describe('an `ensemble add` killed while its new member starts', () => {
 });
 
 describe('Ctrl-C during ensemble up', () => {
-  test('says which servers keep running and how to stop them (exit 130)', async () => {
+  test('stops the members this run started and says so (exit 130)', async () => {
     const c = isolatedCli('ctrlc', 120_000);
     const dir = join(c.scratch, 'ens');
     const basePort = await freeBasePort({ start: 24000 + Math.floor(Math.random() * 1500) * 10, size: 1 });
@@ -418,10 +423,20 @@ describe('Ctrl-C during ensemble up', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const pidFile = join(dir, 'members', '1', 'zookeeper.pid');
-      await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').length > 0, 90_000, 'member 1 to be spawned');
+      let pid = 0;
+      await until(
+        () => {
+          pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+          return pid > 0;
+        },
+        90_000,
+        'member 1 to be spawned',
+      );
       child.kill('SIGINT');
       assert.equal(await exited, 130);
-      assert.match(stderr, new RegExp(`interrupted \\(SIGINT\\) while starting the ensemble: members started so far keep running \\(member 1 pid \\d+\\); stop them with \`zkctl ensemble down --dir ${dir}\``));
+      assert.match(stderr, new RegExp(`interrupted \\(SIGINT\\) while starting the ensemble: stopped member 1 \\(pid ${pid}\\), started by this run; .*\`zkctl ensemble up --dir ${dir}\` starts it again`));
+      assert.equal(isPidAlive(pid), false, 'the member it started is stopped');
+      assert.deepEqual(ourProcessesIn(dir), [], 'no process of the ensemble is left');
     } finally {
       child.kill('SIGKILL');
       await exited;

@@ -4,7 +4,7 @@ import { configPath, loadConfig, setContext } from '../../cli/context.js';
 import { ExitCode, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
-import { describeWriteFailure, load, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { describeWriteFailure, load, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -28,7 +28,7 @@ State lives in $XDG_STATE_HOME/zkctl/ensembles/NAME (default ~/.local/state/zkct
 
 Idempotent: on a running ensemble it only reports; members that are down are started. A failed first start removes only what it created (a directory you made beforehand stays). The directory's path must be printable ASCII without backslashes: ZooKeeper reads zoo.cfg as an ISO-8859-1 Java properties file.
 
-Exit status: 0 when the quorum serves; 1 when the servers are up but the context could not be written (the message says the ensemble is up; use -s with the servers printed); 130 on Ctrl-C, after saying which servers were left running and how to stop them. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
+Exit status: 0 when the quorum serves; 1 when the servers are up but the context could not be written (the message says the ensemble is up; use -s with the servers printed); 130 on Ctrl-C, after stopping the members this run had started (members that were running before keep running) and saying so. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --size 5 --name five --base-port 3181',
@@ -52,21 +52,40 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     const onProgress = (e: ProgressEvent): void => {
       if (e.kind === 'created') this.progress(`created ${e.dir}`);
       else if (e.kind === 'started') {
-        startedPids.push(`member ${e.member} pid ${e.pid}`);
+        startedNow.push({ member: e.member, pid: e.pid });
         this.progress(`started member ${e.member} (pid ${e.pid})`);
       } else if (e.kind === 'warning') this.progress(`warning: ${e.message}`);
       else if (e.kind === 'waiting') this.progress(`waiting for a quorum: ${e.message}`);
     };
-    // Ctrl-C / SIGTERM while starting: the servers are detached and keep running. Say so, and how to stop them.
+    // Ctrl-C / SIGTERM while starting: the members this run started are stopped again (they run
+    // detached and would be left serving); members that already ran are left as they were. Said on stderr.
     const target = f.dir !== undefined ? `--dir ${f.dir}` : `--name ${f.name ?? 'local'}`;
-    const startedPids: string[] = [];
+    const startedNow: Array<{ member: number; pid: number }> = [];
+    let interrupted = false;
+    let stopping: Promise<void> | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
-      const left = startedPids.length > 0 ? `members started so far keep running (${startedPids.join(', ')})` : 'members already running keep running';
-      process.stderr.write(`zkctl: interrupted (${sig}) while starting the ensemble: ${left}; stop them with \`zkctl ensemble down ${target}\`\n`);
-      process.exit(ExitCode.INTERRUPTED);
+      if (interrupted) process.exit(ExitCode.INTERRUPTED); // a second Ctrl-C: leave at once
+      interrupted = true;
+      const stopAll = async (): Promise<void> => {
+        // up() goes on meanwhile: a member it spawns while we stop the others is stopped too.
+        const done = new Set<number>();
+        for (let more = startedNow; more.length > 0; more = startedNow.filter((s) => !done.has(s.pid))) {
+          for (const s of more) done.add(s.pid);
+          await stopSpawnedGroups(more.map((s) => s.pid), 5000);
+        }
+      };
+      stopping = stopAll().then(
+        () => {
+          process.stderr.write(
+            `zkctl: interrupted (${sig}) while starting the ensemble: ${startedNow.length > 0 ? `stopped ${startedNow.map((s) => `member ${s.member} (pid ${s.pid})`).join(', ')}, started by this run` : 'nothing was started'}; members that were running before keep running; \`zkctl ensemble up ${target}\` starts it again, \`zkctl ensemble down ${target}\` stops it\n`,
+          );
+          process.exit(ExitCode.INTERRUPTED);
+        },
+        () => process.exit(ExitCode.INTERRUPTED),
+      );
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     this.onCleanup(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -80,17 +99,25 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       const note = await recoverInterruptedAddNow(existing, this.connection.timeoutMs).catch(() => undefined);
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     }
-    const r = await up({
-      ...(f.name !== undefined ? { name: f.name } : {}),
-      ...(f.dir !== undefined ? { dir: f.dir } : {}),
-      ...(f.size !== undefined ? { size: f.size } : {}),
-      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] } : {}),
-      ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
-      ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
-      ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
-      waitMs,
-      onProgress,
-    });
+    let r: Awaited<ReturnType<typeof up>>;
+    try {
+      r = await up({
+        ...(f.name !== undefined ? { name: f.name } : {}),
+        ...(f.dir !== undefined ? { dir: f.dir } : {}),
+        ...(f.size !== undefined ? { size: f.size } : {}),
+        ...(f['base-port'] !== undefined ? { basePort: f['base-port'] } : {}),
+        ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
+        ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
+        ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
+        waitMs,
+        onProgress,
+      });
+    } catch (e) {
+      // Interrupted: up() fails as the members it started are stopped; the signal handler says what happened and exits.
+      if (stopping) await stopping;
+      throw e;
+    }
+    if (stopping) await stopping;
     // An `ensemble add` killed before it finished: keep its member if committed, else roll it back.
     try {
       const note = await recoverInterruptedAddNow(load(r.dir), this.connection.timeoutMs);

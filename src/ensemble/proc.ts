@@ -104,7 +104,8 @@ export function findProcesses(match: (argv: string[]) => boolean): number[] {
 export function describeCmdline(argv: string[] | undefined, max = 120): string {
   if (!argv || argv.length === 0) return 'unknown command';
   const parts = argv.filter((a, i) => !(i > 0 && argv[i - 1] === '-cp') && !(i > 0 && argv[i - 1] === '-classpath') && a !== '-cp' && a !== '-classpath' && !a.startsWith('-X') && !a.startsWith('-D'));
-  const s = parts.join(' ');
+  // One line: an argument with line breaks or control characters would break the message.
+  const s = parts.join(' ').replace(/[\x00-\x1f\x7f]+/g, ' ');
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 

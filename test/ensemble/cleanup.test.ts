@@ -333,6 +333,29 @@ describe('a failed first up removes only what it created', () => {
     }
   });
 
+  test('a port held by a connection (not a listener) names the connection and its process', async () => {
+    const local = await freeBasePort({ start: port + 1000, size: 1 });
+    // An outgoing connection bound to that port without SO_REUSEADDR (as a Java or curl client's
+    // ephemeral port is): a server cannot bind it. Made by a child of this test, killed in finally.
+    const py = spawn('python3', ['-c', `import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',${local}))\ns.connect(('127.0.0.1',${port}))\nprint('ok',flush=True)\ntime.sleep(120)`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        py.stdout.once('data', () => resolve());
+        py.once('exit', (c) => reject(new Error(`python3 exited ${c}`)));
+      });
+      await assert.rejects(up({ dir: join(scratch, 'conn-held'), size: 1, basePort: local, waitMs: 5000 }), (e: unknown) => {
+        assert.ok(e instanceof PortInUseError, String(e));
+        assert.match(e.message, new RegExp(`port ${local} \\(client port of member 1\\) is already in use by a connection of pid ${py.pid} \\([^\\n]*python[^\\n]*\\), not a listener$`));
+        return true;
+      });
+      assert.equal(existsSync(join(scratch, 'conn-held')), false);
+    } finally {
+      py.kill('SIGKILL');
+    }
+  });
+
   test('a path ZooKeeper would misread in zoo.cfg is refused up front, nothing created', async () => {
     for (const [name, why] of [
       ['bad\nline', /line break/],

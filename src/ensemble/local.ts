@@ -20,9 +20,13 @@
  */
 import { spawn } from 'node:child_process';
 import {
+  accessSync,
+  constants as fsConstants,
   chmodSync,
   closeSync,
   existsSync,
+  lstatSync,
+  realpathSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -58,10 +62,25 @@ import {
   type MemberPorts,
   type SpecInput,
 } from './config.js';
-import { findPortHolder, isPidAlive, isPortFree, PortInUseError, readCmdline, sleep, withPidLock } from './proc.js';
+import { basename as pathBasename } from 'node:path';
+import {
+  ephemeralPortRange,
+  findPortHolder,
+  findProcesses,
+  inTimeWait,
+  isPidAlive,
+  isPortFree,
+  isStopped,
+  PortInUseError,
+  processGroup,
+  processStartTime,
+  readCmdline,
+  sleep,
+  withPidLock,
+} from './proc.js';
 import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type HostPort, type MemberStatus } from './status.js';
 import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
-import { readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
+import { MEMBERSHIP_FILE, membershipFileProblem, readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -76,7 +95,9 @@ export type ProgressEvent =
   | { kind: 'starting'; member: number }
   | { kind: 'started'; member: number; pid: number }
   | { kind: 'waiting'; message: string }
-  | { kind: 'ready'; elapsedMs: number };
+  | { kind: 'ready'; elapsedMs: number }
+  /** Something the user should know (the CLI shows it on a TTY; a port error repeats it). */
+  | { kind: 'warning'; message: string };
 
 export interface UpOptions extends EnvOptions, SpecInput {
   /** Ensemble directory (default $XDG_STATE_HOME/zkctl/ensembles/<name>). */
@@ -170,6 +191,10 @@ export interface EnsembleSummary {
   basePort: number;
   connectString: string;
   running: number;
+  /** Running members whose process does not answer (paused with SIGSTOP): "not-answering". */
+  notAnswering: number;
+  /** Why ensemble.json cannot be read (the ensemble is listed from its member files). */
+  broken?: string;
 }
 
 export type MemberRef = number | string;
@@ -182,6 +207,8 @@ const LOG_FILE = 'zookeeper.log';
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 60_000;
 const DEFAULT_STOP_MS = 15_000;
+/** Mode of a local member whose process runs but does not answer (status and ls say the same). */
+export const NOT_ANSWERING = 'not-answering' as const;
 
 // ---------------------------------------------------------------------------------------------
 // State directory and registry
@@ -304,6 +331,15 @@ async function withFileLock<T>(dir: string, timeoutMs: number, fn: () => Promise
   );
 }
 
+/** Do two paths name the same existing file (symlinks resolved)? */
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 function readFileSafe(p: string): string {
   try {
     return readFileSync(p, 'utf8');
@@ -318,13 +354,16 @@ function readFileSafe(p: string): string {
 export class LocalEnsemble {
   readonly dir: string;
   readonly spec: EnsembleSpec;
+  /** Set when ensemble.json is unreadable and the spec was pieced together from the member files (salvage()). */
+  readonly broken?: string;
   private readonly env: NodeJS.ProcessEnv;
   private install?: ZkInstall;
 
-  constructor(dir: string, spec: EnsembleSpec, opts: EnvOptions = {}) {
+  constructor(dir: string, spec: EnsembleSpec, opts: EnvOptions & { broken?: string } = {}) {
     this.dir = resolve(dir);
     this.spec = spec;
     this.env = opts.env ?? process.env;
+    if (opts.broken !== undefined) this.broken = opts.broken;
   }
 
   get name(): string {
@@ -336,6 +375,12 @@ export class LocalEnsemble {
    */
   roster(): RosterMember[] {
     return readRoster(this.dir, this.spec);
+  }
+  /** A warning when membership.json exists but cannot be used (members fall back to 1..size), else undefined. */
+  membershipWarning(): string | undefined {
+    const why = membershipFileProblem(this.dir);
+    if (why === undefined) return undefined;
+    return `${join(this.dir, MEMBERSHIP_FILE)} is unreadable (${why}): ensemble '${this.name}' is taken to have members 1..${this.spec.size}, which may bring back a removed member; \`zkctl ensemble sync\` rewrites it from ZooKeeper's configuration`;
   }
   /** Number of members (not the highest id: removing a member below the highest leaves a hole). */
   get size(): number {
@@ -424,24 +469,78 @@ export class LocalEnsemble {
     return names.filter((d) => /^\d+$/.test(d)).map(Number).filter((id) => id >= 1 && existsSync(this.configPath(id)));
   }
 
-  /** Is this pid our member's QuorumPeerMain (not a reused pid)? */
-  private isOurs(pid: number, id: number): boolean {
-    if (!isPidAlive(pid)) return false;
-    const argv = readCmdline(pid);
-    if (!argv) return process.platform !== 'linux';
-    return argv.includes(QUORUM_PEER_MAIN) && argv.includes(this.configPath(id));
+  /** Does this argv run our member's server (QuorumPeerMain on its zoo.cfg)? A java wrapper's argv does too. */
+  private runsMember(argv: string[], id: number): boolean {
+    const i = argv.indexOf(QUORUM_PEER_MAIN);
+    if (i < 0 || i + 1 >= argv.length) return false;
+    const cfg = argv[i + 1]!;
+    const mine = this.configPath(id);
+    if (cfg === mine) return true;
+    // The same file through another path (the ensemble dir is a symlink, or was given through one).
+    return samePath(cfg, mine);
   }
 
-  /** The live pid of a member (or of a removed member still running), or undefined (no pid file, or a stale one). */
+  /** The pid file: "PID\nSTART-TIME" (start time absent in files older zkctl wrote). */
+  private pidFile(id: number): { pid: number; start?: string } | undefined {
+    const [pidText, start] = readFileSafe(this.pidPath(id)).trim().split(/\s+/);
+    const pid = Number(pidText);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    return start ? { pid, start } : { pid };
+  }
+
+  /**
+   * Is this pid our member's process (not a reused pid)? Its command line runs the member's
+   * config, and when the pid file recorded a start time, the process started then.
+   */
+  private isOurs(pid: number, id: number, start?: string): boolean {
+    if (!isPidAlive(pid)) return false;
+    const now = processStartTime(pid);
+    if (start && now !== undefined && now !== start) return false;
+    const argv = readCmdline(pid);
+    if (!argv) return process.platform !== 'linux';
+    return this.runsMember(argv, id);
+  }
+
+  /** The pid file's pid when it is our member's process, else undefined (no adoption). */
+  private recordedPid(id: number): number | undefined {
+    const f = this.pidFile(id);
+    return f && this.isOurs(f.pid, id, f.start) ? f.pid : undefined;
+  }
+
+  /**
+   * Every live process running this member's config: the pid file's and any other, found by
+   * command line (a member whose pid file was lost, the JVM under a `java` wrapper script).
+   */
+  private processesOf(id: number): number[] {
+    const out = new Set<number>();
+    const rec = this.recordedPid(id);
+    if (rec !== undefined) out.add(rec);
+    for (const pid of findProcesses((argv) => this.runsMember(argv, id))) out.add(pid);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /**
+   * The live pid of a member (or of a removed member still running), or undefined: the pid
+   * file's when it names our process, else the process running the member's config found by
+   * its command line (the same adoption `up` does; the JVM rather than a wrapper script).
+   */
   pidOf(id: MemberRef): number | undefined {
     const n = this.checkId(id, false);
-    const pid = Number(readFileSafe(this.pidPath(n)).trim());
-    if (!pid) return undefined;
-    return this.isOurs(pid, n) ? pid : undefined;
+    const rec = this.recordedPid(n);
+    if (rec !== undefined) return rec;
+    const found = findProcesses((argv) => this.runsMember(argv, n));
+    const jvm = found.find((pid) => /^java(\.exe)?$/.test(pathBasename(readCmdline(pid)?.[0] ?? '')));
+    return jvm ?? found[found.length - 1];
   }
 
   isRunning(id: MemberRef): boolean {
     return this.pidOf(id) !== undefined;
+  }
+
+  /** A running member whose process is stopped (SIGSTOP): it cannot answer. */
+  isPaused(id: MemberRef): boolean {
+    const pid = this.pidOf(id);
+    return pid !== undefined && isStopped(pid);
   }
 
   members(): MemberDescription[] {
@@ -499,6 +598,8 @@ export class LocalEnsemble {
           return { id, role, host: LOCAL_HOST, port: ports.clientPort, address: `${LOCAL_HOST}:${ports.clientPort}`, mode: 'down', error: 'not running', running: false, ms: 0 };
         }
         const st = await memberStatus({ host: LOCAL_HOST, port: ports.clientPort }, { timeoutMs });
+        // Its process runs but it does not answer (paused with SIGSTOP, or hung): not "down".
+        if (st.mode === 'down') return { ...st, mode: NOT_ANSWERING, id, role, pid, running: true, ...(isStopped(pid) ? { error: 'process is stopped (SIGSTOP); SIGCONT resumes it' } : {}) };
         return { ...st, id, role, pid, running: true };
       }),
     );
@@ -568,10 +669,10 @@ export class LocalEnsemble {
         if (free) continue;
         holder = await findPortHolder(port);
       }
-      if (adopt && holder?.argv && holder.argv.includes(QUORUM_PEER_MAIN) && holder.argv.includes(this.configPath(id))) {
+      if (adopt && holder?.argv && this.runsMember(holder.argv, id)) {
         return holder.pid; // our member, running without (or with a lost) pid file
       }
-      throw new PortInUseError(port, what, holder, `stop that process or choose another base port (this ensemble uses ${this.spec.basePort}..)`);
+      throw new PortInUseError(port, what, holder, `stop that process or choose another base port (this ensemble uses ${this.spec.basePort}..)`, { timeWait: inTimeWait(port) });
     }
     return undefined;
   }
@@ -631,7 +732,7 @@ export class LocalEnsemble {
       closeSync(fd);
     }
     if (!pid) throw new ZkctlError(`could not start member ${id} (${inst.java})`, undefined, { hint: `see ${log}` });
-    writeFileSync(this.pidPath(id), `${pid}\n`);
+    writeFileSync(this.pidPath(id), pidRecord(pid));
     return pid;
   }
 
@@ -644,7 +745,11 @@ export class LocalEnsemble {
     opts: { jvmFlags?: readonly string[]; onProgress?: (e: ProgressEvent) => void; /** adopt our own member running without a pid file (default true) */ adopt?: boolean } = {},
   ): Promise<Array<{ id: number; pid: number; adopted: boolean }>> {
     return withLock(this.dir, 10_000, async () => {
-      const todo = ids.filter((id) => !this.isRunning(id));
+      // Without adoption (a directory made just now) only a process the pid file names counts.
+      const adopt = opts.adopt ?? true;
+      const todo = ids.filter((id) => (adopt ? !this.isRunning(id) : this.recordedPid(id) === undefined));
+      // Our members running without (or with a stale) pid file: record the process we found.
+      if (adopt) for (const id of ids) if (!todo.includes(id) && this.recordedPid(id) === undefined) this.writePidFile(id);
       if (todo.length === 0) return [];
       this.zk(); // missing java / ZooKeeper: fail before anything else
       return withPortLock(() => this.checkAndSpawn(todo, opts));
@@ -666,7 +771,7 @@ export class LocalEnsemble {
       for (const id of todo) {
         const a = adopted.get(id);
         if (a !== undefined) {
-          writeFileSync(this.pidPath(id), `${a}\n`);
+          writeFileSync(this.pidPath(id), pidRecord(a));
           out.push({ id, pid: a, adopted: true });
           continue;
         }
@@ -705,39 +810,75 @@ export class LocalEnsemble {
     return r;
   }
 
-  /** SIGTERM, wait (deadline), then SIGKILL. */
+  /**
+   * SIGTERM, wait (deadline), then SIGKILL; every process running the member's config (also one
+   * whose pid file was lost, and the JVM under a `java` wrapper script: its process group is
+   * signalled when the member's process leads it, as spawnMember makes it), then wait until
+   * its ports are released.
+   */
   async stop(ref: MemberRef, opts: { timeoutMs?: number } = {}): Promise<MemberActionResult> {
-    const t0 = Date.now();
     const id = await this.resolveRef(ref, false);
-    const pid = this.pidOf(id);
-    if (pid === undefined) {
-      this.removePidFile(id);
-      return { id, wasRunning: false, ms: Date.now() - t0 };
-    }
-    let signal: NodeJS.Signals = 'SIGTERM';
-    signalPid(pid, 'SIGTERM');
-    if (!(await waitDead(pid, opts.timeoutMs ?? DEFAULT_STOP_MS))) {
-      signal = 'SIGKILL';
-      signalPid(pid, 'SIGKILL');
-      if (!(await waitDead(pid, 5000))) throw new ZkctlError(`member ${id} (pid ${pid}) did not exit after SIGKILL`);
-    }
-    this.removePidFile(id);
-    return { id, pid, wasRunning: true, signal, ms: Date.now() - t0 };
+    return this.terminate(id, 'SIGTERM', opts.timeoutMs ?? DEFAULT_STOP_MS);
   }
 
-  /** SIGKILL at once (a crash, for drills). */
+  /** SIGKILL at once (a crash, for drills); the member's process group too, as stop. */
   async kill(ref: MemberRef, opts: { timeoutMs?: number } = {}): Promise<MemberActionResult> {
-    const t0 = Date.now();
     const id = await this.resolveRef(ref, false);
-    const pid = this.pidOf(id);
-    if (pid === undefined) {
+    return this.terminate(id, 'SIGKILL', opts.timeoutMs ?? 5000);
+  }
+
+  private async terminate(id: number, first: NodeJS.Signals, timeoutMs: number): Promise<MemberActionResult> {
+    const t0 = Date.now();
+    const main = this.pidOf(id);
+    const pids = this.processesOf(id);
+    if (main !== undefined && !pids.includes(main)) pids.push(main);
+    if (pids.length === 0) {
       this.removePidFile(id);
       return { id, wasRunning: false, ms: Date.now() - t0 };
     }
-    signalPid(pid, 'SIGKILL');
-    if (!(await waitDead(pid, opts.timeoutMs ?? 5000))) throw new ZkctlError(`member ${id} (pid ${pid}) did not exit after SIGKILL`);
+    const groups = signalMemberProcesses(pids, first);
+    let signal: NodeJS.Signals = first;
+    if (!(await waitAllDead(pids, timeoutMs))) {
+      if (first === 'SIGKILL') throw new ZkctlError(`member ${id} (pid ${pids.filter(isPidAlive).join(', ')}) did not exit after SIGKILL`);
+      signal = 'SIGKILL';
+      signalMemberProcesses(pids, 'SIGKILL');
+      if (!(await waitAllDead(pids, 5000))) throw new ZkctlError(`member ${id} (pid ${pids.filter(isPidAlive).join(', ')}) did not exit after SIGKILL`);
+    }
+    await this.waitPortsReleased(id, groups);
     this.removePidFile(id);
-    return { id, pid, wasRunning: true, signal: 'SIGKILL', ms: Date.now() - t0 };
+    return { id, pid: main ?? pids[0]!, wasRunning: true, signal, ms: Date.now() - t0 };
+  }
+
+  /**
+   * After the member's processes exited: its ports must be released before it counts as stopped.
+   * A process of the member's still holding one (a child of a wrapper in its group, one found
+   * now by its command line) is killed; a port still held by one of ours after the deadline is
+   * an error, never "stopped".
+   */
+  private async waitPortsReleased(id: number, groups: Set<number>, timeoutMs = 10_000): Promise<void> {
+    if (this.spec.basePort === 0) return; // salvaged without a port layout: only the processes are known
+    const p = this.ports(id);
+    const ports = [p.clientPort, p.quorumPort, p.electionPort, ...(p.adminPort !== undefined ? [p.adminPort] : [])];
+    const end = Date.now() + timeoutMs;
+    for (const port of ports) {
+      for (;;) {
+        if (await isPortFree(port, LOCAL_HOST)) break;
+        const holder = await findPortHolder(port);
+        const ours = holder !== undefined && !holder.connection && ((holder.argv && this.runsMember(holder.argv, id)) || groups.has(processGroup(holder.pid) ?? -1));
+        // Not ours (another program took the port, or a connection that is not a listener): not our business.
+        if (holder !== undefined && !ours) break;
+        if (holder === undefined && inTimeWait(port)) break;
+        if (Date.now() >= end) {
+          throw new ZkctlError(
+            `member ${id} of ensemble '${this.name}' was signalled, but port ${port} is still held${holder ? ` by pid ${holder.pid} (${holder.command})` : ''}`,
+            undefined,
+            { hint: 'it may still be running: see `zkctl ensemble status`, and stop that process' },
+          );
+        }
+        if (holder && ours) signalPid(holder.pid, 'SIGKILL');
+        await sleep(100);
+      }
+    }
   }
 
   /** stop + start + wait until it serves. */
@@ -753,21 +894,27 @@ export class LocalEnsemble {
    * Stop every member (in parallel), and any removed member whose files are kept and that still
    * runs; with purge, remove the directory.
    */
-  async down(opts: { purge?: boolean; timeoutMs?: number } = {}): Promise<{ stopped: number[]; purged: boolean; dir: string }> {
+  async down(opts: { purge?: boolean; timeoutMs?: number } = {}): Promise<{ stopped: number[]; purged: boolean; dir: string; resolvedDir?: string }> {
     const ids = [...new Set([...this.ids, ...this.idsWithFiles()])].sort((a, b) => a - b);
     const results = await Promise.all(ids.map((id) => this.stop(id, opts)));
     const stopped = results.filter((r) => r.wasRunning).map((r) => r.id);
     let purged = false;
-    if (opts.purge && !existsSync(this.dir)) {
-      unregister(this.env, this.dir);
-      purged = true; // already gone
-    } else if (opts.purge) {
-      if (!isEnsembleDir(this.dir)) throw new ZkctlError(`refusing to remove ${this.dir}: no ${ENSEMBLE_FILE} in it`);
-      rmSync(this.dir, { recursive: true, force: true });
+    let resolvedDir: string | undefined;
+    if (opts.purge) {
+      resolvedDir = purgeDir(this.dir);
       unregister(this.env, this.dir);
       purged = true;
     }
-    return { stopped, purged, dir: this.dir };
+    return { stopped, purged, dir: this.dir, ...(resolvedDir ? { resolvedDir } : {}) };
+  }
+
+  private writePidFile(id: number): void {
+    const pid = this.pidOf(id);
+    try {
+      if (pid !== undefined) writeFileSync(this.pidPath(id), pidRecord(pid));
+    } catch {
+      /* read-only: the process is still found by its command line */
+    }
   }
 
   private removePidFile(id: number): void {
@@ -856,13 +1003,23 @@ function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** "; last error: ..." from the tail of a log, or "". */
+/**
+ * "; first error: ..." from the member's last start in its log (the first ERROR / Exception line
+ * after zkctl's start marker: the cause, not the "Exiting JVM with code 2" that follows it), or "".
+ */
 function lastErrorLine(log: string): string {
-  const text = readFileSafe(log);
+  const text = readFileSafe(log).slice(-200_000);
   if (!text) return '';
-  const lines = text.slice(-20000).split('\n').filter((l) => /\b(ERROR|Exception|Error:)\b/.test(l));
-  const last = lines[lines.length - 1];
-  return last ? `; last error: ${last.trim().slice(0, 200)}` : '';
+  const mark = text.lastIndexOf('=== zkctl: starting member');
+  const lines = (mark >= 0 ? text.slice(mark) : text).split('\n');
+  const first = lines.find((l) => /\bERROR\b|Exception\b|\bError:/.test(l));
+  return first ? `; first error: ${first.trim().slice(0, 300)}` : '';
+}
+
+/** A pid file's text: "PID\nSTART-TIME\n" (the start time tells a reused pid apart). */
+function pidRecord(pid: number): string {
+  const start = processStartTime(pid);
+  return start ? `${pid}\n${start}\n` : `${pid}\n`;
 }
 
 function signalPid(pid: number, sig: NodeJS.Signals): void {
@@ -873,9 +1030,31 @@ function signalPid(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function waitDead(pid: number, timeoutMs: number): Promise<boolean> {
+/**
+ * Signal a member's processes; a process that leads its own process group (spawnMember starts
+ * members detached, so the process zkctl started does) gets the signal for its whole group,
+ * which reaches the JVM a `java` wrapper script started without exec. Returns those groups.
+ */
+function signalMemberProcesses(pids: number[], sig: NodeJS.Signals): Set<number> {
+  const groups = new Set<number>();
+  for (const pid of pids) {
+    if (processGroup(pid) === pid) {
+      groups.add(pid);
+      try {
+        process.kill(-pid, sig);
+        continue;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
+    signalPid(pid, sig);
+  }
+  return groups;
+}
+
+async function waitAllDead(pids: number[], timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
-  while (isPidAlive(pid)) {
+  while (pids.some(isPidAlive)) {
     if (Date.now() >= end) return false;
     await sleep(50);
   }
@@ -885,8 +1064,119 @@ async function waitDead(pid: number, timeoutMs: number): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------
 // Module-level operations
 
+/**
+ * Remove an ensemble directory for good (`down --purge`). A symlink is resolved: the directory
+ * it points at is removed (what holds the data and the secret), then the link. Refuses a
+ * directory without ensemble.json; throws when something is still there afterwards, so nothing
+ * is ever reported removed that is not.
+ */
+function purgeDir(dir: string): string | undefined {
+  let real = dir;
+  let link = false;
+  try {
+    link = lstatSync(dir).isSymbolicLink();
+    real = realpathSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (link) rmSync(dir, { force: true }); // a dangling link to a directory already gone
+    return undefined; // already gone
+  }
+  if (!isEnsembleDir(real)) throw new ZkctlError(`refusing to remove ${real}: no ${ENSEMBLE_FILE} in it`);
+  try {
+    rmSync(real, { recursive: true, force: true });
+  } catch (e) {
+    throw new ZkctlError(`could not remove ${real}: ${(e as Error).message}`, undefined, { hint: 'the members are stopped; remove what is left by hand' });
+  }
+  if (existsSync(real)) throw new ZkctlError(`could not remove ${real}: it is still there`, undefined, { hint: 'the members are stopped; remove what is left by hand' });
+  if (link) rmSync(dir, { force: true });
+  return link ? real : undefined;
+}
+
 function looksLikePath(s: string): boolean {
   return s.includes('/') || s === '.' || s === '..' || s.startsWith('~');
+}
+
+/**
+ * An ensemble directory whose ensemble.json cannot be read. `ensemble down` still stops (and
+ * with --purge removes) it through salvage(); `ensemble ls` lists it as broken.
+ */
+export class BrokenEnsembleError extends UsageError {
+  readonly dir: string;
+  readonly reason: string;
+  constructor(dir: string, reason: string) {
+    super(`ensemble in ${dir} is broken: ${reason}`, '`zkctl ensemble down --dir DIR` still stops its members (found by their pid files and command lines); `--purge` removes it');
+    this.dir = dir;
+    this.reason = reason;
+  }
+}
+
+function loadDir(dir: string, env: NodeJS.ProcessEnv): LocalEnsemble {
+  let spec: EnsembleSpec;
+  try {
+    spec = readSpec(dir);
+  } catch (e) {
+    throw new BrokenEnsembleError(dir, (e as Error).message);
+  }
+  return new LocalEnsemble(dir, spec, { env });
+}
+
+/**
+ * The ensemble in a directory whose ensemble.json is unreadable, pieced together from its member
+ * files: ids from members/*, the port layout from a member's server line in its dynamic config
+ * (client port = base + id - 1), roles from membership.json. Enough to find, stop and purge its
+ * members (their processes are told by pid file and command line, as always).
+ */
+export function salvage(dir: string, opts: EnvOptions = {}): LocalEnsemble {
+  const env = opts.env ?? process.env;
+  const abs = resolve(dir);
+  let reason = 'unreadable';
+  try {
+    readSpec(abs);
+    return load(abs, opts);
+  } catch (e) {
+    reason = (e as Error).message;
+  }
+  let ids: number[] = [];
+  try {
+    ids = readdirSync(join(abs, 'members'))
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((id) => id >= 1 && existsSync(join(abs, 'members', String(id), 'zoo.cfg')))
+      .sort((a, b) => a - b);
+  } catch {
+    /* no members dir */
+  }
+  let basePort = 0;
+  let adminPort: number | undefined;
+  for (const id of ids) {
+    const mdir = join(abs, 'members', String(id));
+    let files: string[] = [];
+    try {
+      files = readdirSync(mdir).filter((f) => f.startsWith('zoo.cfg'));
+    } catch {
+      continue;
+    }
+    for (const f of files) {
+      const text = readFileSafe(join(mdir, f));
+      const m = new RegExp(`^server\\.${id}=[^;\\n]*;[^:\\n]*:(\\d+)\\s*$`, 'm').exec(text);
+      if (m && basePort === 0) basePort = Number(m[1]) - (id - 1);
+      const a = /^admin\.serverPort=(\d+)\s*$/m.exec(text);
+      if (a && adminPort === undefined) adminPort = Number(a[1]) - (id - 1);
+    }
+    if (basePort > 0) break;
+  }
+  const spec: EnsembleSpec = {
+    format: 1,
+    name: pathBasename(abs),
+    size: ids.length > 0 ? ids[ids.length - 1]! : 0,
+    basePort: basePort > 0 ? basePort : 0,
+    tickTime: DEFAULTS.tickTime,
+    initLimit: DEFAULTS.initLimit,
+    syncLimit: DEFAULTS.syncLimit,
+    createdAt: new Date(0).toISOString(),
+    ...(adminPort !== undefined ? { adminPort } : {}),
+  };
+  return new LocalEnsemble(abs, spec, { env, broken: reason });
 }
 
 /** Load an ensemble by name (default root, then registered dirs) or by directory. */
@@ -895,10 +1185,10 @@ export function load(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble {
   if (looksLikePath(nameOrDir)) {
     const dir = resolve(nameOrDir.startsWith('~/') ? join(env.HOME || homedir(), nameOrDir.slice(2)) : nameOrDir);
     if (!isEnsembleDir(dir)) throw new UsageError(`no zkctl ensemble in ${dir} (no ${ENSEMBLE_FILE})`, 'start one with `zkctl ensemble up --dir DIR`');
-    return new LocalEnsemble(dir, readSpec(dir), { env });
+    return loadDir(dir, env);
   }
   const def = defaultEnsembleDir(nameOrDir, env);
-  if (isEnsembleDir(def)) return new LocalEnsemble(def, readSpec(def), { env });
+  if (isEnsembleDir(def)) return loadDir(def, env);
   const found = readRegistry(env)
     .filter((d) => isEnsembleDir(d))
     .map((d) => ({ d, spec: safeSpec(d) }))
@@ -906,7 +1196,9 @@ export function load(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble {
     .sort((a, b) => b.spec.createdAt.localeCompare(a.spec.createdAt));
   const first = found[0];
   if (first) return new LocalEnsemble(first.d, first.spec, { env });
-  throw new UsageError(`no local ensemble named '${nameOrDir}'`, 'see `zkctl ensemble ls`, or start it with `zkctl ensemble up`');
+  const broken = readRegistry(env).find((d) => isEnsembleDir(d) && pathBasename(d) === nameOrDir && !safeSpec(d));
+  if (broken) return loadDir(broken, env);
+  throw new UsageError(`no local ensemble named '${nameOrDir}' (looked in ${ensemblesRoot(env)} and the directories registered in ${registryPath(env)})`, 'see `zkctl ensemble ls`, or start it with `zkctl ensemble up`');
 }
 
 /** Like load(), but undefined instead of an error when there is no such ensemble. */
@@ -914,7 +1206,7 @@ export function tryLoad(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble
   try {
     return load(nameOrDir, opts);
   } catch (e) {
-    if (e instanceof UsageError) return undefined;
+    if (e instanceof UsageError && !(e instanceof BrokenEnsembleError)) return undefined;
     throw e;
   }
 }
@@ -950,10 +1242,21 @@ export function list(opts: EnvOptions = {}): EnsembleSummary[] {
   const out: EnsembleSummary[] = [];
   for (const dir of dirs) {
     const spec = safeSpec(dir);
-    if (!spec) continue;
-    const e = new LocalEnsemble(dir, spec, { env });
+    // An unreadable ensemble.json: listed as broken, from its member files (never silently left out).
+    const e = spec ? new LocalEnsemble(dir, spec, { env }) : salvage(dir, { env });
     const ids = e.ids;
-    out.push({ name: spec.name, dir, size: ids.length, basePort: spec.basePort, connectString: clientAddresses(spec, ids), running: ids.filter((id) => e.isRunning(id)).length });
+    const running = ids.filter((id) => e.isRunning(id));
+    const s: EnsembleSummary = {
+      name: e.spec.name,
+      dir,
+      size: ids.length,
+      basePort: e.spec.basePort,
+      connectString: e.spec.basePort > 0 ? clientAddresses(e.spec, ids) : '',
+      running: running.length,
+      notAnswering: running.filter((id) => e.isPaused(id)).length,
+    };
+    if (e.broken !== undefined) s.broken = e.broken;
+    out.push(s);
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
 }
@@ -969,22 +1272,125 @@ export function findLocalByServers(servers: string, opts: EnvOptions = {}): Loca
   const norm = (h: string): string => (h === 'localhost' ? LOCAL_HOST : h);
   const want = new Set(hps.map((h) => `${norm(h.host)}:${h.port}`));
   for (const s of list(opts)) {
+    if (s.broken !== undefined || !s.connectString) continue;
     const have = new Set(parseConnectString(s.connectString).map((h) => `${h.host}:${h.port}`));
     if ([...want].every((w) => have.has(w))) return load(s.dir, opts);
   }
   return undefined;
 }
 
-/** Create the directory and every file of a new ensemble. */
-function createEnsembleFiles(dir: string, spec: EnsembleSpec): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+/**
+ * A warning when the ensemble's ports lie in the kernel's ephemeral port range
+ * (net.ipv4.ip_local_port_range): outgoing connections take ports there at random, so such a
+ * port is often found taken by a connection. Undefined when none does.
+ */
+function ephemeralOverlap(ens: LocalEnsemble): string | undefined {
+  const range = ephemeralPortRange();
+  if (!range) return undefined;
+  const inside = ens.ids.flatMap((id) => {
+    const p = ens.ports(id);
+    return [p.clientPort, p.quorumPort, p.electionPort].filter((x) => x >= range[0] && x <= range[1]);
+  });
+  if (inside.length === 0) return undefined;
+  return `port${inside.length > 1 ? 's' : ''} ${inside.slice(0, 4).join(', ')}${inside.length > 4 ? ', ...' : ''} of ensemble '${ens.name}' lie in the kernel's ephemeral port range ${range[0]}-${range[1]}, where outgoing connections take ports at random: a port can be found in use at any start; a base port below ${Math.max(1024, range[0] - 20000 - MAX_SIZE)} avoids that`;
+}
+
+/** What a first `up` created, to undo exactly that when it fails. */
+interface Created {
+  /** The first directory mkdir -p made (dir itself or an ancestor), or undefined when dir existed. */
+  firstNewDir?: string;
+  /** Top-level entries written into dir. */
+  files: string[];
+}
+
+/**
+ * Make the ensemble directory (and its parents), mode 0700. Returns the first directory made,
+ * undefined when it existed. A read-only or unwritable state directory is a one-line error naming
+ * it and the ways around it.
+ */
+function makeStateDir(dir: string, isDefault: boolean, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const where = isDefault ? stateRoot(env) : dir;
+    throw new ZkctlError(`cannot create the ensemble directory ${dir}: ${describeWriteFailure(dir, e)}`, undefined, {
+      hint: isDefault ? `${where} must be writable: set XDG_STATE_HOME to a writable directory, or pass --dir` : 'pass a writable --dir',
+    });
+  }
+}
+
+/**
+ * Why a file or directory could not be written, in words: node reports `mkdir -p` on a
+ * read-only file system as ENOENT, so the nearest existing ancestor is asked whether it is
+ * writable ("read-only file system: /home/u", "permission denied: /etc").
+ */
+export function describeWriteFailure(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  let dir = resolve(path);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch (e) {
+    const c = (e as NodeJS.ErrnoException).code;
+    if (c === 'EROFS') return `read-only file system (${dir})`;
+    if (c === 'EACCES' || c === 'EPERM') return `permission denied (${dir} is not writable)`;
+  }
+  if (code === 'EROFS') return `read-only file system (${dir})`;
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${dir})`;
+  return (err as Error).message;
+}
+
+/** Undo a failed first start: the directories this run made, else the files it wrote (keeping the user's directory). */
+function undoCreate(dir: string, made: Created): void {
+  if (made.firstNewDir) {
+    rmSync(made.firstNewDir, { recursive: true, force: true });
+    return;
+  }
+  for (const f of [...made.files, LOCK_FILE]) rmSync(join(dir, f), { recursive: true, force: true });
+}
+
+/** Run a cleanup after a failure; the original error is what is thrown, a cleanup failure only added to its hint. */
+function withCleanup(err: unknown, cleanup: () => void): unknown {
+  try {
+    cleanup();
+  } catch (c) {
+    const note = `cleaning up what this run created failed too: ${(c as Error).message}`;
+    if (err instanceof ZkctlError) {
+      const e = err as unknown as { hint?: string };
+      e.hint = e.hint ? `${e.hint}; ${note}` : note;
+    }
+  }
+  return err;
+}
+
+/**
+ * Paths go into zoo.cfg, which ZooKeeper reads as a Java properties file (ISO-8859-1, backslash
+ * escapes, one key=value per line) and rewrites raw as UTF-8 on every reconfig: a non-ASCII
+ * character, a backslash or a line break in the ensemble directory would be misread or inject
+ * a line. Refused up front, with the reason.
+ */
+export function checkConfigPath(dir: string): void {
+  const bad = /[^\x20-\x7e]|\\/.exec(dir);
+  if (!bad) return;
+  const c = bad[0];
+  const what = c === '\n' || c === '\r' ? 'a line break' : c === '\\' ? 'a backslash' : c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? 'a control character' : `a non-ASCII character ('${c}')`;
+  throw new UsageError(
+    `cannot use ${JSON.stringify(dir)} as an ensemble directory: it contains ${what}, which ZooKeeper would misread in zoo.cfg (a Java properties file, ISO-8859-1, rewritten as UTF-8 on reconfig)`,
+    'choose a directory whose path is printable ASCII without backslashes (--dir, or XDG_STATE_HOME)',
+  );
+}
+
+/** Create every file of a new ensemble in an existing directory; returns the top-level entries written. */
+function createEnsembleFiles(dir: string, spec: EnsembleSpec, written: string[]): void {
   chmodSync(dir, 0o700);
   const password = generatePassword();
+  written.push(SECRET_FILE);
   writeFileSync(join(dir, SECRET_FILE), password, { mode: 0o600 });
   chmodSync(join(dir, SECRET_FILE), 0o600);
   const digest = superDigest(password);
   const e = new LocalEnsemble(dir, spec);
   const dynamic = renderDynamicConfig(spec);
+  written.push('members');
   for (const id of e.ids) {
     mkdirSync(e.dataDir(id), { recursive: true, mode: 0o700 });
     writeFileSync(join(e.dataDir(id), 'myid'), renderMyid(id));
@@ -992,9 +1398,11 @@ function createEnsembleFiles(dir: string, spec: EnsembleSpec): void {
     writeFileSync(dynPath, dynamic);
     writeFileSync(e.configPath(id), renderZooCfg(spec, id, { dataDir: e.dataDir(id), dynamicConfigFile: dynPath }, digest), { mode: 0o600 });
   }
+  written.push('log4j.properties', 'logback.xml');
   writeFileSync(join(dir, 'log4j.properties'), renderLog4jProperties());
   writeFileSync(join(dir, 'logback.xml'), renderLogbackXml());
   // Written last: its presence marks a complete ensemble directory.
+  written.push(ENSEMBLE_FILE);
   atomicWrite(join(dir, ENSEMBLE_FILE), JSON.stringify(spec, null, 2) + '\n');
 }
 
@@ -1019,6 +1427,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
   const fresh = makeSpec({ ...opts, ...(name ? { name } : {}) }); // validates input
   const dir = resolve(opts.dir ?? defaultEnsembleDir(fresh.name, env));
   let created = false;
+  let made: Created | undefined;
   let spec: EnsembleSpec;
   if (isEnsembleDir(dir)) {
     spec = readSpec(dir);
@@ -1031,31 +1440,45 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     if (existsSync(dir) && readdirSync(dir).filter((f) => f !== LOCK_FILE).length > 0) {
       throw new UsageError(`${dir} exists and is not a zkctl ensemble directory`, 'choose an empty or new directory');
     }
+    checkConfigPath(dir);
     findZooKeeper({ ...(opts.zkHome ? { zkHome: opts.zkHome } : {}), env }); // fail before writing anything
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await withLock(dir, 10_000, async () => {
-      if (!isEnsembleDir(dir)) {
-        const s = fresh;
-        if (opts.zkHome) s.zkHome = resolve(opts.zkHome);
-        createEnsembleFiles(dir, s);
-        created = true;
-      }
-    });
+    // What this run creates, so that a failed first start removes exactly that: the directories
+    // it made (mkdir -p returns the first), else only the files it wrote into the user's directory.
+    made = { firstNewDir: makeStateDir(dir, opts.dir === undefined, env), files: [] };
+    const m = made;
+    try {
+      await withLock(dir, 10_000, async () => {
+        if (!isEnsembleDir(dir)) {
+          const s = fresh;
+          if (opts.zkHome) s.zkHome = resolve(opts.zkHome);
+          createEnsembleFiles(dir, s, m.files);
+          created = true;
+        }
+      });
+    } catch (e) {
+      throw withCleanup(e, () => undoCreate(dir, m));
+    }
     spec = readSpec(dir);
     if (created) opts.onProgress?.({ kind: 'created', dir });
   }
   register(env, dir);
   const ens = new LocalEnsemble(dir, spec, { env });
+  const eph = ephemeralOverlap(ens);
+  if (eph) opts.onProgress?.({ kind: 'warning', message: eph });
   let started: Array<{ id: number; pid: number; adopted: boolean }>;
   try {
     // A directory made just now has no members of its own to adopt: a server using its paths
     // would be a leftover of an ensemble removed while running.
     started = await ens.startMembers(ens.ids, { adopt: !created, ...(opts.jvmFlags ? { jvmFlags: opts.jvmFlags } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   } catch (e) {
-    // Nothing was started (ports are checked before any spawn): do not leave a half-made ensemble behind.
-    if (created && ens.ids.every((id) => !ens.isRunning(id))) {
-      rmSync(dir, { recursive: true, force: true });
-      unregister(env, dir);
+    // Nothing was started (ports are checked before any spawn): do not leave a half-made ensemble
+    // behind, but remove only what this run created; a cleanup error never hides the cause.
+    if (created && made && ens.ids.every((id) => !ens.isRunning(id))) {
+      const m = made;
+      throw withCleanup(e, () => {
+        undoCreate(dir, m);
+        unregister(env, dir);
+      });
     }
     throw e;
   }

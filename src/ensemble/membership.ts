@@ -25,7 +25,7 @@
  *
  * No oclif, no chalk, never prints (progress through a callback).
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
@@ -45,7 +45,7 @@ import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg
 import { conf } from './fourlw.js';
 import { clientAddresses, load, type LocalEnsemble } from './local.js';
 import { MEMBERSHIP_FILE, readRecordedRoster, rosterFromConfig, writeRoster, type RosterMember } from './roster.js';
-import { isPortFree, sleep, withPidLock } from './proc.js';
+import { isPortFree, lockHolderAlive, processStartTime, sleep, withPidLock } from './proc.js';
 import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
 
 // ZooKeeper's dynamic config model (any ensemble), with the local membership changes.
@@ -62,6 +62,8 @@ export interface MembershipOptions {
   /** Deadline of each ZooKeeper request. Default 10 s. */
   requestTimeoutMs?: number;
   onProgress?: (message: string) => void;
+  /** What the user must be told even without a TTY (an interrupted add rolled back); default onProgress. */
+  onNote?: (message: string) => void;
 }
 
 export interface MemberView extends ServerSpec {
@@ -116,6 +118,78 @@ function recordConfig(dir: string, spec: EnsembleSpec, cfg: DynamicConfig): Rost
   const rec = rosterFromConfig(dir, spec, cfg);
   writeRoster(dir, rec.members, rec.external);
   return rec.members;
+}
+
+// ---------------------------------------------------------------------------------------------
+// An `ensemble add` that did not finish (killed while its member started)
+
+/** Written by addMember before it writes the new member's files; removed when the add ends either way. */
+const PENDING_ADD_FILE = 'add-pending.json';
+
+interface PendingAdd {
+  id: number;
+  /** "PID START-TIME" of the zkctl process doing the add. */
+  holder: string;
+  /** ensemble.json and membership.json as they were before the add (roster null: there was none). */
+  spec: EnsembleSpec;
+  roster: RosterMember[] | null;
+}
+
+function writePendingAdd(dir: string, p: PendingAdd): void {
+  atomicWrite(join(dir, PENDING_ADD_FILE), JSON.stringify(p, null, 2) + '\n');
+}
+
+function readPendingAdd(dir: string): PendingAdd | undefined {
+  try {
+    const v = JSON.parse(readFileSync(join(dir, PENDING_ADD_FILE), 'utf8')) as Partial<PendingAdd>;
+    if (v && typeof v.id === 'number' && typeof v.holder === 'string' && v.spec && typeof v.spec === 'object') return v as PendingAdd;
+  } catch {
+    /* none, or unreadable: nothing to roll back from */
+  }
+  return undefined;
+}
+
+/**
+ * Finish what an interrupted `ensemble add` left (call under the membership lock, with the
+ * configuration ZooKeeper committed): if ZooKeeper committed the new member, it is kept;
+ * otherwise its process is stopped, its files removed and ensemble.json / membership.json put
+ * back as they were, so the next add reuses its id. Returns what was done, in words, or undefined.
+ */
+export async function recoverInterruptedAdd(ensIn: LocalEnsemble, committed: Pick<DynamicConfig, 'servers'>): Promise<string | undefined> {
+  const p = readPendingAdd(ensIn.dir);
+  if (!p) return undefined;
+  if (lockHolderAlive(p.holder)) return undefined; // still going (another process's add holds the lock)
+  const ens = load(ensIn.dir);
+  if (committed.servers.some((s) => s.id === p.id)) {
+    rmSync(join(ens.dir, PENDING_ADD_FILE), { force: true });
+    return `an interrupted \`ensemble add\` had already committed member ${p.id}: kept`;
+  }
+  let stopped = false;
+  if (existsSync(ens.configPath(p.id))) {
+    stopped = (await ens.stop(p.id, { timeoutMs: 10_000 })).wasRunning;
+    rmSync(ens.memberDir(p.id), { recursive: true, force: true });
+  }
+  writeSpec(ens.dir, p.spec);
+  restoreRoster(ens.dir, p.roster ?? undefined);
+  rmSync(join(ens.dir, PENDING_ADD_FILE), { force: true });
+  return `rolled back an interrupted \`ensemble add\` of member ${p.id} (not in the committed configuration): ${stopped ? 'stopped it and ' : ''}removed its files; its id is free again`;
+}
+
+/**
+ * recoverInterruptedAdd for callers without a session (`ensemble up`): reads the committed
+ * configuration, under the membership lock. Best effort: undefined when nothing was pending or
+ * the ensemble cannot be asked.
+ */
+export async function recoverInterruptedAddNow(ens: LocalEnsemble, timeoutMs = 10_000): Promise<string | undefined> {
+  if (!readPendingAdd(ens.dir)) return undefined;
+  return withMembershipLock(ens.dir, 30_000, async () => {
+    const session = await superSession(load(ens.dir), timeoutMs);
+    try {
+      return await recoverInterruptedAdd(ens, await readDynamicConfig(session));
+    } finally {
+      await session.close();
+    }
+  });
 }
 
 /** Is a process running on this id's files (member or not)? */
@@ -252,10 +326,12 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
   const progress = opts.onProgress ?? ((): void => undefined);
   const role: ServerSpec['role'] = opts.observer ? 'observer' : 'participant';
   return withMembershipLock(ensIn.dir, 30_000, async () => {
-    const ens = load(ensIn.dir);
-    const session = await superSession(ens, reqMs);
+    const session = await superSession(load(ensIn.dir), reqMs);
     try {
       const before = await readDynamicConfig(session);
+      const recovered = await recoverInterruptedAdd(ensIn, before);
+      if (recovered) (opts.onNote ?? progress)(recovered);
+      const ens = load(ensIn.dir);
       const st = await statuses(before);
       checkQuorumNow(before, st);
       const voters = participants(before);
@@ -292,6 +368,8 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
       // Files: the joiner knows the committed membership plus itself as an observer.
       progress(`writing the files of member ${id}`);
       const oldSpec = ens.spec;
+      // If this process dies from here until the add ends, the next add/remove/sync/up rolls it back.
+      writePendingAdd(ens.dir, { id, holder: `${process.pid} ${processStartTime(process.pid) ?? ''}`.trim(), spec: oldSpec, roster: recorded ?? null });
       const memberDir = ens.memberDir(id);
       rmSync(memberDir, { recursive: true, force: true });
       mkdirSync(ens.dataDir(id), { recursive: true, mode: 0o700 });
@@ -314,6 +392,7 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         rmSync(memberDir, { recursive: true, force: true });
         writeSpec(ens.dir, oldSpec);
         restoreRoster(ens.dir, recorded);
+        rmSync(join(ens.dir, PENDING_ADD_FILE), { force: true });
       };
 
       let pid: number | undefined;
@@ -330,6 +409,7 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         throw e;
       }
       recordConfig(ens.dir, newSpec, after);
+      rmSync(join(ens.dir, PENDING_ADD_FILE), { force: true });
       progress(`committed config version ${after.versionHex}; waiting for the members to serve it`);
       const final = await waitCommitted(after, endAt, (s) => {
         const m = s.get(id)?.mode;
@@ -361,13 +441,18 @@ export async function removeMember(ensIn: LocalEnsemble, id: number, opts: Remov
   const progress = opts.onProgress ?? ((): void => undefined);
   if (!Number.isInteger(id) || id < 1) throw new UsageError(`invalid member id '${id}'`);
   return withMembershipLock(ensIn.dir, 30_000, async () => {
-    const ens = load(ensIn.dir);
+    let ens = load(ensIn.dir);
     const session = await superSession(ens, reqMs, id);
     let before: DynamicConfig;
     let after: DynamicConfig;
     let target: ServerSpec;
     try {
       before = await readDynamicConfig(session);
+      const recovered = await recoverInterruptedAdd(ens, before);
+      if (recovered) {
+        (opts.onNote ?? progress)(recovered);
+        ens = load(ensIn.dir);
+      }
       const t = before.servers.find((s) => s.id === id);
       if (!t) {
         throw new UsageError(`member ${id} is not in the configuration of ensemble '${ens.name}' (version ${before.versionHex}: ${before.servers.map((s) => s.id).join(', ')})`);

@@ -3,6 +3,7 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { createServer } from 'node:net';
 import { ZkctlError } from '../core/errors.js';
 
@@ -52,11 +53,59 @@ export function readCmdline(pid: number): string[] | undefined {
   }
 }
 
+/** Fields of /proc/PID/stat after the command name (index 0 = state), or undefined. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When the process started (clock ticks since boot, /proc/PID/stat field 22), as a string; with
+ * the pid it names one process for good (a reused pid has another start time). Undefined off Linux.
+ */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The process group of a pid (/proc/PID/stat field 5), or undefined. */
+export function processGroup(pid: number): number | undefined {
+  const g = Number(statFields(pid)?.[2]);
+  return Number.isInteger(g) && g > 0 ? g : undefined;
+}
+
+/** Is the process stopped (SIGSTOP / SIGTSTP: state T or t)? */
+export function isStopped(pid: number): boolean {
+  const st = statFields(pid)?.[0];
+  return st === 'T' || st === 't';
+}
+
+/** Every live process whose argv satisfies `match` (scans /proc; empty off Linux). */
+export function findProcesses(match: (argv: string[]) => boolean): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const d of pids) {
+    const pid = Number(d);
+    const argv = readCmdline(pid);
+    if (argv && match(argv) && isPidAlive(pid)) out.push(pid);
+  }
+  return out.sort((a, b) => a - b);
+}
+
 /** Short printable command line (first arg basename + main class / args), for messages. */
 export function describeCmdline(argv: string[] | undefined, max = 120): string {
   if (!argv || argv.length === 0) return 'unknown command';
   const parts = argv.filter((a, i) => !(i > 0 && argv[i - 1] === '-cp') && !(i > 0 && argv[i - 1] === '-classpath') && a !== '-cp' && a !== '-classpath' && !a.startsWith('-X') && !a.startsWith('-D'));
-  const s = parts.join(' ');
+  // One line: an argument with line breaks or control characters would break the message.
+  const s = parts.join(' ').replace(/[\x00-\x1f\x7f]+/g, ' ');
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
@@ -75,10 +124,19 @@ export interface PortHolder {
   /** Short command line. */
   command: string;
   argv?: string[];
+  /** The port is held by a connection of this process (its local end), not by a listener. */
+  connection?: true;
 }
 
-function listeningInodes(port: number): Set<string> {
-  const inodes = new Set<string>();
+interface PortSocket {
+  inode: string;
+  /** /proc/net/tcp state: 0A listen, 06 TIME_WAIT, 01 established, ... */
+  state: string;
+}
+
+/** TCP sockets whose local port is `port` (IPv4 and IPv6). */
+function socketsOnPort(port: number): PortSocket[] {
+  const out: PortSocket[] = [];
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
@@ -92,12 +150,19 @@ function listeningInodes(port: number): Set<string> {
       // sl local rem st tx:rx tr:tm retr uid timeout inode
       if (cols.length < 10) continue;
       const local = cols[1] ?? '';
-      if (cols[3] !== '0A') continue; // LISTEN
       if (local.slice(local.lastIndexOf(':') + 1) !== hexPort) continue;
-      if (cols[9] && cols[9] !== '0') inodes.add(cols[9]);
+      out.push({ inode: cols[9] ?? '0', state: cols[3] ?? '' });
     }
   }
-  return inodes;
+  return out;
+}
+
+function listeningInodes(port: number): Set<string> {
+  return new Set(
+    socketsOnPort(port)
+      .filter((s) => s.state === '0A' && s.inode !== '0')
+      .map((s) => s.inode),
+  );
 }
 
 function pidForInodes(inodes: Set<string>): number | undefined {
@@ -137,25 +202,75 @@ function ssHolder(port: number, timeoutMs: number): Promise<number | undefined> 
   });
 }
 
-/** Who listens on a TCP port (best-effort: /proc, then `ss -ltnp`). */
+/** Who listens on a TCP port (best-effort: /proc, then `ss -ltnp`); else whose connection uses it as its local port. */
 export async function findPortHolder(port: number, timeoutMs = 2000): Promise<PortHolder | undefined> {
   let pid = pidForInodes(listeningInodes(port));
   if (pid === undefined) pid = await ssHolder(port, timeoutMs);
+  let connection = false;
+  if (pid === undefined) {
+    const conns = socketsOnPort(port).filter((s) => s.state !== '0A' && s.inode !== '0');
+    pid = pidForInodes(new Set(conns.map((s) => s.inode)));
+    connection = pid !== undefined;
+  }
   if (pid === undefined) return undefined;
   const argv = readCmdline(pid);
-  return { pid, command: describeCmdline(argv), ...(argv ? { argv } : {}) };
+  return { pid, command: describeCmdline(argv), ...(argv ? { argv } : {}), ...(connection ? { connection: true as const } : {}) };
+}
+
+/** Is a socket in TIME_WAIT on this local port (a connection just closed; the kernel frees it within a minute)? */
+export function inTimeWait(port: number): boolean {
+  return socketsOnPort(port).some((s) => s.state === '06');
+}
+
+/** The kernel's ephemeral port range (net.ipv4.ip_local_port_range), or undefined off Linux. */
+export function ephemeralPortRange(): [number, number] | undefined {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return lo && hi ? [lo, hi] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A port needed by an ensemble member is already taken. */
 export class PortInUseError extends ZkctlError {
   readonly port: number;
   readonly holder?: PortHolder;
-  constructor(port: number, what: string, holder?: PortHolder, hint?: string) {
-    const who = holder ? `pid ${holder.pid} (${holder.command})` : 'another process';
-    super(`port ${port} (${what}) is already in use by ${who}`, undefined, { hint: hint ?? 'stop that process or choose another --base-port' });
+  constructor(port: number, what: string, holder?: PortHolder, hint?: string, opts: { timeWait?: boolean } = {}) {
+    const who = holder
+      ? holder.connection
+        ? `a connection of pid ${holder.pid} (${holder.command}), not a listener`
+        : `pid ${holder.pid} (${holder.command})`
+      : opts.timeWait
+        ? 'a connection that just closed (TIME_WAIT)'
+        : 'another process';
+    const range = ephemeralPortRange();
+    const eph = range && port >= range[0] && port <= range[1] ? `; port ${port} is in the kernel's ephemeral port range ${range[0]}-${range[1]}, where outgoing connections take ports at random: a base port below ${range[0] - 20000} avoids that` : '';
+    const base = !holder && opts.timeWait ? 'retry shortly (the kernel frees it within a minute), or choose another base port' : (hint ?? 'stop that process or choose another --base-port');
+    super(`port ${port} (${what}) is already in use by ${who}`, undefined, { hint: base + eph });
     this.port = port;
     if (holder) this.holder = holder;
   }
+}
+
+/**
+ * Stop processes this process spawned detached (each leads its own process group): SIGTERM to
+ * each group, SIGKILL to what is left after graceMs. Resolves with the pids that had to be killed.
+ */
+export async function stopSpawnedGroups(pids: number[], graceMs = 5000): Promise<number[]> {
+  const groupSignal = (pid: number, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(processGroup(pid) === pid ? -pid : pid, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  for (const pid of pids) groupSignal(pid, 'SIGTERM');
+  const end = Date.now() + graceMs;
+  while (pids.some(isPidAlive) && Date.now() < end) await sleep(50);
+  const left = pids.filter(isPidAlive);
+  for (const pid of left) groupSignal(pid, 'SIGKILL');
+  return left;
 }
 
 /** Poll until cond() is true or the deadline passes; returns whether cond became true. */
@@ -168,10 +283,34 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutM
   }
 }
 
+/** What a lock file records about its holder: "PID START-TIME" (older zkctl wrote the pid alone). */
+function lockRecord(): string {
+  return `${process.pid} ${processStartTime(process.pid) ?? ''}`.trim() + '\n';
+}
+
+/** Does a process run node / zkctl (a lock holder can be nothing else)? */
+function looksLikeZkctl(argv: string[]): boolean {
+  return /node|zkctl/i.test(basename(argv[0] ?? '')) || argv.some((a) => /zkctl/i.test(a));
+}
+
 /**
- * Run `fn` holding a lock file (created O_EXCL, holding our pid) across
- * processes. A lock whose pid is dead is stale and taken over (also our own
- * pid with `ownPidIsStale`, for callers that serialize in-process themselves).
+ * Is the holder a lock file names still the process that took it? Its pid must be alive, its
+ * start time the recorded one (a reused pid has another), and its command line node / zkctl.
+ */
+export function lockHolderAlive(record: string): boolean {
+  const [pidText, start] = record.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || !isPidAlive(pid)) return false;
+  if (start && processStartTime(pid) !== undefined && processStartTime(pid) !== start) return false;
+  const argv = readCmdline(pid);
+  return argv ? looksLikeZkctl(argv) : process.platform !== 'linux';
+}
+
+/**
+ * Run `fn` holding a lock file (created O_EXCL, holding our pid and start time) across
+ * processes. A lock whose holder is gone is stale and taken over: a dead pid, a pid reused by
+ * another process (other start time, or not a node/zkctl process), also our own pid with
+ * `ownPidIsStale`, for callers that serialize in-process themselves.
  * Waits at most `timeoutMs`, then throws `busy(holderPid)`.
  */
 export async function withPidLock<T>(
@@ -183,18 +322,19 @@ export async function withPidLock<T>(
   for (;;) {
     try {
       const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, lockRecord());
       closeSync(fd);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder = 0;
+      let record = '';
       try {
-        holder = Number(readFileSync(lock, 'utf8').trim());
+        record = readFileSync(lock, 'utf8');
       } catch {
         /* removed meanwhile */
       }
-      if (!holder || !isPidAlive(holder) || (opts.ownPidIsStale && holder === process.pid)) {
+      const holder = Number(record.trim().split(/\s+/)[0]);
+      if (!holder || !lockHolderAlive(record) || (opts.ownPidIsStale && holder === process.pid)) {
         try {
           unlinkSync(lock);
         } catch {

@@ -81,6 +81,29 @@ export function readRecordedRoster(dir: string, spec: Pick<EnsembleSpec, 'size'>
   return undefined;
 }
 
+/**
+ * Why membership.json cannot be used, when it exists but is unreadable or not a roster (the
+ * members then fall back to 1..size, which can bring a removed member back); undefined when it
+ * is fine or absent.
+ */
+export function membershipFileProblem(dir: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, MEMBERSHIP_FILE), 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : (e as Error).message;
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return `not valid JSON (${(e as Error).message})`;
+  }
+  const o = v as { members?: unknown; removed?: unknown } | null;
+  if (!o || typeof o !== 'object' || (!Array.isArray(o.members) && !Array.isArray(o.removed))) return 'no "members" list in it';
+  return undefined;
+}
+
 /** Members 1..size, all participants (an ensemble as `ensemble up` made it). */
 export function defaultRoster(spec: Pick<EnsembleSpec, 'size'>): RosterMember[] {
   return Array.from({ length: spec.size }, (_, i) => ({ id: i + 1, role: 'participant' as const }));

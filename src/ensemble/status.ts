@@ -8,7 +8,8 @@ import { formatHostPort, type HostPort, parseConnectString as parseCS } from '..
 import { UsageError } from '../core/errors.js';
 import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
 
-export type MemberMode = ServerMode | 'not-serving' | 'down';
+/** 'not-answering': a local member whose process runs but that does not answer (paused, hung). */
+export type MemberMode = ServerMode | 'not-serving' | 'not-answering' | 'down';
 
 export type { HostPort } from '../core/connect-string.js';
 

@@ -20,8 +20,8 @@ import { readDynamicConfig, type DynamicConfig } from '../core/config/dynamic.js
 import { UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
 import { findLocalByServers, list, load, type LocalEnsemble, type LocalEnsembleStatus, type TargetInput } from './local.js';
-import { withMembershipLock } from './membership.js';
-import { rosterFromConfig, writeRoster, type ExternalMember, type MemberRole, type RosterMember, type RosterRecord } from './roster.js';
+import { recoverInterruptedAdd, withMembershipLock } from './membership.js';
+import { membershipFileProblem, rosterFromConfig, writeRoster, type ExternalMember, type MemberRole, type RosterMember, type RosterRecord } from './roster.js';
 
 /** One difference between the recorded roster and the committed configuration. */
 export interface RosterChange {
@@ -68,6 +68,8 @@ export interface SyncOptions {
   timeoutMs?: number;
   /** How long to wait for a membership change of the ensemble that holds the lock. Default 30 s. */
   lockTimeoutMs?: number;
+  /** Told when an interrupted `ensemble add` was rolled back (or found committed) first. */
+  onNote?: (message: string) => void;
 }
 
 /** What the roster records now. */
@@ -171,17 +173,21 @@ function withPids(ens: LocalEnsemble, changes: RosterChange[]): RosterChange[] {
  */
 export async function syncRoster(ensIn: LocalEnsemble, opts: SyncOptions = {}): Promise<RosterSync> {
   return withMembershipLock(ensIn.dir, opts.lockTimeoutMs ?? 30_000, async () => {
+    const cfg = await readConfigOf(load(ensIn.dir), opts);
+    const recovered = await recoverInterruptedAdd(ensIn, cfg);
+    if (recovered) opts.onNote?.(recovered);
     const ens = load(ensIn.dir);
-    const cfg = await readConfigOf(ens, opts);
     const want = recordOf(ens, cfg);
     const changes = withPids(ens, diffRoster(recordedRoster(ens), want));
-    if (changes.length > 0) writeRoster(ens.dir, want.members, want.external);
+    // An unreadable membership.json is rewritten even when what it falls back to happens to agree.
+    const unreadable = membershipFileProblem(ens.dir) !== undefined;
+    if (changes.length > 0 || unreadable) writeRoster(ens.dir, want.members, want.external);
     return {
       ensemble: ens.name,
       dir: ens.dir,
       version: cfg.versionHex,
       changes,
-      updated: changes.length > 0,
+      updated: changes.length > 0 || unreadable,
       members: ens.roster(),
       external: ens.externalMembers(),
       connectString: ens.connectString,

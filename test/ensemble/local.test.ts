@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { UsageError } from '../../src/core/errors.js';
-import { isPidAlive, isServing, list, load, PortInUseError, up } from '../../src/ensemble/index.js';
+import { freeBasePort, isPidAlive, isServing, list, load, PortInUseError, up } from '../../src/ensemble/index.js';
 import { startFaultEnsemble, type FaultEnsemble } from '../helpers/zk.js';
 
 describe('local ensemble lifecycle', () => {
@@ -87,7 +87,8 @@ describe('local ensemble lifecycle', () => {
 
   test('a port held by something else entirely', async () => {
     const srv = createServer();
-    const port = fe.basePort + 100;
+    // A base whose ports are all free now (these lie in the ephemeral range: a fixed one can be taken by a connection).
+    const port = await freeBasePort({ start: fe.basePort + 100, size: 1 });
     await new Promise<void>((r) => srv.listen(port + 20000, '127.0.0.1', () => r()));
     try {
       await assert.rejects(up({ name: 'clash2', basePort: port, size: 1, dir: `${fe.dir}-clash2`, waitMs: 5000 }), (e: unknown) => {
@@ -167,11 +168,14 @@ describe('local ensemble lifecycle', () => {
     const pid = e.pidOf(2)!;
     assert.ok(pid);
     unlinkSync(e.pidPath(2));
-    assert.equal(e.isRunning(2), false);
+    // Found by its command line (status and down see it too), and up records its pid again.
+    assert.equal(e.isRunning(2), true);
+    assert.equal(e.pidOf(2), pid);
     const r = await up({ dir: fe.dir, waitMs: 10_000 });
     assert.equal(r.alreadyRunning, true);
     assert.deepEqual(r.started, []);
     assert.equal(e.pidOf(2), pid);
+    assert.equal(Number(readFileSync(e.pidPath(2), 'utf8').split('\n')[0]), pid, 'pid file written again');
   });
 
   test('bad member ids', async () => {

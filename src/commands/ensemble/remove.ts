@@ -27,6 +27,7 @@ Refuses (exit 2, nothing changed) to remove the last voting member, or a member 
       graceMs: parseDuration(this.flags.grace, '--grace', { zero: true }),
       requestTimeoutMs: this.connection.timeoutMs,
       onProgress: (m) => this.progress(m),
+      onNote: (m) => process.stderr.write(`zkctl: ${m}\n`),
     }).finally(() => followMembers(ens.dir));
     printChange(this, r);
     return membershipOutput(r);

@@ -23,7 +23,7 @@ export const statusColumns: Column<MemberRow>[] = [
     header: 'MODE',
     key: 'mode',
     get: (r) => r.mode,
-    style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' ? chalk.yellow(t) : t),
+    style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' || t === 'not-answering' ? chalk.yellow(t) : t),
   },
   { header: 'ZXID', key: 'zxid', get: (r) => r.zxid },
   { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right' },
@@ -57,7 +57,7 @@ export function targetEnsemble(flags: Parameters<typeof targetInput>[0], c: Para
 
 export default class EnsembleStatus extends BaseCommand<typeof EnsembleStatus> {
   static override summary = 'Show every member: mode, zxid, epoch, latency, connections, znodes, pid.';
-  static override description = `Asks each member for its four-letter words (srvr, mntr, conf) in parallel, with a deadline (--timeout, default 2s per member). A member that does not answer is "down"; one that answers but does not serve (electing, no quorum) is "not-serving".
+  static override description = `Asks each member for its four-letter words (srvr, mntr, conf) in parallel, with a deadline (--timeout, default 2s per member). A member that does not answer is "down"; one that answers but does not serve (electing, no quorum) is "not-serving"; a local member whose process runs but does not answer (paused with SIGSTOP, hung) is "not-answering", as in \`ensemble ls\`. A local member's process is found by its pid file, else by its command line (one whose pid file was lost is still asked). Former members (removed, files kept) that still run are named in a warning on stderr (in JSON/YAML: "formerRunning").
 
 A local ensemble's members are those recorded by zkctl (membership.json, kept in step by \`ensemble add/remove\`, \`zkctl reconfig\` and \`ensemble sync\`). Servers in its configuration that zkctl did not start are listed too, with PID "external" (in JSON: "external": true); they count for the quorum, zkctl never starts or stops them. When the recorded membership differs from ZooKeeper's configuration (/zookeeper/config, read when a member serves), a one-line warning goes to stderr ("drift" in JSON): \`zkctl ensemble sync\` records the committed membership.
 
@@ -78,6 +78,8 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
     let view: StatusView;
     if ('local' in target) {
       const e = target.local;
+      const mw = e.membershipWarning();
+      if (mw) process.stderr.write(`zkctl: warning: ${mw}\n`);
       const checked = await statusWithDrift(e, { timeoutMs });
       view = statusView(checked.status, { name: e.name, dir: e.dir, connectString: e.connectString });
       if (checked.drift) {
@@ -87,7 +89,10 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
       const former = checked.formerRunning;
       if (former.length > 0) {
         view.formerRunning = former;
-        if (!view.drift) this.progress(`former member${former.length > 1 ? 's' : ''} ${former.map((f) => `${f.id} (pid ${f.pid})`).join(', ')} still running; zkctl ensemble stop ID or ensemble down stops ${former.length > 1 ? 'them' : 'it'}`);
+        // Text output has no column for them: said on stderr, TTY or not (JSON/YAML carry formerRunning).
+        const textOut = !this.jsonEnabled() && this.outputFormat !== 'json' && this.outputFormat !== 'yaml';
+        if (textOut)
+          process.stderr.write(`zkctl: warning: former member${former.length > 1 ? 's' : ''} ${former.map((f) => `${f.id} (pid ${f.pid})`).join(', ')} of ensemble '${e.name}' still running, not in its membership; \`zkctl ensemble stop ID\` or \`ensemble down\` stops ${former.length > 1 ? 'them' : 'it'}\n`);
       }
     } else {
       view = statusView(await ensembleStatus(target.servers, { timeoutMs }), { connectString: target.servers });

@@ -1,8 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { setContext } from '../../cli/context.js';
+import { configPath, setContext } from '../../cli/context.js';
+import { ExitCode, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
-import { up, statusView, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
+import { describeWriteFailure, load, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -24,7 +26,9 @@ Ports: member i serves clients on BASE+i-1, talks quorum on BASE+10000+i-1 and l
 
 State lives in $XDG_STATE_HOME/zkctl/ensembles/NAME (default ~/.local/state/zkctl/ensembles/NAME) or --dir: ensemble.json, members/ID/{zoo.cfg,data,zookeeper.log,zookeeper.pid}. A super user (digest super:PASSWORD, the password in super.secret, mode 0600) can bypass ACLs; the secret is never on a command line.
 
-Idempotent: on a running ensemble it only reports; members that are down are started. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
+Idempotent: on a running ensemble it only reports; members that are down are started. A failed first start removes only what it created (a directory you made beforehand stays). The directory's path must be printable ASCII without backslashes: ZooKeeper reads zoo.cfg as an ISO-8859-1 Java properties file.
+
+Exit status: 0 when the quorum serves; 1 when the servers are up but the context could not be written (the message says the ensemble is up; use -s with the servers printed); 130 on Ctrl-C, after stopping the members this run had started (members that were running before keep running) and saying so. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --size 5 --name five --base-port 3181',
@@ -47,22 +51,87 @@ Idempotent: on a running ensemble it only reports; members that are down are sta
     const waitMs = parseDuration(f.wait, '--wait');
     const onProgress = (e: ProgressEvent): void => {
       if (e.kind === 'created') this.progress(`created ${e.dir}`);
-      else if (e.kind === 'started') this.progress(`started member ${e.member} (pid ${e.pid})`);
+      else if (e.kind === 'started') {
+        startedNow.push({ member: e.member, pid: e.pid });
+        this.progress(`started member ${e.member} (pid ${e.pid})`);
+      } else if (e.kind === 'warning') this.progress(`warning: ${e.message}`);
       else if (e.kind === 'waiting') this.progress(`waiting for a quorum: ${e.message}`);
     };
-    const r = await up({
-      ...(f.name !== undefined ? { name: f.name } : {}),
-      ...(f.dir !== undefined ? { dir: f.dir } : {}),
-      ...(f.size !== undefined ? { size: f.size } : {}),
-      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] } : {}),
-      ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
-      ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
-      ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
-      waitMs,
-      onProgress,
+    // Ctrl-C / SIGTERM while starting: the members this run started are stopped again (they run
+    // detached and would be left serving); members that already ran are left as they were. Said on stderr.
+    const target = f.dir !== undefined ? `--dir ${f.dir}` : `--name ${f.name ?? 'local'}`;
+    const startedNow: Array<{ member: number; pid: number }> = [];
+    let interrupted = false;
+    let stopping: Promise<void> | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (interrupted) process.exit(ExitCode.INTERRUPTED); // a second Ctrl-C: leave at once
+      interrupted = true;
+      const stopAll = async (): Promise<void> => {
+        // up() goes on meanwhile: a member it spawns while we stop the others is stopped too.
+        const done = new Set<number>();
+        for (let more = startedNow; more.length > 0; more = startedNow.filter((s) => !done.has(s.pid))) {
+          for (const s of more) done.add(s.pid);
+          await stopSpawnedGroups(more.map((s) => s.pid), 5000);
+        }
+      };
+      stopping = stopAll().then(
+        () => {
+          process.stderr.write(
+            `zkctl: interrupted (${sig}) while starting the ensemble: ${startedNow.length > 0 ? `stopped ${startedNow.map((s) => `member ${s.member} (pid ${s.pid})`).join(', ')}, started by this run` : 'nothing was started'}; members that were running before keep running; \`zkctl ensemble up ${target}\` starts it again, \`zkctl ensemble down ${target}\` stops it\n`,
+          );
+          process.exit(ExitCode.INTERRUPTED);
+        },
+        () => process.exit(ExitCode.INTERRUPTED),
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    this.onCleanup(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     });
+    // An `ensemble add` killed before it finished: when the ensemble still serves, settle it before
+    // starting anything (its half-added member would otherwise be started and waited for).
+    const existing = tryLoadTarget(f.dir, f.name);
+    if (existing) {
+      const mw = existing.membershipWarning();
+      if (mw) process.stderr.write(`zkctl: warning: ${mw}\n`);
+      const note = await recoverInterruptedAddNow(existing, this.connection.timeoutMs).catch(() => undefined);
+      if (note) process.stderr.write(`zkctl: ${note}\n`);
+    }
+    let r: Awaited<ReturnType<typeof up>>;
+    try {
+      r = await up({
+        ...(f.name !== undefined ? { name: f.name } : {}),
+        ...(f.dir !== undefined ? { dir: f.dir } : {}),
+        ...(f.size !== undefined ? { size: f.size } : {}),
+        ...(f['base-port'] !== undefined ? { basePort: f['base-port'] } : {}),
+        ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
+        ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
+        ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
+        waitMs,
+        onProgress,
+      });
+    } catch (e) {
+      // Interrupted: up() fails as the members it started are stopped; the signal handler says what happened and exits.
+      if (stopping) await stopping;
+      throw e;
+    }
+    if (stopping) await stopping;
+    // An `ensemble add` killed before it finished: keep its member if committed, else roll it back.
+    try {
+      const note = await recoverInterruptedAddNow(load(r.dir), this.connection.timeoutMs);
+      if (note) process.stderr.write(`zkctl: ${note}\n`);
+    } catch (e) {
+      process.stderr.write(`zkctl: warning: could not check for an interrupted \`ensemble add\`: ${(e as Error).message}\n`);
+    }
     // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
-    setContext(r.name, { server: r.connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+    let contextError: unknown;
+    try {
+      setContext(r.name, { server: load(r.dir).connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+    } catch (e) {
+      contextError = e;
+    }
 
     const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
     const out: UpOutput = {
@@ -76,8 +145,24 @@ Idempotent: on a running ensemble it only reports; members that are down are sta
       superSecretPath: r.superSecretPath,
     };
     if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, out);
+    if (contextError !== undefined) {
+      throw new ZkctlError(
+        `ensemble '${r.name}' is up (${r.connectString}), but its context could not be written to ${configPath()}: ${describeWriteFailure(configPath(), contextError)}`,
+        ExitCode.FAILURE,
+        { hint: `the servers keep running: use -s ${r.connectString}, or make that directory writable and run \`zkctl ensemble up\` again to write the context` },
+      );
+    }
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
     this.progress(`${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})`);
     return out;
+  }
+}
+
+/** The existing ensemble `up` would start, if it exists and is readable (else up() reports). */
+function tryLoadTarget(dir: string | undefined, name: string | undefined): LocalEnsemble | undefined {
+  try {
+    return tryLoad(dir !== undefined ? (dir.includes('/') ? dir : `./${dir}`) : (name ?? 'local'));
+  } catch {
+    return undefined;
   }
 }

@@ -255,3 +255,48 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
     });
   }
 });
+
+describe('only the connected member goes silent (issue 21, Low)', () => {
+  let cs: ChrootSession;
+  let proxies: TcpProxy[] = [];
+  before(async () => {
+    cs = await chrootSession('member');
+    proxies = await Promise.all(testServer().split(',').slice(0, 2).map((m) => TcpProxy.start(m)));
+  });
+  after(async () => {
+    for (const p of proxies) await p.close();
+    await cs.close();
+  });
+
+  it('lock: zkctl moves to another member before fencing, and the hold and CMD survive', async () => {
+    const T = 4000;
+    const dir = scratchDir('job-member');
+    const server = `${proxies.map((p) => p.address).join(',')}${cs.chroot}`;
+    const h = await startHolder('lock', server, '/member', dir, ['--session-timeout', '4s', '--grace', '1s'], false);
+    try {
+      const active = proxies.find((p) => p.connections > 0);
+      assert.ok(active, 'the holder is connected through one of the proxies');
+      const other = proxies.find((p) => p !== active)!;
+      active.silence();
+      const silencedAt = Date.now();
+      // Two session timeouts later the holder still runs and its job still beats: it moved to
+      // the other member in time (without the move it is fenced at T/2).
+      await until(
+        async () => {
+          assert.equal(await Promise.race([h.run.exited.then(() => 'exited'), Promise.resolve('running')]), 'running', `the holder ended: ${h.out()}`);
+          return Date.now() - silencedAt > 2 * T;
+        },
+        'two session timeouts to pass',
+        h.out,
+      );
+      assert.ok(other.connections > 0, 'moved to the other member');
+      assert.ok(alive(h.gc) && Date.now() - lastBeat(dir) < 1000, `the job stopped: ${h.out()}`);
+      assert.doesNotMatch(h.out(), /stopping|lost/);
+      // The lock is still held by the holder's session.
+      assert.equal((await children(cs.session, '/member')).length, 1);
+    } finally {
+      for (const p of proxies) p.forward();
+      cleanup(h, h.zkctl, h.gc);
+    }
+  });
+});

@@ -79,7 +79,7 @@ Uses a persistent watch (persistent recursive with -r; ZooKeeper 3.6+), so no ch
 
 When the connection is lost (a member dies), zkctl says so on stderr (and, with -o json, as "disconnected"/"reconnected"/"session-expired" lines), reconnects to another member, re-registers the watch, then re-reads the watched nodes: what changed meanwhile is reported as events with "resync": true, and the "reconnected" line tells whether anything could have been missed ("missed": "none" | "net-only" | "unknown").
 
---exec CMD runs CMD with sh -c for each event, one at a time, in order, with ZKCTL_WATCH_EVENT, ZKCTL_WATCH_PATH, ZKCTL_WATCH_ZXID, ZKCTL_WATCH_VERSION, ZKCTL_WATCH_TIME and (with --data, for UTF-8 data without NUL bytes) ZKCTL_WATCH_DATA in its environment; the data also comes on its stdin. Its output goes to zkctl's stdout/stderr; a failing CMD is reported on stderr and the stream goes on.
+--exec CMD runs CMD with sh -c for each event, one at a time, in order, with ZKCTL_WATCH_EVENT, ZKCTL_WATCH_PATH, ZKCTL_WATCH_ZXID, ZKCTL_WATCH_VERSION, ZKCTL_WATCH_TIME and (with --data, for UTF-8 data without NUL bytes) ZKCTL_WATCH_DATA in its environment (no ZKCTL_* credential: ZKCTL_AUTH and any ZKCTL_* naming AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS are not passed on, as for every command zkctl starts); the data also comes on its stdin. Its output goes to zkctl's stdout/stderr; a failing CMD is reported on stderr and the stream goes on.
 
 Ends after --count events or --for a duration (exit 0), or on Ctrl-C (exit 130).`;
   static override examples = [

@@ -74,34 +74,52 @@ interface PtyRun {
   proc: ChildProcess;
   out(): string;
   type(s: string): void;
+  /** zkctl's exit: its code, and when the test saw it. */
   exited: Promise<{ code: number; at: number }>;
+  /** End the terminal session (the shell waits for a line once zkctl is done). */
+  close(): void;
 }
 
-/** zkctl ARGS run on a pseudo-terminal (`script -qfec`); `-e` passes its exit code through. */
-function ptyCli(args: string[], env: Record<string, string> = {}): PtyRun {
-  const cmd = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map(shq).join(' ');
-  const proc = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * zkctl ARGS typed at a shell on a pseudo-terminal (`script -qfec`). The shell
+ * (bash, no job control: zkctl and CMD share its foreground group) stays after
+ * zkctl exits, until a line is typed: when the session leader exits, the kernel
+ * SIGHUPs the foreground group, which would kill a left-over CMD and hide the
+ * very defect these tests look for. zkctl's exit code goes to `exitFile`.
+ */
+function ptyCli(args: string[], exitFile: string): PtyRun {
+  const zk = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map(shq).join(' ');
+  const shell = `${zk}; echo $? > ${shq(exitFile)}; read line`;
+  const proc = spawn('script', ['-qfec', `bash -c ${shq(shell)}`, '/dev/null'], { cwd: repoRoot, env: { ...process.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   proc.stdout!.on('data', (d: Buffer) => chunks.push(d));
   proc.stderr!.on('data', (d: Buffer) => chunks.push(d));
   proc.stdin!.on('error', () => undefined);
-  const exited = new Promise<{ code: number; at: number }>((resolve) => {
-    proc.on('exit', (code, signal) => {
-      const at = Date.now();
-      setTimeout(() => {
-        proc.stdout?.destroy();
-        proc.stderr?.destroy();
-      }, 2000).unref();
-      resolve({ code: code ?? (signal ? 128 + 9 : 0), at });
-    });
+  let gone = false;
+  proc.on('exit', () => {
+    gone = true;
+    setTimeout(() => {
+      proc.stdout?.destroy();
+      proc.stderr?.destroy();
+    }, 2000).unref();
   });
-  return { proc, out: () => Buffer.concat(chunks).toString('utf8'), type: (s) => proc.stdin!.write(s), exited };
+  const out = (): string => Buffer.concat(chunks).toString('utf8');
+  const exited = (async () => {
+    await until(() => existsSync(exitFile) && readFileSync(exitFile, 'utf8').trim() !== '', 'zkctl to exit', () => (gone ? `script(1) ended early: ${out()}` : out()), 60_000);
+    return { code: Number(readFileSync(exitFile, 'utf8').trim()), at: Date.now() };
+  })();
+  const close = (): void => {
+    if (gone) return;
+    proc.stdin!.write('\n');
+    setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+  };
+  return { proc, out, type: (s) => proc.stdin!.write(s), exited, close };
 }
 
 /** Start a holder (on a pty or not) running the job; resolves once the grandchild beats. */
 async function startHolder(kind: 'lock' | 'elect', server: string, path: string, dir: string, extra: string[], pty: boolean) {
   const args = [kind, '-s', server, path, ...(kind === 'elect' ? ['--id', 'holder'] : []), ...extra, '--', jobScript(dir), dir];
-  const run = pty ? ptyCli(args) : spawnCli(args);
+  const run = pty ? ptyCli(args, join(dir, 'zkctl.exit')) : spawnCli(args);
   const out = (): string => ('out' in run ? run.out() : `${run.stdout()}${run.stderr()}`);
   await until(() => readPid(join(dir, 'gc.pid')) > 0 && lastBeat(dir) > 0, `${kind} holder's job to start`, out);
   return { run, out, gc: readPid(join(dir, 'gc.pid')), zkctl: readPid(join(dir, 'zkctl.pid')) };
@@ -115,7 +133,8 @@ async function assertJobGone(dir: string, gc: number, at: number, out: () => str
   assert.ok(last <= at, `a heartbeat at ${last} followed the stop at ${at}`);
 }
 
-function cleanup(...pids: number[]): void {
+function cleanup(h: { run: unknown }, ...pids: number[]): void {
+  if (h.run && typeof (h.run as PtyRun).close === 'function') (h.run as PtyRun).close();
   for (const p of pids) {
     if (p > 1) {
       try {
@@ -152,7 +171,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         await assertJobGone(dir, h.gc, at, h.out);
       } finally {
         proxy.forward();
-        cleanup(h.zkctl, h.gc);
+        cleanup(h, h.zkctl, h.gc);
       }
     });
 
@@ -166,7 +185,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         await until(() => !alive(h.gc), `grandchild ${h.gc} to die after zkctl's SIGKILL`, h.out, 5000);
         await assertJobGone(dir, h.gc, Date.now(), h.out);
       } finally {
-        cleanup(h.zkctl, h.gc);
+        cleanup(h, h.zkctl, h.gc);
       }
     });
   }
@@ -182,7 +201,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
       assert.match(h.out(), /revoked: .*was stopped with SIGTERM/);
       await assertJobGone(dir, h.gc, at, h.out);
     } finally {
-      cleanup(h.zkctl, h.gc);
+      cleanup(h, h.zkctl, h.gc);
     }
   });
 
@@ -196,7 +215,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
       await assertJobGone(dir, h.gc, at, h.out);
       assert.deepEqual(await children(cs.session, '/ctrlc'), [], 'released');
     } finally {
-      cleanup(h.zkctl, h.gc);
+      cleanup(h, h.zkctl, h.gc);
     }
   });
 
@@ -230,9 +249,54 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         assert.equal(code, 11, h.out());
         assert.match(h.out(), /did not run for over 1s .*reaper stopped the command/);
       } finally {
-        cleanup(h.zkctl, h.gc);
+        cleanup(h, h.zkctl, h.gc);
         second?.child.kill('SIGKILL');
       }
     });
   }
+});
+
+describe('only the connected member goes silent (issue 21, Low)', () => {
+  let cs: ChrootSession;
+  let proxies: TcpProxy[] = [];
+  before(async () => {
+    cs = await chrootSession('member');
+    proxies = await Promise.all(testServer().split(',').slice(0, 2).map((m) => TcpProxy.start(m)));
+  });
+  after(async () => {
+    for (const p of proxies) await p.close();
+    await cs.close();
+  });
+
+  it('lock: zkctl moves to another member before fencing, and the hold and CMD survive', async () => {
+    const T = 4000;
+    const dir = scratchDir('job-member');
+    const server = `${proxies.map((p) => p.address).join(',')}${cs.chroot}`;
+    const h = await startHolder('lock', server, '/member', dir, ['--session-timeout', '4s', '--grace', '1s'], false);
+    try {
+      const active = proxies.find((p) => p.connections > 0);
+      assert.ok(active, 'the holder is connected through one of the proxies');
+      const other = proxies.find((p) => p !== active)!;
+      active.silence();
+      const silencedAt = Date.now();
+      // Two session timeouts later the holder still runs and its job still beats: it moved to
+      // the other member in time (without the move it is fenced at T/2).
+      await until(
+        async () => {
+          assert.equal(await Promise.race([h.run.exited.then(() => 'exited'), Promise.resolve('running')]), 'running', `the holder ended: ${h.out()}`);
+          return Date.now() - silencedAt > 2 * T;
+        },
+        'two session timeouts to pass',
+        h.out,
+      );
+      assert.ok(other.connections > 0, 'moved to the other member');
+      assert.ok(alive(h.gc) && Date.now() - lastBeat(dir) < 1000, `the job stopped: ${h.out()}`);
+      assert.doesNotMatch(h.out(), /stopping|lost/);
+      // The lock is still held by the holder's session.
+      assert.equal((await children(cs.session, '/member')).length, 1);
+    } finally {
+      for (const p of proxies) p.forward();
+      cleanup(h, h.zkctl, h.gc);
+    }
+  });
 });

@@ -15,7 +15,7 @@ export default class ConfigWatch extends BaseCommand<typeof ConfigWatch> {
 
 Versions superseded before they could be read are printed from the history (source "history"); versions no longer kept there are reported as missed.
 
---exec CMD runs CMD (with /bin/sh) after the initial version and after each new one, with the document on stdin (YAML; --exec-format json for JSON) and ZKCTL_CONFIG_VERSION, ZKCTL_CONFIG_PATH and ZKCTL_CONFIG_SHA256 in its environment (zkctl's own ZKCTL_* settings, credentials included, are not passed on): a reload hook. Runs never overlap; when versions arrive during a run, the next run gets the newest one. The hook's output goes to stderr (stdout carries the watch stream); a failing hook is reported and the watch goes on.
+--exec CMD runs CMD (with /bin/sh) after the initial version and after each new one, with the document on stdin (YAML; --exec-format json for JSON) and ZKCTL_CONFIG_VERSION, ZKCTL_CONFIG_PATH and ZKCTL_CONFIG_SHA256 in its environment (no ZKCTL_* credential is passed on: ZKCTL_AUTH and any ZKCTL_* naming AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS, as for every command zkctl starts): a reload hook. Runs never overlap; when versions arrive during a run, the next run gets the newest one. The hook's output goes to stderr (stdout carries the watch stream); a failing hook is reported and the watch goes on.
 
 Stops after --count versions (the initial one included) or --for a duration (exit 0), else runs until Ctrl-C / SIGTERM (exit 130). Survives reconnects and session expiry.`;
   static override examples = [

@@ -26,7 +26,7 @@ export default class ServicesRegister extends BaseCommand<typeof ServicesRegiste
   static override summary = 'Register a service instance (Curator x-discovery format) and hold it.';
   static override description = `Writes <base-path>/NAME/ID as an EPHEMERAL node holding the instance as Curator's ServiceDiscovery writes it, so Curator clients see it and zkctl sees theirs. The weight is stored in the payload as {"weight": W} (merged into a JSON-object --payload).
 
-With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. Without CMD it is held until SIGINT/SIGTERM (exit 130). Registering an id that exists replaces it.
+With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. CMD gets no ZKCTL_* credential in its environment (ZKCTL_AUTH and any ZKCTL_* naming AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS), as for every command zkctl starts. A registration is not a lock: zkctl stopping or being cut off does not stop CMD (the instance just disappears with the session). Without CMD it is held until SIGINT/SIGTERM (exit 130). Registering an id that exists replaces it.
 
 If the session expires (zkctl was cut off from the ensemble for longer than --session-timeout, or the session was closed on the server), ZooKeeper removes the instance; zkctl keeps running (CMD too), says so on stderr, starts a new session as soon as a member can be reached and registers the instance again: same path, same id, byte-identical JSON (registrationTimeUTC unchanged, as Curator does), in the new session. Readers do not see the instance in between.
 

@@ -487,9 +487,18 @@ export class Lock extends EventEmitter<LockEvents> {
     this.armNodeWatch(hold.node);
     this.revokeEmitted = false;
     if (this.revocable) this.armRevokeWatch(hold.node);
+    // Only the member we talk to went silent? Try another one well before fencing (at half the
+    // stop margin): if it answers, contact resumes, the silence clock restarts and the hold is kept.
+    const switchAfter = Math.floor(hold.schedule.stopAfterMs / 2);
+    let switched = false;
     this.guardTimer = setInterval(() => {
       if (this._state !== 'held') return;
       const silent = this.session.sinceLastContactMs;
+      if (silent < switchAfter) switched = false;
+      else if (!switched && this.session.servers.length > 1 && this.session.state !== 'suspended') {
+        switched = true;
+        this.session.dropConnection();
+      }
       if (!this.unsafeEmitted && silent > hold.schedule.stopAfterMs) {
         this.unsafeEmitted = true;
         this.emit('unsafe', {

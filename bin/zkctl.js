@@ -7,6 +7,7 @@ guardStdio();
 const argv = process.argv.slice(2);
 if (!fastPath(argv)) {
   const { execute } = await importOclif();
+  guardStdio(); // again: drop the stdout 'error' listener oclif adds, which rethrows (a stack trace on > /dev/full)
   await execute({ args: argv, loadOptions: oclifLoadOptions(argv, import.meta.url) });
 }
 // Commands end by returning. Exit once stdout and stderr are flushed (a slow pipe reader gets every

@@ -40,6 +40,7 @@ import {
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { writeFileSafeSync } from '../core/file-write.js';
 import { ConnectionError, UsageError, ZkctlError } from '../core/errors.js';
 import {
   checkSpec,
@@ -259,10 +260,9 @@ function unregister(env: NodeJS.ProcessEnv, dir: string): void {
   if (dirs.includes(dir)) writeRegistry(env, dirs.filter((d) => d !== dir));
 }
 
-function atomicWrite(path: string, text: string, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, path);
+/** Atomic (temp file + fsync + rename) through the one file writer, core/file-write.ts. */
+function atomicWrite(path: string, text: string): void {
+  writeFileSafeSync(path, text);
 }
 
 function isEnsembleDir(dir: string): boolean {

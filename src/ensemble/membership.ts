@@ -27,6 +27,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileSafeSync } from '../core/file-write.js';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import { Session } from '../core/session.js';
 import {
@@ -92,10 +93,9 @@ export interface MembershipChange {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-function atomicWrite(path: string, text: string, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, path);
+/** Atomic (temp file + fsync + rename) through the one file writer, core/file-write.ts. */
+function atomicWrite(path: string, text: string): void {
+  writeFileSafeSync(path, text);
 }
 
 function writeSpec(dir: string, spec: EnsembleSpec): void {

@@ -25,6 +25,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileSafeSync } from '../core/file-write.js';
 import { clientAddress, formatServerSpec, type DynamicConfig } from '../core/config/dynamic.js';
 import { LOCAL_HOST, memberPorts, type EnsembleSpec } from './config.js';
 
@@ -140,11 +141,9 @@ export function readExternal(dir: string): ExternalMember[] {
  */
 export function writeRoster(dir: string, members: RosterMember[], external: ExternalMember[] = readExternal(dir)): void {
   const p = join(dir, MEMBERSHIP_FILE);
-  const tmp = `${p}.${process.pid}.tmp`;
   const doc: { members: RosterMember[]; external?: ExternalMember[] } = { members: sorted(members) };
   if (external.length > 0) doc.external = [...external].sort((a, b) => a.id - b.id);
-  writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o644 });
-  renameSync(tmp, p);
+  writeFileSafeSync(p, JSON.stringify(doc, null, 2) + '\n');
 }
 
 /** The members of a local ensemble and the external servers, as a committed configuration makes them. */

@@ -170,6 +170,8 @@ export async function writeOut(s: string | Buffer, opts: WriteOutOptions = {}): 
  * flushed, report a write error no command reported, then exit with process.exitCode.
  */
 export async function exitWhenFlushed(): Promise<never> {
+  // A synchronous stream (a file, /dev/full) emits its write error on a later tick: let it.
+  await new Promise<void>((r) => setImmediate(r));
   const stall = stallTimeoutMs();
   const out = process.stdout as Stream;
   const err = process.stderr as Stream;

@@ -115,10 +115,13 @@ describe('stdout: every byte reaches a slow reader, exit 0', () => {
       ['export', '/tree'],
       ['services', 'ls', 'web', '-o', 'json'],
       ['ls', '/tree', '--json'],
+      ['context', 'ls'],
+      ['--help'],
     ];
     for (const args of cases) {
       const full = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
-        const child = spawn('bash', ['-c', '"$0" "$1" "${@:2}" > /dev/full', process.execPath, zkctl, ...args, '-s', cs.server], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const argv = args[0] === '--help' ? args : [...args, '-s', cs.server];
+        const child = spawn('bash', ['-c', '"$0" "$1" "${@:2}" > /dev/full', process.execPath, zkctl, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('error', reject);

@@ -257,7 +257,11 @@ function register(env: NodeJS.ProcessEnv, dir: string): void {
 
 function unregister(env: NodeJS.ProcessEnv, dir: string): void {
   const dirs = readRegistry(env);
-  if (dirs.includes(dir)) writeRegistry(env, dirs.filter((d) => d !== dir));
+  try {
+    if (dirs.includes(dir)) writeRegistry(env, dirs.filter((d) => d !== dir));
+  } catch {
+    /* a read-only state dir: list() drops entries whose directory is gone */
+  }
 }
 
 /** Atomic (temp file + fsync + rename) through the one file writer, core/file-write.ts. */
@@ -1461,7 +1465,12 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     spec = readSpec(dir);
     if (created) opts.onProgress?.({ kind: 'created', dir });
   }
-  register(env, dir);
+  try {
+    register(env, dir);
+  } catch (e) {
+    // A read-only state dir (HOME) with a writable --dir: the ensemble works, only its name is not recorded.
+    opts.onProgress?.({ kind: 'warning', message: `could not record ${dir} in ${registryPath(env)} (${describeWriteFailure(registryPath(env), e)}): \`ensemble ls\` and --name will not find it; use --dir` });
+  }
   const ens = new LocalEnsemble(dir, spec, { env });
   const eph = ephemeralOverlap(ens);
   if (eph) opts.onProgress?.({ kind: 'warning', message: eph });

@@ -149,6 +149,7 @@ describe('ensemble cleanup (issue 23)', () => {
     process.kill(pid, 'SIGSTOP');
     try {
       const r = await cli.zk(['ensemble', 'status', '--dir', link, '--timeout', '1s', '-o', 'json']);
+      assert.equal(r.code, 8, 'no member answers');
       const st = JSON.parse(r.stdout) as StatusJson;
       assert.equal(st.members[0]?.mode, 'not-answering', r.stdout);
       assert.equal(st.members[0]?.pid, pid);
@@ -328,6 +329,24 @@ describe('a failed first up removes only what it created', () => {
         assert.match(x.hint ?? '', /XDG_STATE_HOME.*--dir/);
         return true;
       });
+    } finally {
+      unmountAll();
+    }
+  });
+
+  test('a read-only HOME with a writable --dir: up goes on (only the registry entry is skipped)', async () => {
+    const home = join(scratch, 'ro-home2');
+    mkdirSync(home);
+    mountReadOnly(home);
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+      delete env.XDG_STATE_HOME;
+      // The port clash makes it fail after the registry step: the error is the port, not the registry.
+      await assert.rejects(up({ dir: join(scratch, 'rw-dir'), size: 1, basePort: port, waitMs: 5000, env }), (e: unknown) => {
+        assert.ok(e instanceof PortInUseError, String(e));
+        return true;
+      });
+      assert.equal(existsSync(join(scratch, 'rw-dir')), false);
     } finally {
       unmountAll();
     }

@@ -99,7 +99,7 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
     }
     if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, view);
     if (this.outputFormat === 'table') this.progress(summaryLine(view));
-    if (view.members.every((m) => m.mode === 'down')) {
+    if (view.members.every((m) => m.mode === 'down' || m.mode === 'not-answering')) {
       throw new ConnectionError(`no member of ${view.name ? `ensemble '${view.name}'` : view.connectString} answers`, {
         hint: view.name ? 'start it with `zkctl ensemble up`' : 'check the addresses and that 4lw.commands.whitelist includes srvr',
       });

@@ -69,8 +69,12 @@ describe('export -f: what is at the path decides how it is written', () => {
     let count = '';
     reader.stdout.on('data', (d: Buffer) => (count += d.toString()));
     const readerDone = new Promise((r) => reader.on('close', r));
-    const r = ok(await zk(['export', '/app', '-f', fifo, '-o', 'json']));
+    // The reader's wait has a deadline too: a FIFO replaced by a regular file would leave it waiting for a writer forever.
+    const deadline = setTimeout(() => reader.kill('SIGKILL'), 30_000);
+    const r = await zk(['export', '/app', '-f', fifo, '-o', 'json']);
     await readerDone;
+    clearTimeout(deadline);
+    ok(r);
     const summary = JSON.parse(r.stdout) as { nodes: number };
     assert.equal(summary.nodes, 301);
     assert.ok(Number(count) > 1_200_000, `reader got ${count} bytes`);

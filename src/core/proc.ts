@@ -132,6 +132,22 @@ kill_all() {
   set -- $all
   n=$#
   [ $n -gt 0 ] && kill -s KILL $all 2>/dev/null
+  # SIGKILL is sent, not yet done: wait (at most ~2 s) until every member is dead (gone or a
+  # zombie), so that zkctl, which waits for this reaper, never exits while a member still runs.
+  i=0
+  while [ $n -gt 0 ] && [ $i -lt 200 ]; do
+    left=
+    for p in $all; do
+      st=
+      [ -r /proc/$p/stat ] && read -r st < /proc/$p/stat 2>/dev/null
+      [ -n "$st" ] || continue
+      st=\${st##*) }
+      case \${st%% *} in Z|X) ;; *) left=1; break ;; esac
+    done
+    [ -z "$left" ] && break
+    sleep 0.01 2>/dev/null || sleep 1
+    i=$((i + 1))
+  done
   return 0
 }
 `;

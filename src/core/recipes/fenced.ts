@@ -138,9 +138,15 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
       c.forward(interrupted);
     }
     const exit = await c.exited;
+    // On a terminal, Ctrl-C reaches CMD and zkctl at the same moment: CMD's exit can be seen
+    // before zkctl's own SIGINT handler has run. Let pending signal callbacks run first, and
+    // count a CMD that a signal ended as a stopped job too, so its leftovers are never spared.
+    await new Promise<void>((r) => setImmediate(r));
+    if (!interrupted && opts.trap?.received) interrupted = opts.trap.received;
+    const stopped = !!fenced || !!interrupted || !!c.watchdog || exit.signal !== null;
     // Whatever is left of a stopped job dies before the hold is released; the reaper also
     // reports whether its watchdog fired while zkctl was not running.
-    await c.finish(!!fenced || !!interrupted || !!c.watchdog);
+    await c.finish(stopped);
     if (c.watchdog && !byReaper) {
       // The reaper stopped the job while zkctl was not running; that is what happened, whatever zkctl noticed on waking up.
       byReaper = true;

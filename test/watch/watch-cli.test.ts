@@ -131,8 +131,11 @@ describe('zkctl watch (CLI)', () => {
       assert.deepEqual(last.slice(1, 7), ['data-changed', '/ex', hex(stats[2]!.mzxid), String(stats[2]!.version), 'c', 'c']);
       assert.equal(last[7], 'noauth');
       // one exec per event (after the probes)
-      const events = w.json().filter((o) => o.type === 'data-changed').length;
-      await eventually('every exec done', () => (readFileSync(log, 'utf8').trim().split('\n').length === events * 2 ? true : undefined), 20_000).catch((e: Error) => {
+      // Counted afresh on every poll: the event for 'c' may be seen (with --data, an earlier event's
+      // read can already show 'c') before the last event line is parsed.
+      const countEvents = (): number => w.json().filter((o) => o.type === 'data-changed').length;
+      const events = countEvents();
+      await eventually('every exec done', () => (readFileSync(log, 'utf8').trim().split('\n').length === countEvents() * 2 ? true : undefined), 20_000).catch((e: Error) => {
         // Say what was seen (a run under heavy load once ended here).
         const lines = readFileSync(log, 'utf8').trim().split('\n');
         const seen = w.json().map((o) => `${String(o.type)}${o.resync ? '(resync)' : ''}:${String(o.data ?? '')}`);

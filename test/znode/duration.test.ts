@@ -54,8 +54,10 @@ describe('setTimer', () => {
 
   it('clear() stops a chained timer between links', async () => {
     let fired = false;
-    const t = setTimer(() => (fired = true), 120, 20);
-    await sleepMs(50);
+    // 20 ms links of a 10 s timer: cleared after several links, far from its end even if this
+    // machine stalls (a 120 ms timer fired before a 50 ms sleep ended once under load).
+    const t = setTimer(() => (fired = true), 10_000, 20);
+    await sleepMs(100);
     t.clear();
     await sleepMs(150);
     assert.equal(fired, false);

@@ -165,6 +165,7 @@ const CODE_MESSAGES: Record<number, string> = {
   [ZkCode.QUOTA_EXCEEDED]: 'quota exceeded',
   [ZkCode.THROTTLED_OP]: 'request throttled by the server',
   [ZkCode.MARSHALLING_ERROR]: 'marshalling error (request too large?)',
+  [ZkCode.NOT_READ_ONLY]: 'the member is read-only (cut off from its quorum): it serves reads only, writes are refused',
 };
 
 const CODE_EXIT: Record<number, number> = {
@@ -178,6 +179,8 @@ const CODE_EXIT: Record<number, number> = {
   [ZkCode.OPERATION_TIMEOUT]: ExitCode.CONNECTION,
   [ZkCode.REQUEST_TIMEOUT]: ExitCode.CONNECTION,
   [ZkCode.SESSION_MOVED]: ExitCode.CONNECTION,
+  // A write to a read-only member: the quorum cannot be reached from there (retry later, as exit 8 says).
+  [ZkCode.NOT_READ_ONLY]: ExitCode.CONNECTION,
   [ZkCode.SESSION_EXPIRED]: ExitCode.SESSION_EXPIRED,
   [ZkCode.BAD_ARGUMENTS]: ExitCode.USAGE,
   [ZkCode.INVALID_ACL]: ExitCode.USAGE,

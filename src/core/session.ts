@@ -50,10 +50,13 @@
  * - Liveness: ping after T/3 without sending (or with only notifications coming in); a
  *   connection silent for 2T/3 is dropped and the next server tried.
  * - Read-only (`readOnly`, `--read-only`): the ConnectRequest says canBeReadOnly and the
- *   reply's read-only flag is kept (`readOnly`): writes then fail with "not read-only". A
- *   read-only member answers a new session with NOTREADONLY, and the error names it ("read-only
- *   member: it refused to create a new session"); Debian's 3.8 with its default config also
- *   closed reconnecting sessions during the handshake, so no read-only session was seen here.
+ *   reply's read-only flag is kept (`readOnly`): writes then fail with NOTREADONLY ("the member
+ *   is read-only", exit 8). ZooKeeper 3.5+ (ReadOnlyRequestProcessor) creates a session on a
+ *   read-only member only as a local session: a member started with readonlymode.enabled but
+ *   without localSessionsEnabled=true in its zoo.cfg answers every new session with NOTREADONLY
+ *   (the error names it and the setting), and it closes a session made with the quorum when
+ *   it reconnects (validateSession), so a session never moves onto a read-only member: it
+ *   must be created there. With both settings reads work (test/session/lifecycle.test.ts).
  * - Every deadline and margin here uses a monotonic clock (performance.now()).
  */
 import { EventEmitter } from 'node:events';

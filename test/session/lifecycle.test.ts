@@ -8,6 +8,7 @@
  * change after their member is killed, every member gets a try within one --timeout.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { digestId } from '../../src/core/acl.js';
 import { ExitCode, ZkctlError } from '../../src/core/errors.js';
@@ -244,20 +245,73 @@ describe('session life cycle under real faults', { skip }, () => {
     }
   });
 
-  // Last: it leaves only member 3 running.
-  it('a read-only member (cut off from the quorum) is named as such when it refuses a session', async () => {
+  // ZooKeeper 3.5+ creates a session on a read-only member only as a local session
+  // (ReadOnlyRequestProcessor refuses a global createSession with NOTREADONLY), so member 3 needs
+  // localSessionsEnabled=true in its zoo.cfg besides -Dreadonlymode.enabled=true.
+  const LOCAL_SESSIONS = 'localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n';
+  const setLocalSessions = (on: boolean): void => {
+    const cfg = fe.ensemble.configPath(3);
+    const kept = readFileSync(cfg, 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('localSessions'))
+      .join('\n');
+    writeFileSync(cfg, on ? kept + LOCAL_SESSIONS : kept);
+  };
+
+  // The last two leave only member 3 running.
+  it('a read-only member (cut off from the quorum) serves reads to --read-only and names itself when a write is refused', async () => {
+    await admin.close();
+    const path = `${base}/ro`;
+    const seed = await Session.connect({ connectString: all(), timeoutMs: 15_000 });
+    try {
+      await seed.create(path, Buffer.from('seen from the read-only member'));
+    } finally {
+      await seed.close();
+    }
+    await fe.ensemble.stop(3);
+    setLocalSessions(true);
+    await fe.ensemble.start(3, { wait: true, timeoutMs: 60_000, jvmFlags: ['-Dreadonlymode.enabled=true'] });
+    // Member 3 has the node before the others go (it may lag right after its restart).
+    await until('member 3 has the node', async () => (await runCli(['get', path, '-s', addr(3), '--timeout', '3s'])).stdout.includes('seen from'), 60_000);
+    await fe.ensemble.kill(1);
+    await fe.ensemble.kill(2);
+    // Member 3 notices the lost quorum and turns read-only: until then it refuses connections.
+    let r = await runCli(['get', path, '-s', addr(3), '--timeout', '3s', '--read-only']);
+    const end = Date.now() + 60_000;
+    while (r.code !== 0 && Date.now() < end) r = await runCli(['get', path, '-s', addr(3), '--timeout', '3s', '--read-only']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'seen from the read-only member');
+    // The session says it is read-only.
+    const s = await Session.connect({ connectString: addr(3), timeoutMs: 15_000, readOnly: true });
+    try {
+      assert.equal(s.readOnly, true);
+      assert.ok((await s.getChildren(base)).children.includes('ro'));
+    } finally {
+      await s.close();
+    }
+    // A write is refused with a one-line error naming the read-only member, exit 8 (no quorum reachable).
+    const w = await runCli(['set', path, 'changed', '-s', addr(3), '--timeout', '3s', '--read-only']);
+    assert.equal(w.code, ExitCode.CONNECTION, w.stderr);
+    assert.match(w.stderr, /the member is read-only \(cut off from its quorum\): it serves reads only, writes are refused/);
+    assert.equal(w.stderr.trim().split('\n').length, 1, w.stderr);
+    const again = await runCli(['get', path, '-s', addr(3), '--timeout', '3s', '--read-only']);
+    assert.equal(again.stdout.trim(), 'seen from the read-only member', again.stderr);
+  });
+
+  it('a read-only member without local sessions is named as such when it refuses a session, with the setting it needs', async () => {
     await admin.close();
     await fe.ensemble.stop(3);
+    setLocalSessions(false);
     await fe.ensemble.start(3, { wait: true, timeoutMs: 60_000, jvmFlags: ['-Dreadonlymode.enabled=true'] });
     await fe.ensemble.kill(1);
     await fe.ensemble.kill(2);
-    // --read-only asks for canBeReadOnly; ZooKeeper 3.8 (default config) still refuses to create the
-    // session (NOTREADONLY): the error must say it was a read-only member.
+    // --read-only asks for canBeReadOnly; without localSessionsEnabled ZooKeeper 3.8 refuses to
+    // create the session (NOTREADONLY): the error must say it was a read-only member, and why.
     const end = Date.now() + 60_000;
     let r = await runCli(['get', '/', '-s', addr(3), '--timeout', '3s', '--read-only']);
     while (!/read-only member/.test(r.stderr) && Date.now() < end) r = await runCli(['get', '/', '-s', addr(3), '--timeout', '3s', '--read-only']);
     assert.equal(r.code, ExitCode.CONNECTION, r.stderr);
-    assert.match(r.stderr, /127\.0\.0\.1:\d+ \(read-only member: it refused to create a new session\)/);
+    assert.match(r.stderr, /127\.0\.0\.1:\d+ \(read-only member: it refused to create a new session \(ZooKeeper 3\.5\+ creates them only with localSessionsEnabled=true in its zoo\.cfg\)\)/);
     const plain = await runCli(['get', '/', '-s', addr(3), '--timeout', '3s']);
     assert.equal(plain.code, ExitCode.CONNECTION, plain.stderr);
     assert.match(plain.stderr, /closed the connection during the handshake \(a member without a quorum, or a read-only one, does that: see --read-only\)/);

@@ -259,6 +259,14 @@ export class Transport extends EventEmitter {
     socket.on('close', () => this.onClose(socket));
   }
 
+  /** Why a member may close the connection during the handshake, for the error naming it. */
+  private handshakeHint(): string {
+    if (!this.opts.readOnly) return ' (a member without a quorum, or a read-only one, does that: see --read-only)';
+    // A read-only member refuses to resume a session made with the quorum (ReadOnlyZooKeeperServer.validateSession).
+    if (this.sessionIdV !== 0n) return ' (a member without a quorum does that; a read-only one does it to a session made with the quorum)';
+    return ' (a member without a quorum that is not in read-only mode does that)';
+  }
+
   private failAttempt(a: Attempt, why: string): void {
     this.debug(`${a.server}: ${why}`);
     this.serverErrors.set(a.server, why);
@@ -276,7 +284,7 @@ export class Transport extends EventEmitter {
       const why =
         a.phase === 'tcp'
           ? (a.error ?? 'connection failed')
-          : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.opts.readOnly ? '' : ' (a member without a quorum, or a read-only one, does that: see --read-only)'}`;
+          : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.handshakeHint()}`;
       this.failAttempt(a, why);
       return;
     }
@@ -501,7 +509,9 @@ export class Transport extends EventEmitter {
           const err = r.int();
           this.failAttempt(
             this.attempt,
-            err === ZkCode.NOT_READ_ONLY ? 'read-only member: it refused to create a new session' : `refused the session (${new ZkError(err).message})`,
+            err === ZkCode.NOT_READ_ONLY
+              ? 'read-only member: it refused to create a new session (ZooKeeper 3.5+ creates them only with localSessionsEnabled=true in its zoo.cfg)'
+              : `refused the session (${new ZkError(err).message})`,
           );
           return;
         }

@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, Schema as YamlSchema } from 'yaml';
 import { keyProblem, MAX_DEPTH, MAX_NODES, parseConfigYaml } from '../../src/core/config/document.js';
 import { parseSimpleConfigYaml } from '../../src/core/config/yaml-fast.js';
 
@@ -109,6 +109,24 @@ describe('config YAML fast path', () => {
     }
     // the comparison means something only if the fast path took a good share
     assert.ok(tookFast > total / 3, `fast path took only ${tookFast} of ${total}`);
+  });
+
+  test("yaml's core-schema scalar tags are the ones the fast path's first-character shortcut assumes", () => {
+    // yaml-fast.ts returns a plain scalar not starting with [-+.0-9~nNtTfF] as a string without testing the tags:
+    // a yaml upgrade that changes the core schema must fail here.
+    const tags = (new YamlSchema({ schema: 'core', merge: false }) as unknown as { tags: { default?: unknown; test?: RegExp; collection?: string }[] }).tags
+      .filter((t) => t.test && !t.collection)
+      .map((t) => `${String(t.default)} ${String(t.test)}`);
+    assert.deepEqual(tags, [
+      'true /^(?:~|[Nn]ull|NULL)?$/',
+      'true /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/',
+      'true /^0o[0-7]+$/',
+      'true /^[-+]?[0-9]+$/',
+      'true /^0x[0-9a-fA-F]+$/',
+      'true /^(?:[-+]?\\.(?:inf|Inf|INF)|\\.nan|\\.NaN|\\.NAN)$/',
+      'true /^[-+]?(?:\\.[0-9]+|[0-9]+(?:\\.[0-9]*)?)[eE][-+]?[0-9]+$/',
+      'true /^[-+]?(?:\\.[0-9]+|[0-9]+\\.[0-9]*)$/',
+    ]);
   });
 
   test('values resolve as in the YAML 1.2 core schema (ints as BigInt, hex, octal, floats, null, booleans)', () => {

@@ -40,10 +40,13 @@ function tags(): { value: ScalarTag[]; key: ScalarTag[] } {
 }
 
 const BAIL = Symbol('bail');
+const MAYBE_NOT_STRING = /^[-+.0-9~nNtTfF]/;
 const RESOLVE_OPTS = { intAsBigInt: true };
 
 /** A plain scalar as the library resolves it (core schema), or BAIL. */
 function resolvePlain(s: string, atKey: boolean): unknown {
+  // every core-schema tag (null, bool, int, float) needs one of these first characters; others are strings
+  if (s.length > 0 && !MAYBE_NOT_STRING.test(s)) return s;
   const list = atKey ? tags().key : tags().value;
   let failed = false;
   for (const t of list) {

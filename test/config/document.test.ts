@@ -16,6 +16,8 @@ import {
   validateDocument,
   type ConfigMap,
 } from '../../src/core/config/document.js';
+import { CreateFlag, type MultiOp, writeMulti } from '../../src/core/protocol/records.js';
+import { body } from '../../src/core/protocol/transport.js';
 import { countChanges, diffDocuments, renderChanges } from '../../src/core/config/diff.js';
 import { decodeLeaf, interpretTree, mergeKeep, multiRequestBytes, type LiveNode } from '../../src/core/recipes/config-publish.js';
 
@@ -199,6 +201,26 @@ describe('layout and interpretation', () => {
   test('multiRequestBytes counts the chroot', () => {
     const ops = [{ op: 'create' as const, path: '/a', data: Buffer.from('x') }];
     assert.equal(multiRequestBytes(ops, '/chroot') - multiRequestBytes(ops), '/chroot'.length);
+  });
+
+  test('multiRequestBytes is the size of the serialized request, counted without serializing it', () => {
+    const acl = [{ perms: 31, id: { scheme: 'digest', id: 'ü:hash=' } }, { perms: 1, id: { scheme: 'world', id: 'anyone' } }];
+    const ops: MultiOp[] = [
+      { op: 'check', path: '/p', version: 3 },
+      { op: 'create', path: '/p/ä', data: Buffer.from('héllo') },
+      { op: 'create', path: '/p/b', acl },
+      { op: 'create', path: '/p/c', data: Buffer.alloc(10), acl, flags: CreateFlag.CONTAINER },
+      { op: 'create', path: '/p/t', flags: CreateFlag.PERSISTENT_WITH_TTL, ttlMs: 5000 },
+      { op: 'create', path: '/p/s', flags: CreateFlag.PERSISTENT_SEQUENTIAL_WITH_TTL, ttlMs: 5000 },
+      { op: 'delete', path: '/p/d' },
+      { op: 'set', path: '/', data: Buffer.from('{"x":1}'), version: 7 },
+    ];
+    for (const chroot of ['', '/', '/chröot']) {
+      const root = chroot && chroot !== '/' ? chroot : '';
+      const written = body((w) => writeMulti(w, ops, (p) => (root ? (p === '/' ? root : root + p) : p)));
+      assert.equal(multiRequestBytes(ops, chroot), 8 + written.length, `chroot ${JSON.stringify(chroot)}`);
+    }
+    assert.equal(multiRequestBytes([]), 8 + body((w) => writeMulti(w, [], (p) => p)).length);
   });
 });
 

@@ -54,6 +54,7 @@ import {
 } from 'yaml';
 import { UsageError } from '../errors.js';
 import { parseYamlDocument } from '../yaml-input.js';
+import { parseSimpleConfigYaml } from './yaml-fast.js';
 import { validatePath } from '../paths.js';
 
 export type ConfigScalar = null | boolean | bigint | number | string;
@@ -81,11 +82,15 @@ export function isConfigMap(v: unknown): v is ConfigMap {
 /**
  * Why `key` cannot be a znode name, or undefined when it can.
  */
+/** Names that are always valid znode names (other than . and .., checked before). */
+const SIMPLE_KEY = /^[A-Za-z0-9_.-]+$/;
+
 export function keyProblem(key: string): string | undefined {
   if (key.length === 0) return 'the empty string is not a znode name';
   if (key === '.' || key === '..') return `"${key}" is not a znode name`;
   if (key.includes('/')) return 'a znode name cannot contain "/"';
   if (key.startsWith(RESERVED_PREFIX)) return `names starting with "${RESERVED_PREFIX}" are reserved for zkctl`;
+  if (SIMPLE_KEY.test(key)) return undefined; // the common case, without validatePath (hot for 200k keys)
   try {
     validatePath(`/${key}`);
   } catch (e) {
@@ -104,7 +109,12 @@ function fmtKeyPath(parts: string[]): string {
  * Parse YAML text into a document, enforcing every rule above.
  * `source` names the input in messages ("app.yaml", "-").
  */
-export function parseConfigYaml(text: string, source = '-'): ConfigMap {
+export function parseConfigYaml(text: string, source = '-', opts: { fast?: boolean } = {}): ConfigMap {
+  // The common simple shape without the yaml library (7 s for 200k keys): same result or undefined (yaml-fast.ts).
+  if (opts.fast !== false) {
+    const fast = parseSimpleConfigYaml(text, { maxNodes: MAX_NODES, maxDepth: MAX_DEPTH, keyProblem });
+    if (fast) return fast as ConfigMap;
+  }
   // Linear in the number of keys (yaml-input.ts); duplicate keys are still an error.
   const parsed = parseYamlDocument(text, {
     intAsBigInt: true,

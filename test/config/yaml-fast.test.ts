@@ -149,19 +149,14 @@ describe('config YAML fast path', () => {
     assert.throws(() => parseConfigYaml('1: x\n', 'f.yaml'), /f\.yaml:1:1: key 1 at .* is not a string/);
   });
 
-  test('50k keys parse at least 4x faster than the yaml library alone parses them (linear, no yaml library)', () => {
+  test('50k keys take the fast path and give what the yaml library gives (speed: npm run bench:yaml, not a timed test)', () => {
     let text = '';
     for (let i = 0; i < 50_000; i++) text += `key${i}: value number ${i}\n`;
-    // both measured here, under the same load (a ratio, not a wall-clock bound: the machine is shared)
-    const t1 = performance.now();
+    const fast = parseSimpleConfigYaml(text, { maxNodes: MAX_NODES, maxDepth: MAX_DEPTH, keyProblem });
+    assert.ok(fast, 'a flat mapping of plain scalars is inside the fast subset');
+    assert.equal(fast.size, 50_000);
     const raw = parseYaml(text, { uniqueKeys: false, intAsBigInt: true, schema: 'core', version: '1.2' }) as Record<string, unknown>;
-    const rawMs = performance.now() - t1;
-    const t0 = performance.now();
-    const doc = parseConfigYaml(text, 'big.yaml');
-    const ms = performance.now() - t0;
-    assert.equal(doc.size, 50_000);
-    assert.equal(doc.get('key49999'), raw.key49999);
-    // the library takes ~1.9 s here (7.5 s for 200k keys); the fast path a few tens of ms
-    assert.ok(ms * 4 < rawMs, `parseConfigYaml took ${Math.round(ms)} ms, the yaml library alone ${Math.round(rawMs)} ms`);
+    assert.equal(fast.get('key49999'), raw.key49999);
+    assert.deepEqual(parseConfigYaml(text, 'big.yaml'), parseConfigYaml(text, 'big.yaml', { fast: false }));
   });
 });

@@ -5,10 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { NotAcquiredError } from '../../src/core/errors.js';
+import { Lock } from '../../src/core/recipes/lock.js';
+import { Session } from '../../src/core/session.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { testServer } from '../helpers/zk.js';
 import { children, spawnCli, waitFor } from './util.js';
+
+/** Does this client chunk hold a create2 request (op 15)? Looks at every frame: a ping may share the chunk. */
+function hasCreate(d: Buffer): boolean {
+  for (let off = 0; off + 12 <= d.length; off += 4 + d.readInt32BE(off)) {
+    if (d.readInt32BE(off + 8) === 15) return true;
+    if (d.readInt32BE(off) <= 0) return false;
+  }
+  return false;
+}
 
 describe('waiting with --timeout while cut off', () => {
   let cs: ChrootSession;
@@ -57,4 +69,27 @@ describe('waiting with --timeout while cut off', () => {
       }
     });
   }
+
+  it('library: a create whose reply comes too late leaves no node in the queue of a live session', async () => {
+    proxy.forward();
+    const path = '/late-create';
+    const holder = new Lock(cs.session, path);
+    await holder.acquire();
+    const s = await Session.connect({ connectString: `${proxy.address}${cs.chroot}`, timeoutMs: 10_000, sessionTimeoutMs: 20_000 });
+    try {
+      const accepted = proxy.accepted;
+      // The create (create2, op 15) reaches the server; its reply is lost and the connection reset 200 ms later,
+      // after the waiter's 150 ms deadline: it gives up not knowing whether its node exists.
+      proxy.loseReplyTo(hasCreate);
+      const waiter = new Lock(s, path);
+      await assert.rejects(waiter.acquire({ timeoutMs: 150 }), NotAcquiredError);
+      await waitFor(() => proxy.accepted > accepted, 'the connection with the lost reply to be reset and the session to reconnect');
+      await waitFor(async () => (await children(cs.session, path)).length === 1, 'the late node to be removed', 30_000);
+      assert.ok(s.state !== 'lost' && s.state !== 'closed', `the waiter's session is alive (${s.state})`);
+      assert.deepEqual(await children(cs.session, path), [holder.node!.slice(path.length + 1)]);
+    } finally {
+      await s.close();
+      await holder.release();
+    }
+  });
 });

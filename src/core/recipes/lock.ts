@@ -17,7 +17,11 @@
  * - `acquire` gives up with NotAcquiredError (exit 10) on `try` when another
  *   contender is ahead, or when `timeoutMs` passes; it removes its own node on
  *   the way out (best effort: when the ensemble cannot be reached, the node
- *   goes when the session ends).
+ *   goes when the session ends). The deadline holds whatever the link does
+ *   (monotonic clock; every request and wait bounded by what is left of it,
+ *   the cleanup by what is left plus 0.75 s); a node whose create or delete
+ *   got no reply in time is deleted in the background once the session
+ *   answers again, so it never blocks the queue on a live session.
  * - While held, a lock can be lost without zkctl hearing about it: during a
  *   partition the server expires the session (and hands the lock on) one
  *   session timeout T after it last heard from this client. So the holder

@@ -131,6 +131,13 @@ export interface CreateOptions {
   acl?: ACL[];
   /** for mode 'ttl' */
   ttlMs?: number;
+  /** Deadline for this request only (ms), instead of the session's `timeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** Per-request options: a deadline shorter than the session's `timeoutMs` (e.g. what is left of a wait). */
+export interface RequestOptions {
+  timeoutMs?: number;
 }
 
 interface PersistentWatch {
@@ -375,8 +382,17 @@ export class Session extends EventEmitter {
     return this.transport.toServerPath(path);
   }
 
-  private send<T>(op: number, b: Buffer | null, parse: ((r: JuteReader) => T) | null, what: string, path?: string, onReply?: (err: unknown) => void): Promise<T> {
-    return this.transport.send(op, b, parse, this.timeoutMs, what, onReply).catch(async (e: unknown) => {
+  private send<T>(
+    op: number,
+    b: Buffer | null,
+    parse: ((r: JuteReader) => T) | null,
+    what: string,
+    path?: string,
+    onReply?: (err: unknown) => void,
+    timeoutMs?: number,
+  ): Promise<T> {
+    const t = timeoutMs === undefined ? this.timeoutMs : Math.max(1, Math.min(this.timeoutMs, Math.ceil(timeoutMs)));
+    return this.transport.send(op, b, parse, t, what, onReply).catch(async (e: unknown) => {
       if (e instanceof ZkError && path !== undefined && e.path === undefined) {
         const z = new ZkError(e.code, path);
         (z as ZkError & { results?: unknown }).results = (e as ZkError & { results?: unknown }).results;
@@ -395,7 +411,7 @@ export class Session extends EventEmitter {
   }
 
   /** Stat of the node, or null when it does not exist. A watcher fires on create, delete or data change. */
-  async exists(path: string, watcher?: Watcher): Promise<Stat | null> {
+  async exists(path: string, watcher?: Watcher, ro: RequestOptions = {}): Promise<Stat | null> {
     validatePath(path);
     const sp = this.sp(path);
     // Watchers are registered as the reply is read, before any later frame: a
@@ -409,7 +425,7 @@ export class Session extends EventEmitter {
         }
       : undefined;
     try {
-      return await this.send(OpCode.exists, body((w) => w.string(sp).bool(!!watcher)), readStat, `exists ${path}`, path, onReply);
+      return await this.send(OpCode.exists, body((w) => w.string(sp).bool(!!watcher)), readStat, `exists ${path}`, path, onReply, ro.timeoutMs);
     } catch (e) {
       if (e instanceof ZkError && e.code === ZkCode.NO_NODE) {
         return null;
@@ -432,7 +448,7 @@ export class Session extends EventEmitter {
     return res;
   }
 
-  async getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: Stat }> {
+  async getChildren(path: string, watcher?: Watcher, ro: RequestOptions = {}): Promise<{ children: string[]; stat: Stat }> {
     validatePath(path);
     const sp = this.sp(path);
     const res = await this.send(
@@ -442,6 +458,7 @@ export class Session extends EventEmitter {
       `ls ${path}`,
       path,
       watcher ? (err) => !err && this.transport.registerWatcher('child', path, this.watchWrapper(watcher)) : undefined,
+      ro.timeoutMs,
     );
     return res;
   }
@@ -479,7 +496,7 @@ export class Session extends EventEmitter {
       w.int(flags);
       if (op === OpCode.createTTL) w.long(BigInt(opts.ttlMs!));
     });
-    return this.send(op, b, (r) => ({ path: this.transport.fromServerPath(r.string() ?? ''), stat: readStat(r) }), `create ${path}`, path);
+    return this.send(op, b, (r) => ({ path: this.transport.fromServerPath(r.string() ?? ''), stat: readStat(r) }), `create ${path}`, path, undefined, opts.timeoutMs);
   }
 
   /** Set data; `version` -1 means any version (no compare-and-set). */
@@ -489,10 +506,10 @@ export class Session extends EventEmitter {
     return this.send(OpCode.setData, body((w) => w.string(sp).buffer(data).int(version)), readStat, `set ${path}`, path);
   }
 
-  async delete(path: string, version = -1): Promise<void> {
+  async delete(path: string, version = -1, ro: RequestOptions = {}): Promise<void> {
     validatePath(path);
     const sp = this.sp(path);
-    await this.send(OpCode.delete, body((w) => w.string(sp).int(version)), null, `rm ${path}`, path);
+    await this.send(OpCode.delete, body((w) => w.string(sp).int(version)), null, `rm ${path}`, path, undefined, ro.timeoutMs);
   }
 
   async getACL(path: string): Promise<{ acl: ACL[]; stat: Stat }> {

@@ -17,7 +17,11 @@
  * - `acquire` gives up with NotAcquiredError (exit 10) on `try` when another
  *   contender is ahead, or when `timeoutMs` passes; it removes its own node on
  *   the way out (best effort: when the ensemble cannot be reached, the node
- *   goes when the session ends).
+ *   goes when the session ends). The deadline holds whatever the link does
+ *   (monotonic clock; every request and wait bounded by what is left of it,
+ *   the cleanup by what is left plus 0.75 s); a node whose create or delete
+ *   got no reply in time is deleted in the background once the session
+ *   answers again, so it never blocks the queue on a live session.
  * - While held, a lock can be lost without zkctl hearing about it: during a
  *   partition the server expires the session (and hands the lock on) one
  *   session timeout T after it last heard from this client. So the holder
@@ -66,7 +70,7 @@
 import { EventEmitter } from 'node:events';
 import { InterruptedError, isZkCode, NotAcquiredError, SessionExpiredError, ZkCode } from '../errors.js';
 import { baseName, joinPath, validatePath } from '../paths.js';
-import { isConnectionProblem, type Session, type SessionState } from '../session.js';
+import { isConnectionProblem, type RequestOptions, type Session, type SessionState } from '../session.js';
 import {
   type Contender,
   blockerOf,
@@ -85,6 +89,9 @@ import { setTimer, type Timer } from '../duration.js';
 import { createWithParents } from '../nodes.js';
 
 export type LockFormat = 'curator' | 'kazoo';
+
+/** After a missed deadline, the cleanup (deleting our node) gets what is left plus this much. */
+const CLEANUP_MARGIN_MS = 750;
 export type { LockMode } from './contenders.js';
 
 export interface LockOptions {
@@ -181,6 +188,8 @@ export class Lock extends EventEmitter<LockEvents> {
   // wake-ups of the waiting loop
   private woken = false;
   private wakeFn?: () => void;
+  /** A create was sent for the current acquire (its node may exist though we never heard back). */
+  private createTried = false;
 
   constructor(
     readonly session: Session,
@@ -225,8 +234,10 @@ export class Lock extends EventEmitter<LockEvents> {
     // After a loss without release(): drop the old node before queueing again.
     if (this.nodeName) await this.removeOwnNode(Math.min(this.session.timeoutMs, 5000));
     this.unsafeEmitted = false;
-    const t0 = Date.now();
+    // Monotonic: a wall-clock step must not move the deadline.
+    const t0 = performance.now();
     const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
+    const prefix = newNodePrefix(this.format, this.mode);
     const onState = (s: SessionState): void => {
       if (s === 'suspended' || s === 'reconnected' || s === 'lost' || s === 'closed') this.wake();
     };
@@ -234,7 +245,7 @@ export class Lock extends EventEmitter<LockEvents> {
     this.session.on('state', onState);
     opts.signal?.addEventListener('abort', onAbort);
     try {
-      await this.acquireLoop(deadline, opts);
+      await this.acquireLoop(prefix, deadline, opts);
       const hold: LockHold = {
         path: this.path,
         node: this.node!,
@@ -242,7 +253,7 @@ export class Lock extends EventEmitter<LockEvents> {
         fencingToken: this.nodeCzxid!,
         sessionId: this.session.sessionIdHex,
         acquiredAt: new Date(),
-        waitedMs: Date.now() - t0,
+        waitedMs: Math.round(performance.now() - t0),
         schedule: fencingSchedule(this.session.negotiatedTimeoutMs, this.graceMs),
       };
       this._hold = hold;
@@ -251,7 +262,13 @@ export class Lock extends EventEmitter<LockEvents> {
       this.emit('acquired', hold);
       return hold;
     } catch (e) {
-      await this.removeOwnNode(Math.min(this.session.timeoutMs, 5000));
+      // Past a deadline, the cleanup gets what is left plus a small margin, not a whole request timeout:
+      // the deadline holds whatever the link does. A node whose fate is unknown then (a create or delete
+      // without a reply) is removed in the background once the session answers again.
+      let budget = Math.min(this.session.timeoutMs, 5000);
+      if (deadline !== Infinity) budget = Math.min(budget, Math.max(0, deadline - performance.now()) + CLEANUP_MARGIN_MS);
+      const unsure = this.nodeName === undefined && this.createTried;
+      if (!(await this.removeOwnNode(budget)) || unsure) this.sweepLater(prefix);
       this._state = 'idle';
       throw e;
     } finally {
@@ -310,37 +327,41 @@ export class Lock extends EventEmitter<LockEvents> {
     if (s === 'closed') throw new InterruptedError(`session closed while waiting for lock ${this.path}`);
   }
 
-  private async acquireLoop(deadline: number, opts: AcquireOptions): Promise<void> {
-    const prefix = newNodePrefix(this.format, this.mode);
-    let createTried = false;
+  /** Per-request deadline: what is left of the wait (the session's own request timeout when it is shorter). */
+  private left(deadline: number): RequestOptions {
+    return deadline === Infinity ? {} : { timeoutMs: Math.max(1, deadline - performance.now()) };
+  }
+
+  private async acquireLoop(prefix: string, deadline: number, opts: AcquireOptions): Promise<void> {
+    this.createTried = false;
     let lastPred: string | undefined;
     for (;;) {
       if (opts.signal?.aborted) throw new InterruptedError(`interrupted while waiting for lock ${this.path}`);
       this.checkAlive();
       try {
         if (!this.nodeName) {
-          if (createTried) await this.findOwnNode(prefix);
+          if (this.createTried) await this.findOwnNode(prefix, deadline);
           if (!this.nodeName) {
-            createTried = true;
-            await this.createNode(prefix);
+            this.createTried = true;
+            await this.createNode(prefix, deadline);
           }
           this.emit('created', { node: this.node! });
         }
         this.woken = false;
-        const { children } = await this.session.getChildren(this.path);
+        const { children } = await this.session.getChildren(this.path, undefined, this.left(deadline));
         const sorted = sortContenders(children);
         const idx = sorted.findIndex((c) => c.name === this.nodeName);
         if (idx < 0) {
           // Our node is gone (deleted by someone, or the session had trouble): take a new place in line.
           this.nodeName = undefined;
           this.nodeCzxid = undefined;
-          createTried = false;
+          this.createTried = false;
           continue;
         }
         const blocker = blockerOf(sorted, idx);
         if (blocker === undefined) {
           if (this.nodeCzxid === undefined) {
-            const st = await this.session.exists(this.node!);
+            const st = await this.session.exists(this.node!, undefined, this.left(deadline));
             if (!st) {
               this.nodeName = undefined;
               continue;
@@ -354,17 +375,17 @@ export class Lock extends EventEmitter<LockEvents> {
         if (opts.try) {
           throw new NotAcquiredError(`lock ${this.path} is held (${sorted[0]!.name}${idx > 1 ? ` and ${idx - 1} more ahead` : ''})`);
         }
-        if (Date.now() >= deadline) throw this.timeoutError(sorted[0]!.name);
+        if (performance.now() >= deadline) throw this.timeoutError(sorted[0]!.name);
         const predPath = joinPath(this.path, pred.name);
-        const st = await this.session.exists(predPath, () => this.wake());
+        const st = await this.session.exists(predPath, () => this.wake(), this.left(deadline));
         if (!st) continue; // gone already: look again
         if (pred.name !== lastPred) {
           lastPred = pred.name;
           this.emit('waiting', { node: this.node!, predecessor: predPath, position: idx });
         }
         // Safety net: look again once per session timeout even without a notification.
-        const r = await this.sleep(Math.min(deadline, Date.now() + this.session.negotiatedTimeoutMs), opts.signal);
-        if (r === 'timeout' && Date.now() >= deadline) throw this.timeoutError(sorted[0]!.name);
+        const r = await this.sleep(Math.min(deadline, performance.now() + this.session.negotiatedTimeoutMs), opts.signal);
+        if (r === 'timeout' && performance.now() >= deadline) throw this.timeoutError(sorted[0]!.name);
       } catch (e) {
         if (!isConnectionProblem(e) || this.session.state === 'lost' || this.session.state === 'closed') {
           if (isZkCode(e, ZkCode.SESSION_EXPIRED)) throw new SessionExpiredError(`session expired while waiting for lock ${this.path}`);
@@ -391,13 +412,13 @@ export class Lock extends EventEmitter<LockEvents> {
         resolve(r);
       };
       this.wakeFn = () => done(signal?.aborted ? 'aborted' : 'wake');
-      if (deadline !== Infinity) timer = setTimer(() => done('timeout'), deadline - Date.now());
+      if (deadline !== Infinity) timer = setTimer(() => done('timeout'), Math.max(0, deadline - performance.now()));
     });
   }
 
   private async awaitReconnect(deadline: number, signal?: AbortSignal): Promise<void> {
     this.checkAlive();
-    const remaining = deadline === Infinity ? Infinity : deadline - Date.now();
+    const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
     if (remaining <= 0) throw new NotAcquiredError(`lock ${this.path} not acquired in time (connection lost)`);
     // Wait for the same session to come back; the transport declares it lost after a whole session timeout.
     const limit = Math.min(remaining, this.session.negotiatedTimeoutMs + this.session.timeoutMs);
@@ -413,25 +434,29 @@ export class Lock extends EventEmitter<LockEvents> {
         }),
       ]);
     } catch (e) {
-      if (isConnectionProblem(e) && Date.now() >= deadline) throw new NotAcquiredError(`lock ${this.path} not acquired in time (connection lost)`);
+      if (isConnectionProblem(e) && performance.now() >= deadline) throw new NotAcquiredError(`lock ${this.path} not acquired in time (connection lost)`);
       throw e;
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private async createNode(prefix: string): Promise<void> {
+  private async createNode(prefix: string, deadline: number): Promise<void> {
     // Parents are containers (Curator's creatingParentContainersIfNeeded), made again when reaped meanwhile.
-    const r = await createWithParents(this.session, joinPath(this.path, prefix), Buffer.from(this.id, 'utf8'), { mode: 'ephemeral', sequential: true });
+    const r = await createWithParents(this.session, joinPath(this.path, prefix), Buffer.from(this.id, 'utf8'), {
+      mode: 'ephemeral',
+      sequential: true,
+      ...this.left(deadline),
+    });
     this.nodeName = baseName(r.path);
     this.nodeCzxid = r.stat.czxid;
   }
 
   /** After a connection loss during create: is our node there? (by its unique prefix) */
-  private async findOwnNode(prefix: string): Promise<void> {
+  private async findOwnNode(prefix: string, deadline: number): Promise<void> {
     let children: string[];
     try {
-      children = (await this.session.getChildren(this.path)).children;
+      children = (await this.session.getChildren(this.path, undefined, this.left(deadline))).children;
     } catch (e) {
       if (isZkCode(e, ZkCode.NO_NODE)) return;
       throw e;
@@ -443,21 +468,31 @@ export class Lock extends EventEmitter<LockEvents> {
     }
   }
 
-  private async removeOwnNode(timeoutMs: number): Promise<void> {
+  /**
+   * Delete our node within `timeoutMs` (every request and wait bounded by it). True when it is
+   * gone for sure (deleted, not there, or the session ended); false when its fate is unknown.
+   */
+  private async removeOwnNode(timeoutMs: number): Promise<boolean> {
     const name = this.nodeName;
-    if (!name) return;
+    if (!name) return true;
     const node = joinPath(this.path, name);
-    const end = Date.now() + timeoutMs;
-    for (let attempt = 0; attempt < 3 && Date.now() < end; attempt++) {
+    const end = performance.now() + timeoutMs;
+    let gone = false;
+    for (let attempt = 0; attempt < 3 && performance.now() < end; attempt++) {
       const st = this.session.state;
-      if (st === 'lost' || st === 'closed') break; // ephemeral: gone with the session
+      if (st === 'lost' || st === 'closed') {
+        gone = true; // ephemeral: gone with the session
+        break;
+      }
       try {
-        await this.session.delete(node);
+        await this.session.delete(node, -1, { timeoutMs: Math.max(1, end - performance.now()) });
+        gone = true;
         break;
       } catch (e) {
-        if (isZkCode(e, ZkCode.NO_NODE) || !isConnectionProblem(e)) break;
+        if (isZkCode(e, ZkCode.NO_NODE)) gone = true;
+        if (gone || !isConnectionProblem(e)) break;
         try {
-          await this.session.whenConnected(Math.max(1, end - Date.now()));
+          await this.session.whenConnected(Math.max(1, end - performance.now()));
         } catch {
           break;
         }
@@ -465,6 +500,49 @@ export class Lock extends EventEmitter<LockEvents> {
     }
     this.nodeName = undefined;
     this.nodeCzxid = undefined;
+    return gone;
+  }
+
+  /**
+   * In the background: once the session answers, delete every node with our (unique) prefix, so
+   * that a node created or kept after we gave up never blocks the queue on a live session. Stops
+   * when done or when the session ends (its ephemerals go with it).
+   */
+  private sweepLater(prefix: string): void {
+    const session = this.session;
+    let busy = false;
+    let done = false;
+    const stop = (): void => {
+      done = true;
+      session.removeListener('state', onState);
+    };
+    const sweep = async (): Promise<void> => {
+      if (busy || done) return;
+      busy = true;
+      try {
+        const { children } = await session.getChildren(this.path);
+        for (const c of children) {
+          if (!c.startsWith(prefix) || c === this.nodeName) continue; // this.nodeName: a later acquire's own node
+          await session.delete(joinPath(this.path, c)).catch((e: unknown) => {
+            if (!isZkCode(e, ZkCode.NO_NODE)) throw e;
+          });
+        }
+        stop();
+      } catch (e) {
+        if (!isConnectionProblem(e)) stop(); // the parent is gone, or the session ended: nothing left to do
+        // connection trouble: again at the next reconnect
+      } finally {
+        busy = false;
+      }
+    };
+    const onState = (s: SessionState): void => {
+      if (s === 'lost' || s === 'closed') stop();
+      else if (s === 'connected' || s === 'reconnected') void sweep();
+    };
+    session.on('state', onState);
+    const st = session.state;
+    if (st === 'lost' || st === 'closed') stop();
+    else if (st !== 'suspended') void sweep();
   }
 
   /* ------------------------------------------------------------------ holding */

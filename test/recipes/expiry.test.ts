@@ -126,6 +126,8 @@ describe('holders whose session expires on the server', () => {
     const c = spawnCli(['create', '-e', '-s', `${proxy.address}${cs.chroot}`, '/held', 'x', '--hold']);
     try {
       await waitFor(async () => (await cs.session.exists('/held')) !== null, '/held created');
+      // The node can be seen before zkctl has read the create's reply and printed it (seen once).
+      await waitFor(async () => c.stdout().trim() !== '', 'zkctl to print the created path');
       assert.equal(c.stdout().trim(), '/held');
       const owner = (await cs.session.exists('/held'))!.ephemeralOwner;
       const { forwardedAt } = await expireOnServer(owner, '/held');

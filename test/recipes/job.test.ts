@@ -167,7 +167,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         proxy.silence();
         const { code, at } = await h.run.exited;
         assert.equal(code, 11, h.out());
-        assert.match(h.out(), /lost: .*was stopped with SIG(TERM|KILL)/);
+        await until(() => /lost: .*was stopped with SIG(TERM|KILL)/.test(h.out()), 'the message lost: .*was stopped…', () => h.out(), 10_000); // a terminal's output can arrive after the exit
         await assertJobGone(dir, h.gc, at, h.out);
       } finally {
         proxy.forward();
@@ -198,7 +198,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
       assert.equal(r.code, 0, r.stderr);
       const { code, at } = await h.run.exited;
       assert.equal(code, 11, h.out());
-      assert.match(h.out(), /revoked: .*was stopped with SIGTERM/);
+      await until(() => /revoked: .*was stopped with SIGTERM/.test(h.out()), 'the message revoked: .*was stop…', () => h.out(), 10_000); // a terminal's output can arrive after the exit
       await assertJobGone(dir, h.gc, at, h.out);
     } finally {
       cleanup(h, h.zkctl, h.gc);
@@ -247,7 +247,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         if (pty && (h.run as PtyRun).proc.pid) process.kill((h.run as PtyRun).proc.pid!, 'SIGCONT');
         const { code } = await h.run.exited;
         assert.equal(code, 11, h.out());
-        assert.match(h.out(), /did not run for over 1s .*reaper stopped the command/);
+        await until(() => /did not run for over 1s .*reaper stopped the command/.test(h.out()), 'the message did not run for ove…', () => h.out(), 10_000); // a terminal's output can arrive after the exit
       } finally {
         cleanup(h, h.zkctl, h.gc);
         second?.child.kill('SIGKILL');

@@ -132,6 +132,10 @@ let a = 0;
 
 before(async () => {
   fe = await startFaultEnsemble(3);
+  // Wait until every member's pid is known (pidOf gave undefined once right after the start, under a
+  // fresh-clone CI run: to be looked into; the test needs the pids, not that moment's answer).
+  const end = Date.now() + 30_000;
+  while (![1, 2, 3].every((id) => fe.ensemble.pidOf(id) !== undefined) && Date.now() < end) await sleep(100);
   for (const id of [1, 2, 3]) pids.set(id, fe.ensemble.pidOf(id)!);
 });
 after(async () => {

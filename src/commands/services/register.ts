@@ -102,7 +102,7 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
       const renewed = session.sessionIdHex !== result.session;
       result.session = session.sessionIdHex;
       const after = lostAt !== undefined ? ` ${((Date.now() - lostAt) / 1000).toFixed(1)}s after the session was lost` : '';
-      note(renewed ? `re-registered ${reg.path} in a new session ${session.sessionIdHex}${after}` : `${reg.path} was missing after a reconnect: re-registered (session ${session.sessionIdHex})`);
+      note(renewed ? `re-registered ${reg.path} in a new session ${session.sessionIdHex}${after}` : `${reg.path} was missing (deleted by someone else, or not there after a reconnect): re-registered (session ${session.sessionIdHex})`);
       lostAt = undefined;
       if (!this.jsonEnabled()) ev('reregistered', { session: session.sessionIdHex });
     });

@@ -289,6 +289,17 @@ export class ServiceRegistration extends EventEmitter {
   private readonly ownNodes = new Set<bigint>();
   /** czxid of the other registrant's node last reported as 'replaced' (said once per takeover). */
   private replacedCzxid?: bigint;
+  /**
+   * How long a node of ours deleted by someone else, while our session holds, stays missing
+   * before it is written again (ms). Another registrant of our id takes a node over by
+   * deleting it and then creating its own (Curator's ServiceDiscovery does, and loops while
+   * the create finds a node): writing ours back at once would slip in between, and the two
+   * would replace each other until one happens to win. Waiting lets its create land first;
+   * then this registration sees it and says 'replaced'.
+   */
+  takeoverGraceMs = 1500;
+  /** When our node was first found missing in the session that wrote it (performance.now()). */
+  private missingSince?: number;
   private readonly nodeWatcher = (): void => this.ensureSoon();
   private readonly onReconnected = (): void => this.ensureSoon();
   private readonly onLost = (): void => {
@@ -351,10 +362,26 @@ export class ServiceRegistration extends EventEmitter {
       if (this.stopped) return;
       const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
       const ours = st !== null && this.ownNodes.has(st.czxid);
+      if (st) this.missingSince = undefined;
       if (st && ours && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
         this.failures = 0;
         return;
       }
+      if (!st && this.stat && (!ephemeral || this.stat.ephemeralOwner === this.session.sessionId)) {
+        // Deleted by someone else while this session holds it: maybe a takeover under way
+        // (delete, then create). Look again after the grace; write ours only if still missing.
+        const now = performance.now();
+        this.missingSince ??= now;
+        const left = this.takeoverGraceMs - (now - this.missingSince);
+        if (left > 0) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.ensureSoon();
+          }, left);
+          return;
+        }
+      }
+      this.missingSince = undefined;
       if (st && !ours) {
         // Another registrant of our id holds the node: say so (once), and wait for it to go.
         this.failures = 0;

@@ -4,7 +4,7 @@
  *
  * Every zkctl command loads @oclif/core, which is ~150 small CommonJS files with its dependencies
  * (resolving, reading and wrapping each costs more than the code they run), and most load
- * node-zookeeper-client, yaml (when a contexts file exists) or cli-table3. This bundles each of
+ * yaml (when a contexts file exists) or cli-table3. This bundles each of
  * those packages, as installed in node_modules, into one file in dist/vendor/ with esbuild, and
  * writes dist/vendor/manifest.json:
  *
@@ -47,7 +47,6 @@ const PACKAGES = {
     Object.values(pjson.exports)
       .filter((target) => typeof target === 'string' && target.endsWith('.js'))
       .map((target) => target.replace(/^\.\//, '')),
-  'node-zookeeper-client': mainEntry,
   yaml: mainEntry,
   'cli-table3': mainEntry,
 };

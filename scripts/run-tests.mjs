@@ -17,7 +17,7 @@
  * Usage: node scripts/run-tests.mjs [FILTER...] [-- NODE_TEST_OPTIONS...]
  *   FILTER: a path prefix or substring of test files, e.g. test/ensemble or test/ensemble/fourlw.test.ts
  *   Options starting with "--" (e.g. --test-name-pattern=leader) go to node --test.
- * Environment: ZKCTL_TEST_CONCURRENCY (default 2), ZKCTL_TEST_BASE_PORT (default 11810, so that quorum and election ports (+10000, +20000) stay below the kernel's ephemeral range; ports a default 2181 ensemble derives are skipped),
+ * Environment: ZKCTL_TEST_CONCURRENCY (default 3), ZKCTL_TEST_BASE_PORT (default 11810, so that quorum and election ports (+10000, +20000) stay below the kernel's ephemeral range; ports a default 2181 ensemble derives are skipped),
  *   ZKCTL_TEST_KEEP=1 (leave the temp dir for inspection), ZKCTL_TEST_RUN_TIMEOUT (ms, default 1 200 000).
  */
 import { spawn } from 'node:child_process';
@@ -166,7 +166,7 @@ try {
 
   childEnv.ZKCTL_TEST_SERVER = ensemble.connectString;
   childEnv.ZKCTL_TEST_ENSEMBLE_DIR = ensemble.dir;
-  const concurrency = process.env.ZKCTL_TEST_CONCURRENCY ?? '2';
+  const concurrency = process.env.ZKCTL_TEST_CONCURRENCY ?? '3';
   // TAP as before, plus a summary (failures, slowest suites) at the very end for truncated CI logs.
   const reporters = nodeTestArgs.some((a) => a.startsWith('--test-reporter'))
     ? []

@@ -1,5 +1,5 @@
 /**
- * Start-up bundles: scripts/bundle-vendor.mjs bundles @oclif/core, node-zookeeper-client, yaml
+ * Start-up bundles: scripts/bundle-vendor.mjs bundles @oclif/core, yaml
  * and cli-table3 (each ~20-150 small CommonJS files with their dependencies) into one file per
  * package in dist/vendor/. `seedVendorModules` enters their entry files in Node's module cache
  * (`require.cache`, which `import` of a CommonJS file also consults) under the installed files'

@@ -1,5 +1,5 @@
 /**
- * Start-up: what a command loads. The launcher serves @oclif/core, node-zookeeper-client, yaml
+ * Start-up: what a command loads. The launcher serves @oclif/core, yaml
  * and cli-table3 from the start-up bundles in dist/vendor (src/cli/vendor.ts), compiled with the
  * code caches the build trained, with the same output as loading them from node_modules; yaml and
  * cli-table3 load only when used (not even for the contexts file zkctl writes); oclif's core
@@ -95,13 +95,12 @@ const corePluginFiles = (read: string[]) => read.filter((f) => /node_modules\/@o
 const fromNodeModules = (compiled: string[], pkg: string) => compiled.filter((f) => f.includes(`node_modules/${pkg}/`));
 
 describe('start-up: modules a command loads', () => {
-  it('get: @oclif/core comes from the bundles; node-zookeeper-client (the transport owns the connection loop), yaml, cli-table3 and semver are not loaded', async () => {
+  it('get: @oclif/core comes from the bundles; yaml, cli-table3 and semver are not loaded', async () => {
     const r = await runRecorded(['get', '/zookeeper/config', '-s', testServer()]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /server\.\d+=/);
     assert.ok(r.compiled.includes('dist/vendor/oclif-core.cjs'), r.compiled.join('\n'));
-    assert.ok(!r.compiled.includes('dist/vendor/node-zookeeper-client.cjs'), r.compiled.join('\n'));
-    for (const pkg of ['@oclif/core', 'node-zookeeper-client', 'yaml', 'cli-table3', 'semver']) {
+    for (const pkg of ['@oclif/core', 'yaml', 'cli-table3', 'semver']) {
       assert.deepEqual(fromNodeModules(r.compiled, pkg), [], `${pkg} loaded from node_modules`);
     }
     assert.ok(!r.compiled.some((f) => /dist\/vendor\/(yaml|cli-table3)\.cjs$/.test(f)), r.compiled.join('\n'));

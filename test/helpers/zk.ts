@@ -181,6 +181,17 @@ export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliRes
   });
 }
 
+/**
+ * What starting zkctl costs right now (ms): the slower of two `zkctl --version` runs, doubled,
+ * at least 1500. A test asserting that a command ends near its deadline adds this for the process
+ * start and exit, which a loaded machine (parallel test files, other jobs) stretches by seconds.
+ */
+export async function cliStartAllowanceMs(): Promise<number> {
+  const a = await runCli(['--version']);
+  const b = await runCli(['--version']);
+  return Math.max(1500, 2 * Math.max(a.ms, b.ms));
+}
+
 /** Assert exit 0, showing both streams when it is not. */
 export function expectOk(r: CliResult): CliResult {
   assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);

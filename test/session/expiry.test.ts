@@ -7,21 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode, SessionExpiredError } from '../../src/core/errors.js';
-import { Session, type SessionState } from '../../src/core/session.js';
+import { Session } from '../../src/core/session.js';
 import { killSession, sessionPassword } from '../helpers/expire.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { testServer } from '../helpers/zk.js';
-
-function next(s: Session, state: SessionState, ms: number): Promise<number> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no '${state}' within ${ms} ms (state ${s.state})`)), ms);
-    s.once(state, () => {
-      clearTimeout(timer);
-      resolve(Date.now() - t0);
-    });
-  });
-}
+import { waitForState } from '../helpers/session.js';
 
 describe('session expired by the server', () => {
   const members = testServer().split(',');
@@ -44,8 +34,8 @@ describe('session expired by the server', () => {
     proxy.forward();
     const s = await Session.connect({ connectString: proxy.address, timeoutMs: 15_000, sessionTimeoutMs: 4000 });
     try {
-      const suspended = next(s, 'suspended', 10_000);
-      const lost = next(s, 'lost', 15_000);
+      const suspended = waitForState(s, 'suspended', 10_000);
+      const lost = waitForState(s, 'lost', 15_000);
       proxy.silence();
       await suspended; // the ping watchdog gave up on the silent connection
       const pending = s.get('/').then(
@@ -67,12 +57,12 @@ describe('session expired by the server', () => {
       const s = await Session.connect({ connectString: proxy.address, timeoutMs: 8000, sessionTimeoutMs: 20_000, renew });
       try {
         const id = s.sessionId;
-        const suspended = next(s, 'suspended', 10_000);
+        const suspended = waitForState(s, 'suspended', 10_000);
         proxy.silence();
         await killSession(members[1]!, id);
         await suspended; // the server closed our connection (the proxy passes the close on)
         const t0 = Date.now();
-        const lost = next(s, 'lost', 10_000);
+        const lost = waitForState(s, 'lost', 10_000);
         const pending = s.get('/').then(
           () => undefined,
           (e: unknown) => e,
@@ -84,7 +74,7 @@ describe('session expired by the server', () => {
         assert.ok(err instanceof SessionExpiredError && err.exitCode === ExitCode.SESSION_EXPIRED, `got ${String(err)} after ${ms} ms`);
         assert.ok(ms < 8000 - 1000, `failed after ${ms} ms: at the expiry, not at the request deadline (8 s)`);
         if (renew) {
-          await next(s, 'reconnected', 10_000);
+          await waitForState(s, 'reconnected', 10_000);
           assert.notEqual(s.sessionId, id);
           assert.ok(await s.exists('/'));
         } else {

@@ -7,24 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode, SessionExpiredError, ZkctlError } from '../../src/core/errors.js';
-import { Session, type SessionState } from '../../src/core/session.js';
+import { Session } from '../../src/core/session.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { testServer } from '../helpers/zk.js';
-
-function waitFor(s: Session, state: SessionState, ms: number): Promise<number> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      s.removeListener(state, on);
-      reject(new Error(`no '${state}' within ${ms} ms (state ${s.state})`));
-    }, ms);
-    const on = (): void => {
-      clearTimeout(timer);
-      resolve(Date.now() - t0);
-    };
-    s.once(state, on);
-  });
-}
+import { waitForState } from '../helpers/session.js';
 
 describe('session under network faults', () => {
   const members = testServer().split(',');
@@ -50,8 +36,8 @@ describe('session under network faults', () => {
       await s.create(`/zkctl-fault-${process.pid}-${Date.now()}`, Buffer.alloc(0), { mode: 'ephemeral' });
       const first = s.server!;
       const proxy = byAddress.get(first)!;
-      const suspended = waitFor(s, 'suspended', 15_000);
-      const reconnected = waitFor(s, 'reconnected', 20_000);
+      const suspended = waitForState(s, 'suspended', 15_000);
+      const reconnected = waitForState(s, 'reconnected', 20_000);
       proxy.silence();
       // A request in flight on the silent connection ends at its deadline (or with the reconnect), never hangs.
       const t0 = Date.now();
@@ -77,7 +63,7 @@ describe('session under network faults', () => {
     try {
       const id = s.sessionId;
       const negotiated = s.negotiatedTimeoutMs;
-      const lost = waitFor(s, 'lost', negotiated + 8000);
+      const lost = waitForState(s, 'lost', negotiated + 8000);
       const t0 = Date.now();
       a.silence();
       b.silence();
@@ -85,7 +71,7 @@ describe('session under network faults', () => {
       assert.ok(tLost >= negotiated - 500, `lost after ${tLost} ms, not before the session timeout (${negotiated} ms)`);
       assert.ok(Date.now() - t0 <= negotiated + 3000, `lost within the session timeout + 3 s (${Date.now() - t0} ms)`);
       // The network heals: with renew, a new session comes up.
-      const back = waitFor(s, 'reconnected', 20_000);
+      const back = waitForState(s, 'reconnected', 20_000);
       a.forward();
       b.forward();
       await back;
@@ -103,7 +89,7 @@ describe('session under network faults', () => {
     b.forward();
     const s = await Session.connect({ connectString: `${a.address}`, sessionTimeoutMs: 4000, timeoutMs: 2000 });
     try {
-      const lost = waitFor(s, 'lost', s.negotiatedTimeoutMs + 8000);
+      const lost = waitForState(s, 'lost', s.negotiatedTimeoutMs + 8000);
       a.silence();
       await lost;
       await assert.rejects(s.get('/'), (e: unknown) => e instanceof SessionExpiredError && e.exitCode === ExitCode.SESSION_EXPIRED);

@@ -8,32 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { ExitCode, ZkctlError } from '../../src/core/errors.js';
 import { OpCode } from '../../src/core/protocol/records.js';
 import { body } from '../../src/core/protocol/transport.js';
-import { Session, type SessionState, type WatchEvent } from '../../src/core/session.js';
+import { Session, type WatchEvent } from '../../src/core/session.js';
 import { killSession } from '../helpers/expire.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { testServer } from '../helpers/zk.js';
-
-function waitFor(s: Session, state: SessionState, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      s.removeListener(state, on);
-      reject(new Error(`no '${state}' within ${ms} ms (state ${s.state})`));
-    }, ms);
-    const on = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    s.once(state, on);
-  });
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { waitForState, until } from '../helpers/session.js';
 
 /** The xids of the frames a client sent after its ConnectRequest. */
 function xidsAfterConnect(bytes: Buffer): number[] {
@@ -66,14 +45,14 @@ describe('session protocol details', () => {
     try {
       const unwatch = await s.addWatch('/', () => undefined);
       await s.exists('/zkctl-priming-none', () => undefined);
-      const suspended = waitFor(s, 'suspended', 10_000);
+      const suspended = waitForState(s, 'suspended', 10_000);
       proxy.silence();
       proxy.cut();
       await suspended;
       const before = proxy.accepted;
       // Several attempts whose handshake never comes back (the proxy accepts and stays silent).
       await until('3 failed attempts', () => proxy.accepted >= before + 3, 15_000);
-      const back = waitFor(s, 'reconnected', 15_000);
+      const back = waitForState(s, 'reconnected', 15_000);
       proxy.forward();
       await back;
       await s.get('/'); // a request after the priming, on the same connection
@@ -104,7 +83,7 @@ describe('session protocol details', () => {
   it('a reply that cannot be read is reported as malformed and the connection is replaced', async () => {
     const s = await Session.connect({ connectString: testServer(), timeoutMs: 10_000 });
     try {
-      const back = waitFor(s, 'reconnected', 20_000);
+      const back = waitForState(s, 'reconnected', 20_000);
       // sync's reply is one string: reading a stat after it runs past the frame.
       const err = await s.raw(OpCode.sync, body((w) => w.string('/')), (r) => [r.string(), r.long(), r.long(), r.long()], 'sync /').then(
         () => assert.fail('parsed'),
@@ -133,7 +112,7 @@ describe('session protocol details', () => {
     try {
       const seen: WatchEvent[] = [];
       await s.getChildren('/', (ev) => seen.push(ev));
-      const lost = waitFor(s, 'lost', 20_000);
+      const lost = waitForState(s, 'lost', 20_000);
       // From ANOTHER member (as the other expiry tests do): a takeover on the member the session is
       // connected to closes the owner's connection at once, and an owner that reconnects before the
       // close is processed takes its session back (seen once: 'reconnected', never 'lost').

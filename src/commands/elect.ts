@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { assertWritable } from '../cli/znode.js';
 import { resolveConnection } from '../cli/context.js';
 import { commandAfterDashDash, FENCING_HELP, holdFlags, parseHoldFlags, runHeld } from '../cli/hold.js';
 import { UsageError } from '../core/errors.js';
@@ -46,6 +47,7 @@ Here --timeout bounds the campaign (exit 10); the deadline for connecting and fo
     if (!cmd && (await this.parse(Elect)).argv.length > 1) {
       throw new UsageError('unexpected arguments after PATH', 'put the command after --, e.g. zkctl elect /election/x --id me -- ./serve.sh');
     }
+    assertWritable(this.args.path, this.connection.server, 'campaign on');
     const hs = parseHoldFlags(this.flags);
     const trap = new SignalTrap();
     this.onCleanup(() => trap.dispose());

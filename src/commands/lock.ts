@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { assertWritable } from '../cli/znode.js';
 import { resolveConnection } from '../cli/context.js';
 import { commandAfterDashDash, FENCING_HELP, holdFlags, parseHoldFlags, runHeld } from '../cli/hold.js';
 import { UsageError } from '../core/errors.js';
@@ -71,6 +72,7 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
     if (!cmd && (await this.parse(LockCmd)).argv.length > 1) {
       throw new UsageError('unexpected arguments after PATH', 'put the command after --, e.g. zkctl lock /locks/x -- ./job.sh');
     }
+    assertWritable(this.args.path, this.connection.server, 'lock');
     const hs = parseHoldFlags(this.flags);
     const trap = new SignalTrap();
     this.onCleanup(() => trap.dispose());

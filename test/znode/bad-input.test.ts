@@ -93,6 +93,11 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
     ['set /zookeeper/quota', ['set', '/zookeeper/quota', 'data'], /\/zookeeper/, { noChroot: true }],
     ['rm -r /zookeeper', ['rm', '-r', '/zookeeper'], /\/zookeeper/, { noChroot: true }],
     ['acl set /zookeeper', ['acl', 'set', '/zookeeper', 'world:anyone:r'], /\/zookeeper/, { noChroot: true }],
+    ['lock under /zookeeper', ['lock', '/zookeeper/l', '--', 'true'], /refusing to lock \/zookeeper\/l/, { noChroot: true }],
+    ['elect under /zookeeper', ['elect', '/zookeeper/e', '--id', 'a', '--', 'true'], /refusing to campaign on \/zookeeper\/e/, { noChroot: true }],
+    ['services register under /zookeeper', ['services', 'register', 'web', '--port', '1', '--base-path', '/zookeeper/svc'], /refusing to register under \/zookeeper\/svc\/web/, { noChroot: true }],
+    // (-s before --: the runner's own -s lands in CMD, never run)
+    ['lock through the chroot /zookeeper', ['lock', '-s', `${testServer()}/zookeeper`, '/quota/l', '--', 'true'], /\/zookeeper\/quota\/l on the server/, { noChroot: true }],
     // issue 10.12: the guard is on the server-side path (chroot + path)
     ['create through the chroot /zookeeper', ['create', '/quota/x', 'y'], /\/zookeeper\/quota\/x on the server/, { chroot: '/zookeeper' }],
     ['create -p through the chroot /zookeeper/quota', ['create', '-p', '/a/b', 'y'], /\/zookeeper\/quota\/a\/b on the server/, { chroot: '/zookeeper/quota' }],

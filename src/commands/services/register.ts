@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
+import { assertWritable } from '../../cli/znode.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { childEnv } from '../../core/proc.js';
-import { DEFAULT_BASE_PATH, makeInstance, type ReplacedBy, ServiceRegistration } from '../../core/recipes/services.js';
+import { DEFAULT_BASE_PATH, instancePath, makeInstance, type ReplacedBy, ServiceRegistration } from '../../core/recipes/services.js';
 
 export interface RegisterResult {
   service: string;
@@ -65,6 +66,7 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
     }
     const weight = f.weight !== undefined ? Number(f.weight) : undefined;
     const inst = makeInstance({ name: this.args.name, address: f.address, port: f.port, id: f.id, weight, payload, sslPort: f['ssl-port'] ?? null });
+    assertWritable(instancePath(inst.name, inst.id, f['base-path']), this.connection.server, 'register under');
     const askedTimeoutMs = parseDuration(f['session-timeout'], '--session-timeout');
     if (askedTimeoutMs > 2 ** 31 - 1) throw new UsageError(`--session-timeout ${f['session-timeout']}: too long (the protocol carries at most 2^31-1 ms; servers grant 40s by default)`);
     // (Under 1 s is asked as 1 s: the wire client derives its connect timeout from it, and every

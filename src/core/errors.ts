@@ -45,11 +45,17 @@ export class ZkctlError extends Error {
   readonly exitCode: number;
   /** Optional hint shown after the message ("what to do"). */
   readonly hint?: string;
-  constructor(message: string, exitCode: number = ExitCode.FAILURE, opts: { hint?: string; cause?: unknown } = {}) {
+  /**
+   * Facts for scripts: with -o json / --json the CLI writes {"error": message, ...details} on
+   * stdout as well (one JSON object), besides the one-line message on stderr.
+   */
+  details?: Record<string, unknown>;
+  constructor(message: string, exitCode: number = ExitCode.FAILURE, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = new.target.name;
     this.exitCode = exitCode;
     this.hint = opts.hint;
+    if (opts.details) this.details = opts.details;
   }
 }
 

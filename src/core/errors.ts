@@ -34,7 +34,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{ code: number; meaning: string }> =
   { code: 7, meaning: 'not authorized / auth failed' },
   { code: 8, meaning: 'cannot reach the ensemble / connection lost / timed out' },
   { code: 9, meaning: 'session expired' },
-  { code: 10, meaning: 'lock or leadership not acquired in time (--try, --timeout)' },
+  { code: 10, meaning: 'lock or leadership not acquired in time (--try, --timeout); a waited-for condition not met in time (wait, services wait)' },
   { code: 11, meaning: 'lock or leadership lost while the command ran (child was stopped)' },
   { code: 12, meaning: 'a check failed (health, bench thresholds, drift)' },
   { code: 130, meaning: 'interrupted' },

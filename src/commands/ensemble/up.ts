@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { configPath, loadConfig, setContext } from '../../cli/context.js';
+import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, setContext, type ConnectionSettings } from '../../cli/context.js';
 import { ExitCode, UsageError, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
@@ -66,7 +66,15 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     // detached and would be left serving); members that already ran are left as they were. Said on stderr.
     // Which ensemble: --name/--dir; else the current context's local ensemble (as `ensemble kill/start/down`
     // do: "bring it back" after its members were stopped); else the default 'local', said on stderr.
-    const ut = resolveUpTarget(targetInput(f, this.connection));
+    let conn: ConnectionSettings | undefined;
+    let connError: string | undefined;
+    try {
+      conn = this.connection;
+    } catch (e) {
+      connError = (e as Error).message; // e.g. a current-context naming no context: start the default, say why
+    }
+    const ut = conn ? resolveUpTarget(targetInput(f, conn)) : f.name !== undefined || f.dir !== undefined ? { from: 'flags' as const } : { from: 'default' as const, reason: connError };
+    const timeoutMs = conn?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const dirOpt = f.dir ?? ut.ensemble?.dir;
     if (ut.from === 'default') process.stderr.write(`zkctl: ${ut.reason}: using the default ensemble 'local' (--name NAME starts another)\n`);
     const target = dirOpt !== undefined ? `--dir ${dirOpt}` : `--name ${f.name ?? 'local'}`;
@@ -109,11 +117,11 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     });
     // An `ensemble add` killed before it finished: when the ensemble still serves, settle it before
     // starting anything (its half-added member would otherwise be started and waited for).
-    const existing = ut.ensemble ?? tryLoadTarget(f.dir, f.name);
+    const existing = ('ensemble' in ut ? ut.ensemble : undefined) ?? tryLoadTarget(f.dir, f.name);
     if (existing) {
       const mw = existing.membershipWarning();
       if (mw) process.stderr.write(`zkctl: warning: ${mw}\n`);
-      const note = await recoverInterruptedAddNow(existing, this.connection.timeoutMs).catch(() => undefined);
+      const note = await recoverInterruptedAddNow(existing, timeoutMs).catch(() => undefined);
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     }
     let r: Awaited<ReturnType<typeof up>>;
@@ -137,14 +145,14 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     if (stopping) await stopping;
     // An `ensemble add` killed before it finished: keep its member if committed, else roll it back.
     try {
-      const note = await recoverInterruptedAddNow(load(r.dir), this.connection.timeoutMs);
+      const note = await recoverInterruptedAddNow(load(r.dir), timeoutMs);
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     } catch (e) {
       process.stderr.write(`zkctl: warning: could not check for an interrupted \`ensemble add\`: ${(e as Error).message}\n`);
     }
     // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
     // (Started as the current context's ensemble: that context, whatever its name.)
-    const contextName = ut.from === 'context' && this.connection.context ? this.connection.context : r.name;
+    const contextName = ut.from === 'context' && conn?.context ? conn.context : r.name;
     let contextError: unknown;
     let previous: string | undefined;
     try {

@@ -90,11 +90,14 @@ describe('services register: signals and the reaper', () => {
       env,
     });
     let stderr = '';
+    let stdout = '';
     zk.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    zk.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((res) => zk.once('exit', (code, signal) => res({ code, signal, at: Date.now() })));
     const pids = fe.ensemble.ids.map((id) => fe.ensemble.pidOf(id)).filter((p): p is number => p !== undefined);
     try {
-      await waitFor('registered', async () => ((await session.exists('/services/stuck/s1')) ? true : undefined));
+      // zkctl says "registered" once it holds the node (its signal handling is in place by then).
+      await waitFor('registered', () => (/^registered /m.test(stdout) ? true : undefined));
       for (const p of pids) process.kill(p, 'SIGSTOP');
       const t0 = Date.now();
       zk.kill('SIGTERM');

@@ -72,9 +72,10 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
     // server clamps such a value to its minimum anyway, 2 ticks.)
     const session = await this.session({ renew: true, sessionTimeoutMs: Math.max(1000, askedTimeoutMs) });
     const reg = new ServiceRegistration(session, inst, f['base-path']);
-    await reg.register();
+    // Trapped from here on: a signal while registering is acted on as soon as register() returns.
     const trap = new SignalTrap();
     this.onCleanup(() => trap.dispose());
+    await reg.register();
     const result: RegisterResult = {
       service: inst.name,
       id: inst.id,

@@ -9,7 +9,7 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { ExitCode, ZkctlError, exitCodeOf } from '../core/errors.js';
 import { enableDebug } from '../core/debug.js';
 import { Session, type SessionOptions } from '../core/session.js';
-import { OUTPUT_FORMATS, type OutputFormat, Printer, toPlainData } from '../output/index.js';
+import { formatJson, OUTPUT_FORMATS, type OutputFormat, Printer, toPlainData } from '../output/index.js';
 import { OutputError, guardStdio } from '../output/stdio.js';
 import { type ConnectionSettings, resolveConnection } from './context.js';
 
@@ -128,6 +128,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // The reader of stdout went away (`ls | head`): a quiet end, nothing to say.
     if (err instanceof OutputError && err.quiet) return;
     const verbose = this.flags?.verbose || /zkctl/.test(process.env.DEBUG ?? '');
+    // An error that carries facts for scripts: with -o json / --json, one JSON object on stdout too.
+    if (err instanceof ZkctlError && err.details && this.flags && (this.flags.json || this.flags.output === 'json')) {
+      try {
+        process.stdout.write(`${formatJson({ error: err.message, ...(err.hint ? { hint: err.hint } : {}), exitCode: code, ...err.details })}\n`);
+      } catch {
+        /* stdout gone: stderr still says it */
+      }
+    }
     process.stderr.write(`${formatError(err, this.id)}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
   }

@@ -34,7 +34,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{ code: number; meaning: string }> =
   { code: 7, meaning: 'not authorized / auth failed' },
   { code: 8, meaning: 'cannot reach the ensemble / connection lost / timed out' },
   { code: 9, meaning: 'session expired' },
-  { code: 10, meaning: 'lock or leadership not acquired in time (--try, --timeout)' },
+  { code: 10, meaning: 'lock or leadership not acquired in time (--try, --timeout); a waited-for condition not met in time (wait, services wait)' },
   { code: 11, meaning: 'lock or leadership lost while the command ran (child was stopped)' },
   { code: 12, meaning: 'a check failed (health, bench thresholds, drift)' },
   { code: 130, meaning: 'interrupted' },
@@ -45,11 +45,17 @@ export class ZkctlError extends Error {
   readonly exitCode: number;
   /** Optional hint shown after the message ("what to do"). */
   readonly hint?: string;
-  constructor(message: string, exitCode: number = ExitCode.FAILURE, opts: { hint?: string; cause?: unknown } = {}) {
+  /**
+   * Facts for scripts: with -o json / --json the CLI writes {"error": message, ...details} on
+   * stdout as well (one JSON object), besides the one-line message on stderr.
+   */
+  details?: Record<string, unknown>;
+  constructor(message: string, exitCode: number = ExitCode.FAILURE, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = new.target.name;
     this.exitCode = exitCode;
     this.hint = opts.hint;
+    if (opts.details) this.details = opts.details;
   }
 }
 

@@ -41,7 +41,7 @@ import {
 import { homedir, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { writeFileSafeSync } from '../core/file-write.js';
-import { ConnectionError, UsageError, ZkctlError } from '../core/errors.js';
+import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import {
   checkSpec,
   DEFAULTS,
@@ -1114,6 +1114,9 @@ export class BrokenEnsembleError extends UsageError {
   }
 }
 
+/** No local ensemble by that name, in that directory, or serving those servers (`ensemble down --if-exists` passes over it). */
+export class NoEnsembleError extends UsageError {}
+
 function loadDir(dir: string, env: NodeJS.ProcessEnv): LocalEnsemble {
   let spec: EnsembleSpec;
   try {
@@ -1188,7 +1191,7 @@ export function load(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble {
   const env = opts.env ?? process.env;
   if (looksLikePath(nameOrDir)) {
     const dir = resolve(nameOrDir.startsWith('~/') ? join(env.HOME || homedir(), nameOrDir.slice(2)) : nameOrDir);
-    if (!isEnsembleDir(dir)) throw new UsageError(`no zkctl ensemble in ${dir} (no ${ENSEMBLE_FILE})`, 'start one with `zkctl ensemble up --dir DIR`');
+    if (!isEnsembleDir(dir)) throw new NoEnsembleError(`no zkctl ensemble in ${dir} (no ${ENSEMBLE_FILE})`, 'start one with `zkctl ensemble up --dir DIR`');
     return loadDir(dir, env);
   }
   const def = defaultEnsembleDir(nameOrDir, env);
@@ -1202,7 +1205,7 @@ export function load(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble {
   if (first) return new LocalEnsemble(first.d, first.spec, { env });
   const broken = readRegistry(env).find((d) => isEnsembleDir(d) && pathBasename(d) === nameOrDir && !safeSpec(d));
   if (broken) return loadDir(broken, env);
-  throw new UsageError(`no local ensemble named '${nameOrDir}' (looked in ${ensemblesRoot(env)} and the directories registered in ${registryPath(env)})`, 'see `zkctl ensemble ls`, or start it with `zkctl ensemble up`');
+  throw new NoEnsembleError(`no local ensemble named '${nameOrDir}' (looked in ${ensemblesRoot(env)} and the directories registered in ${registryPath(env)})`, 'see `zkctl ensemble ls`, or start it with `zkctl ensemble up`');
 }
 
 /** Like load(), but undefined instead of an error when there is no such ensemble. */
@@ -1210,7 +1213,7 @@ export function tryLoad(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble
   try {
     return load(nameOrDir, opts);
   } catch (e) {
-    if (e instanceof UsageError && !(e instanceof BrokenEnsembleError)) return undefined;
+    if (e instanceof NoEnsembleError) return undefined;
     throw e;
   }
 }
@@ -1509,15 +1512,16 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
  * is free right now: tries start, start+step, ... (a probe, not a reservation: up() still
  * checks and fails with PortInUseError if another process wins a race).
  */
-export async function freeBasePort(opts: { start?: number; size?: number; step?: number; attempts?: number } = {}): Promise<number> {
+export async function freeBasePort(opts: { start?: number; size?: number; step?: number; attempts?: number; /** Highest base port to try. */ end?: number } = {}): Promise<number> {
   const size = opts.size ?? 3;
   const step = Math.max(opts.step ?? 10, size);
   const start = opts.start ?? 21810;
   const attempts = opts.attempts ?? 500;
+  const end = Math.min(opts.end ?? 65535, 65535 - ELECTION_PORT_OFFSET - (size - 1));
   // Ports a default ensemble (base 2181, up to 9 members) will want, even if it is not running now.
   const reserved = (p: number): boolean =>
     [0, QUORUM_PORT_OFFSET, ELECTION_PORT_OFFSET].some((off) => p >= DEFAULTS.basePort + off && p < DEFAULTS.basePort + off + MAX_SIZE);
-  for (let i = 0, base = start; i < attempts && base + ELECTION_PORT_OFFSET + size - 1 <= 65535; i++, base += step) {
+  for (let i = 0, base = start; i < attempts && base <= end; i++, base += step) {
     let ok = true;
     for (let m = 0; m < size && ok; m++) {
       if ([0, QUORUM_PORT_OFFSET, ELECTION_PORT_OFFSET].some((off) => reserved(base + off + m))) ok = false;
@@ -1535,8 +1539,57 @@ export async function freeBasePort(opts: { start?: number; size?: number; step?:
   throw new ZkctlError(`no free base port for a ${size}-member ensemble from ${start}`);
 }
 
+/**
+ * `ensemble up --base-port auto`: a base port whose client, quorum and election ports are all free
+ * now and all lie below the kernel's ephemeral port range (net.ipv4.ip_local_port_range), where an
+ * outgoing connection can take a port at any moment; also clear of the default ensemble's ports.
+ * Tries 10000, 10010, ... up to the highest base that fits, then 3000, 3010, ... (a probe, not a
+ * reservation: up() still fails with PortInUseError if another process wins a race).
+ */
+export async function autoBasePort(size: number = DEFAULTS.size): Promise<number> {
+  const low = ephemeralPortRange()?.[0] ?? 32768;
+  const highest = Math.min(low, 65536) - 1 - ELECTION_PORT_OFFSET - (size - 1);
+  const first = Math.min(10_000, Math.max(1024, highest));
+  const step = Math.max(10, size);
+  const tries: Array<{ start: number; end: number }> = [
+    { start: first, end: highest },
+    { start: 3000, end: Math.min(first - 1, highest) },
+  ];
+  for (const t of tries) {
+    if (t.end < t.start) continue;
+    try {
+      return await freeBasePort({ start: t.start, end: t.end, size, step, attempts: Math.floor((t.end - t.start) / step) + 1 });
+    } catch {
+      /* nothing free there: the next span */
+    }
+  }
+  throw new ZkctlError(`no free base port for a ${size}-member ensemble below the kernel's ephemeral port range (${low}-)`, ExitCode.FAILURE, {
+    hint: 'choose one with --base-port PORT',
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Which ensemble a command means
+
+/**
+ * What a bare `ensemble up` (no --name/--dir) acts on: the current context's local ensemble when
+ * there is one (as `ensemble kill/start/down` do), else the local ensemble serving an explicit
+ * -s/ZKCTL_SERVER, else the default ensemble 'local' (`reason` says why, for a note).
+ */
+export function resolveUpTarget(t: TargetInput): { nameOrDir?: string; ensemble?: LocalEnsemble; from: 'flags' | 'context' | 'server' | 'default'; reason?: string } {
+  const o = t.env ? { env: t.env } : {};
+  if (t.dir || t.name) return { from: 'flags' };
+  if (!t.serverExplicit && t.contextEnsembleDir) {
+    if (isEnsembleDir(t.contextEnsembleDir)) return { ensemble: load(t.contextEnsembleDir, o), from: 'context' };
+    return { from: 'default', reason: `the current context's ensemble directory ${t.contextEnsembleDir} holds no ensemble any more` };
+  }
+  if (t.server && t.serverExplicit) {
+    const byServer = findLocalByServers(t.server, o);
+    if (byServer) return { ensemble: byServer, from: 'server' };
+    return { from: 'default', reason: `${t.server} is not a local ensemble started by zkctl` };
+  }
+  return { from: 'default', reason: t.contextName ? `the current context '${t.contextName}' is not a local ensemble` : 'there is no current context' };
+}
 
 export interface TargetInput extends EnvOptions {
   /** --name */
@@ -1548,6 +1601,8 @@ export interface TargetInput extends EnvOptions {
   serverExplicit?: boolean;
   /** `ensemble-dir` of the context in use, if any. */
   contextEnsembleDir?: string;
+  /** The context in use, if any (for messages). */
+  contextName?: string;
 }
 
 /**
@@ -1563,7 +1618,7 @@ export function resolveLocal(t: TargetInput): LocalEnsemble {
   if (t.server) {
     const byServer = findLocalByServers(t.server, o);
     if (byServer) return byServer;
-    if (t.serverExplicit) throw new UsageError(`${t.server} is not a local ensemble started by zkctl`, 'see `zkctl ensemble ls`; pass --name or --dir');
+    if (t.serverExplicit) throw new NoEnsembleError(`${t.server} is not a local ensemble started by zkctl`, 'see `zkctl ensemble ls`; pass --name or --dir');
   }
   return load('local', o);
 }

@@ -247,7 +247,14 @@ export class PortInUseError extends ZkctlError {
     const range = ephemeralPortRange();
     const eph = range && port >= range[0] && port <= range[1] ? `; port ${port} is in the kernel's ephemeral port range ${range[0]}-${range[1]}, where outgoing connections take ports at random: a base port below ${range[0] - 20000} avoids that` : '';
     const base = !holder && opts.timeWait ? 'retry shortly (the kernel frees it within a minute), or choose another base port' : (hint ?? 'stop that process or choose another --base-port');
-    super(`port ${port} (${what}) is already in use by ${who}`, undefined, { hint: base + eph });
+    super(`port ${port} (${what}) is already in use by ${who}`, undefined, {
+      hint: base + eph,
+      details: {
+        port,
+        use: what,
+        holder: holder ? { pid: holder.pid, command: holder.command, ...(holder.connection ? { connection: true } : {}) } : opts.timeWait ? { timeWait: true } : null,
+      },
+    });
     this.port = port;
     if (holder) this.holder = holder;
   }

@@ -139,7 +139,7 @@ describe('services register across a real session expiry', () => {
 
     // And it still unregisters cleanly.
     r.reg.child.kill('SIGTERM');
-    assert.equal((await r.reg.exited).code, 130, r.reg.stderr());
+    assert.equal((await r.reg.exited).code, 143, r.reg.stderr()); // SIGTERM: the signal's code
     assert.equal(await cs.session.exists(r.path), null);
     r.watch.child.kill('SIGINT');
     await r.watch.exited;
@@ -196,7 +196,7 @@ describe('services register across a real session expiry', () => {
           (f.gone !== undefined ? `absent for ${(f.back?.at ?? Date.now()) - f.gone} ms` : 'never seen absent by a 20 ms poll'),
       );
       r.reg.child.kill('SIGTERM');
-      assert.equal((await r.reg.exited).code, 130, r.reg.stderr());
+      assert.equal((await r.reg.exited).code, 143, r.reg.stderr()); // SIGTERM: the signal's code
       assert.equal(await cs.session.exists(r.path), null);
       r.watch.child.kill('SIGINT');
       await r.watch.exited;

@@ -152,11 +152,11 @@ describe('services on ZooKeeper', () => {
     assert.equal(none.code, 3);
   });
 
-  it('CLI: SIGTERM unregisters at once (exit 130); a SIGKILLed holder is removed by session expiry', async () => {
+  it('CLI: SIGTERM unregisters at once (exit 143, the signal\'s code); a SIGKILLed holder is removed by session expiry', async () => {
     const term = runCli(['services', 'register', 'sig', '--port', '47992', '--id', 't', '-s', cs.server], { signal: 'SIGTERM', signalAfterMs: 2500 });
     await waitFor(async () => ((await cs.session.exists('/services/sig/t')) ? true : undefined));
     const r = await term;
-    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.code, 143, r.stderr);
     assert.equal(await cs.session.exists('/services/sig/t'), null);
 
     const child = spawn(process.execPath, [join(repoRoot, 'bin', 'zkctl.js'), 'services', 'register', 'sig', '--port', '47993', '--id', 'k', '--session-timeout', '4s', '-s', cs.server], { stdio: 'ignore' });

@@ -47,6 +47,7 @@ export function targetInput(flags: { name?: string; dir?: string }, c: { server:
   if (flags.name) t.name = flags.name;
   if (flags.dir) t.dir = flags.dir;
   if (contextEnsembleDir) t.contextEnsembleDir = contextEnsembleDir;
+  if (c.context) t.contextName = c.context;
   return t;
 }
 

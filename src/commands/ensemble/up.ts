@@ -1,11 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { configPath, setContext } from '../../cli/context.js';
-import { ExitCode, ZkctlError } from '../../core/errors.js';
+import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, setContext, type ConnectionSettings } from '../../cli/context.js';
+import { ExitCode, UsageError, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
-import { describeWriteFailure, load, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
-import { statusColumns, summaryLine } from './status.js';
+import { autoBasePort, describeWriteFailure, load, resolveUpTarget, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { statusColumns, summaryLine, targetInput } from './status.js';
 
 export interface UpOutput extends StatusView {
   name: string;
@@ -22,7 +22,9 @@ export default class EnsembleUp extends BaseCommand<typeof EnsembleUp> {
   static override summary = 'Start a local ZooKeeper ensemble (real servers) and wait for its quorum.';
   static override description = `Runs SIZE real ZooKeeper servers (QuorumPeerMain, from Debian's zookeeper package or --zk-home / ZOOKEEPER_HOME) on 127.0.0.1, detached, and waits until a quorum with exactly one leader serves. Then writes a context named after the ensemble and makes it current, so the next command just works.
 
-Ports: member i serves clients on BASE+i-1, talks quorum on BASE+10000+i-1 and leader election on BASE+20000+i-1 (2181-2183, 12181-12183, 22181-22183 by default); ensembles whose base ports differ by at least their size run side by side. A port already in use is an error naming it and its holder.
+Which ensemble: --name or --dir; without them, the current context's local ensemble (as \`ensemble kill/start/down\` do: after its members were stopped, a bare \`up\` brings them back), else (no current context, or it is not a local ensemble) the default ensemble "local", said on stderr. A new ensemble is created only when asked (--name NEW, --dir NEW, or that default). When \`up\` makes another context current, it says so on stderr.
+
+Ports: member i serves clients on BASE+i-1, talks quorum on BASE+10000+i-1 and leader election on BASE+20000+i-1 (2181-2183, 12181-12183, 22181-22183 by default); ensembles whose base ports differ by at least their size run side by side. --base-port auto picks, for a new ensemble, a base whose client, quorum and election ports are all free and below the kernel's ephemeral port range (net.ipv4.ip_local_port_range). A port already in use is an error (exit 1) naming the port and its holder (pid and command); with -o json stdout carries {"error", "port", "holder"} too.
 
 State lives in $XDG_STATE_HOME/zkctl/ensembles/NAME (default ~/.local/state/zkctl/ensembles/NAME) or --dir: ensemble.json, members/ID/{zoo.cfg,data,zookeeper.log,zookeeper.pid}. A super user (digest super:PASSWORD, the password in super.secret, mode 0600) can bypass ACLs; the secret is never on a command line.
 
@@ -34,11 +36,14 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     '<%= config.bin %> <%= command.id %> --size 5 --name five --base-port 3181',
     '<%= config.bin %> <%= command.id %> --dir ./zk --tick-time 500 -o json',
     '<%= config.bin %> <%= command.id %> --zk-home /opt/apache-zookeeper-3.8.4-bin',
+    '<%= config.bin %> <%= command.id %> --name ci --base-port auto -o json',
   ];
   static override flags = {
     size: Flags.integer({ summary: 'Number of members, 1-9 (default 3).', min: 1, max: 9 }),
     name: Flags.string({ summary: 'Ensemble name, also the context name (default "local").' }),
-    'base-port': Flags.integer({ summary: 'Client port of member 1, default 2181 (quorum ports +10000, election ports +20000).' }),
+    'base-port': Flags.string({
+      summary: 'Client port of member 1, default 2181 (quorum ports +10000, election ports +20000); "auto": free ports below the kernel\'s ephemeral range.',
+    }),
     'tick-time': Flags.integer({ summary: 'ZooKeeper tickTime in ms, default 2000 (session timeouts are 2-20 ticks).' }),
     dir: Flags.string({ summary: 'Ensemble directory (default $XDG_STATE_HOME/zkctl/ensembles/NAME).' }),
     'zk-home': Flags.string({ summary: 'ZooKeeper release directory (default $ZOOKEEPER_HOME, else Debian\'s package).' }),
@@ -59,7 +64,27 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     };
     // Ctrl-C / SIGTERM while starting: the members this run started are stopped again (they run
     // detached and would be left serving); members that already ran are left as they were. Said on stderr.
-    const target = f.dir !== undefined ? `--dir ${f.dir}` : `--name ${f.name ?? 'local'}`;
+    // Which ensemble: --name/--dir; else the current context's local ensemble (as `ensemble kill/start/down`
+    // do: "bring it back" after its members were stopped); else the default 'local', said on stderr.
+    let conn: ConnectionSettings | undefined;
+    let connError: string | undefined;
+    try {
+      conn = this.connection;
+    } catch (e) {
+      connError = (e as Error).message; // e.g. a current-context naming no context: start the default, say why
+    }
+    const ut = conn ? resolveUpTarget(targetInput(f, conn)) : f.name !== undefined || f.dir !== undefined ? { from: 'flags' as const } : { from: 'default' as const, reason: connError };
+    const timeoutMs = conn?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const dirOpt = f.dir ?? ut.ensemble?.dir;
+    if (ut.from === 'default') process.stderr.write(`zkctl: ${ut.reason}: using the default ensemble 'local' (--name NAME starts another)\n`);
+    const target = dirOpt !== undefined ? `--dir ${dirOpt}` : `--name ${f.name ?? 'local'}`;
+    let basePort: number | undefined;
+    if (f['base-port'] === 'auto') {
+      // A new ensemble only: an existing one keeps its ports.
+      if (ut.ensemble === undefined && tryLoadTarget(f.dir, f.name) === undefined) basePort = await autoBasePort(f.size);
+    } else if (f['base-port'] !== undefined) {
+      basePort = parseBasePort(f['base-port']);
+    }
     const startedNow: Array<{ member: number; pid: number }> = [];
     let interrupted = false;
     let stopping: Promise<void> | undefined;
@@ -92,20 +117,20 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     });
     // An `ensemble add` killed before it finished: when the ensemble still serves, settle it before
     // starting anything (its half-added member would otherwise be started and waited for).
-    const existing = tryLoadTarget(f.dir, f.name);
+    const existing = ('ensemble' in ut ? ut.ensemble : undefined) ?? tryLoadTarget(f.dir, f.name);
     if (existing) {
       const mw = existing.membershipWarning();
       if (mw) process.stderr.write(`zkctl: warning: ${mw}\n`);
-      const note = await recoverInterruptedAddNow(existing, this.connection.timeoutMs).catch(() => undefined);
+      const note = await recoverInterruptedAddNow(existing, timeoutMs).catch(() => undefined);
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     }
     let r: Awaited<ReturnType<typeof up>>;
     try {
       r = await up({
         ...(f.name !== undefined ? { name: f.name } : {}),
-        ...(f.dir !== undefined ? { dir: f.dir } : {}),
+        ...(dirOpt !== undefined ? { dir: dirOpt } : {}),
         ...(f.size !== undefined ? { size: f.size } : {}),
-        ...(f['base-port'] !== undefined ? { basePort: f['base-port'] } : {}),
+        ...(basePort !== undefined ? { basePort } : {}),
         ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
         ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
         ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
@@ -120,17 +145,29 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     if (stopping) await stopping;
     // An `ensemble add` killed before it finished: keep its member if committed, else roll it back.
     try {
-      const note = await recoverInterruptedAddNow(load(r.dir), this.connection.timeoutMs);
+      const note = await recoverInterruptedAddNow(load(r.dir), timeoutMs);
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     } catch (e) {
       process.stderr.write(`zkctl: warning: could not check for an interrupted \`ensemble add\`: ${(e as Error).message}\n`);
     }
     // The context: keep what the user set on it (auth, timeout), point it at this ensemble.
+    // (Started as the current context's ensemble: that context, whatever its name.)
+    const contextName = ut.from === 'context' && conn?.context ? conn.context : r.name;
     let contextError: unknown;
+    let previous: string | undefined;
     try {
-      setContext(r.name, { server: load(r.dir).connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+      previous = loadConfig()['current-context'];
+    } catch {
+      /* unreadable: setContext says so */
+    }
+    try {
+      setContext(contextName, { server: load(r.dir).connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
     } catch (e) {
       contextError = e;
+    }
+    // Never switch the current context silently.
+    if (contextError === undefined && previous !== undefined && previous !== contextName) {
+      process.stderr.write(`zkctl: context '${contextName}' (ensemble '${r.name}', ${r.connectString}) is now current, was '${previous}' (\`zkctl context use ${previous}\` switches back)\n`);
     }
 
     const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
@@ -141,7 +178,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       alreadyRunning: r.alreadyRunning,
       started: r.started,
       elapsedMs: r.elapsedMs,
-      context: r.name,
+      context: contextName,
       superSecretPath: r.superSecretPath,
     };
     if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, out);
@@ -153,7 +190,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       );
     }
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
-    this.progress(`${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})`);
+    this.progress(`${summaryLine(view)}; ${how}; context '${contextName}' is current (${r.connectString})`);
     return out;
   }
 }
@@ -165,4 +202,10 @@ function tryLoadTarget(dir: string | undefined, name: string | undefined): Local
   } catch {
     return undefined;
   }
+}
+
+/** --base-port: an integer port (range checked by the ensemble spec) or "auto". */
+function parseBasePort(v: string): number {
+  if (!/^\d+$/.test(v.trim())) throw new UsageError(`--base-port must be a port number or "auto", not ${JSON.stringify(v)}`, 'e.g. --base-port 3181, or --base-port auto');
+  return Number(v.trim());
 }

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { assertWritable } from '../../cli/znode.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
-import { childEnv } from '../../core/proc.js';
+import { Child, childEnv, exitStatusOf, SignalTrap } from '../../core/proc.js';
 import { DEFAULT_BASE_PATH, instancePath, makeInstance, type ReplacedBy, ServiceRegistration } from '../../core/recipes/services.js';
 
 export interface RegisterResult {
@@ -20,14 +19,16 @@ export interface RegisterResult {
   reregistrations: number;
   /** With -- CMD: the command's exit status. */
   exitStatus?: number;
-  signal?: string;
+  signal?: NodeJS.Signals;
 }
 
 export default class ServicesRegister extends BaseCommand<typeof ServicesRegister> {
   static override summary = 'Register a service instance (Curator x-discovery format) and hold it.';
   static override description = `Writes <base-path>/NAME/ID as an EPHEMERAL node holding the instance as Curator's ServiceDiscovery writes it, so Curator clients see it and zkctl sees theirs. The weight is stored in the payload as {"weight": W} (merged into a JSON-object --payload).
 
-With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. CMD gets no ZKCTL_* credential in its environment (ZKCTL_AUTH and any ZKCTL_* naming AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS), as for every command zkctl starts. A registration is not a lock: zkctl stopping or being cut off does not stop CMD (the instance just disappears with the session). Without CMD it is held until SIGINT/SIGTERM (exit 130). Registering an id that exists replaces it.
+With -- CMD the instance is held while CMD runs and removed when it exits; zkctl exits with CMD's status. CMD gets no ZKCTL_* credential in its environment (ZKCTL_AUTH and any ZKCTL_* naming AUTH, PASS, SECRET, TOKEN, CRED, KEY, SASL or JAAS), as for every command zkctl starts. A registration is not a lock: zkctl being cut off from the ensemble does not stop CMD (the instance just disappears with the session). But CMD does not outlive zkctl: SIGINT/SIGTERM/SIGHUP to zkctl go to CMD, and if zkctl is killed outright (SIGKILL, OOM killer) a reaper (as for \`lock -- CMD\`) kills CMD and what it started. Without CMD the instance is held until SIGINT/SIGTERM/SIGHUP.
+
+On a signal zkctl removes the instance with a short deadline (1.5s, best effort: the node is ephemeral and goes with the session anyway, also when no quorum can be reached) and exits with the signal's code: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
 
 If the session expires (zkctl was cut off from the ensemble for longer than --session-timeout, or the session was closed on the server), ZooKeeper removes the instance; zkctl keeps running (CMD too), says so on stderr, starts a new session as soon as a member can be reached and registers the instance again: same path, same id, byte-identical JSON (registrationTimeUTC unchanged, as Curator does), in the new session. Readers do not see the instance in between.
 
@@ -73,6 +74,9 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
     // server clamps such a value to its minimum anyway, 2 ticks.)
     const session = await this.session({ renew: true, sessionTimeoutMs: Math.max(1000, askedTimeoutMs) });
     const reg = new ServiceRegistration(session, inst, f['base-path']);
+    // Trapped from here on: a signal while registering is acted on as soon as register() returns.
+    const trap = new SignalTrap();
+    this.onCleanup(() => trap.dispose());
     await reg.register();
     const result: RegisterResult = {
       service: inst.name,
@@ -115,46 +119,74 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
     });
     reg.on('error', (e: Error) => note(`re-registration failed: ${e.message} (retrying)`));
     this.onCleanup(() => reg.unregister().catch(() => undefined));
+    // On a signal: unregister with a short deadline, best effort (the node is ephemeral: it goes
+    // with the session anyway), then exit with the signal's code, also without a quorum.
+    const unregisterOnSignal = async (sig: NodeJS.Signals): Promise<void> => {
+      session.timeoutMs = Math.min(session.timeoutMs, SIGNAL_UNREGISTER_MS); // the close in finally, too
+      try {
+        await reg.unregister({ timeoutMs: SIGNAL_UNREGISTER_MS });
+        if (!this.jsonEnabled()) ev('unregistered', { signal: sig });
+      } catch (e) {
+        note(`could not remove ${reg.path} within ${formatDuration(SIGNAL_UNREGISTER_MS)} (${(e as Error).message}); it goes when session ${session.sessionIdHex} ends`);
+      }
+    };
 
     if (cmd.length === 0) {
       const sig = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
+        if (trap.received) resolve(trap.received);
+        trap.onSignal(resolve);
       });
       result.signal = sig;
-      await reg.unregister();
-      if (!this.jsonEnabled()) ev('unregistered');
-      process.exitCode = 130;
+      await unregisterOnSignal(sig);
+      process.exitCode = signalExit(sig);
       return result;
     }
 
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env: childEnv() });
-    const forward = (s: NodeJS.Signals) => () => {
-      result.signal = s;
-      child.kill(s);
-    };
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    const status = await new Promise<number>((resolve) => {
-      child.once('error', (e) => {
-        process.stderr.write(`zkctl: cannot run ${cmd[0]}: ${e.message}\n`);
-        resolve(127);
-      });
-      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+    // CMD runs under the reaper `lock` uses (core/proc.ts): if zkctl dies without cleaning up
+    // (SIGKILL, OOM), CMD and what it started die with it. Signals to zkctl go to CMD.
+    let child: Child;
+    try {
+      child = await Child.start(cmd[0]!, cmd.slice(1), { env: childEnv(), ownGroup: !process.stdin.isTTY, killOnParentDeath: true });
+    } catch (e) {
+      process.stderr.write(`zkctl: ${(e as Error).message}\n`);
+      await reg.unregister().catch(() => undefined);
+      process.exitCode = 127;
+      result.exitStatus = 127;
+      return result;
+    }
+    const c = child;
+    const untrap = trap.onSignal((s) => {
+      result.signal ??= s;
+      c.forward(s);
     });
-    process.removeListener('SIGINT', onInt);
-    process.removeListener('SIGTERM', onTerm);
+    if (trap.received) {
+      result.signal = trap.received;
+      c.forward(trap.received);
+    }
+    const exit = await c.exited;
+    await new Promise<void>((r) => setImmediate(r)); // a signal that came with CMD's exit (Ctrl-C on a terminal)
+    if (!result.signal && trap.received) result.signal = trap.received;
+    untrap();
+    // Whatever is left of a stopped job dies before the registration is removed.
+    await c.finish(!!result.signal || exit.signal !== null);
+    const status = exitStatusOf(exit);
+    result.exitStatus = status;
+    if (result.signal) {
+      await unregisterOnSignal(result.signal);
+      process.exitCode = signalExit(result.signal);
+      return result;
+    }
     await reg.unregister();
     if (!this.jsonEnabled()) ev('unregistered', { status });
-    result.exitStatus = status;
-    process.exitCode = result.signal ? 130 : status;
+    process.exitCode = status;
     return result;
   }
 }
 
-function signalNumber(s: NodeJS.Signals): number {
-  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13 };
-  return table[s] ?? 0;
+/** How long `services register` tries to remove its node after a signal before it exits anyway. */
+const SIGNAL_UNREGISTER_MS = 1500;
+
+/** The shell's code for a process a signal ended: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP). */
+function signalExit(sig: NodeJS.Signals): number {
+  return exitStatusOf({ code: null, signal: sig });
 }

@@ -28,7 +28,7 @@
  *   control characters, a port that is not an integer in 1-65535) are left out ('skipped').
  */
 import { EventEmitter } from 'node:events';
-import { connect } from 'node:net';
+import { tcpConnect } from '../tcp-probe.js';
 import { ExitCode, ZkctlError } from '../errors.js';
 import type { Session } from '../session.js';
 import { DEFAULT_BASE_PATH, type InstanceRecord, instanceProblem, ServiceCache, type ServiceInstance, type SkippedRecord, instanceWeight } from '../recipes/services.js';
@@ -58,23 +58,7 @@ export function defaultClassify(err: unknown): FailureKind {
 
 /** Default probe: a TCP connection to address:port within `timeoutMs`. */
 export function tcpProbe(ep: Endpoint, timeoutMs = 1000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: ep.address, port: ep.port });
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(Object.assign(new Error(`probe of ${ep.hostPort} timed out`), { code: 'ETIMEDOUT' }));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve();
-    });
-    s.once('error', (e) => {
-      clearTimeout(t);
-      s.destroy();
-      reject(e);
-    });
-  });
+  return tcpConnect(ep.address, ep.port, timeoutMs, ep.hostPort);
 }
 
 export interface DispatcherOptions<Req, Res> {

@@ -435,10 +435,16 @@ export class ServiceRegistration extends EventEmitter {
     }
   }
 
-  /** Delete the node (when it is ours) and stop following the session. */
-  async unregister(): Promise<void> {
+  /**
+   * Delete the node (when it is ours) and stop following the session. `timeoutMs` bounds the
+   * whole of it (default: the session's request deadline, per request): on a signal the caller
+   * gives it a short one, best effort (the node is ephemeral: it goes with the session anyway).
+   */
+  async unregister(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const end = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
+    const left = (): number | undefined => (end === undefined ? undefined : Math.max(1, end - Date.now()));
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.session.removeListener('reconnected', this.onReconnected);
     this.session.removeListener('lost', this.onLost);
@@ -446,13 +452,14 @@ export class ServiceRegistration extends EventEmitter {
     // for a little only: while the connection is down it could take its requests' deadlines).
     if (this.ensuring) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.ensuring, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+      await Promise.race([this.ensuring, new Promise<void>((r) => (timer = setTimeout(r, Math.min(2000, left() ?? 2000))))]);
       clearTimeout(timer);
     }
     try {
-      const st = await this.session.exists(this.path);
+      const ro = (): { timeoutMs?: number } => (end === undefined ? {} : { timeoutMs: left() });
+      const st = await this.session.exists(this.path, undefined, ro());
       // Only a node this registration wrote (another registrant's node of our id is left alone).
-      if (st && this.ownNodes.has(st.czxid)) await this.session.delete(this.path, st.version);
+      if (st && this.ownNodes.has(st.czxid)) await this.session.delete(this.path, st.version, ro());
     } catch (e) {
       if (!(e instanceof ZkError && (e.code === ZkCode.NO_NODE || e.code === ZkCode.BAD_VERSION))) throw e;
     } finally {

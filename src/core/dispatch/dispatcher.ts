@@ -98,6 +98,8 @@ export interface DispatcherOptions<Req, Res> {
   maxProbeIntervalMs?: number;
   /** Monotonic clock in ms (default performance.now). */
   now?: () => number;
+  /** Only instances this accepts are members (default: all); the others are ignored, silently. */
+  accept?: (inst: ServiceInstance) => boolean;
 }
 
 export interface DispatcherStats {
@@ -131,6 +133,7 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
   private readonly maxAttempts: number;
   private readonly budget?: RetryBudget;
   private readonly failureThreshold: number;
+  private readonly accept?: (inst: ServiceInstance) => boolean;
   private readonly probeMs: number;
   private readonly maxProbeMs: number;
   private readonly decayMs: number;
@@ -162,6 +165,7 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
     if (opts.retryBudget !== false) this.budget = new RetryBudget(opts.retryBudget ?? {}, this.now);
     this.failureThreshold = opts.consecutiveFailures ?? 5;
+    if (opts.accept) this.accept = opts.accept;
     this.probeMs = opts.probeIntervalMs ?? 50;
     this.maxProbeMs = opts.maxProbeIntervalMs ?? 2000;
   }
@@ -199,6 +203,7 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
     const next = new Map<string, ServiceInstance>();
     const present = new Set<string>();
     for (const i of instances) {
+      if (this.accept && !this.accept(i)) continue;
       present.add(i.id);
       const problem = instanceProblem(i);
       if (problem !== undefined) {

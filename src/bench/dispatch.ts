@@ -12,6 +12,7 @@
  */
 import type { Session } from '../core/session.js';
 import { Dispatcher, type Endpoint, type StrategyName } from '../core/dispatch/index.js';
+import { servicePath } from '../core/recipes/services.js';
 import { seededRng } from '../core/dispatch/rng.js';
 import type { LocalEnsemble } from '../ensemble/local.js';
 import { sleep } from '../ensemble/proc.js';
@@ -47,6 +48,13 @@ export interface DispatchBenchOptions {
   onProgress?: (msg: string) => void;
   /** Things a person should know (instances skipped as unusable); stderr in the command. */
   onWarning?: (msg: string) => void;
+  /**
+   * After a run with kills, wait (up to twice the session timeout) for the killed backends to
+   * leave ZooKeeper, to measure that time (default true). false: report only what the run saw.
+   */
+  waitForLeave?: boolean;
+  /** The service is this run's own: remove its node at the end (default false). */
+  ownService?: boolean;
 }
 
 export interface BackendShare {
@@ -113,8 +121,12 @@ export interface StrategyResult {
   readmissions: number;
   durationMs: number;
   throughput: number;
-  /** throughput / the direct row's. */
+  /** throughput / directThroughput. */
   vsDirect: number | null;
+  /** Throughput of the direct run made right before this strategy's run (its pair; null without one). */
+  directThroughput: number | null;
+  /** Faults scheduled after the run had ended, which therefore never happened ("--kill b3@1s"). */
+  faultsNotFired: string[];
   latency: LatencySummary;
   backends: BackendShare[];
   /** max/mean of the shares of the steady backends (not slow, killed or added). */
@@ -157,6 +169,7 @@ export interface DispatchBenchResult {
 }
 
 const backendId = (i: number): string => `b${i}`;
+const fmtAt = (ms: number): string => (ms >= 1000 && ms % 100 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 /** "3" or "b3" -> "b3". */
 export function normalizeBackendId(s: string): string {
@@ -220,7 +233,9 @@ export async function runDispatchBench(opts: DispatchBenchOptions): Promise<Disp
       await reset();
       progress(`running ${name}`);
       const { result: r } = await runOne(name, opts, fleet, initial, keys);
+      if (opts.direct && paired.length > 0) r.directThroughput = paired[paired.length - 1];
       if (opts.direct && paired[paired.length - 1] > 0) r.vsDirect = Math.round((r.throughput / paired[paired.length - 1]) * 1000) / 1000;
+      if (r.faultsNotFired.length) opts.onWarning?.(`${r.faultsNotFired.join(', ')} never happened in the ${name} run: it ended after ${r.durationMs} ms (give --duration longer than the fault time, or an earlier time)`);
       results.push(r);
       progress(`${name}: ${r.throughput} req/s${r.vsDirect !== null ? ` (${r.vsDirect}x direct)` : ''}, p99 ${r.latency.p99Ms} ms, imbalance ${r.imbalance.toFixed(3)}, failed ${r.failed}, retries ${r.retries}`);
     }
@@ -232,6 +247,11 @@ export async function runDispatchBench(opts: DispatchBenchOptions): Promise<Disp
   } finally {
     process.removeListener('exit', onExit);
     await fleet.stopAll();
+    if (opts.ownService) {
+      // Best effort: a killed backend's node may stay until its session expires; the service
+      // node is a container, which ZooKeeper removes once it is empty.
+      await opts.session.delete(servicePath(opts.service, opts.basePath)).catch(() => undefined);
+    }
   }
   return {
     config: {
@@ -315,6 +335,7 @@ function mergeAnchorRuns(runs: Array<{ result: StrategyResult; hist: LatencyHist
     durationMs,
     throughput: durationMs > 0 ? Math.round((ok / durationMs) * 1000) : 0,
     vsDirect: 1,
+    directThroughput: null,
     latency: hist.summary(),
     cdf: hist.cdf(),
     backends: first.backends.map((b) => ({ ...b, sent: sentBy.get(b.id) ?? 0, ok: sentBy.get(b.id) ?? 0, share: Math.round(((sentBy.get(b.id) ?? 0) / total) * 10000) / 10000 })),
@@ -409,6 +430,8 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
       strategy: name,
       seed: opts.seed,
       strategyOptions: { epsilon: opts.epsilon },
+      // Only the backends this run started: instances others registered under the service are ignored.
+      accept: (inst) => fleet.owns(inst),
       send: (ep: Endpoint) => {
         const t = performance.now();
         const i = record(ep.id, t);
@@ -465,9 +488,12 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
   let leaderId: number | undefined;
   if (!anchor && opts.killLeaderAtMs !== undefined && opts.ensemble) leaderId = await opts.ensemble.resolveMember('leader');
   const pendingFaults: Array<Promise<unknown>> = [];
-  const schedule = (atMs: number, fn: () => Promise<unknown>): void => {
+  const notFired = new Set<string>();
+  const schedule = (atMs: number, fn: () => Promise<unknown>, what: string): void => {
+    notFired.add(what);
     timers.push(
       setTimeout(() => {
+        notFired.delete(what);
         pendingFaults.push(fn().catch((e: Error) => ev(`fault-error: ${e.message}`)));
       }, atMs),
     );
@@ -486,7 +512,7 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
         kills.push({ id, at: t });
         ev('kill', id, t);
         await fleet.kill(id);
-      });
+      }, `--kill ${id}@${fmtAt(k.atMs)}`);
     }
     for (const a of opts.adds) {
       schedule(a, async () => {
@@ -498,7 +524,7 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
         idx(id);
         ev('add', id, t);
         await fleet.start({ id, serviceMs: opts.serviceMs, concurrency: opts.backendConcurrency });
-      });
+      }, `--add @${fmtAt(a)}`);
     }
     if (leaderId !== undefined && opts.killLeaderAtMs !== undefined) {
       opts.session.on('suspended', onSuspended);
@@ -509,7 +535,7 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
         leader = { member, at: t };
         ev('leader-kill', `zk${member}`, t);
         await opts.ensemble!.kill(member);
-      });
+      }, `--kill-leader @${fmtAt(opts.killLeaderAtMs)}`);
     }
   }
   if (opts.durationMs !== undefined) stopAt = t0 + opts.durationMs;
@@ -533,7 +559,7 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
   await Promise.all(pendingFaults);
 
   // After the load: wait (bounded) for killed backends to leave ZooKeeper, so that time is measured.
-  if (dispatcher && kills.length > 0) {
+  if (dispatcher && kills.length > 0 && opts.waitForLeave !== false) {
     const end = performance.now() + opts.sessionTimeoutMs * 2 + 3000;
     while (kills.some((x) => !leaveAt.has(x.id)) && performance.now() < end) await sleep(20);
   }
@@ -584,6 +610,8 @@ async function runOne(name: StrategyName | 'direct', opts: DispatchBenchOptions,
     durationMs: Math.round(durationMs),
     throughput: Math.round((ok / durationMs) * 1000),
     vsDirect: null,
+    directThroughput: null,
+    faultsNotFired: [...notFired],
     latency: hist.summary(),
     backends,
     imbalance: Math.round(imbalance * 10000) / 10000,

@@ -33,6 +33,8 @@ export interface FleetOptions {
 
 export class Fleet {
   readonly backends = new Map<string, RunningBackend>();
+  /** id -> port of every backend this fleet started or is starting (set before it registers). */
+  readonly claimed = new Map<string, number>();
   private readonly ports = new Map<string, number>();
   private nextPort: number;
 
@@ -54,6 +56,7 @@ export class Fleet {
   async start(spec: BackendSpec): Promise<RunningBackend> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = this.ports.get(spec.id) ?? (await this.freePort());
+      this.claimed.set(spec.id, port);
       const cfg: BackendConfig = {
         ...spec,
         port,
@@ -123,6 +126,11 @@ export class Fleet {
 
   async stopAll(): Promise<void> {
     await Promise.all([...this.backends.keys()].map((id) => this.stop(id)));
+  }
+
+  /** An instance this fleet registered (same id and port), not someone else's. */
+  owns(inst: { id: string; address?: string | null; port?: number | null }): boolean {
+    return inst.address === '127.0.0.1' && this.claimed.get(inst.id) === inst.port;
   }
 
   /** Synchronous last resort (process exit). */

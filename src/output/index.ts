@@ -129,8 +129,11 @@ export class Printer {
     if (!this.quietResults) this.out(s);
   }
 
-  /** A list of records. JSON/YAML get `jsonValue` (default: the typed rows themselves). */
-  rows<T>(rows: T[], columns: Column<T>[], jsonValue?: unknown): void {
+  /**
+   * A list of records. JSON/YAML get `jsonValue` (default: the typed rows themselves).
+   * `plainHeader`: plain output starts with a `# `-comment line naming the columns (tab-separated).
+   */
+  rows<T>(rows: T[], columns: Column<T>[], jsonValue?: unknown, opts: { plainHeader?: boolean } = {}): void {
     switch (this.format) {
       case 'json':
         this.line(formatJson(jsonValue ?? rows));
@@ -139,6 +142,7 @@ export class Printer {
         this.line(formatYaml(jsonValue ?? rows));
         break;
       case 'plain':
+        if (opts.plainHeader) this.line(`# ${columns.map((c) => c.header).join('\t')}`);
         this.line(renderPlain(rows, columns));
         break;
       default:

@@ -82,7 +82,7 @@ describe('publish and read back', () => {
     assert.equal(rec.version, 1);
     assert.equal(rec.message, 'first');
     assert.equal(rec.publisher, 'test');
-    assert.deepEqual(rec.layout[''], [...d.keys()]);
+    assert.deepEqual((rec.layout as Record<string, string[]>)[''], [...d.keys()]);
     // Publishing the same document again writes nothing.
     const statBefore = (await s.exists('/rt/app'))!;
     const again = await publishConfig(s, '/rt/app', d);

@@ -2,8 +2,10 @@
  * `bench dispatch` checks every flag before anything starts (issue 22): bad thresholds, a slow
  * backend that does not exist, a zero duration, no strategy at all are refused with exit 2, at
  * once, without connecting (an unreachable server proves it) and without starting a backend.
- * A given --service that already has instances is refused (two benches would measure each
- * other's backends); by default each run has a service of its own.
+ * A given --service with an instance whose id the bench's backends use (b1, b2...) is refused
+ * (registering would replace it); by default each run has a service of its own.
+ * A fault after the end of a run (--kill 3@5s with 1.5 s runs) and a --report path in a missing
+ * directory are refused before anything runs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -32,6 +34,10 @@ describe('bench dispatch: flags checked before the run', () => {
     ['--strategies ,', ['--strategies', ','], /--strategies ",": no strategy named/],
     ['--strategies " "', ['--strategies', ' '], /no strategy named/],
     ['--epsilon x', ['--epsilon', 'x'], /--epsilon x: must be a positive number/],
+    ['--kill 3@5s (default 1.5 s runs)', ['--kill', '3@5s'], /--kill 3@5s: after the end of each run \(1\.5s\): it would never happen/],
+    ['--add @3s --duration 2s', ['--add', '@3s', '--duration', '2s'], /--add @3s: after the end of each run \(2s\)/],
+    ['--kill none --kill 2@1s', ['--kill', 'none', '--kill', '2@1s'], /--kill none cannot be combined/],
+    ['--report in a missing directory', ['--report', '/nonexistent-zkctl-dir/x.html'], /cannot write \/nonexistent-zkctl-dir\/x\.html: no such file or directory/],
   ] as Array<[string, string[], RegExp]>) {
     it(`refuses ${what} (exit 2, before connecting)`, async () => {
       const r = await runCli(['bench', 'dispatch', '-s', '127.0.0.1:1', '--timeout', '20s', ...args]);
@@ -44,11 +50,11 @@ describe('bench dispatch: flags checked before the run', () => {
     });
   }
 
-  it('refuses a --service that already has instances (another bench, or a real service)', async () => {
+  it('refuses a --service holding an instance with an id the bench uses (registering would replace it)', async () => {
     await writeInstance(cs.session, makeInstance({ name: 'busy', id: 'b1', address: '127.0.0.1', port: 47999 }));
     const r = await runCli(['bench', 'dispatch', '-s', cs.server, '--service', 'busy', '--backends', '1', '--requests', '10', '--strategies', 'random']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /--service busy already has 1 instance/);
+    assert.match(r.stderr, /--service busy already has instance b1, an id this run's backends use/);
     // Untouched: still the one instance, not replaced by a bench backend.
     const { data } = await cs.session.get('/services/busy/b1');
     assert.equal(JSON.parse(data.toString()).port, 47999);

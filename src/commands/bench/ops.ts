@@ -25,7 +25,9 @@ export default class BenchOps extends BaseCommand<typeof BenchOps> {
   static override summary = 'Measure ZooKeeper operations through zkctl: ops/s, latency percentiles, client CPU per op.';
   static override description = `Phases: create, set, get, exists, getChildren, delete, ephemeral (create of ephemeral nodes), watch (from a setData by one session to the watch notification at another). Each phase runs --count ops with WINDOW requests in flight, for every --window value, spread over --sessions sessions, under a scratch node that is removed at the end. set/get/exists/getChildren cycle over --nodes existing nodes.
 
-\`npm run bench:ops\` runs this next to the official Java client (shared/reference/ZkJavaBench.java) on the same ensemble and prints the ratio.`;
+\`npm run bench:ops\` runs this next to the official Java client (shared/reference/ZkJavaBench.java) on the same ensemble and prints the ratio.
+
+In plain output (a pipe) the first line is a "# " comment naming the columns (tab-separated, like the rows); --no-headers leaves it out.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --phases get,set --count 50000 --window 1000 --sessions 1 --json',
@@ -39,6 +41,7 @@ export default class BenchOps extends BaseCommand<typeof BenchOps> {
     sessions: Flags.integer({ summary: 'Sessions the ops are spread over.', default: 1, min: 1 }),
     nodes: Flags.integer({ summary: 'Distinct nodes for set/get/exists/getChildren (default min(count, 1000)).', min: 1 }),
     'no-warmup': Flags.boolean({ summary: 'Skip the unmeasured warm-up pass.' }),
+    'no-headers': Flags.boolean({ summary: 'Plain output (a pipe): leave out the "# " header line naming the columns.' }),
   };
 
   async run(): Promise<Result> {
@@ -62,7 +65,7 @@ export default class BenchOps extends BaseCommand<typeof BenchOps> {
       warmup: !f['no-warmup'],
       onProgress: (m) => this.progress(m),
     });
-    if (!this.jsonEnabled()) this.printer.rows(result.rows, columns, result);
+    if (!this.jsonEnabled()) this.printer.rows(result.rows, columns, result, { plainHeader: !f['no-headers'] });
     return result;
   }
 }

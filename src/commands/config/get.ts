@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { type ConfigMap, encodeJson, resultJson, toYaml } from '../../core/config/document.js';
-import { checkConfigPath, readConfig, readHistoryEntry } from '../../core/recipes/config-publish.js';
+import { type ConfigLayout, checkConfigPath, readConfig, readHistoryEntry } from '../../core/recipes/config-publish.js';
 
 export interface ConfigGetResult {
   path: string;
@@ -14,12 +14,14 @@ export interface ConfigGetResult {
   /** The live tree differs from what the version published (changed outside zkctl). */
   drift?: boolean;
   source: 'live' | 'history';
+  /** Where the document lives: nodes (a znode per key) or document (all in PATH's data). */
+  layout?: ConfigLayout;
   document: ConfigMap;
 }
 
 export default class ConfigGet extends BaseCommand<typeof ConfigGet> {
   static override summary = 'Print the document published at a path, keys in their published order.';
-  static override description = `Reassembles the document from the znodes under PATH, read consistently (between two reads of PATH's version). Publishing a file and getting it back gives an equal document (same keys, same order, same value types). YAML by default; -o json prints the document as JSON; --json adds the version, time, publisher and message. --version N prints a kept older version from the history.
+  static override description = `Reads the document in either layout (found in PATH's data): nodes, reassembled from the znodes under PATH, read consistently (between two reads of PATH's version), or document, from PATH's own data in one read. Either way it is always one whole version. Publishing a file and getting it back gives an equal document (same keys, same order, same value types). YAML by default; -o json prints the document as JSON; --json adds the version, time, publisher, message and layout. --version N prints a kept older version from the history.
 
 Keys found under PATH that no publish recorded (written by other clients) are shown after the recorded ones, sorted; a note on stderr says when the live tree differs from what was published (drift). Exit 3 when PATH does not exist.`;
   static override examples = [
@@ -51,7 +53,7 @@ Keys found under PATH that no publish recorded (written by other clients) are sh
     } else {
       const live = await readConfig(session, path);
       if (!live.exists) throw await session.noNode(path);
-      result = { path, version: live.version, source: 'live', document: live.document };
+      result = { path, version: live.version, source: 'live', layout: live.layout, document: live.document };
       if (live.record) {
         result.time = live.record.time;
         result.publisher = live.record.publisher;

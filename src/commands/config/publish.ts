@@ -5,7 +5,7 @@ import type { OutputFormat } from '../../output/index.js';
 import { UsageError } from '../../core/errors.js';
 import { loadConfigFile, resultJson, toYaml } from '../../core/config/document.js';
 import { describeCounts, renderChanges } from '../../core/config/diff.js';
-import { DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig, type PublishResult } from '../../core/recipes/config-publish.js';
+import { type ConfigLayout, DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig, type PublishResult } from '../../core/recipes/config-publish.js';
 
 /** The mapping rules, shown by `config publish --help` (kept in step with src/core/config/document.ts). */
 export const MAPPING_HELP = `MAPPING (YAML 1.2, core schema)
@@ -28,12 +28,32 @@ export const MAPPING_HELP = `MAPPING (YAML 1.2, core schema)
   transaction over ZooKeeper's request limit (jute.maxbuffer, 1048575 bytes; servers with a
   larger limit: set ZKCTL_JUTE_MAXBUFFER). Aliases without loops are expanded; \`<<\` is a plain key.
 
-ATOMICITY AND VERSIONS
+LAYOUTS (--layout, recorded in PATH's data: later commands detect it)
+  nodes      (default) one znode per key, as above.
+  document   the whole document as canonical JSON inside PATH's own data, next to the publish
+             record ({"zkctl":"config",...,"layout":"document","version":N,...,"document":{...}}):
+             no key znodes. Bounded by one znode: over jute.maxbuffer (1048575 bytes, less 1 KiB
+             for the reply) it is refused (exit 2) naming the size; use --layout nodes then.
+  Later publishes, rollbacks, get, watch, diff and history find the layout themselves. Naming
+  the other layout of an existing config converts it, in the same one transaction (the key
+  znodes are removed or created with the new record).
+
+ATOMICITY AND VERSIONS: WHO SEES WHOLE VERSIONS
   The whole publish is ONE transaction (multi): check(PATH, version read), the deletes,
-  creates and sets, the history entry, and set(PATH, new publish record). Watchers never see
-  half a publish; of two publishers racing from the same version exactly one wins, the other
-  exits 5 with nothing written. Every publish bumps PATH's publish version (1, 2, ...) and keeps
-  the last --keep documents (time, message, publisher) under PATH/.zkctl-history.
+  creates and sets, the history entry, and set(PATH, new publish record). Of two publishers
+  racing from the same version exactly one wins, the other exits 5 with nothing written.
+  What a reader sees depends on how it reads:
+  - Readers that watch PATH itself (its data is the commit point of every publish) and read
+    the tree consistently (between two reads of PATH's version), as \`zkctl config get\` and
+    \`zkctl config watch\` do, see whole versions only, in both layouts.
+  - Readers that cache the tree node by node (Curator CuratorCache / TreeCache, kazoo
+    TreeCache, anything applying each znode's notification as it arrives) DO see half-applied
+    publishes in the nodes layout: ZooKeeper notifies every changed znode on its own, so
+    between two notifications such a cache mixes two versions.
+  - In the document layout every reader sees whole versions, node-by-node caches included:
+    the configuration is one znode, changed by one write.
+  Every publish bumps PATH's publish version (1, 2, ...) and keeps the last --keep documents
+  (time, message, publisher) under PATH/.zkctl-history.
   Without --prune, live keys that the file does not have are kept (in their place); publishing
   a document equal to the live one writes nothing (no new version). The publisher recorded is
   user@host, or $ZKCTL_PUBLISHER. New nodes get PATH's ACL.`;
@@ -48,8 +68,10 @@ export interface OutputSettings {
 export type PublishOutput = Omit<PublishResult, 'document'> & { document?: PublishResult['document'] };
 
 export default class ConfigPublish extends BaseCommand<typeof ConfigPublish> {
-  static override summary = 'Publish a YAML document as znodes under a path, atomically and versioned.';
-  static override description = `Shows the plan as a diff on stdout (+ added, ~ changed, - removed, one key per line with its value as JSON; -o json for an object) and applies it in one ZooKeeper transaction guarded by the version of PATH.
+  static override summary = 'Publish a YAML document under a path in one transaction, versioned: a znode per key (--layout nodes) or one znode (--layout document).';
+  static override description = `Readers that cache the tree node by node (Curator CuratorCache, kazoo TreeCache) see half-applied publishes in the default nodes layout; --layout document keeps the whole document in PATH's own data, which every reader sees whole (see LAYOUTS and ATOMICITY below).
+
+Shows the plan as a diff on stdout (+ added, ~ changed, - removed, one key per line with its value as JSON; -o json for an object) and applies it in one ZooKeeper transaction guarded by the version of PATH.
 
 ${MAPPING_HELP}
 
@@ -59,6 +81,7 @@ Exit codes: 0 published (or nothing to change), 2 bad input or too large, 5 anot
     '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp --dry-run',
     '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp --prune --expect-version 7 -o json',
     'render-config | <%= config.bin %> <%= command.id %> - --path /config/myapp',
+    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp --layout document',
   ];
   static override args = { file: Args.string({ required: true, description: 'YAML file ("-": stdin)' }) };
   static override flags = {
@@ -69,6 +92,7 @@ Exit codes: 0 published (or nothing to change), 2 bad input or too large, 5 anot
     'expect-version': Flags.integer({ summary: 'Publish only if PATH is at this publish version now (0: never published); else exit 5.', min: 0 }),
     keep: Flags.integer({ summary: `History entries to keep (0 keeps none).`, default: DEFAULT_HISTORY_KEEP, min: 0, max: MAX_HISTORY_KEEP }),
     force: Flags.boolean({ summary: 'Publish a new version even when nothing changed.' }),
+    layout: Flags.string({ summary: 'nodes (one znode per key; default for a new path) or document (all in PATH\'s data: whole versions for every reader). Default: the layout PATH has.', options: ['nodes', 'document'] }),
   };
 
   protected override toSuccessJson(result: unknown): unknown {
@@ -88,6 +112,7 @@ Exit codes: 0 published (or nothing to change), 2 bad input or too large, 5 anot
       dryRun: this.flags['dry-run'],
       keep: this.flags.keep,
       force: this.flags.force,
+      ...(this.flags.layout !== undefined ? { layout: this.flags.layout as ConfigLayout } : {}),
       ...(this.flags.message !== undefined ? { message: this.flags.message } : {}),
       ...(this.flags['expect-version'] !== undefined ? { expectVersion: this.flags['expect-version'] } : {}),
     });
@@ -113,7 +138,7 @@ export function printPublish(cmd: OutputSettings, r: PublishResult, verb = 'publ
   const color = cmd.colorEnabled;
   const lines = renderChanges(r.changes, color ? { add: chalk.green, remove: chalk.red, change: chalk.yellow } : {});
   if (lines) process.stdout.write(`${lines}\n`);
-  const counts = describeCounts(r.counts);
+  const counts = describeCounts(r.counts) + (r.layoutChangedFrom ? `; converted from the ${r.layoutChangedFrom} layout to the ${r.layout} layout` : '');
   let summary: string;
   if (r.dryRun) summary = r.changed ? `dry run: would publish version ${r.nextVersion} to ${r.path} (${counts}; ${r.ops} ops, ${r.requestBytes} bytes); nothing written` : `dry run: nothing to change at ${r.path} (version ${r.version})`;
   else if (!r.changed) summary = `nothing to change: ${r.path} is at version ${r.version}`;

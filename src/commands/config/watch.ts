@@ -11,7 +11,7 @@ import { type ConfigVersionEvent, type ConfigWatchEvent, checkConfigPath, watchC
 
 export default class ConfigWatch extends BaseCommand<typeof ConfigWatch> {
   static override summary = 'Print every new version of a published document; optionally run a reload hook for each.';
-  static override description = `Watches PATH's data only: every publish changes it in the same transaction as the keys, so it is the commit point, and each version is read consistently (never half a publish). Prints the current version first (initial), then each new one: the whole document as a YAML stream ("--- # version N ..." then the document), or with --diff only the changes; -o json prints one JSON object per line ({"event":"version","version":N,...,"document":{...}}).
+  static override description = `Watches PATH's data only: every publish changes it in the same transaction as the keys, so it is the commit point, and each version is read consistently (never half a publish), in either layout (nodes: the tree is read between two reads of PATH's version; document: PATH's data is the whole document). Readers that instead cache the tree node by node (Curator CuratorCache, kazoo TreeCache) see half-applied publishes in the nodes layout: publish with --layout document for them. Prints the current version first (initial), then each new one: the whole document as a YAML stream ("--- # version N ..." then the document), or with --diff only the changes; -o json prints one JSON object per line ({"event":"version","version":N,...,"document":{...}}).
 
 Versions superseded before they could be read are printed from the history (source "history"); versions no longer kept there are reported as missed.
 

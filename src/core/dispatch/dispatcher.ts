@@ -82,6 +82,8 @@ export interface DispatcherOptions<Req, Res> {
   maxProbeIntervalMs?: number;
   /** Monotonic clock in ms (default performance.now). */
   now?: () => number;
+  /** Only instances this accepts are members (default: all); the others are ignored, silently. */
+  accept?: (inst: ServiceInstance) => boolean;
 }
 
 export interface DispatcherStats {
@@ -115,6 +117,7 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
   private readonly maxAttempts: number;
   private readonly budget?: RetryBudget;
   private readonly failureThreshold: number;
+  private readonly accept?: (inst: ServiceInstance) => boolean;
   private readonly probeMs: number;
   private readonly maxProbeMs: number;
   private readonly decayMs: number;
@@ -146,6 +149,7 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
     if (opts.retryBudget !== false) this.budget = new RetryBudget(opts.retryBudget ?? {}, this.now);
     this.failureThreshold = opts.consecutiveFailures ?? 5;
+    if (opts.accept) this.accept = opts.accept;
     this.probeMs = opts.probeIntervalMs ?? 50;
     this.maxProbeMs = opts.maxProbeIntervalMs ?? 2000;
   }
@@ -183,6 +187,7 @@ export class Dispatcher<Req = unknown, Res = unknown> extends EventEmitter {
     const next = new Map<string, ServiceInstance>();
     const present = new Set<string>();
     for (const i of instances) {
+      if (this.accept && !this.accept(i)) continue;
       present.add(i.id);
       const problem = instanceProblem(i);
       if (problem !== undefined) {

@@ -22,6 +22,18 @@
  *    "counts":{"maps":M,"leaves":L},"layout":{"":["db","name"],"db":["host","port"]}}
  * `layout` keeps every mapping's key order (ZooKeeper does not order children).
  *
+ * Two layouts (chosen with `--layout` at the first publish, recorded in P's data, kept by
+ * later publishes unless `--layout` names the other one, which converts in one transaction):
+ *   nodes     (default) the document as znodes under P, as above.
+ *   document  the whole document inside P's own data, no key znodes:
+ *             {"zkctl":"config","format":1,"layout":"document","version":N,...,
+ *              "document":{...canonical JSON of the document...}}
+ *             `layout` is then the string "document" (key order is the JSON's order).
+ *             One znode, so every reader sees whole versions, also readers that cache the
+ *             tree node by node (Curator CuratorCache, kazoo TreeCache), which see the nodes
+ *             layout half-applied (ZooKeeper notifies each changed znode on its own). Its size
+ *             is bounded by one znode (jute.maxbuffer): refused (exit 2) above it.
+ *
  * A publish is ONE multi transaction: check(P, version read) first, then the
  * deletes (children before parents), creates (parents before children) and
  * sets, the history entry (and the removal of the oldest), and last
@@ -87,6 +99,10 @@ export class VersionConflictError extends ZkctlError {
 /** The document (or the transaction it makes) is over ZooKeeper's request limit (exit 2). */
 export class ConfigTooLargeError extends UsageError {}
 
+/** Where a document lives: znodes under P (`nodes`), or all of it in P's data (`document`). */
+export type ConfigLayout = 'nodes' | 'document';
+export const CONFIG_LAYOUTS: readonly ConfigLayout[] = ['nodes', 'document'];
+
 export interface PublishRecord {
   zkctl: typeof RECORD_TAG;
   format: 1;
@@ -96,10 +112,24 @@ export interface PublishRecord {
   message?: string;
   sha256: string;
   counts: { maps: number; leaves: number };
-  layout: Record<string, string[]>;
+  /** nodes layout: every mapping's key order; document layout: the string "document". */
+  layout: Record<string, string[]> | 'document';
   /** Set when this publish was a rollback to that version. */
   rollbackOf?: number;
+  /** document layout: the whole document. */
+  document?: ConfigMap;
 }
+
+/** The layout a record says. */
+export function recordLayout(r: PublishRecord): ConfigLayout {
+  return r.layout === 'document' ? 'document' : 'nodes';
+}
+
+/**
+ * Largest P data for the document layout: a reader's reply (header, data, stat) must fit in
+ * jute.maxbuffer too (the Java client checks it), so leave room for those around the data.
+ */
+export const DOCUMENT_REPLY_OVERHEAD = 1024;
 
 /** One znode as read under P. */
 export interface LiveNode {
@@ -127,6 +157,8 @@ export interface LiveConfig {
   tree?: LiveNode;
   /** The live tree does not hash to the record's sha256: someone changed it outside zkctl. */
   drift: boolean;
+  /** Where the document lives (nodes when P is missing or has no record). */
+  layout: ConfigLayout;
 }
 
 export interface HistoryEntry {
@@ -162,6 +194,11 @@ export interface PublishOptions {
   /** The server's request limit (default: maxRequestBytes()). */
   maxRequestBytes?: number;
   now?: Date;
+  /**
+   * Layout to publish in. Default: the live one (nodes for a new path). Naming the other
+   * layout of an existing config converts it, in the same one transaction.
+   */
+  layout?: ConfigLayout;
 }
 
 export interface PublishResult {
@@ -184,6 +221,10 @@ export interface PublishResult {
   time?: string;
   publisher?: string;
   message?: string;
+  /** The layout after the publish. */
+  layout: ConfigLayout;
+  /** Set when this publish converts the config from the other layout. */
+  layoutChangedFrom?: ConfigLayout;
 }
 
 /* ------------------------------------------------------------------ */
@@ -224,9 +265,16 @@ function entryName(version: number): string {
 export function parseRecord(data: Buffer): PublishRecord | 'foreign' | undefined {
   if (data.length === 0) return undefined;
   try {
-    const o = JSON.parse(data.toString('utf8')) as Partial<PublishRecord> | null;
+    const text = data.toString('utf8');
+    const o = JSON.parse(text) as Partial<PublishRecord> | null;
     if (o && typeof o === 'object' && o.zkctl === RECORD_TAG && Number.isInteger(o.version) && o.layout && typeof o.layout === 'object') {
+      delete o.document;
       return o as PublishRecord;
+    }
+    if (o && typeof o === 'object' && o.zkctl === RECORD_TAG && Number.isInteger(o.version) && o.layout === 'document') {
+      // The document again, with what JSON.parse loses: key order, integers apart from floats.
+      const doc = (decodeJson(text) as ConfigMap).get('document');
+      if (doc instanceof Map) return { ...o, document: doc } as PublishRecord;
     }
   } catch {
     /* not JSON */
@@ -280,6 +328,14 @@ async function readTree(session: Session, root: { path: string; data: Buffer; st
   };
   await fill(top, true);
   return top;
+}
+
+/** P's data for a record: JSON; the document layout's document as canonical JSON, last. */
+export function encodeRecord(r: PublishRecord): Buffer {
+  const { document, ...meta } = r;
+  const head = JSON.stringify(meta);
+  if (r.layout !== 'document' || !document) return Buffer.from(head, 'utf8');
+  return Buffer.from(`${head.slice(0, -1)},"document":${encodeJson(document)}}`, 'utf8');
 }
 
 /** A leaf's value from its bytes: canonical JSON, else (written by someone else) the text itself. */
@@ -341,14 +397,30 @@ export async function readConfig(
         const st = await session.exists(path, watcher);
         if (st) continue; // created in between: read it
       }
-      return { path, exists: false, foreignData: false, version: 0, document: new Map(), drift: false };
+      return { path, exists: false, foreignData: false, version: 0, document: new Map(), drift: false, layout: 'nodes' };
+    }
+    const rec0 = parseRecord(top.data);
+    if (rec0 !== undefined && rec0 !== 'foreign' && recordLayout(rec0) === 'document') {
+      // One znode: this one read is the whole version.
+      const document = rec0.document ?? new Map();
+      return {
+        path,
+        exists: true,
+        record: rec0,
+        foreignData: false,
+        version: rec0.version,
+        stat: top.stat,
+        document,
+        drift: configDigest(document) !== rec0.sha256,
+        layout: 'document',
+      };
     }
     const tree = await readTree(session, { path, ...top });
     const after = await session.exists(path);
     if (!after || after.version !== top.stat.version || after.mzxid !== top.stat.mzxid) continue;
-    const rec = parseRecord(top.data);
+    const rec = rec0;
     const record = rec === 'foreign' ? undefined : rec;
-    const document = interpretTree(tree, record?.layout);
+    const document = interpretTree(tree, record && record.layout !== 'document' ? record.layout : undefined);
     return {
       path,
       exists: true,
@@ -359,6 +431,7 @@ export async function readConfig(
       document,
       tree,
       drift: record ? configDigest(document) !== record.sha256 : false,
+      layout: 'nodes',
     };
   }
   throw new ZkctlError(`${path} kept changing while it was read (${attempts} attempts)`, ExitCode.FAILURE, { hint: 'publishes are arriving faster than they can be read; try again' });
@@ -570,6 +643,7 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
   validateDocument(doc);
   const keep = opts.keep ?? DEFAULT_HISTORY_KEEP;
   if (!Number.isInteger(keep) || keep < 0 || keep > MAX_HISTORY_KEEP) throw new UsageError(`history size must be an integer from 0 to ${MAX_HISTORY_KEEP} (got ${keep})`);
+  if (opts.layout !== undefined && !CONFIG_LAYOUTS.includes(opts.layout)) throw new UsageError(`unknown layout "${String(opts.layout)}"`, `choose ${CONFIG_LAYOUTS.join(' or ')}`);
   const live = await readConfig(session, path);
   if (opts.expectVersion !== undefined && live.version !== opts.expectVersion) {
     throw new VersionConflictError(`${path} is at version ${live.version}, not ${opts.expectVersion}`, 'read it again (zkctl config get / history) and retry');
@@ -577,6 +651,11 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
   if (live.foreignData) {
     throw new UsageError(`${path} holds data that is not a zkctl publish record; refusing to overwrite it`, 'publish under another path, or clear that node\'s data first');
   }
+  // The layout: as asked, else the live one (nodes for a new path). A live config of the other
+  // layout is converted (asked for explicitly: --layout), in the same transaction.
+  const liveLayout = live.layout;
+  const layout: ConfigLayout = opts.layout ?? liveLayout;
+  const converting = live.exists && layout !== liveLayout && (live.record !== undefined || layout === 'document');
   const result = opts.prune ? doc : mergeKeep(doc, live.exists ? live.document : undefined);
   const changes = diffDocuments(live.exists ? live.document : undefined, result);
   const counts = countChanges(changes);
@@ -587,8 +666,10 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
     changes,
     counts,
     document: result,
+    layout,
+    ...(converting ? { layoutChangedFrom: liveLayout } : {}),
   };
-  if (changes.length === 0 && live.record && !live.drift && !opts.force) {
+  if (changes.length === 0 && live.record && !live.drift && !opts.force && !converting) {
     return { result: { ...base, changed: false, version: live.version, nextVersion: live.version, ops: 0, requestBytes: 0 }, changed: false, path, existed: true, ops: [] };
   }
 
@@ -605,10 +686,18 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
     ...(opts.message !== undefined ? { message: opts.message } : {}),
     sha256,
     counts: countNodes(result),
-    layout: layoutOf(result),
+    layout: layout === 'document' ? 'document' : layoutOf(result),
     ...(opts.rollbackOf !== undefined ? { rollbackOf: opts.rollbackOf } : {}),
+    ...(layout === 'document' ? { document: result } : {}),
   };
-  const recordData = Buffer.from(JSON.stringify(record), 'utf8');
+  const recordData = encodeRecord(record);
+  const limit = opts.maxRequestBytes ?? maxRequestBytes();
+  if (layout === 'document' && recordData.length > limit - DOCUMENT_REPLY_OVERHEAD) {
+    throw new ConfigTooLargeError(
+      `the document layout keeps the whole configuration in ${path}'s data, which would be ${fmtBytes(recordData.length)} (${recordData.length} bytes); one znode holds at most ${limit - DOCUMENT_REPLY_OVERHEAD} bytes (jute.maxbuffer ${limit} less ${DOCUMENT_REPLY_OVERHEAD} for the reply around it); nothing was written`,
+      'publish with --layout nodes (one znode per key: only what one publish changes must fit in a transaction, not the whole configuration), or make the document smaller',
+    );
+  }
 
   const deletes: MultiOp[] = [];
   const writes: MultiOp[] = [];
@@ -620,10 +709,19 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
   if (live.exists) {
     histExists = (await session.exists(hist)) !== null;
     head.push({ op: 'check', path, version: live.stat!.version });
-    planMap(path, live.tree!, doc, !!opts.prune, deletes, writes, true);
+    if (layout === 'document') {
+      // Converting: every key znode goes (the document now lives in P's data); the history stays.
+      // Znodes others put under a document-layout P are not the config's: left alone.
+      if (converting && live.tree) deleteOps(live.tree, false, deletes);
+    } else if (converting) {
+      // From the document layout: the whole result becomes znodes (the znodes found under P,
+      // which were no part of the config, are kept unless --prune).
+      const tree = await readTree(session, { path, data: Buffer.alloc(0), stat: live.stat! });
+      planMap(path, tree, result, !!opts.prune, deletes, writes, true);
+    } else planMap(path, live.tree!, doc, !!opts.prune, deletes, writes, true);
   } else {
     head.push({ op: 'create', path, data: recordData });
-    for (const [k, v] of doc) createOps(joinPath(path, k), v, writes);
+    if (layout === 'nodes') for (const [k, v] of doc) createOps(joinPath(path, k), v, writes);
   }
   if (keep > 0 && !histExists) tail.push({ op: 'create', path: hist, data: Buffer.alloc(0) });
   if (keep > 0) {
@@ -649,7 +747,6 @@ export async function planPublish(session: Session, path: string, doc: ConfigMap
   const acl = opts.acl ?? (live.exists ? (await session.getACL(path)).acl : undefined);
   if (acl) for (const o of ops) if (o.op === 'create') o.acl = acl;
   const requestBytes = multiRequestBytes(ops, session.chroot);
-  const limit = opts.maxRequestBytes ?? maxRequestBytes();
   if (requestBytes > limit) {
     const histBytes = keep > 0 ? (tail.find((o) => o.op === 'create' && o.path !== hist) as { data?: Buffer } | undefined)?.data?.length ?? 0 : 0;
     throw new ConfigTooLargeError(

@@ -81,12 +81,16 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
     };
     // Ctrl-Z (and SIGTSTP from elsewhere), like top(1): leave the alternate screen, give the
     // terminal back in cooked mode, stop; on fg (SIGCONT) take it again and redraw at once.
+    // Between the resume and the SIGCONT handler, timers may fire: no drawing on the normal screen.
+    let suspended = false;
     const suspend = (): void => {
+      suspended = true;
       out.write('\u001b[?25h\u001b[?1049l');
       if (raw) stdin.setRawMode(false);
       process.kill(process.pid, 'SIGSTOP');
     };
     const onCont = (): void => {
+      suspended = false;
       if (raw) stdin.setRawMode(true);
       out.write('\u001b[?1049h\u001b[?25l');
       if (last) draw(last);
@@ -126,7 +130,7 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
       const t0 = Date.now();
       last = await sampler.sample();
       if (code !== undefined) break;
-      draw(last);
+      if (!suspended) draw(last);
       const wait = Math.max(0, intervalMs - (Date.now() - t0));
       await Promise.race([done, sleepMs(wait)]);
     }

@@ -260,7 +260,8 @@ export async function runShell(opts: ShellOptions): Promise<number> {
   };
 
   const queryItems = opts.completionQueryItems ?? 100;
-  let lastCompletion: string | undefined;
+  /** The key before this one was Tab (readline lists candidates on a second Tab). */
+  let prevWasTab = false;
   let rl!: Interface;
   /** Ask "Display all N possibilities? (y or n)" and read one key (readline is paused while completing). */
   const askDisplayAll = (n: number): Promise<boolean> =>
@@ -275,6 +276,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         input.removeListener('keypress', onKey);
         for (const l of saved) input.on('keypress', l);
         input.pause();
+        prevWasTab = false;
         resolve(yes);
       };
       input.on('keypress', onKey);
@@ -290,16 +292,18 @@ export async function runShell(opts: ShellOptions): Promise<number> {
     removeHistoryDuplicates: true,
     completer: interactive
       ? (line: string, cb: (err: Error | null, result: [string[], string]) => void) => {
-          const again = lastCompletion === line;
-          lastCompletion = line;
+          const again = prevWasTab;
           complete(session, ctx.cwd, line).then(
             async (r) => {
               const [hits, word] = r;
-              // The list is shown on the second Tab (readline's rule); ask first when it is long.
+              // A long list: nothing on the first Tab, the question on the second (as readline in bash).
               const common = hits.length > 1 && hits.every((h) => h.startsWith(word)) && commonPrefix(hits).length > word.length;
-              if (again && hits.length > queryItems && !common) {
+              if (hits.length > queryItems && !common) {
+                if (!again) {
+                  cb(null, [[], word]);
+                  return;
+                }
                 const yes = await askDisplayAll(hits.length);
-                lastCompletion = undefined;
                 if (!yes) {
                   write('\r\n');
                   cb(null, [[], word]);
@@ -317,7 +321,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
   if (interactive) {
     // Any other key ends a run of Tabs.
     input.on('keypress', (_s: unknown, key: { name?: string; ctrl?: boolean } | undefined) => {
-      if (key?.name !== 'tab') lastCompletion = undefined;
+      prevWasTab = key?.name === 'tab';
       // Typed ahead while a command runs: readline echoes it, so the line is no longer fresh.
       if (running && !childOwnsTty && !key?.ctrl && key?.name !== 'return' && key?.name !== 'enter') lastChar = ' ';
     });

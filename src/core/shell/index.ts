@@ -493,6 +493,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         },
       };
       const aborted = new Promise<never>((_, reject) => run.signal.addEventListener('abort', () => reject(new InterruptedError())));
+      aborted.catch(() => undefined); // handled where raced; never unhandled
       const work = cmd.run(runCtx, words.slice(1));
       work.catch(() => undefined); // an interrupted command may still fail later: nobody listens
       try {

@@ -2,15 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { duTree, type DuRow } from '../core/tree.js';
-import { formatBytes } from '../core/data.js';
-import type { Column } from '../output/index.js';
-
-const columns: Column<DuRow>[] = [
-  { header: 'BYTES', key: 'bytes', get: (r) => r.bytes, align: 'right' },
-  { header: 'SIZE', key: 'size', get: (r) => formatBytes(r.bytes), align: 'right' },
-  { header: 'NODES', key: 'nodes', get: (r) => r.nodes, align: 'right' },
-  { header: 'PATH', key: 'path', get: (r) => r.path },
-];
+import { duColumnsFor } from '../output/znode.js';
 
 export default class Du extends BaseCommand<typeof Du> {
   static override summary = 'Data bytes and node counts per subtree, largest first.';
@@ -32,8 +24,7 @@ Plain output: BYTES<TAB>NODES<TAB>PATH. Nodes this session may not read are skip
     const unreadable = new Unreadable();
     const rows = await duTree(session, path, { depth: this.flags.depth, window: this.flags.window, signal: intr.signal, onError: unreadable.onError });
     if (!this.jsonEnabled()) {
-      if (this.outputFormat === 'plain') this.printer.rows(rows, columns.filter((c) => c.key !== 'size'));
-      else this.printer.rows(rows, this.outputFormat === 'table' ? columns.filter((c) => c.key !== 'bytes') : columns);
+      this.printer.rows(rows, duColumnsFor(this.outputFormat));
     }
     unreadable.check();
     return rows;

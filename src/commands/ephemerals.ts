@@ -3,22 +3,9 @@ import { BaseCommand } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { UsageError } from '../core/errors.js';
 import { walk } from '../core/tree.js';
-import type { Column } from '../output/index.js';
-import { RowStream, hex, shortDate } from '../output/znode.js';
+import { type EphemeralRow, RowStream, ephemeralColumns as columns, hex } from '../output/znode.js';
 
-interface Row {
-  path: string;
-  owner: string;
-  ctime: number;
-  dataLength: number;
-}
-
-const columns: Column<Row>[] = [
-  { header: 'OWNER SESSION', key: 'owner', get: (r) => r.owner },
-  { header: 'CREATED', key: 'ctime', get: (r) => shortDate(r.ctime) },
-  { header: 'DATA', key: 'dataLength', get: (r) => r.dataLength, align: 'right' },
-  { header: 'PATH', key: 'path', get: (r) => r.path },
-];
+type Row = EphemeralRow;
 
 export default class Ephemerals extends BaseCommand<typeof Ephemerals> {
   static override summary = 'List ephemeral nodes under a path, with their owner sessions.';

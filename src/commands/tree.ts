@@ -1,10 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import chalk from 'chalk';
 import { BaseCommand } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
-import { formatBytes } from '../core/data.js';
 import { type NodeInfo, walk } from '../core/tree.js';
-import { RowStream, hex, writeOut } from '../output/znode.js';
+import { loadChalk } from '../output/color.js';
+import { RowStream, hex, treeLine, writeOut } from '../output/znode.js';
 
 export default class Tree extends BaseCommand<typeof Tree> {
   static override summary = 'Draw a subtree.';
@@ -49,23 +48,11 @@ export default class Tree extends BaseCommand<typeof Tree> {
       await out.end();
     } else {
       const color = this.colorEnabled;
+      if (color) await loadChalk();
       const lastAt: boolean[] = [];
       for await (const n of walker) {
         lastAt[n.depth] = n.last;
-        let prefix = '';
-        for (let d = 1; d < n.depth; d++) prefix += lastAt[d] ? '    ' : '│   ';
-        if (n.depth > 0) prefix += n.last ? '└── ' : '├── ';
-        const name = n.depth === 0 ? n.path : n.name;
-        const notes: string[] = [];
-        if (this.flags.sizes) notes.push(`${formatBytes(n.stat.dataLength)}, ${n.stat.numChildren} ${n.stat.numChildren === 1 ? 'child' : 'children'}`);
-        else if (n.children === undefined && n.stat.numChildren > 0) notes.push(`+${n.stat.numChildren} ${n.stat.numChildren === 1 ? 'child' : 'children'}`);
-        let line = color ? chalk.dim(prefix) : prefix;
-        if (n.stat.ephemeralOwner !== 0n) {
-          const mark = `ephemeral ${hex(n.stat.ephemeralOwner)}`;
-          line += color ? `${chalk.yellow(name)} ${chalk.yellow(`(${mark})`)}` : `${name} (${mark})`;
-        } else line += color && n.stat.numChildren > 0 ? chalk.bold(name) : name;
-        if (notes.length > 0) line += color ? chalk.dim(`  [${notes.join('; ')}]`) : `  [${notes.join('; ')}]`;
-        await writeOut(`${line}\n`);
+        await writeOut(treeLine(n, lastAt, { color, sizes: this.flags.sizes }));
       }
     }
     unreadable.check();

@@ -1,11 +1,6 @@
 import { BaseCommand } from '../cli/base.js';
 import type { Id } from '../core/session.js';
-import type { Column } from '../output/index.js';
-
-const columns: Column<Id>[] = [
-  { header: 'SCHEME', key: 'scheme', get: (r) => r.scheme },
-  { header: 'ID', key: 'id', get: (r) => r.id },
-];
+import { idColumns as columns } from '../output/znode.js';
 
 export default class Whoami extends BaseCommand<typeof Whoami> {
   static override summary = 'The identities the server gives this session.';

@@ -168,7 +168,7 @@ export class Session extends EventEmitter {
     this.connectString = opts.connectString;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? 30_000;
-    this.auth = opts.auth ?? [];
+    this.auth = [...(opts.auth ?? [])];
     this.renew = opts.renew ?? false;
     this.readOnlyOk = opts.readOnly ?? false;
     this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs);
@@ -671,6 +671,16 @@ export class Session extends EventEmitter {
       w.long(opts.fromConfigVersion ?? -1n);
     });
     return this.send(OpCode.reconfig, b, (r) => ({ data: r.buffer() ?? Buffer.alloc(0), stat: readStat(r) }), 'reconfig', '/zookeeper/config');
+  }
+
+  /**
+   * Add credentials to the session now (zkCli's addauth): sent at once when connected, and
+   * again on every reconnect and to a renewed session. The server does not answer a good
+   * one; a rejected one ends the session (AUTH_FAILED).
+   */
+  addAuth(info: AuthInfo): void {
+    this.auth.push(info);
+    this.transport.addAuth(info.scheme, Buffer.from(info.credential));
   }
 
   /** Identities the server associates with this session (3.7+). */

@@ -6,7 +6,9 @@
  * stdout to drain, so a slow reader slows the walk instead of filling memory.
  */
 import { readlinkSync } from 'node:fs';
-import type { Stat } from '../core/protocol/records.js';
+import { formatBytes, isUtf8 } from '../core/data.js';
+import type { Id, Stat } from '../core/protocol/records.js';
+import type { DuRow, NodeInfo } from '../core/tree.js';
 import { loadChalk, loadedChalk } from './color.js';
 import { type Column, type OutputFormat, cellText, formatJson, formatYaml } from './index.js';
 import { writeOut } from './stdio.js';
@@ -153,6 +155,8 @@ export interface RowStreamOptions<T> {
   plain?: (row: T) => string;
   /** Table: rows buffered to size the columns before the first line is written. Default 100. */
   sample?: number;
+  /** Where the text goes (default: stdout, waiting for it to drain). The shell gives its own. */
+  write?: (s: string) => Promise<void> | void;
 }
 
 /**
@@ -165,8 +169,10 @@ export class RowStream<T> {
   private pending: T[] = [];
   private widths?: number[];
   private ended = false;
+  private readonly out: (s: string) => Promise<void> | void;
   constructor(opts: RowStreamOptions<T>) {
     this.o = opts;
+    this.out = opts.write ?? writeOut;
   }
 
   get rows(): number {
@@ -179,20 +185,20 @@ export class RowStream<T> {
     switch (o.format) {
       case 'json': {
         const s = formatJson(o.json ? o.json(row) : row, false);
-        await writeOut(this.count === 1 ? `[\n${s}` : `,\n${s}`);
+        await this.out(this.count === 1 ? `[\n${s}` : `,\n${s}`);
         return;
       }
       case 'yaml': {
         const y = formatYaml([o.json ? o.json(row) : row]);
-        await writeOut(y);
+        await this.out(y);
         return;
       }
       case 'plain':
-        await writeOut(`${o.plain ? o.plain(row) : o.columns.map((c) => cellText(c.get(row)).replace(/[\t\n]/g, ' ')).join('\t')}\n`);
+        await this.out(`${o.plain ? o.plain(row) : o.columns.map((c) => cellText(c.get(row)).replace(/[\t\n]/g, ' ')).join('\t')}\n`);
         return;
       default:
         if (this.widths) {
-          await writeOut(this.tableLine(row));
+          await this.out(this.tableLine(row));
           return;
         }
         this.pending.push(row);
@@ -225,7 +231,7 @@ export class RowStream<T> {
     let out = `${chalk ? chalk.cyan(head) : head}\n`;
     for (const r of this.pending) out += this.tableLine(r);
     this.pending = [];
-    await writeOut(out);
+    await this.out(out);
   }
 
   async end(): Promise<void> {
@@ -233,10 +239,10 @@ export class RowStream<T> {
     this.ended = true;
     switch (this.o.format) {
       case 'json':
-        await writeOut(this.count === 0 ? '[]\n' : '\n]\n');
+        await this.out(this.count === 0 ? '[]\n' : '\n]\n');
         return;
       case 'yaml':
-        if (this.count === 0) await writeOut('[]\n');
+        if (this.count === 0) await this.out('[]\n');
         return;
       case 'plain':
         return;
@@ -245,3 +251,80 @@ export class RowStream<T> {
     }
   }
 }
+
+/**
+ * One line of `tree` (text mode): box-drawing prefix, the name (the path at depth 0), ephemeral
+ * nodes marked with their owner, and "+N children" at the depth limit (or sizes with `sizes`).
+ * `lastAt[d]`: is the node on the current branch at depth d the last child. Shared by
+ * `zkctl tree` and the shell's tree. Colour needs `loadChalk()` first.
+ */
+export function treeLine(n: NodeInfo, lastAt: boolean[], opts: { color: boolean; sizes?: boolean }): string {
+  const chalk = opts.color ? loadedChalk() : undefined;
+  let prefix = '';
+  for (let d = 1; d < n.depth; d++) prefix += lastAt[d] ? '    ' : '│   ';
+  if (n.depth > 0) prefix += n.last ? '└── ' : '├── ';
+  const name = n.depth === 0 ? n.path : n.name;
+  const notes: string[] = [];
+  if (opts.sizes) notes.push(`${formatBytes(n.stat.dataLength)}, ${n.stat.numChildren} ${n.stat.numChildren === 1 ? 'child' : 'children'}`);
+  else if (n.children === undefined && n.stat.numChildren > 0) notes.push(`+${n.stat.numChildren} ${n.stat.numChildren === 1 ? 'child' : 'children'}`);
+  let line = chalk ? chalk.dim(prefix) : prefix;
+  if (n.stat.ephemeralOwner !== 0n) {
+    const mark = `ephemeral ${hex(n.stat.ephemeralOwner)}`;
+    line += chalk ? `${chalk.yellow(name)} ${chalk.yellow(`(${mark})`)}` : `${name} (${mark})`;
+  } else line += chalk && n.stat.numChildren > 0 ? chalk.bold(name) : name;
+  if (notes.length > 0) line += chalk ? chalk.dim(`  [${notes.join('; ')}]`) : `  [${notes.join('; ')}]`;
+  return `${line}\n`;
+}
+
+/**
+ * Data for a person at a terminal: UTF-8 text without control characters as it is (a newline
+ * added), anything else as a note and base64, so that stored escape sequences cannot act on the
+ * terminal; '' for no data.
+ */
+export function terminalData(data: Buffer): string {
+  if (data.length === 0) return '';
+  const utf8 = isUtf8(data);
+  if (utf8 && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]/.test(data.toString('utf8'))) {
+    const s = data.toString('utf8');
+    return s.endsWith('\n') ? s : `${s}\n`;
+  }
+  return `(${data.length} bytes, ${utf8 ? 'UTF-8 with control characters' : 'not UTF-8'}; base64:)\n${data.toString('base64')}\n`;
+}
+
+/* ------------------------------------------------------------------ */
+/* Columns shared by one-shot commands and the shell. */
+
+/** `du`: BYTES (plain/json), SIZE (table), NODES, PATH. */
+export const duColumns: Column<DuRow>[] = [
+  { header: 'BYTES', key: 'bytes', get: (r) => r.bytes, align: 'right' },
+  { header: 'SIZE', key: 'size', get: (r) => formatBytes(r.bytes), align: 'right' },
+  { header: 'NODES', key: 'nodes', get: (r) => r.nodes, align: 'right' },
+  { header: 'PATH', key: 'path', get: (r) => r.path },
+];
+
+/** `du` columns for an output format (table: SIZE, plain: BYTES, json/yaml: both). */
+export function duColumnsFor(format: OutputFormat): Column<DuRow>[] {
+  if (format === 'plain') return duColumns.filter((c) => c.key !== 'size');
+  return format === 'table' ? duColumns.filter((c) => c.key !== 'bytes') : duColumns;
+}
+
+/** An ephemeral node as `ephemerals` lists it. */
+export interface EphemeralRow {
+  path: string;
+  owner: string;
+  ctime: number;
+  dataLength: number;
+}
+
+export const ephemeralColumns: Column<EphemeralRow>[] = [
+  { header: 'OWNER SESSION', key: 'owner', get: (r) => r.owner },
+  { header: 'CREATED', key: 'ctime', get: (r) => shortDate(r.ctime) },
+  { header: 'DATA', key: 'dataLength', get: (r) => r.dataLength, align: 'right' },
+  { header: 'PATH', key: 'path', get: (r) => r.path },
+];
+
+/** `whoami`: the session's identities. */
+export const idColumns: Column<Id>[] = [
+  { header: 'SCHEME', key: 'scheme', get: (r) => r.scheme },
+  { header: 'ID', key: 'id', get: (r) => r.id },
+];

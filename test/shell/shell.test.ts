@@ -69,14 +69,73 @@ describe('shell', { concurrency: 3 }, () => {
     );
     assert.equal(r.code, 0, r.stderr);
     const out = r.stdout;
-    assert.ok(out.startsWith('/app\ncache\ncolour\nconfig\na=1\n(3 bytes, not UTF-8; base64:)\nAAEC\ncreated /app/new\nversion 1\nbye\nbye\n/app\npath = /app/config\n'), out);
+    assert.ok(out.startsWith('/app\ncache\ncolour\nconfig\na=1\n(3 bytes, UTF-8 with control characters; base64:)\nAAEC\ncreated /app/new\nversion 1\nbye\nbye\n/app\ncZxid = 0x'), out);
     assert.match(out, /dataVersion = 0\n/);
-    assert.match(out, /\/app\n├── cache\n│   └── x\n├── colour\n├── config\n└── new\n5 nodes below\n/);
+    assert.match(out, /\/app\n├── cache\n│   └── x\n├── colour\n├── config\n└── new\n/);
     assert.match(out, /^\/app\/cache\n\/app\/colour\n\/app\/config\n/m);
     assert.match(out, /world:anyone:cdrwa\n/);
     assert.match(out, /deleted 1 node\ncache\ncolour\nconfig\n$/);
     assert.equal(r.stderr, 'get: /app/nope: no such node\n');
     assert.equal(await s.exists('/app/new'), null);
+  });
+
+  it('prints what the one-shot commands print (ls -l, stat, tree, du, count, ephemerals, whoami), create -S is sequential', async () => {
+    const one = async (args: string[]): Promise<string> => {
+      const r = await runCli([...args, '-s', c.server]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const cmds: Array<[string, string[]]> = [
+      ['ls -l /app', ['ls', '-l', '/app']],
+      ['stat /app/config', ['stat', '/app/config']],
+      ['tree /app', ['tree', '/app']],
+      ['du /app', ['du', '/app']],
+      ['count /app', ['count', '/app']],
+      ['ephemerals /app', ['ephemerals', '/app']],
+      ['whoami', ['whoami']],
+    ];
+    for (const [line, args] of cmds) {
+      const r = await sh(line);
+      assert.equal(r.code, 0, `${line}: ${r.stderr}`);
+      assert.equal(r.stdout, await one(args), line);
+    }
+    const q = await sh('create -p -S /seq/item- a\ncreate -s /seq/item- b\nls /seq');
+    assert.equal(q.code, 0, q.stderr);
+    assert.match(q.stdout, /^created \/seq\/item-0000000000\ncreated \/seq\/item-0000000001\nitem-0000000000\nitem-0000000001\n$/);
+  });
+
+  it('CMD | SHELL-COMMAND: the output goes to /bin/sh; its status is the status', async () => {
+    const r = await sh('ls /app | head -1\nls -l /app | grep -c config\nls /app/cache|wc -l');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'cache\n1\n1\n');
+    const f = await sh('ls /app | grep nothing-like-this');
+    assert.equal(f.code, 1);
+    const e = await sh('ls /app |');
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /nothing after \|/);
+    // A quoted | is a plain character.
+    const q = await sh(`create '/pipe|name' x\nls / | grep -c 'pipe|name'`);
+    assert.equal(q.code, 0, q.stderr);
+    assert.match(q.stdout, /\n1\n$/);
+  });
+
+  it('addauth adds credentials to the session (whoami shows them)', async () => {
+    const r = await sh('whoami\naddauth digest shelluser:pw\nwhoami');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ip\t[^\n]+\nip\t[^\n]+\ndigest\tshelluser\nip\t[^\n]+\ndigest\tshelluser\n$/);
+    const bad = await sh('addauth digest');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /addauth: expected SCHEME and AUTH/);
+  });
+
+  it('help wraps at word boundaries', async () => {
+    const r = await sh('help');
+    for (const l of r.stdout.split('\n')) assert.ok(l.length <= 80, `too long: ${l}`);
+    assert.match(r.stdout, /addauth SCHEME AUTH/);
+    // Joined again at the line ends, the sentences are whole (no word cut in two).
+    const joined = r.stdout.replace(/\n +/g, ' ').replace(/\n(?=[A-Za-z])/g, ' ');
+    assert.match(joined, /Create a node \(-e ephemeral, -S sequential \(-s too, as in zkCli\), -c container, -t TTL node, -p parents\), as zkctl create\./);
+    assert.match(joined, /Paths may be relative to the current node \(cd\); Tab completes commands and child names;/);
   });
 
   it('exit status: the last command (like sh), exit CODE, --errexit stops at the first failure', async () => {
@@ -97,7 +156,7 @@ describe('shell', { concurrency: 3 }, () => {
   it('ephemeral nodes created in the shell live as long as the shell', async () => {
     const r = await sh('create -e /eph x\nls /\nstat /eph');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /ephemeralOwner = 0x[0-9a-f]+ \(ephemeral\)/);
+    assert.match(r.stdout, /ephemeralOwner = 0x[1-9a-f][0-9a-f]*\n/);
     assert.equal(await s.exists('/eph'), null);
   });
 

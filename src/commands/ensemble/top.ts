@@ -34,7 +34,7 @@ function headline(s: TopSnapshot, servers: string): string {
 
 export default class EnsembleTop extends BaseCommand<typeof EnsembleTop> {
   static override summary = 'A live table of every member (like zktop): mode, zxid, latency, outstanding, connections, packets, znodes, watches.';
-  static override description = `Asks every member of the connect string (-s, $ZKCTL_SERVER or the current context) for srvr and mntr every --interval and redraws the table; the leader is highlighted. RECV/S and SENT/S are packet rates since the previous refresh. Press q (or Ctrl-C) to quit.
+  static override description = `Asks every member of the connect string (-s, $ZKCTL_SERVER or the current context) for srvr and mntr every --interval and redraws the table; the leader is highlighted. RECV/S and SENT/S are packet rates since the previous refresh. Press q (or Ctrl-C) to quit; Ctrl-Z suspends it like top(1) (the screen is restored, and redrawn on fg).
 
 When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapshot and exits (exit 8 when no member answers).`;
   static override examples = [
@@ -72,15 +72,40 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
     const stdin = process.stdin;
     let quit: ((code: number) => void) | undefined;
     const done = new Promise<number>((r) => (quit = r));
+    const raw = !!stdin.isTTY;
+    let last: TopSnapshot | undefined;
+    const draw = (snap: TopSnapshot): void => {
+      const table = renderTable(snap.members, topColumns, { color: this.colorEnabled });
+      const head = headline(snap, hosts);
+      out.write(`\u001b[H\u001b[2J${this.colorEnabled ? chalk.bold(head) : head}   (q to quit)\n\n${table}\n`);
+    };
+    // Ctrl-Z (and SIGTSTP from elsewhere), like top(1): leave the alternate screen, give the
+    // terminal back in cooked mode, stop; on fg (SIGCONT) take it again and redraw at once.
+    // Between the resume and the SIGCONT handler, timers may fire: no drawing on the normal screen.
+    let suspended = false;
+    const suspend = (): void => {
+      suspended = true;
+      out.write('\u001b[?25h\u001b[?1049l');
+      if (raw) stdin.setRawMode(false);
+      process.kill(process.pid, 'SIGSTOP');
+    };
+    const onCont = (): void => {
+      suspended = false;
+      if (raw) stdin.setRawMode(true);
+      out.write('\u001b[?1049h\u001b[?25l');
+      if (last) draw(last);
+    };
     const onKey = (b: Buffer): void => {
       const k = b.toString();
       if (k === 'q' || k === 'Q') quit?.(0);
       else if (k === '\u0003') quit?.(130);
+      else if (k === '\u001a') suspend();
     };
     const onSig = (): void => quit?.(130);
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
-    const raw = !!stdin.isTTY;
+    process.on('SIGTSTP', suspend);
+    process.on('SIGCONT', onCont);
     if (raw) {
       stdin.setRawMode(true);
       stdin.resume();
@@ -91,22 +116,21 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
       out.write('\u001b[?25h\u001b[?1049l');
       process.removeListener('SIGINT', onSig);
       process.removeListener('SIGTERM', onSig);
+      process.removeListener('SIGTSTP', suspend);
+      process.removeListener('SIGCONT', onCont);
       if (raw) {
         stdin.removeListener('data', onKey);
         stdin.setRawMode(false);
         stdin.pause();
       }
     });
-    let last: TopSnapshot | undefined;
     let code: number | undefined;
     void done.then((c) => (code = c));
     while (code === undefined) {
       const t0 = Date.now();
       last = await sampler.sample();
       if (code !== undefined) break;
-      const table = renderTable(last.members, topColumns, { color: this.colorEnabled });
-      const head = headline(last, hosts);
-      out.write(`\u001b[H\u001b[2J${this.colorEnabled ? chalk.bold(head) : head}   (q to quit)\n\n${table}\n`);
+      if (!suspended) draw(last);
       const wait = Math.max(0, intervalMs - (Date.now() - t0));
       await Promise.race([done, sleepMs(wait)]);
     }

@@ -3,13 +3,14 @@
  * ACL and data helpers), never the oclif commands, and write through `out`.
  */
 import { formatAcl, parseAcls } from '../acl.js';
+import { parseAuthSpec } from '../auth.js';
 import { kindOf } from '../backup.js';
-import { formatData, type DataFormat, isUtf8 } from '../data.js';
+import { formatData, type DataFormat } from '../data.js';
 import { parseDuration } from '../duration.js';
 import { UsageError, ZkCode, ZkError } from '../errors.js';
 import { assertNotReserved, baseName, validatePath } from '../paths.js';
-import type { Session, Stat } from '../session.js';
-import { assertDeletable, deleteTree, walk } from '../tree.js';
+import type { Id, Session, Stat } from '../session.js';
+import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../tree.js';
 import { globRegExp, quoteWord, resolvePath } from './words.js';
 
 export interface ShellContext {
@@ -22,12 +23,50 @@ export interface ShellContext {
   err: (s: string) => void;
   /** Aborted by Ctrl-C while a command runs. */
   signal: AbortSignal;
+  /** How results look: the same printers as the one-shot commands (given by the CLI). */
+  view: ShellView;
+  /** Terminal width (80 when not a terminal). */
+  width: () => number;
+}
+
+/** A row of ls -l / find -l (the one-shot commands' ZnodeRow). */
+export interface ShellZnodeRow {
+  path: string;
+  name: string;
+  stat: Stat;
+}
+
+/** An ephemeral node, as `zkctl ephemerals` lists it. */
+export interface ShellEphemeralRow {
+  path: string;
+  owner: string;
+  ctime: number;
+  dataLength: number;
+}
+
+/**
+ * The printers the shell shares with the one-shot commands (src/output): the CLI passes them
+ * in, so that `ls -l`, `stat`, `tree`, ... look the same in both. Each returns text ending
+ * with a newline ('' for nothing).
+ */
+export interface ShellView {
+  znodeRows: (rows: ShellZnodeRow[]) => Promise<string>;
+  stat: (path: string, s: Stat) => string;
+  /** One line of `tree` (lastAt: per depth, is the node there the last child). */
+  treeLine: (n: NodeInfo, lastAt: boolean[]) => string;
+  du: (rows: DuRow[]) => string;
+  ephemerals: (rows: ShellEphemeralRow[]) => string;
+  ids: (ids: Id[]) => string;
+  /** Data for the terminal (text as is, else a safe form); '' for none. */
+  data: (data: Buffer, path: string) => string;
 }
 
 export interface ShellCommand {
   usage: string;
   summary: string;
   run: (ctx: ShellContext, args: string[]) => Promise<void>;
+  /** Output never goes through the pager (short, or a stream that runs until Ctrl-C). */
+  noPager?: boolean;
 }
 
 interface Parsed {
@@ -88,10 +127,6 @@ function version(v: string | true | undefined): number {
   return Number(v);
 }
 
-function fmtTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** Walks skip nodes this session may not read, with a note. */
 function skipUnreadable(ctx: ShellContext): (path: string, e: ZkError) => 'skip' | 'throw' {
   return (path, e) => {
@@ -101,33 +136,22 @@ function skipUnreadable(ctx: ShellContext): (path: string, e: ZkError) => 'skip'
   };
 }
 
-export function statLines(path: string, s: Stat): string {
-  const k = kindOf(s);
-  const rows: Array<[string, string]> = [
-    ['path', path],
-    ['cZxid', `0x${s.czxid.toString(16)}`],
-    ['ctime', fmtTime(s.ctime)],
-    ['mZxid', `0x${s.mzxid.toString(16)}`],
-    ['mtime', fmtTime(s.mtime)],
-    ['pZxid', `0x${s.pzxid.toString(16)}`],
-    ['cversion', String(s.cversion)],
-    ['dataVersion', String(s.version)],
-    ['aclVersion', String(s.aversion)],
-    ['ephemeralOwner', `0x${BigInt.asUintN(64, s.ephemeralOwner).toString(16)}${k.type === 'ephemeral' ? ' (ephemeral)' : ''}`],
-    ['dataLength', String(s.dataLength)],
-    ['numChildren', String(s.numChildren)],
-  ];
-  return `${rows.map(([a, b]) => `${a} = ${b}`).join('\n')}\n`;
+/** Wrap `text` at word boundaries to `width` columns; continuation lines get `indent` spaces. */
+export function wrapWords(text: string, width: number, indent: number): string {
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of text.split(/ +/)) {
+    if (cur && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = ' '.repeat(indent) + w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines.join('\n');
 }
 
-/** Data for a terminal: text as is, other bytes (not UTF-8, or control characters) as a note plus base64. */
-function showData(data: Buffer): string {
-  if (data.length === 0) return '';
-  if (isUtf8(data) && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(data.toString('latin1'))) {
-    const s = data.toString('utf8');
-    return s.endsWith('\n') ? s : `${s}\n`;
-  }
-  return `(${data.length} bytes, not UTF-8; base64:)\n${data.toString('base64')}\n`;
+function znodeRow(path: string, name: string, stat: Stat): ShellZnodeRow {
+  return { path, name, stat };
 }
 
 export const COMMANDS: Record<string, ShellCommand> = {
@@ -141,20 +165,25 @@ export const COMMANDS: Record<string, ShellCommand> = {
         ctx.out(`usage: ${c.usage}\n  ${c.summary}\n`);
         return;
       }
-      const w = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
-      ctx.out(
-        `${Object.values(COMMANDS)
-          .map((c) => `  ${c.usage.padEnd(w)}  ${c.summary}`)
-          .join('\n')}\nPaths may be relative to the current node (cd); Tab completes commands and child names; Ctrl-D or "exit" leaves.\n`,
-      );
+      const cols = Math.max(40, ctx.width() - 1);
+      const w = Math.min(Math.max(...Object.values(COMMANDS).map((c) => c.usage.length)), Math.floor(cols / 2));
+      const lines = Object.values(COMMANDS).map((c) => {
+        // A usage longer than the column gets a line of its own.
+        const head = c.usage.length > w ? `  ${c.usage}\n${' '.repeat(w + 4)}` : `  ${c.usage.padEnd(w)}  `;
+        return `${head}${wrapWords(c.summary, cols - (w + 4), 0).replace(/\n/g, `\n${' '.repeat(w + 4)}`)}`;
+      });
+      const tail = 'Paths may be relative to the current node (cd); Tab completes commands and child names; CMD | SHELL-COMMAND pipes the output (e.g. ls -l | grep lock); Ctrl-C stops a command; Ctrl-Z suspends; Ctrl-D or "exit" leaves.';
+      ctx.out(`${lines.join('\n')}\n${wrapWords(tail, cols, 0)}\n`);
     },
   },
   pwd: {
+    noPager: true,
     usage: 'pwd',
     summary: 'Print the current node.',
     run: async (ctx) => ctx.out(`${ctx.cwd}\n`),
   },
   cd: {
+    noPager: true,
     usage: 'cd [PATH|-]',
     summary: 'Change the current node (no PATH: /; -: the previous one).',
     run: async (ctx, args) => {
@@ -168,7 +197,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
   },
   ls: {
     usage: 'ls [-l] [PATH]',
-    summary: 'List children (-l: with type, size, children count, version).',
+    summary: 'List children (-l: version, data length, children, ephemeral owner, mtime, as zkctl ls -l).',
     run: async (ctx, words) => {
       const p = parseOpts(words, 'l', '');
       maxArgs(p, 1, 'ls [-l] [PATH]');
@@ -179,15 +208,9 @@ export const COMMANDS: Record<string, ShellCommand> = {
         if (children.length) ctx.out(`${children.map(quoteWord).join('\n')}\n`);
         return;
       }
-      const stats = await Promise.all(children.map((c) => ctx.session.exists(path === '/' ? `/${c}` : `${path}/${c}`)));
-      const lines = children.map((c, i) => {
-        const s = stats[i];
-        if (!s) return null;
-        const t = kindOf(s).type === 'ephemeral' ? 'e' : 'p';
-        return `${t} ${String(s.dataLength).padStart(8)} ${String(s.numChildren).padStart(6)} v${String(s.version).padEnd(4)} ${quoteWord(c)}`;
-      });
-      const shown = lines.filter((l): l is string => l !== null);
-      if (shown.length) ctx.out(`${shown.join('\n')}\n`);
+      const rows: ShellZnodeRow[] = [];
+      for await (const n of walk(ctx.session, path, { depth: 1, includeRoot: false, signal: ctx.signal, onError: skipUnreadable(ctx) })) rows.push(znodeRow(n.path, n.name, n.stat));
+      ctx.out(await ctx.view.znodeRows(rows));
     },
   },
   get: {
@@ -200,28 +223,30 @@ export const COMMANDS: Record<string, ShellCommand> = {
       const { data } = await ctx.session.get(path);
       const fmt: DataFormat | undefined = p.flags.x ? 'hex' : p.flags.b ? 'base64' : p.flags.j ? 'json' : undefined;
       if (fmt) ctx.out(`${formatData(data, fmt, path)}\n`);
-      else ctx.out(showData(data));
+      else ctx.out(ctx.view.data(data, path));
     },
   },
   stat: {
     usage: 'stat [PATH]',
-    summary: 'Print the stat (zkCli layout).',
+    summary: 'Print the stat (zkCli layout, as zkctl stat).',
     run: async (ctx, words) => {
       const p = parseOpts(words, '', '');
       maxArgs(p, 1, 'stat [PATH]');
       const path = resolvePath(ctx.cwd, p.args[0]);
       const s = await ctx.session.exists(path);
       if (!s) throw await ctx.session.noNode(path);
-      ctx.out(statLines(path, s));
+      ctx.out(ctx.view.stat(path, s));
     },
   },
   create: {
-    usage: 'create [-e] [-s] [-c] [-t TTL] [-p] PATH [DATA]',
-    summary: 'Create a node (-e ephemeral, -s sequential, -c container, -t TTL node, -p parents).',
+    usage: 'create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]',
+    summary: 'Create a node (-e ephemeral, -S sequential (-s too, as in zkCli), -c container, -t TTL node, -p parents), as zkctl create.',
+    noPager: true,
     run: async (ctx, words) => {
-      const p = parseOpts(words, 'escp', 't');
-      if (p.args.length < 1) throw new UsageError('missing PATH', 'usage: create [-e] [-s] [-c] [-t TTL] [-p] PATH [DATA]');
-      maxArgs(p, 2, 'create [-e] [-s] [-c] [-t TTL] [-p] PATH [DATA]');
+      const p = parseOpts(words, 'eSscp', 't', { ephemeral: 'e', sequential: 'S', container: 'c', parents: 'p', ttl: 't' });
+      if (p.flags.s) p.flags.S = true;
+      if (p.args.length < 1) throw new UsageError('missing PATH', 'usage: create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]');
+      maxArgs(p, 2, 'create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]');
       const path = resolvePath(ctx.cwd, p.args[0]);
       assertNotReserved(path, ctx.session.chroot, 'create');
       const data = Buffer.from(p.args[1] ?? '', 'utf8');
@@ -240,11 +265,13 @@ export const COMMANDS: Record<string, ShellCommand> = {
           }
         }
       }
-      const r = await ctx.session.create(path, data, { mode, sequential: !!p.flags.s, ttlMs });
+      if (p.flags.c && p.flags.S) throw new UsageError('a container node cannot be sequential');
+      const r = await ctx.session.create(path, data, { mode, sequential: !!p.flags.S, ttlMs });
       ctx.out(`created ${r.path}${mode === 'ephemeral' ? ' (ephemeral: it goes when the shell exits)' : ''}\n`);
     },
   },
   set: {
+    noPager: true,
     usage: 'set [-v VERSION] PATH DATA',
     summary: 'Set data (-v: only at that version).',
     run: async (ctx, words) => {
@@ -257,6 +284,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
     },
   },
   rm: {
+    noPager: true,
     usage: 'rm [-r] [-v VERSION] PATH...',
     summary: 'Delete nodes (-r: with everything under them).',
     run: async (ctx, words) => {
@@ -275,7 +303,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
   },
   tree: {
     usage: 'tree [-d DEPTH] [PATH]',
-    summary: 'Draw the subtree.',
+    summary: 'Draw the subtree (as zkctl tree).',
     run: async (ctx, words) => {
       const p = parseOpts(words, '', 'd');
       maxArgs(p, 1, 'tree [-d DEPTH] [PATH]');
@@ -284,23 +312,15 @@ export const COMMANDS: Record<string, ShellCommand> = {
       if (depth !== undefined && !(Number.isInteger(depth) && depth >= 0)) throw new UsageError(`invalid depth ${String(p.flags.d)}`);
       const lastAt: boolean[] = [];
       let buf = '';
-      let count = 0;
       for await (const n of walk(ctx.session, path, { depth, signal: ctx.signal, onError: skipUnreadable(ctx) })) {
-        count++;
-        if (n.depth === 0) buf += `${n.path}\n`;
-        else {
-          lastAt[n.depth] = n.last;
-          let prefix = '';
-          for (let d = 1; d < n.depth; d++) prefix += lastAt[d] ? '    ' : '│   ';
-          const more = n.children === undefined && n.stat.numChildren > 0 ? ` (+${n.stat.numChildren})` : '';
-          buf += `${prefix}${n.last ? '└── ' : '├── '}${quoteWord(n.name)}${kindOf(n.stat).type === 'ephemeral' ? ' [e]' : ''}${more}\n`;
-        }
+        lastAt[n.depth] = n.last;
+        buf += ctx.view.treeLine(n, lastAt);
         if (buf.length > 8192) {
           ctx.out(buf);
           buf = '';
         }
       }
-      ctx.out(`${buf}${count - 1} node${count === 2 ? '' : 's'} below\n`);
+      ctx.out(buf);
     },
   },
   find: {
@@ -336,6 +356,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
     },
   },
   setacl: {
+    noPager: true,
     usage: 'setacl [-v ACLVERSION] PATH ACL...',
     summary: 'Set the ACL, e.g. setacl /app world:anyone:r digest-password:bob:secret:cdrwa.',
     run: async (ctx, words) => {
@@ -348,6 +369,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
     },
   },
   sync: {
+    noPager: true,
     usage: 'sync [PATH]',
     summary: 'Make the connected server catch up with the leader.',
     run: async (ctx, words) => {
@@ -356,7 +378,79 @@ export const COMMANDS: Record<string, ShellCommand> = {
       await ctx.session.sync(resolvePath(ctx.cwd, p.args[0]));
     },
   },
+  count: {
+    usage: 'count [PATH]',
+    summary: 'Number of nodes under PATH, not counting it (one request; as zkctl count).',
+    noPager: true,
+    run: async (ctx, words) => {
+      const p = parseOpts(words, '', '');
+      maxArgs(p, 1, 'count [PATH]');
+      ctx.out(`${await ctx.session.getAllChildrenNumber(resolvePath(ctx.cwd, p.args[0]))}\n`);
+    },
+  },
+  du: {
+    usage: 'du [-d DEPTH] [PATH]',
+    summary: 'Data bytes and node counts per subtree, largest first (as zkctl du).',
+    run: async (ctx, words) => {
+      const p = parseOpts(words, '', 'd', { depth: 'd' });
+      maxArgs(p, 1, 'du [-d DEPTH] [PATH]');
+      const depth = p.flags.d !== undefined ? Number(p.flags.d) : 1;
+      if (!(Number.isInteger(depth) && depth >= 0)) throw new UsageError(`invalid depth ${String(p.flags.d)}`);
+      const rows = await duTree(ctx.session, resolvePath(ctx.cwd, p.args[0]), { depth, signal: ctx.signal, onError: skipUnreadable(ctx) });
+      ctx.out(ctx.view.du(rows));
+    },
+  },
+  ephemerals: {
+    usage: 'ephemerals [--owner SESSION] [PATH]',
+    summary: 'Ephemeral nodes under PATH (default /) with their owner sessions (as zkctl ephemerals).',
+    run: async (ctx, words) => {
+      const p = parseOpts(words, '', 'o', { owner: 'o' });
+      maxArgs(p, 1, 'ephemerals [--owner SESSION] [PATH]');
+      let owner: bigint | undefined;
+      if (typeof p.flags.o === 'string') {
+        const m = /^(0x)?([0-9a-f]{1,16})$/i.exec(p.flags.o.trim());
+        if (!m) throw new UsageError(`invalid --owner "${p.flags.o}"`, 'a session id in hex, e.g. 0x100000b3770000a');
+        owner = BigInt.asIntN(64, BigInt(`0x${m[2]}`));
+      }
+      const rows: ShellEphemeralRow[] = [];
+      for await (const n of walk(ctx.session, resolvePath(ctx.cwd, p.args[0] ?? '/'), { signal: ctx.signal, onError: skipUnreadable(ctx) })) {
+        const eo = n.stat.ephemeralOwner;
+        if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
+        rows.push({ path: n.path, owner: `0x${BigInt.asUintN(64, eo).toString(16)}`, ctime: n.stat.ctime, dataLength: n.stat.dataLength });
+      }
+      ctx.out(ctx.view.ephemerals(rows));
+    },
+  },
+  whoami: {
+    usage: 'whoami',
+    summary: 'The identities the server gives this session (as zkctl whoami).',
+    noPager: true,
+    run: async (ctx, words) => {
+      maxArgs(parseOpts(words, '', ''), 0, 'whoami');
+      ctx.out(ctx.view.ids(await ctx.session.whoAmI()));
+    },
+  },
+  addauth: {
+    usage: 'addauth SCHEME AUTH',
+    summary: 'Add credentials to the session, e.g. addauth digest user:password (never saved in the history).',
+    noPager: true,
+    run: async (ctx, words) => {
+      const p = parseOpts(words, '', '');
+      if (p.args.length !== 2) throw new UsageError('expected SCHEME and AUTH', 'usage: addauth SCHEME AUTH, e.g. addauth digest user:password');
+      const info = parseAuthSpec(`${p.args[0]}:${p.args[1]}`, 'addauth');
+      ctx.session.addAuth(info);
+      // The server answers nothing for good credentials; whoAmI (queued after the auth packet) shows the result.
+      let ids: Id[] | undefined;
+      try {
+        ids = await ctx.session.whoAmI();
+      } catch {
+        /* a server before 3.7 has no whoAmI */
+      }
+      ctx.out(ids ? ctx.view.ids(ids) : `added ${info.scheme} credentials\n`);
+    },
+  },
   exit: {
+    noPager: true,
     usage: 'exit [CODE]',
     summary: 'Leave the shell (also: quit, Ctrl-D).',
     run: async () => undefined, // handled by the loop

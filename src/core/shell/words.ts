@@ -96,3 +96,26 @@ export function globRegExp(glob: string): RegExp {
   }
   return new RegExp(`^${re}$`, 's');
 }
+
+/**
+ * Split off a `| CMD` tail: the first | outside quotes (and before a # comment) ends the
+ * zkctl command; the rest goes to /bin/sh as it is. No | : pipe is undefined.
+ */
+export function splitPipe(line: string): { command: string; pipe?: string } {
+  let quote: string | undefined;
+  let wordStart = true;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"') i++;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    else if (c === '\\') i++;
+    else if (c === '#' && wordStart) break;
+    else if (c === '|') return { command: line.slice(0, i), pipe: line.slice(i + 1) };
+    wordStart = c === ' ' || c === '\t';
+  }
+  return { command: line };
+}

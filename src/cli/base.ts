@@ -128,7 +128,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // The reader of stdout went away (`ls | head`): a quiet end, nothing to say.
     if (err instanceof OutputError && err.quiet) return;
     const verbose = this.flags?.verbose || /zkctl/.test(process.env.DEBUG ?? '');
-    process.stderr.write(`${formatError(err, this.id)}\n`);
+    process.stderr.write(`${formatError(err, this.id, usageLine(this.id, this.ctor.args))}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
   }
 
@@ -154,8 +154,21 @@ export function errorExitCode(err: unknown): number {
   return exitCodeOf(err);
 }
 
-export function formatError(err: unknown, commandId?: string): string {
-  const e = err as Error & { hint?: string; oclif?: unknown };
+/** `usage: zkctl get PATH [FORMAT] [flags]` from a command's argument definitions. */
+export function usageLine(commandId: string | undefined, args: Record<string, { required?: boolean }> | undefined): string {
+  const names = Object.entries(args ?? {}).map(([name, a]) => (a.required ? name.toUpperCase() : `[${name.toUpperCase()}]`));
+  return `usage: zkctl ${(commandId ?? '').replace(/:/g, ' ')} ${[...names, '[flags]'].join(' ')}`.replace(/ +/g, ' ');
+}
+
+export function formatError(err: unknown, commandId?: string, usage?: string): string {
+  const e = err as Error & { hint?: string; oclif?: unknown; args?: Array<{ name?: string; description?: string }> };
+  // oclif's "Missing 1 required arg:\npath  znode path\n\nNote: ...": one line naming the argument, then the usage.
+  if (e.oclif && Array.isArray(e.args) && /^Missing \d+ required arg/.test(e.message ?? '')) {
+    const named = e.args.filter((a) => a.name);
+    const what = named.map((a) => `${a.name!.toUpperCase()}${a.description ? ` (${a.description})` : ''}`).join(', ');
+    const see = `zkctl ${commandId ? commandId.replace(/:/g, ' ') + ' ' : ''}--help`;
+    return `zkctl: missing argument${named.length === 1 ? '' : 's'} ${what || '(see usage)'}\n${usage ?? `usage: ${see}`} (see: ${see})`;
+  }
   // One line: oclif's multi-line errors ("The following errors occurred:\n  --a cannot also be provided when using --b\nSee more help...") are folded.
   const lines = (e.message ?? String(err))
     .split('\n')

@@ -412,7 +412,7 @@ export class Session extends EventEmitter {
 
   /** Stat of the node, or null when it does not exist. A watcher fires on create, delete or data change. */
   async exists(path: string, watcher?: Watcher, ro: RequestOptions = {}): Promise<Stat | null> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     // Watchers are registered as the reply is read, before any later frame: a
     // notification in the same TCP chunk as the reply must find its watcher.
@@ -435,7 +435,7 @@ export class Session extends EventEmitter {
   }
 
   async get(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     const res = await this.send(
       OpCode.getData,
@@ -449,7 +449,7 @@ export class Session extends EventEmitter {
   }
 
   async getChildren(path: string, watcher?: Watcher, ro: RequestOptions = {}): Promise<{ children: string[]; stat: Stat }> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     const res = await this.send(
       OpCode.getChildren2,
@@ -466,7 +466,7 @@ export class Session extends EventEmitter {
   /** Create a node; returns its real path (sequential nodes get their suffix) and stat. */
   async create(path: string, data: Buffer = Buffer.alloc(0), opts: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
     const mode = opts.mode ?? 'persistent';
-    validatePath(path, { sequential: opts.sequential });
+    path = validatePath(path, { sequential: opts.sequential });
     let flags: number;
     let op: number = OpCode.create2;
     switch (mode) {
@@ -501,25 +501,25 @@ export class Session extends EventEmitter {
 
   /** Set data; `version` -1 means any version (no compare-and-set). */
   async set(path: string, data: Buffer, version = -1): Promise<Stat> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.setData, body((w) => w.string(sp).buffer(data).int(version)), readStat, `set ${path}`, path);
   }
 
   async delete(path: string, version = -1, ro: RequestOptions = {}): Promise<void> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     await this.send(OpCode.delete, body((w) => w.string(sp).int(version)), null, `rm ${path}`, path, undefined, ro.timeoutMs);
   }
 
   async getACL(path: string): Promise<{ acl: ACL[]; stat: Stat }> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.getACL, body((w) => w.string(sp)), (r) => ({ acl: readACLs(r), stat: readStat(r) }), `getAcl ${path}`, path);
   }
 
   async setACL(path: string, acl: ACL[], version = -1): Promise<Stat> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(
       OpCode.setACL,
@@ -566,14 +566,14 @@ export class Session extends EventEmitter {
 
   /** Make the connected server catch up with the leader for `path`. */
   async sync(path = '/'): Promise<string> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.sync, body((w) => w.string(sp)), (r) => this.transport.fromServerPath(r.string() ?? ''), `sync ${path}`, path);
   }
 
   /** All ephemeral nodes of this session under `prefix` (client paths). */
   async getEphemerals(prefix = '/'): Promise<string[]> {
-    validatePath(prefix);
+    prefix = validatePath(prefix);
     const sp = this.sp(prefix);
     const list = await this.send(OpCode.getEphemerals, body((w) => w.string(sp)), (r) => r.strings(), `getEphemerals ${prefix}`, prefix);
     return list.map((p) => this.transport.fromServerPath(p));
@@ -581,14 +581,14 @@ export class Session extends EventEmitter {
 
   /** Number of all descendants of `path` (not counting itself). */
   async getAllChildrenNumber(path: string): Promise<number> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.getAllChildrenNumber, body((w) => w.string(sp)), (r) => r.int(), `count ${path}`, path);
   }
 
   /** Does the server hold a watch of `type` for this session on `path`? (NO_WATCHER error when not) */
   async checkWatches(path: string, type: number = WatcherType.any): Promise<boolean> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     try {
       await this.send(OpCode.checkWatches, body((w) => w.string(sp).int(type)), null, `checkWatches ${path}`, path);
@@ -601,7 +601,7 @@ export class Session extends EventEmitter {
 
   /** Remove this session's watches of `type` on `path` from the server. */
   async removeWatches(path: string, type: number = WatcherType.any): Promise<void> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     await this.send(OpCode.removeWatches, body((w) => w.string(sp).int(type)), null, `removeWatches ${path}`, path);
     if (type === WatcherType.persistent || type === WatcherType.persistentRecursive || type === WatcherType.any) {
@@ -615,7 +615,7 @@ export class Session extends EventEmitter {
    * called. Survives reconnects (re-registered with setWatches2).
    */
   async addWatch(path: string, listener: Watcher, opts: { recursive?: boolean } = {}): Promise<() => Promise<void>> {
-    validatePath(path);
+    path = validatePath(path);
     const recursive = !!opts.recursive;
     const sp = this.sp(path);
     const mode = recursive ? AddWatchMode.persistentRecursive : AddWatchMode.persistent;

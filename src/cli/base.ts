@@ -102,6 +102,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       timeoutMs: c.timeoutMs,
       auth: c.auth,
       readOnly: !!(this.flags as { 'read-only'?: boolean })['read-only'],
+      // An ensemble that is down (every member refuses) fails in well under a second, not at --timeout.
+      failFastRefused: true,
+      onSlowConnect: process.stderr.isTTY ? (server) => void process.stderr.write(`connecting to ${server}...\n`) : undefined,
       ...extra,
       connectTimeoutMs: Math.min(extra.connectTimeoutMs ?? c.timeoutMs, c.timeoutMs, extra.timeoutMs ?? c.timeoutMs),
     });

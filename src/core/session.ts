@@ -113,6 +113,14 @@ export interface SessionOptions {
   renew?: boolean;
   /** Accept a read-only member (one cut off from the quorum): reads work, writes fail with "not read-only". */
   readOnly?: boolean;
+  /**
+   * Connecting: fail at once (ConnectionError, exit 8) when every member refuses TCP for two full rounds
+   * (nothing listens: the ensemble is down), instead of waiting out the deadline. Members that accept TCP,
+   * or do not answer at all, are still waited for. Default false (tools that start members wait for them).
+   */
+  failFastRefused?: boolean;
+  /** Connecting: called once connecting has taken over `afterMs` (1 s), and again for each other server tried. */
+  onSlowConnect?: (server: string) => void;
 }
 
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'reconnected' | 'lost' | 'closed';
@@ -180,7 +188,7 @@ export class Session extends EventEmitter {
   static async connect(opts: SessionOptions): Promise<Session> {
     const s = new Session(opts);
     try {
-      await s.waitConnected(s.connectTimeoutMs);
+      await s.waitConnected(s.connectTimeoutMs, { failFastRefused: opts.failFastRefused, onSlowConnect: opts.onSlowConnect });
     } catch (e) {
       await s.close();
       throw e;
@@ -318,13 +326,15 @@ export class Session extends EventEmitter {
   }
 
   /** Wait for a connection; never closes anything (the caller decides). */
-  private waitConnected(timeoutMs: number): Promise<void> {
+  private waitConnected(timeoutMs: number, opts: { failFastRefused?: boolean; onSlowConnect?: (server: string) => void } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       const t = this.transport;
       const done = (err?: Error): void => {
         timer.clear();
+        slow?.clear();
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
+        t.removeListener('allRefused', onRefused);
         if (err) reject(err);
         else resolve();
       };
@@ -342,8 +352,34 @@ export class Session extends EventEmitter {
           }),
         );
       }, timeoutMs);
+      const onRefused = (): void => {
+        if (!opts.failFastRefused) return;
+        done(
+          new ConnectionError(`cannot reach ZooKeeper (every server refused the connection): tried ${t.describeServers()}`, {
+            hint: 'is the ensemble up? check --server / ZKCTL_SERVER / the current context (zkctl context ls)',
+          }),
+        );
+      };
+      // Past 1 s: say which server is being tried (the caller decides where, e.g. a terminal only).
+      let told: string | undefined;
+      const tell = (): void => {
+        const srv = t.server;
+        if (!srv || srv === told || !opts.onSlowConnect) return;
+        told = srv;
+        opts.onSlowConnect(srv);
+      };
+      let slow: { clear(): void } | undefined;
+      if (opts.onSlowConnect && timeoutMs > 1000) {
+        slow = setTimer(() => {
+          tell();
+          const iv = setInterval(tell, 250);
+          iv.unref();
+          slow = { clear: () => clearInterval(iv) };
+        }, 1000);
+      }
       this.on('state', onState);
       this.on('authFailed', onAuth);
+      t.on('allRefused', onRefused);
       if (t.isConnected) done();
     });
   }

@@ -4,7 +4,7 @@ import { configPath, setContext } from '../../cli/context.js';
 import { ExitCode, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
-import { describeWriteFailure, load, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { describeWriteFailure, load, settledStatus, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -133,7 +133,10 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       contextError = e;
     }
 
-    const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
+    // The status to print, taken once every follower has synced with the leader (right after the
+    // quorum forms they show zxid 0x0), within at most 10 s more.
+    const { status } = await settledStatus(load(r.dir), r.status, Math.min(10_000, waitMs));
+    const view = statusView(status, { name: r.name, dir: r.dir, connectString: r.connectString });
     const out: UpOutput = {
       ...view,
       name: r.name,
@@ -153,7 +156,8 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       );
     }
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
-    this.progress(`${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})`);
+    // The ready line: on stderr always (CI logs read pipes), stdout keeps the rows only.
+    process.stderr.write(`ready: ${summaryLine(view)}; ${how}; context '${r.name}' is current (${r.connectString})\n`);
     return out;
   }
 }

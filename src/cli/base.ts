@@ -24,7 +24,7 @@ export const connectionFlags = {
     helpGroup: 'GLOBAL',
   }),
   context: Flags.string({ summary: 'Use this context from the contexts file.', helpGroup: 'GLOBAL' }),
-  timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s).', helpGroup: 'GLOBAL' }),
+  timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s); an ensemble whose every member refuses the connection fails at once (exit 8).', helpGroup: 'GLOBAL' }),
   auth: Flags.string({ summary: 'Authenticate: scheme:credential, e.g. digest:user:password (or $ZKCTL_AUTH).', helpGroup: 'GLOBAL' }),
   'read-only': Flags.boolean({
     summary: 'Ask for a session a read-only member may serve (canBeReadOnly: a member cut off from the quorum, started with -Dreadonlymode.enabled=true and localSessionsEnabled=true): reads work, writes fail (exit 8).',

@@ -20,7 +20,7 @@ export interface UpOutput extends StatusView {
 
 export default class EnsembleUp extends BaseCommand<typeof EnsembleUp> {
   static override summary = 'Start a local ZooKeeper ensemble (real servers) and wait for its quorum.';
-  static override description = `Runs SIZE real ZooKeeper servers (QuorumPeerMain, from Debian's zookeeper package or --zk-home / ZOOKEEPER_HOME) on 127.0.0.1, detached, and waits until a quorum with exactly one leader serves. Then writes a context named after the ensemble and makes it current, so the next command just works.
+  static override description = `Runs SIZE real ZooKeeper servers (QuorumPeerMain, from Debian's zookeeper package or --zk-home / ZOOKEEPER_HOME) on 127.0.0.1, detached, and waits until a quorum with exactly one leader serves. Then writes a context named after the ensemble and makes it current, so the next command just works. The status printed is taken once every follower has synced with the leader (within 10 s more), and a ready line (members serving, leader, connect string, context) goes to stderr, in pipes too.
 
 Ports: member i serves clients on BASE+i-1, talks quorum on BASE+10000+i-1 and leader election on BASE+20000+i-1 (2181-2183, 12181-12183, 22181-22183 by default); ensembles whose base ports differ by at least their size run side by side. A port already in use is an error naming it and its holder.
 

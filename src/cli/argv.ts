@@ -13,14 +13,17 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CommandTable {
-  /** Command ids with spaces ("ls", "ensemble up"). */
-  commands: Set<string>;
-  /** Topics ("ensemble", "ensemble drill", "lock"). */
-  topics: Set<string>;
+  /** Is this id (words joined by spaces: "ls", "ensemble up") a command? */
+  isCommand(id: string): boolean;
+  /** Is it a topic ("ensemble", "ensemble drill", "lock")? */
+  isTopic(id: string): boolean;
+  /** Every command and topic id (for suggestions: only on the error path). */
+  all(): string[];
 }
 
 /** Commands the oclif plugins add (help, autocomplete). */
-const PLUGIN_COMMANDS = ['help', 'autocomplete', 'autocomplete create', 'autocomplete script'];
+const PLUGIN_COMMANDS = new Set(['help', 'autocomplete', 'autocomplete create', 'autocomplete script']);
+const PLUGIN_TOPICS = new Set(['autocomplete']);
 
 /** zkCli.sh names that run a zkctl command. */
 export const ZKCLI_ALIASES: Record<string, string[]> = {
@@ -44,33 +47,51 @@ const VALUE_FLAGS = new Set(['-s', '--server', '--context', '--timeout', '--auth
 /** Global boolean flags. */
 const BOOL_FLAGS = new Set(['--read-only', '--no-color', '--verbose', '--json', '--help']);
 
-/** The commands and topics under `dir` (oclif's compiled commands folder). */
+/** A table from a list of ids (tests). */
+export function tableOf(commands: Iterable<string>, topics: Iterable<string>): CommandTable {
+  const c = new Set(commands);
+  const t = new Set(topics);
+  return { isCommand: (id) => c.has(id), isTopic: (id) => t.has(id), all: () => [...c, ...t] };
+}
+
+/**
+ * The commands and topics under `dir` (oclif's compiled commands folder), looked up in the file
+ * system one id at a time (a start-up costs two or three stat calls; the full walk is for suggestions).
+ */
 export function commandTable(dir: string): CommandTable {
-  const commands = new Set<string>(PLUGIN_COMMANDS);
-  const topics = new Set<string>(['autocomplete']);
-  const walk = (d: string, prefix: string[]): void => {
-    let names: string[];
+  const safe = (id: string): boolean => /^[a-z0-9][a-z0-9-]*( [a-z0-9][a-z0-9-]*)*$/i.test(id);
+  const path = (id: string): string => join(dir, ...id.split(' '));
+  const isDir = (p: string): boolean => {
     try {
-      names = readdirSync(d);
+      return statSync(p).isDirectory();
     } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      if (n.endsWith('.js') && !n.startsWith('index.')) commands.add([...prefix, n.slice(0, -3)].join(' '));
-      else if (!n.includes('.')) {
-        try {
-          if (!statSync(p).isDirectory()) continue;
-        } catch {
-          continue;
-        }
-        topics.add([...prefix, n].join(' '));
-        walk(p, [...prefix, n]);
-      }
+      return false;
     }
   };
-  walk(dir, []);
-  return { commands, topics };
+  return {
+    isCommand: (id) => PLUGIN_COMMANDS.has(id) || (safe(id) && existsSync(`${path(id)}.js`)),
+    isTopic: (id) => PLUGIN_TOPICS.has(id) || (safe(id) && isDir(path(id))),
+    all: () => {
+      const out = [...PLUGIN_COMMANDS, ...PLUGIN_TOPICS];
+      const walk = (d: string, prefix: string[]): void => {
+        let names: string[];
+        try {
+          names = readdirSync(d);
+        } catch {
+          return;
+        }
+        for (const n of names) {
+          if (n.endsWith('.js') && !n.startsWith('index.')) out.push([...prefix, n.slice(0, -3)].join(' '));
+          else if (!n.includes('.') && isDir(join(d, n))) {
+            out.push([...prefix, n].join(' '));
+            walk(join(d, n), [...prefix, n]);
+          }
+        }
+      };
+      walk(dir, []);
+      return [...new Set(out)];
+    },
+  };
 }
 
 export type ArgvResult = { kind: 'run'; argv: string[] } | { kind: 'error'; message: string; exitCode: number };
@@ -147,6 +168,8 @@ export function rewriteArgv(argv: readonly string[], table: CommandTable): ArgvR
     return { kind: 'run', argv: [...hoisted, ...tail] };
   }
 
+  // oclif's own spelling of an id: ensemble:up
+  if (rest[0].includes(':') && !rest[0].startsWith('/')) rest = [...rest[0].split(':'), ...rest.slice(1)];
   // zkCli.sh names
   const first = rest[0];
   if (first in ZKCLI_POINTERS) return { kind: 'error', message: ZKCLI_POINTERS[first], exitCode: 2 };
@@ -159,21 +182,21 @@ export function rewriteArgv(argv: readonly string[], table: CommandTable): ArgvR
     const w = rest[k - 1];
     if (w.startsWith('-')) break;
     const id = rest.slice(0, k).join(' ');
-    if (table.commands.has(id)) {
+    if (table.isCommand(id)) {
       n = k;
       isCommand = true;
-    } else if (table.topics.has(id)) {
+    } else if (table.isTopic(id)) {
       n = k;
       isCommand = false;
     } else break;
   }
   if (n === 0) {
-    return { kind: 'error', message: unknownMessage(rest[0], [...table.commands, ...table.topics, ...Object.keys(ZKCLI_ALIASES)].filter((c) => !c.includes(' '))), exitCode: 2 };
+    return { kind: 'error', message: unknownMessage(rest[0], [...table.all(), ...Object.keys(ZKCLI_ALIASES)].filter((c) => !c.includes(' '))), exitCode: 2 };
   }
   const id = rest.slice(0, n).join(' ');
   if (!isCommand && n < rest.length && !rest[n].startsWith('-')) {
     // a topic followed by a word that is not one of its commands: `ensemble upp`
-    const under = [...table.commands, ...table.topics].filter((c) => c.startsWith(`${id} `) && !c.slice(id.length + 1).includes(' ')).map((c) => c.slice(id.length + 1));
+    const under = table.all().filter((c) => c.startsWith(`${id} `) && !c.slice(id.length + 1).includes(' ')).map((c) => c.slice(id.length + 1));
     return { kind: 'error', message: unknownMessage(`${id} ${rest[n]}`, under.map((u) => `${id} ${u}`), id), exitCode: 2 };
   }
   return { kind: 'run', argv: [...rest.slice(0, n), ...hoisted, ...rest.slice(n), ...tail] };

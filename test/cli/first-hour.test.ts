@@ -125,5 +125,7 @@ describe('argv rewriting (src/cli/argv.ts)', () => {
     assert.deepEqual(rewriteArgv(['-ojson', '--timeout=2s', 'ensemble', 'status'], table), { kind: 'run', argv: ['ensemble', 'status', '-ojson', '--timeout=2s'] });
     assert.deepEqual(rewriteArgv(['-h', 'lock', 'ls'], table), { kind: 'run', argv: ['lock', 'ls', '--help'] });
     assert.deepEqual(rewriteArgv(['rmr', '/x'], table), { kind: 'run', argv: ['rm', '-r', '/x'] });
+    assert.deepEqual(rewriteArgv(['ensemble:up', '--size', '1'], table), { kind: 'run', argv: ['ensemble', 'up', '--size', '1'] });
+    assert.deepEqual(rewriteArgv(['get', '/x', '--', '-h'], table), { kind: 'run', argv: ['get', '/x', '--', '-h'] });
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { commandTable, rewriteArgv } from '../../src/cli/argv.js';
 import { validatePath } from '../../src/core/paths.js';
+import { complete } from '../../src/core/shell/index.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { repoRoot, runCli } from '../helpers/zk.js';
 
@@ -102,6 +103,11 @@ describe('first hour: commands people type', { concurrency: 4 }, () => {
     assert.equal(cr.code, 0, cr.stderr);
     assert.equal(cr.stdout.trim(), '/app/b');
     assert.equal((await c.session.get('/app/b')).data.toString(), 'x');
+    // the shell's Tab completion leaves a slash after a node with children: the commands take that word as it is
+    const [cands] = await complete(c.session, '/', 'ls /ap');
+    assert.deepEqual(cands, ['/app/']);
+    const viaCompletion = await runCli(['ls', cands[0]!, ...s]);
+    assert.equal(viaCompletion.code, 0, viaCompletion.stderr);
     const bad = await runCli(['ls', '//']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /did you mean \/\?/);

@@ -24,7 +24,7 @@ export const connectionFlags = {
     helpGroup: 'GLOBAL',
   }),
   context: Flags.string({ summary: 'Use this context from the contexts file.', helpGroup: 'GLOBAL' }),
-  timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s).', helpGroup: 'GLOBAL' }),
+  timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s); an ensemble whose every member refuses the connection fails at once (exit 8).', helpGroup: 'GLOBAL' }),
   auth: Flags.string({ summary: 'Authenticate: scheme:credential, e.g. digest:user:password (or $ZKCTL_AUTH).', helpGroup: 'GLOBAL' }),
   'read-only': Flags.boolean({
     summary: 'Ask for a session a read-only member may serve (canBeReadOnly: a member cut off from the quorum, started with -Dreadonlymode.enabled=true and localSessionsEnabled=true): reads work, writes fail (exit 8).',
@@ -102,6 +102,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       timeoutMs: c.timeoutMs,
       auth: c.auth,
       readOnly: !!(this.flags as { 'read-only'?: boolean })['read-only'],
+      // An ensemble that is down (every member refuses) fails in well under a second, not at --timeout.
+      failFastRefused: true,
+      onSlowConnect: process.stderr.isTTY ? (server) => void process.stderr.write(`connecting to ${server}...\n`) : undefined,
       ...extra,
       connectTimeoutMs: Math.min(extra.connectTimeoutMs ?? c.timeoutMs, c.timeoutMs, extra.timeoutMs ?? c.timeoutMs),
     });
@@ -136,7 +139,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         /* stdout gone: stderr still says it */
       }
     }
-    process.stderr.write(`${formatError(err, this.id)}\n`);
+    process.stderr.write(`${formatError(err, this.id, usageLine(this.id, this.ctor.args))}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
   }
 
@@ -162,8 +165,21 @@ export function errorExitCode(err: unknown): number {
   return exitCodeOf(err);
 }
 
-export function formatError(err: unknown, commandId?: string): string {
-  const e = err as Error & { hint?: string; oclif?: unknown };
+/** `usage: zkctl get PATH [FORMAT] [flags]` from a command's argument definitions. */
+export function usageLine(commandId: string | undefined, args: Record<string, { required?: boolean }> | undefined): string {
+  const names = Object.entries(args ?? {}).map(([name, a]) => (a.required ? name.toUpperCase() : `[${name.toUpperCase()}]`));
+  return `usage: zkctl ${(commandId ?? '').replace(/:/g, ' ')} ${[...names, '[flags]'].join(' ')}`.replace(/ +/g, ' ');
+}
+
+export function formatError(err: unknown, commandId?: string, usage?: string): string {
+  const e = err as Error & { hint?: string; oclif?: unknown; args?: Array<{ name?: string; description?: string }> };
+  // oclif's "Missing 1 required arg:\npath  znode path\n\nNote: ...": one line naming the argument, then the usage.
+  if (e.oclif && Array.isArray(e.args) && /^Missing \d+ required arg/.test(e.message ?? '')) {
+    const named = e.args.filter((a) => a.name);
+    const what = named.map((a) => `${a.name!.toUpperCase()}${a.description ? ` (${a.description})` : ''}`).join(', ');
+    const see = `zkctl ${commandId ? commandId.replace(/:/g, ' ') + ' ' : ''}--help`;
+    return `zkctl: missing argument${named.length === 1 ? '' : 's'} ${what || '(see usage)'}\n${usage ?? `usage: ${see}`} (see: ${see})`;
+  }
   // One line: oclif's multi-line errors ("The following errors occurred:\n  --a cannot also be provided when using --b\nSee more help...") are folded.
   const lines = (e.message ?? String(err))
     .split('\n')

@@ -49,12 +49,12 @@ export async function importOclif(): Promise<typeof import('@oclif/core')> {
 
 /**
  * oclif's load options for `argv` (its `execute({loadOptions})`). By default (`binUrl`) oclif
- * loads zkctl and its three core plugins, @oclif/plugin-help, -autocomplete and -plugins, with
+ * loads zkctl and its two core plugins, @oclif/plugin-help and -autocomplete, with
  * their package.json files and manifests. For a command or topic of zkctl's own (a file or
  * folder under the `oclif.commands` folder) run without `--help`/`-h`, this returns zkctl's
  * package.json without the core plugins: none of them has a hook such a run fires, and nothing in
- * zkctl's commands looks at other plugins. User plugins (`zkctl plugins install`) load as always.
- * Help, `plugins`, `autocomplete`, no or an unknown command: the default. `binUrl` is the
+ * zkctl's commands looks at other plugins (zkctl takes no third-party plugins).
+ * Help, `autocomplete`, no or an unknown command: the default. `binUrl` is the
  * launcher's own URL (the package root is its folder's parent).
  */
 export function oclifLoadOptions(argv: string[], binUrl: string): Interfaces.LoadOptions {

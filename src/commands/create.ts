@@ -21,7 +21,7 @@ export default class Create extends BaseCommand<typeof Create> {
 
 Note: -s is --server, as in every zkctl command; sequential is -S / --sequential.
 
-Node kinds: persistent (default), -e ephemeral (it lives as long as the session, so it is deleted when zkctl exits; --hold keeps it until Ctrl-C), -c container (the server deletes it once its last child is gone), -t TTL (deleted when it has had no children and no change for that long; needs extendedTypesEnabled=true on the server). -p creates missing parents (persistent, empty, open ACL).
+Node kinds: persistent (default), -e ephemeral (it lives as long as the session, so it is deleted when zkctl exits, which a note on stderr says; --hold keeps it until Ctrl-C), -c container (the server deletes it once its last child is gone), -t TTL (deleted when it has had no children and no change for that long; needs extendedTypesEnabled=true on the server). -p creates missing parents (persistent, empty, open ACL).
 
 ACLs (--acl, repeatable or comma-separated): scheme:id:perms with perms from cdrwa, e.g. world:anyone:r, ip:10.0.0.0/8:cdrwa, digest:user:BASE64SHA1:cdrwa, auth::cdrwa, and digest-password:user:password:cdrwa (the digest is computed locally). Default: world:anyone:cdrwa.
 
@@ -87,7 +87,8 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
       const result = { path: created.path, stat: statJson(created.stat) };
       if (!this.jsonEnabled()) this.printer.text(created.path, result);
       if (intr) await holdUntilInterrupted(session, intr.signal);
-      else if (mode === 'ephemeral') this.progress(`note: ${created.path} is ephemeral and goes away when zkctl exits (use --hold to keep it)`);
+      // A warning, not progress: on stderr in pipes too (a script's `create -e` is the one that needs it).
+      else if (mode === 'ephemeral') process.stderr.write(`zkctl: note: ${created.path} is ephemeral: it lives only as long as this command and is deleted as zkctl exits (use --hold to keep it until Ctrl-C)\n`);
       return result;
     } finally {
       intr?.dispose();

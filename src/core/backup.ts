@@ -346,7 +346,7 @@ export async function exportTree(
   write: (chunk: string) => void | Promise<void>,
   opts: ExportOptions,
 ): Promise<ExportSummary> {
-  validatePath(root);
+  root = validatePath(root);
   const sum: ExportSummary = { root, format: opts.format, nodes: 0, ephemeral: 0, containers: 0, ttl: 0, bytes: 0, redacted: 0 };
   const header: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, root, created: new Date().toISOString() };
   if (opts.source) header.source = opts.source;
@@ -388,7 +388,7 @@ export async function readTree(
   root: string,
   opts: { window?: number; signal?: AbortSignal; onProgress?: (n: number) => void; allowRedacted?: boolean } = {},
 ): Promise<Backup> {
-  validatePath(root);
+  root = validatePath(root);
   const nodes: BackupNode[] = [];
   for await (const info of walk(session, root, { withData: true, withAcl: true, window: opts.window, signal: opts.signal, prune: pruneReserved(session, root) })) {
     const n = nodeFromInfo(root, info);
@@ -934,7 +934,7 @@ function dataDetail(a: Buffer, b: Buffer): string {
  * 'create'; a missing parent is NO_NODE (exit 3).
  */
 export async function planImport(session: Session, backup: Backup, target: string, mode: ImportMode, opts: PlanOptions = {}): Promise<ImportPlan> {
-  validatePath(target);
+  target = validatePath(target);
   assertNotReserved(target, session.chroot, 'import into');
   const plan: ImportPlan = {
     target,

@@ -69,7 +69,7 @@ export function parseConnectString(cs: string): ParsedConnectString {
   if (chroot === '/') chroot = '';
   if (chroot) {
     try {
-      validatePath(chroot);
+      chroot = validatePath(chroot);
     } catch (e) {
       throw new UsageError(`invalid chroot "${chroot}" in "${cs}": ${(e as Error).message.replace(/^invalid path "[^"]*": /, '')}`, 'the chroot is an absolute znode path, e.g. h:2181/app');
     }

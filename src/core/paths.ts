@@ -2,21 +2,25 @@
 import { UsageError } from './errors.js';
 
 /**
- * Throws a UsageError saying what is wrong with `path`, or returns it.
- * `sequential` allows a trailing slash-free prefix that the server will suffix.
+ * Throws a UsageError saying what is wrong with `path`, or returns it normalised.
+ * One trailing-slash rule everywhere (commands, the shell and its Tab completion):
+ * a single trailing slash is accepted and dropped (`/app/` is `/app`; `/` stays `/`).
+ * Except with `sequential`: there `/app/` is refused (dropping the slash would make `/app0000000001`,
+ * a sibling, where `/app/0000000001` may have been meant).
  */
 export function validatePath(path: string, opts: { sequential?: boolean } = {}): string {
+  const given = path;
   const fail = (why: string, hint?: string): never => {
-    throw new UsageError(`invalid path ${JSON.stringify(path)}: ${why}`, hint);
+    throw new UsageError(`invalid path ${JSON.stringify(given)}: ${why}`, hint);
   };
   if (typeof path !== 'string' || path.length === 0) fail('path is empty', 'give an absolute path such as /app/config');
   if (path[0] !== '/') fail('path must start with /', `did you mean /${path}?`);
   if (path.length === 1) return path;
-  if (path.endsWith('/') && !opts.sequential) fail('path must not end with /', `did you mean ${path.replace(/\/+$/, '')}?`);
-  if (path.endsWith('/') && opts.sequential) fail('the parent of a sequential node must not end with /');
+  if (path.endsWith('/') && opts.sequential) fail('the parent of a sequential node must not end with /', 'name a prefix, e.g. /app/job-');
+  if (path.endsWith('/') && !path.endsWith('//')) path = path.slice(0, -1);
   const parts = path.split('/').slice(1);
   for (const part of parts) {
-    if (part.length === 0) fail('empty segment (//) in path');
+    if (part.length === 0) fail('empty segment (//) in path', `did you mean ${given.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1')}?`);
     if (part === '.' || part === '..') fail(`relative segment "${part}" is not allowed`);
   }
   for (let i = 0; i < path.length; i++) {

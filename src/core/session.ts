@@ -113,6 +113,14 @@ export interface SessionOptions {
   renew?: boolean;
   /** Accept a read-only member (one cut off from the quorum): reads work, writes fail with "not read-only". */
   readOnly?: boolean;
+  /**
+   * Connecting: fail at once (ConnectionError, exit 8) when every member refuses TCP for two full rounds
+   * (nothing listens: the ensemble is down), instead of waiting out the deadline. Members that accept TCP,
+   * or do not answer at all, are still waited for. Default false (tools that start members wait for them).
+   */
+  failFastRefused?: boolean;
+  /** Connecting: called once connecting has taken over `afterMs` (1 s), and again for each other server tried. */
+  onSlowConnect?: (server: string) => void;
 }
 
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'reconnected' | 'lost' | 'closed';
@@ -180,7 +188,7 @@ export class Session extends EventEmitter {
   static async connect(opts: SessionOptions): Promise<Session> {
     const s = new Session(opts);
     try {
-      await s.waitConnected(s.connectTimeoutMs);
+      await s.waitConnected(s.connectTimeoutMs, { failFastRefused: opts.failFastRefused, onSlowConnect: opts.onSlowConnect });
     } catch (e) {
       await s.close();
       throw e;
@@ -318,13 +326,15 @@ export class Session extends EventEmitter {
   }
 
   /** Wait for a connection; never closes anything (the caller decides). */
-  private waitConnected(timeoutMs: number): Promise<void> {
+  private waitConnected(timeoutMs: number, opts: { failFastRefused?: boolean; onSlowConnect?: (server: string) => void } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       const t = this.transport;
       const done = (err?: Error): void => {
         timer.clear();
+        slow?.clear();
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
+        t.removeListener('allRefused', onRefused);
         if (err) reject(err);
         else resolve();
       };
@@ -342,8 +352,34 @@ export class Session extends EventEmitter {
           }),
         );
       }, timeoutMs);
+      const onRefused = (): void => {
+        if (!opts.failFastRefused) return;
+        done(
+          new ConnectionError(`cannot reach ZooKeeper (every server refused the connection): tried ${t.describeServers()}`, {
+            hint: 'is the ensemble up? check --server / ZKCTL_SERVER / the current context (zkctl context ls)',
+          }),
+        );
+      };
+      // Past 1 s: say which server is being tried (the caller decides where, e.g. a terminal only).
+      let told: string | undefined;
+      const tell = (): void => {
+        const srv = t.server;
+        if (!srv || srv === told || !opts.onSlowConnect) return;
+        told = srv;
+        opts.onSlowConnect(srv);
+      };
+      let slow: { clear(): void } | undefined;
+      if (opts.onSlowConnect && timeoutMs > 1000) {
+        slow = setTimer(() => {
+          tell();
+          const iv = setInterval(tell, 250);
+          iv.unref();
+          slow = { clear: () => clearInterval(iv) };
+        }, 1000);
+      }
       this.on('state', onState);
       this.on('authFailed', onAuth);
+      t.on('allRefused', onRefused);
       if (t.isConnected) done();
     });
   }
@@ -412,7 +448,7 @@ export class Session extends EventEmitter {
 
   /** Stat of the node, or null when it does not exist. A watcher fires on create, delete or data change. */
   async exists(path: string, watcher?: Watcher, ro: RequestOptions = {}): Promise<Stat | null> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     // Watchers are registered as the reply is read, before any later frame: a
     // notification in the same TCP chunk as the reply must find its watcher.
@@ -435,7 +471,7 @@ export class Session extends EventEmitter {
   }
 
   async get(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     const res = await this.send(
       OpCode.getData,
@@ -449,7 +485,7 @@ export class Session extends EventEmitter {
   }
 
   async getChildren(path: string, watcher?: Watcher, ro: RequestOptions = {}): Promise<{ children: string[]; stat: Stat }> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     const res = await this.send(
       OpCode.getChildren2,
@@ -466,7 +502,7 @@ export class Session extends EventEmitter {
   /** Create a node; returns its real path (sequential nodes get their suffix) and stat. */
   async create(path: string, data: Buffer = Buffer.alloc(0), opts: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
     const mode = opts.mode ?? 'persistent';
-    validatePath(path, { sequential: opts.sequential });
+    path = validatePath(path, { sequential: opts.sequential });
     let flags: number;
     let op: number = OpCode.create2;
     switch (mode) {
@@ -501,25 +537,25 @@ export class Session extends EventEmitter {
 
   /** Set data; `version` -1 means any version (no compare-and-set). */
   async set(path: string, data: Buffer, version = -1): Promise<Stat> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.setData, body((w) => w.string(sp).buffer(data).int(version)), readStat, `set ${path}`, path);
   }
 
   async delete(path: string, version = -1, ro: RequestOptions = {}): Promise<void> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     await this.send(OpCode.delete, body((w) => w.string(sp).int(version)), null, `rm ${path}`, path, undefined, ro.timeoutMs);
   }
 
   async getACL(path: string): Promise<{ acl: ACL[]; stat: Stat }> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.getACL, body((w) => w.string(sp)), (r) => ({ acl: readACLs(r), stat: readStat(r) }), `getAcl ${path}`, path);
   }
 
   async setACL(path: string, acl: ACL[], version = -1): Promise<Stat> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(
       OpCode.setACL,
@@ -566,14 +602,14 @@ export class Session extends EventEmitter {
 
   /** Make the connected server catch up with the leader for `path`. */
   async sync(path = '/'): Promise<string> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.sync, body((w) => w.string(sp)), (r) => this.transport.fromServerPath(r.string() ?? ''), `sync ${path}`, path);
   }
 
   /** All ephemeral nodes of this session under `prefix` (client paths). */
   async getEphemerals(prefix = '/'): Promise<string[]> {
-    validatePath(prefix);
+    prefix = validatePath(prefix);
     const sp = this.sp(prefix);
     const list = await this.send(OpCode.getEphemerals, body((w) => w.string(sp)), (r) => r.strings(), `getEphemerals ${prefix}`, prefix);
     return list.map((p) => this.transport.fromServerPath(p));
@@ -581,14 +617,14 @@ export class Session extends EventEmitter {
 
   /** Number of all descendants of `path` (not counting itself). */
   async getAllChildrenNumber(path: string): Promise<number> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     return this.send(OpCode.getAllChildrenNumber, body((w) => w.string(sp)), (r) => r.int(), `count ${path}`, path);
   }
 
   /** Does the server hold a watch of `type` for this session on `path`? (NO_WATCHER error when not) */
   async checkWatches(path: string, type: number = WatcherType.any): Promise<boolean> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     try {
       await this.send(OpCode.checkWatches, body((w) => w.string(sp).int(type)), null, `checkWatches ${path}`, path);
@@ -601,7 +637,7 @@ export class Session extends EventEmitter {
 
   /** Remove this session's watches of `type` on `path` from the server. */
   async removeWatches(path: string, type: number = WatcherType.any): Promise<void> {
-    validatePath(path);
+    path = validatePath(path);
     const sp = this.sp(path);
     await this.send(OpCode.removeWatches, body((w) => w.string(sp).int(type)), null, `removeWatches ${path}`, path);
     if (type === WatcherType.persistent || type === WatcherType.persistentRecursive || type === WatcherType.any) {
@@ -615,7 +651,7 @@ export class Session extends EventEmitter {
    * called. Survives reconnects (re-registered with setWatches2).
    */
   async addWatch(path: string, listener: Watcher, opts: { recursive?: boolean } = {}): Promise<() => Promise<void>> {
-    validatePath(path);
+    path = validatePath(path);
     const recursive = !!opts.recursive;
     const sp = this.sp(path);
     const mode = recursive ? AddWatchMode.persistentRecursive : AddWatchMode.persistent;

@@ -216,7 +216,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
   private done = false;
 
   constructor(session: Session, root: string, opts: WalkOptions = {}) {
-    validatePath(root);
+    root = validatePath(root);
     this.session = session;
     this.root = root;
     this.opts = opts;
@@ -538,7 +538,7 @@ export interface DeleteTreeOptions {
  * ordinary node). `chroot` is the session's chroot ('' for none).
  */
 export function assertDeletable(path: string, chroot = ''): void {
-  validatePath(path);
+  path = validatePath(path);
   if (path === '/') throw new UsageError('refusing to delete /', 'name a subtree, e.g. /app');
   assertNotReserved(path, chroot, 'delete');
 }

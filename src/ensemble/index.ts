@@ -13,4 +13,5 @@ export * from './roster.js';
 export * from './view.js';
 export { tailFile, followFile, LineSplitter } from './logs.js';
 export * from './membership.js';
+export { isSettled, settledStatus } from './settle.js';
 export * from './sync.js';

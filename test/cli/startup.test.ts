@@ -116,10 +116,11 @@ describe('start-up: modules a command loads', () => {
     const get = await runRecorded(['get', '/zookeeper/config', '-s', testServer()]);
     assert.equal(get.code, 0, get.stderr);
     assert.deepEqual(corePluginFiles(get.read), []);
-    for (const args of [['plugins'], ['get', '--help'], ['help', 'get']]) {
+    for (const args of [['autocomplete', '--help'], ['get', '--help'], ['help', 'get']]) {
       const r = await runRecorded(args);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(corePluginFiles(r.read).length, 6, `${args.join(' ')}: ${r.read.join('\n')}`);
+      // two core plugins (help, autocomplete; no plugin manager since issue 11): package.json + manifest each
+      assert.equal(corePluginFiles(r.read).length, 4, `${args.join(' ')}: ${r.read.join('\n')}`);
     }
   });
 
@@ -145,7 +146,7 @@ describe('start-up: modules a command loads', () => {
   });
 
   it('help, usage errors and the core plugins behave the same with and without the bundles', async () => {
-    for (const args of [['--help'], ['help', 'get'], ['ls', '--help'], ['plugins'], ['autocomplete', '--help'], ['nosuchcommand'], ['get'], ['ensemble'], ['ensemble', 'nosuch']]) {
+    for (const args of [['--help'], ['help', 'get'], ['ls', '--help'], ['autocomplete', '--help'], ['nosuchcommand'], ['get'], ['ensemble'], ['ensemble', 'nosuch']]) {
       const bundled = await runCli(args);
       const plain = await runCli(args, { env: { ZKCTL_NO_VENDOR_BUNDLES: '1' } });
       const uncached = await runCli(args, { env: { ZKCTL_NO_VENDOR_CACHE: '1' } });

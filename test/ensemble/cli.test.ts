@@ -41,14 +41,22 @@ describe('zkctl ensemble (CLI)', () => {
     if (existsSync(join(dir, 'ensemble.json'))) await load(dir).down({ purge: true });
   });
 
-  test('up: plain table on stdout, nothing on stderr, context written and current', async () => {
+  test('up: plain table on stdout (taken once followers synced), one ready line on stderr, context written and current', async () => {
     const r = ok(await zk(['ensemble', 'up', '--name', name, '--dir', dir, '--base-port', String(basePort)]));
-    assert.equal(r.stderr, '', 'no progress on a non-TTY');
+    // no progress on a non-TTY, but the ready line (CI logs): members, leader, connect string, context
+    const cs = [0, 1, 2].map((i) => `127.0.0.1:${basePort + i}`).join(',');
+    assert.match(r.stderr, new RegExp(`^ready: ensemble '${name}': leader [123], 3/3 serving, quorum; up in [^;]+; context '${name}' is current \\(${cs.replace(/\./g, '\\.')}\\)\n$`));
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 3);
     const modes = lines.map((l) => l.split('\t')[2]);
     assert.deepEqual(modes.filter((m) => m === 'leader').length, 1);
     assert.deepEqual(modes.filter((m) => m === 'follower').length, 2);
+    // settled: no follower still at zxid 0x0, every member at the leader's epoch
+    const leaderEpoch = lines.find((l) => l.split('\t')[2] === 'leader')!.split('\t')[4];
+    for (const l of lines) {
+      assert.notEqual(l.split('\t')[3], '0x0', l);
+      assert.equal(l.split('\t')[4], leaderEpoch, l);
+    }
     assert.deepEqual(
       lines.map((l) => l.split('\t').slice(0, 2)),
       [1, 2, 3].map((i) => [String(i), `127.0.0.1:${basePort + i - 1}`]),

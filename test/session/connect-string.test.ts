@@ -32,7 +32,9 @@ describe('connect strings', () => {
   it('refuses bad strings with a usage error naming the problem', () => {
     assert.throws(() => parseConnectString('h:2181 /x'), usage(/contains a space/));
     assert.throws(() => parseConnectString('h:2181/../x'), usage(/invalid chroot "\/\.\.\/x".*relative segment/));
-    assert.throws(() => parseConnectString('h:2181/a/'), usage(/invalid chroot/));
+    assert.throws(() => parseConnectString('h:2181/a//'), usage(/invalid chroot/));
+    // one trailing slash is dropped, as in every path (issue 11)
+    assert.equal(parseConnectString('h:2181/a/').chroot, '/a');
     assert.throws(() => parseConnectString('::1:2181'), usage(/must be in brackets/));
     assert.throws(() => parseConnectString('[::1'), usage(/invalid IPv6 address/));
     assert.throws(() => parseConnectString('[::1]:99999'), usage(/invalid port "99999"/));

@@ -60,8 +60,10 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
     ['relative path (get)', ['get', 'x'], /must start with \//],
     ['empty path', ['create', '', 'data'], /empty/],
     ['empty path (ls)', ['ls', ''], /./],
-    ['trailing slash', ['create', '/x/', 'data'], /must not end with \//],
-    ['trailing slash (set)', ['set', '/x/', 'data'], /must not end with \//],
+    // one trailing slash is accepted and dropped (/x/ is /x); two are an empty segment, with a real suggestion
+    ['two trailing slashes', ['create', '/x//', 'data'], /empty segment \(\/\/\) in path \(did you mean \/x\?\)/],
+    ['two trailing slashes (set)', ['set', '/x//', 'data'], /did you mean \/x\?/],
+    ['ls //', ['ls', '//'], /empty segment \(\/\/\) in path \(did you mean \/\?\)/],
     ['double slash', ['create', '/q//y', 'data'], /\/\//],
     ['dot segment', ['create', '/q/./y'], /relative segment/],
     ['dot-dot segment', ['set', '/q/../x', 'data'], /relative segment/],

@@ -4,7 +4,7 @@ import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, setContext, type Connection
 import { ExitCode, UsageError, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
-import { autoBasePort, describeWriteFailure, load, resolveUpTarget, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { autoBasePort, describeWriteFailure, load, resolveUpTarget, settledStatus, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine, targetInput } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -20,7 +20,7 @@ export interface UpOutput extends StatusView {
 
 export default class EnsembleUp extends BaseCommand<typeof EnsembleUp> {
   static override summary = 'Start a local ZooKeeper ensemble (real servers) and wait for its quorum.';
-  static override description = `Runs SIZE real ZooKeeper servers (QuorumPeerMain, from Debian's zookeeper package or --zk-home / ZOOKEEPER_HOME) on 127.0.0.1, detached, and waits until a quorum with exactly one leader serves. Then writes a context named after the ensemble and makes it current, so the next command just works.
+  static override description = `Runs SIZE real ZooKeeper servers (QuorumPeerMain, from Debian's zookeeper package or --zk-home / ZOOKEEPER_HOME) on 127.0.0.1, detached, and waits until a quorum with exactly one leader serves. Then writes a context named after the ensemble and makes it current, so the next command just works. The status printed is taken once every follower has synced with the leader (within 10 s more), and a ready line (members serving, leader, connect string, context) goes to stderr, in pipes too.
 
 Which ensemble: --name or --dir; without them, the current context's local ensemble (as \`ensemble kill/start/down\` do: after its members were stopped, a bare \`up\` brings them back), else (no current context, or it is not a local ensemble) the default ensemble "local", said on stderr. A new ensemble is created only when asked (--name NEW, --dir NEW, or that default). When \`up\` makes another context current, it says so on stderr.
 
@@ -170,7 +170,10 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       process.stderr.write(`zkctl: context '${contextName}' (ensemble '${r.name}', ${r.connectString}) is now current, was '${previous}' (\`zkctl context use ${previous}\` switches back)\n`);
     }
 
-    const view = statusView(r.status, { name: r.name, dir: r.dir, connectString: r.connectString });
+    // The status to print, taken once every follower has synced with the leader (right after the
+    // quorum forms they show zxid 0x0), within at most 10 s more.
+    const { status } = await settledStatus(load(r.dir), r.status, Math.min(10_000, waitMs));
+    const view = statusView(status, { name: r.name, dir: r.dir, connectString: r.connectString });
     const out: UpOutput = {
       ...view,
       name: r.name,
@@ -190,7 +193,8 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       );
     }
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
-    this.progress(`${summaryLine(view)}; ${how}; context '${contextName}' is current (${r.connectString})`);
+    // The ready line: on stderr always (CI logs read pipes), stdout keeps the rows only.
+    process.stderr.write(`ready: ${summaryLine(view)}; ${how}; context '${contextName}' is current (${r.connectString})\n`);
     return out;
   }
 }

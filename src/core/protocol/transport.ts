@@ -61,6 +61,13 @@ export interface TransportOptions {
   debug?: (msg: string) => void;
 }
 
+/**
+ * Full rounds over the member list, every member refusing TCP (ECONNREFUSED: nothing listens),
+ * after which the transport emits 'allRefused' (before its first session only). Two: the second
+ * round comes after the 100-300 ms pause between rounds, which rides over a listener's restart.
+ */
+export const REFUSED_ROUNDS = 2;
+
 export type TransportState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'authFailed' | 'closed';
 
 type WatchFn = (ev: Notification) => void;
@@ -95,6 +102,8 @@ export class Transport extends EventEmitter {
   private order: number[] = [];
   private nextIdx = 0;
   private roundFailures = 0;
+  /** Attempts in a row refused at TCP (reset by anything else: a timeout, a handshake, a session). */
+  private refusedStreak = 0;
   private attempt?: Attempt;
   private socket?: Socket;
   private retryTimer?: NodeJS.Timeout;
@@ -273,6 +282,11 @@ export class Transport extends EventEmitter {
     clearTimeout(a.timer);
     this.attempt = undefined;
     this.roundFailures++;
+    this.refusedStreak = a.phase === 'tcp' && why === 'refused' ? this.refusedStreak + 1 : 0;
+    if (!this.everConnected && this.refusedStreak >= REFUSED_ROUNDS * this.addrs.length) {
+      this.refusedStreak = 0;
+      this.emit('allRefused');
+    }
     a.socket.removeAllListeners('data');
     a.socket.destroy();
     this.startAttempt();

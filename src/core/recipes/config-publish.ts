@@ -245,7 +245,7 @@ export function defaultPublisher(env: NodeJS.ProcessEnv = process.env): string {
  * server, through `chroot`), no .zkctl segment.
  */
 export function checkConfigPath(path: string, chroot = ''): string {
-  validatePath(path);
+  path = validatePath(path);
   if (path === '/') throw new UsageError('cannot publish a configuration at /', 'use a path of its own, e.g. /config/myapp');
   if (isReserved(path)) throw new UsageError(`${path} belongs to ZooKeeper itself`);
   assertNotReserved(path, chroot, 'use');

@@ -85,7 +85,7 @@ function checkSegment(what: string, v: string): void {
 
 export function servicePath(name: string, basePath = DEFAULT_BASE_PATH): string {
   checkSegment('name', name);
-  validatePath(basePath);
+  basePath = validatePath(basePath);
   return `${basePath === '/' ? '' : basePath}/${name}`;
 }
 
@@ -477,7 +477,7 @@ export async function registerService(session: Session, input: InstanceInput, ba
 
 /** Service names under the base path ([] when there is none). */
 export async function listServiceNames(session: Session, basePath = DEFAULT_BASE_PATH): Promise<string[]> {
-  validatePath(basePath);
+  basePath = validatePath(basePath);
   try {
     return (await session.getChildren(basePath)).children.sort();
   } catch (e) {

@@ -156,7 +156,7 @@ export class ZnodeWatch {
   private readonly sessionListeners: Array<[string, (...a: unknown[]) => void]> = [];
 
   constructor(session: Session, path: string, opts: ZnodeWatchOptions) {
-    validatePath(path);
+    path = validatePath(path);
     this.session = session;
     this.path = path;
     this.opts = opts;

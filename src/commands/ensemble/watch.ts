@@ -22,9 +22,10 @@ export function timelineJson(e: TimelineEvent): Record<string, unknown> {
   return o;
 }
 
-export function timelineText(e: TimelineEvent, color: boolean): string {
+/** One event as a line; `short` (a terminal): the time of day only (UTC), the type not padded. */
+export function timelineText(e: TimelineEvent, color: boolean, opts: { short?: boolean } = {}): string {
   const c = (f: (s: string) => string, s: string): string => (color ? f(s) : s);
-  const type = e.type.padEnd(18);
+  const type = opts.short ? e.type : e.type.padEnd(18);
   const leader = e.leader || !e.lastLeader ? who(e.leader, e.leaderId) : `none (last ${who(e.lastLeader, e.lastLeaderId)})`;
   const tail = `epoch ${e.epoch ?? '?'} zxid ${e.zxid ?? '?'}; ${e.serving}/${e.members} serving${e.quorum ? '' : ', NO quorum'}`;
   let what: string;
@@ -56,7 +57,8 @@ export function timelineText(e: TimelineEvent, color: boolean): string {
       what = `${who(e.member, e.memberId)} caught up (at ${e.memberZxid})`;
       break;
   }
-  return `${e.time.toISOString()} ${color ? chalk.bold(type) : type} ${what}; ${tail}`;
+  const time = opts.short ? e.time.toISOString().slice(11) : e.time.toISOString();
+  return `${time} ${color ? chalk.bold(type) : type} ${what}; ${tail}`;
 }
 
 export default class EnsembleWatch extends BaseCommand<typeof EnsembleWatch> {
@@ -117,7 +119,7 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
       onEvent: (e) => {
         if (ac.signal.aborted) return;
         events++;
-        this.printer.event(timelineJson(e), timelineText(e, color));
+        this.printer.event(timelineJson(e), timelineText(e, color, { short: this.printer.width !== undefined }));
         if (e.type === 'leader-change') {
           leaderChanges++;
           if (this.flags['fail-on-change'] && !change) {

@@ -51,10 +51,10 @@ export function timelineText(e: TimelineEvent, color: boolean, opts: { short?: b
       what = `quorum regained after ${secs(e.downMs)}, leader ${leader}`;
       break;
     case 'follower-lag':
-      what = c(chalk.yellow, `${who(e.member, e.memberId)} lags ${e.lag === null ? 'an epoch' : `${e.lag} transactions`} behind the leader (at ${e.memberZxid})`);
+      what = c(chalk.yellow, `${who(e.member, e.memberId)} lags ${e.lag === null ? 'an epoch or more' : `${e.lag} transactions`} behind the leader (at ${e.memberZxid})`);
       break;
     case 'follower-caught-up':
-      what = `${who(e.member, e.memberId)} caught up (at ${e.memberZxid})`;
+      what = `${who(e.member, e.memberId)} caught up (at ${e.memberZxid}${e.noWritesSinceElection ? ', no writes since election' : ''})`;
       break;
   }
   const time = opts.short ? e.time.toISOString().slice(11) : e.time.toISOString();
@@ -65,7 +65,7 @@ export default class EnsembleWatch extends BaseCommand<typeof EnsembleWatch> {
   static override summary = "Follow an ensemble's leader timeline: leader changes, members down/back, quorum lost/regained, lagging followers.";
   static override description = `Polls every member of the connect string with four-letter words (srvr; conf for the server ids) every --interval and prints one line per event, each with the time, the leader (old and new for a leader change), its epoch and zxid. The first line ("initial") is the state when watching starts. -o json prints one JSON object per line.
 
-Works on any ensemble: the members are the hosts of -s/--server, $ZKCTL_SERVER or the current context (the chroot is ignored). A member is down when its port refuses connections, or when it does not answer two polls in a row. A follower lags when it is more than --lag-threshold transactions (or an epoch) behind the leader for longer than --lag-for. States between two polls are not seen: an election shorter than --interval shows only as the new leader.
+Works on any ensemble: the members are the hosts of -s/--server, $ZKCTL_SERVER or the current context (the chroot is ignored). A member is down when its port refuses connections, or when it does not answer two polls in a row. A follower lags when it is more than --lag-threshold transactions (or two epochs) behind the leader for longer than --lag-for. Lag is counted in transactions: after an election the leader's zxid starts its new epoch at 0 while an idle follower still shows the previous epoch's last zxid; that follower is in sync (no writes since election), and one in the previous epoch is behind by the leader's writes since plus what it misses of the previous epoch. States between two polls are not seen: an election shorter than --interval shows only as the new leader.
 
 Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader change (for CI).`;
   static override examples = [

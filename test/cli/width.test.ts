@@ -127,6 +127,15 @@ describe('output fitted to the terminal', { skip: noScript }, () => {
     });
   }
 
+  it('get of empty data: "(0 bytes)" on a terminal, nothing in a pipe', async () => {
+    await c.session.create('/empty');
+    const r = await onTerminal(80, ['get', '/empty', '-s', c.server]);
+    assert.match(r.out, /^\(0 bytes\)$/m, r.out);
+    const piped = await runCli(['get', '/empty', '-s', c.server]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, '');
+  });
+
   it('fitTable: drops by priority, cuts only text columns; wrapLine never splits a word', () => {
     const cols: Array<Column<string[]>> = [
       { header: 'ID', get: (r) => r[0], priority: 0 },

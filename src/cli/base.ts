@@ -9,7 +9,7 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { ExitCode, ZkctlError, exitCodeOf } from '../core/errors.js';
 import { enableDebug } from '../core/debug.js';
 import { Session, type SessionOptions } from '../core/session.js';
-import { formatJson, OUTPUT_FORMATS, type OutputFormat, Printer, toPlainData } from '../output/index.js';
+import { formatJson, OUTPUT_FORMATS, type OutputFormat, Printer, terminalWidth, toPlainData, wrapLine } from '../output/index.js';
 import { OutputError, guardStdio } from '../output/stdio.js';
 import { type ConnectionSettings, resolveConnection } from './context.js';
 
@@ -39,7 +39,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       char: 'o',
       summary: 'Output format.',
       options: OUTPUT_FORMATS,
-      description: 'table on a terminal, plain otherwise.',
+      description: 'table on a terminal, plain otherwise. On a terminal, tables fit its width (the least important columns are left out, long paths and messages cut with …, numbers never) and event lines break between words; a pipe gets every column in full.',
       helpGroup: 'GLOBAL',
     }),
     'no-color': Flags.boolean({ summary: 'Disable colour (also: NO_COLOR).', helpGroup: 'GLOBAL' }),
@@ -82,7 +82,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   get printer(): Printer {
-    this._printer ??= new Printer({ format: this.outputFormat, color: this.colorEnabled, resultPrintedElsewhere: this.jsonEnabled() });
+    this._printer ??= new Printer({ format: this.outputFormat, color: this.colorEnabled, resultPrintedElsewhere: this.jsonEnabled(), width: () => terminalWidth() });
     return this._printer;
   }
 
@@ -118,7 +118,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Progress / notes for people: stderr, only on a TTY. */
   protected progress(msg: string): void {
-    if (process.stderr.isTTY) process.stderr.write(`${msg}\n`);
+    const width = terminalWidth(process.stderr);
+    if (width !== undefined) process.stderr.write(`${wrapLine(msg, width, 2)}\n`);
   }
 
   protected override toSuccessJson(result: unknown): unknown {

@@ -47,7 +47,7 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
     ttl: Flags.string({ char: 't', summary: 'TTL node: deleted after this long without children or changes (e.g. 10m).', helpValue: 'DURATION' }),
     parents: Flags.boolean({ char: 'p', summary: 'Create missing parents (persistent, empty).' }),
     acl: Flags.string({ summary: 'ACL of the new node (repeatable): scheme:id:perms.', multiple: true, multipleNonGreedy: true, helpValue: 'ACL' }),
-    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.', description: 'If the session expires meanwhile, the node is gone with it: zkctl says so and exits 9.' }),
+    hold: Flags.boolean({ summary: 'With -e: keep the session (and the node) until Ctrl-C.', description: 'If the server says the session expired, the node is gone with it: zkctl says so and exits 9. With no reply from any server for a whole session timeout, the session is presumed lost and zkctl exits 9 saying so (the servers may still hold the session and the node until they expire it).' }),
   };
 
   async run(): Promise<CreateResult> {
@@ -101,6 +101,10 @@ async function holdUntilInterrupted(session: Session, signal: AbortSignal): Prom
   if (signal.aborted) return;
   await new Promise<void>((resolve, reject) => {
     signal.addEventListener('abort', () => resolve());
-    session.once('lost', () => reject(new ZkError(ZkCode.SESSION_EXPIRED, undefined, 'the ephemeral node is gone')));
+    session.once('lost', () => {
+      const l = session.lastLoss;
+      // Only a server that said "expired" proves the node is gone; after silence it may still be there.
+      reject(new ZkctlError(l && !l.byServer ? session.describeLoss() : 'session expired (the server said so): the ephemeral node is gone', ExitCode.SESSION_EXPIRED));
+    });
   });
 }

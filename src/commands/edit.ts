@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { stateDir } from '../cli/context.js';
 import { assertWritable, checkPath, chrootOf } from '../cli/znode.js';
-import { assertRequestFits, isUtf8 } from '../core/data.js';
+import { assertRequestFits, brokenJson, isUtf8, trimEditorNewline } from '../core/data.js';
 import { ExitCode, ZkCode, ZkctlError, isZkCode } from '../core/errors.js';
 import { FileWriteError, writeFileSafeSync } from '../core/file-write.js';
 import { baseName } from '../core/paths.js';
@@ -46,13 +46,17 @@ export default class Edit extends BaseCommand<typeof Edit> {
 - the node changed meanwhile (someone else wrote it): nothing is written, exit 5; your edited text is kept in $XDG_STATE_HOME/zkctl/edits/ (mode 0600) so it is not lost
 - the editor exits non-zero: nothing is written, exit 1
 - the node was deleted meanwhile: exit 3
+- the old data was a JSON object or array and the edited text is not valid JSON: nothing is written, exit 2 (the parser's message says where); your edited text is kept in $XDG_STATE_HOME/zkctl/edits/; --force writes it anyway
 
-The bytes are edited as they are (no decoding); data that is not UTF-8 text may not survive a text editor.`;
+When the old data did not end with a newline, the one newline an editor adds at the end of the file is removed before writing. Otherwise the bytes are edited as they are (no decoding); data that is not UTF-8 text may not survive a text editor.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /app/config',
     'EDITOR="code --wait" <%= config.bin %> <%= command.id %> /app/config.json',
   ];
   static override args = { path: Args.string({ required: true, description: 'znode to edit' }) };
+  static override flags = {
+    force: Flags.boolean({ summary: 'Write the edited text even when the old data was JSON and the new text is not.' }),
+  };
 
   async run(): Promise<EditResult> {
     const path = checkPath(this.args.path);
@@ -77,13 +81,21 @@ The bytes are edited as they are (no decoding); data that is not UTF-8 text may 
       throw new ZkctlError(`cannot run the editor "${editor}": ${(e as Error).message}`, ExitCode.FAILURE, { hint: 'set $EDITOR' });
     }
     if (code !== 0) throw new ZkctlError(`the editor exited with status ${code}: nothing written`, ExitCode.FAILURE);
-    const edited = readFileSync(file);
+    const edited = trimEditorNewline(data, readFileSync(file));
     if (edited.equals(data)) {
       const result: EditResult = { path, changed: false, version: stat.version, bytes: data.length };
       this.printer.text(`${path}: no change, nothing written`, result);
       return result;
     }
     assertRequestFits(`${chrootOf(this.connection.server)}${path}`, edited);
+    const broken = this.flags.force ? undefined : brokenJson(data, edited);
+    if (broken !== undefined) {
+      const kept = this.keepEdit(name, edited);
+      if (!kept.saved) keepTemp = true;
+      throw new ZkctlError(`${path}: not valid JSON: ${broken}; use --force to write it anyway`, ExitCode.USAGE, {
+        hint: kept.saved ? `nothing written; your edit is saved in ${kept.saved}` : `nothing written; your edit could not be saved (${kept.why}); it is kept in ${file}`,
+      });
+    }
     try {
       const st = await session.set(path, edited, stat.version);
       const result: EditResult = { path, changed: true, version: st.version, bytes: edited.length };
@@ -91,24 +103,27 @@ The bytes are edited as they are (no decoding); data that is not UTF-8 text may 
       return result;
     } catch (e) {
       if (isZkCode(e, ZkCode.BAD_VERSION)) {
-        const keep = join(stateDir(), 'edits');
-        const saved = join(keep, `${name}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
-        try {
-          mkdirSync(keep, { recursive: true, mode: 0o700 });
-          writeFileSafeSync(saved, edited, { private: true });
-        } catch (w) {
-          // Do not lose the edit: it is still in the temporary file, which is then kept.
-          keepTemp = true;
-          const why = w instanceof FileWriteError ? w.message.replace(/^cannot write [^:]*: /, '') : (w as Error).message;
-          throw new ZkctlError(`${path} changed while you were editing (it is no longer at version ${stat.version}): nothing written`, ExitCode.BAD_VERSION, {
-            hint: `your edit could not be saved in ${keep} (${why}); it is kept in ${file}`,
-          });
-        }
+        const kept = this.keepEdit(name, edited);
+        // Do not lose the edit: when it cannot be saved, the temporary file is kept.
+        if (!kept.saved) keepTemp = true;
         throw new ZkctlError(`${path} changed while you were editing (it is no longer at version ${stat.version}): nothing written`, ExitCode.BAD_VERSION, {
-          hint: `your edit is saved in ${saved}; run zkctl edit again and merge it`,
+          hint: kept.saved ? `your edit is saved in ${kept.saved}; run zkctl edit again and merge it` : `your edit could not be saved in ${join(stateDir(), 'edits')} (${kept.why}); it is kept in ${file}`,
         });
       }
       throw e;
+    }
+  }
+
+  /** Save an edit that was not written in $XDG_STATE_HOME/zkctl/edits (0600). */
+  private keepEdit(name: string, edited: Buffer): { saved?: string; why?: string } {
+    const keep = join(stateDir(), 'edits');
+    const saved = join(keep, `${name}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    try {
+      mkdirSync(keep, { recursive: true, mode: 0o700 });
+      writeFileSafeSync(saved, edited, { private: true });
+      return { saved };
+    } catch (w) {
+      return { why: w instanceof FileWriteError ? w.message.replace(/^cannot write [^:]*: /, '') : (w as Error).message };
     }
   }
 }

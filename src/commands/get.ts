@@ -17,7 +17,7 @@ export interface GetResult {
 
 export default class Get extends BaseCommand<typeof Get> {
   static override summary = "Print a znode's data.";
-  static override description = `By default the bytes are written exactly as stored (binary-safe: redirect to a file and you get the same bytes back); a newline is added only when stdout is a terminal. --format decodes: utf8, hex, base64, or json / yaml, which parse the data and pretty-print it (exit 2 when it does not parse).
+  static override description = `By default the bytes are written exactly as stored (binary-safe: redirect to a file and you get the same bytes back); a newline is added only when stdout is a terminal, where empty data shows as "(0 bytes)" (a pipe gets nothing). --format decodes: utf8, hex, base64, or json / yaml, which parse the data and pretty-print it (exit 2 when it does not parse).
 
 -o json / --json print an object: {path, encoding: "utf8"|"base64", data, stat} (with --format json|yaml: {path, value, stat}).
 
@@ -63,7 +63,8 @@ export default class Get extends BaseCommand<typeof Get> {
       if (!this.jsonEnabled()) this.printer.object(result as unknown as Record<string, unknown>);
       return result;
     }
-    let body: Buffer = format ? Buffer.from(`${formatData(data, format, path)}\n`) : data;
+    // Nothing at all looks like a hang on a terminal: say it (a pipe still gets nothing).
+    let body: Buffer = format ? Buffer.from(`${formatData(data, format, path)}\n`) : data.length === 0 && process.stdout.isTTY ? Buffer.from('(0 bytes)') : data;
     const needsNewline = body.length > 0 && body[body.length - 1] !== 0x0a;
     if (needsNewline && (process.stdout.isTTY || this.flags.stat)) body = Buffer.concat([body, Buffer.from('\n')]);
     await writeOut(body);

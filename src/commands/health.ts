@@ -4,16 +4,16 @@ import { parseDuration } from '../core/duration.js';
 import { CheckFailedError } from '../core/errors.js';
 import { type HealthReport, waitHealthy } from '../ensemble/health.js';
 import type { MemberStatus } from '../ensemble/status.js';
-import { type Column, formatJson } from '../output/index.js';
+import { type Column, formatJson, wrapLine } from '../output/index.js';
 
 const columns: Column<MemberStatus>[] = [
-  { header: 'ADDRESS', key: 'address', get: (m) => m.address },
-  { header: 'ID', key: 'id', get: (m) => m.id, align: 'right' },
-  { header: 'MODE', key: 'mode', get: (m) => m.mode },
-  { header: 'ZXID', key: 'zxid', get: (m) => m.zxid },
-  { header: 'RUOK', key: 'ruok', get: (m) => (m.mode === 'down' ? 'no' : 'imok') },
-  { header: 'PROBE MS', key: 'ms', get: (m) => m.ms, align: 'right' },
-  { header: 'ERROR', key: 'error', get: (m) => m.error },
+  { header: 'ADDRESS', key: 'address', get: (m) => m.address, priority: 0 },
+  { header: 'ID', key: 'id', get: (m) => m.id, align: 'right', priority: 4 },
+  { header: 'MODE', key: 'mode', get: (m) => m.mode, priority: 0 },
+  { header: 'ZXID', key: 'zxid', get: (m) => m.zxid, priority: 3 },
+  { header: 'RUOK', key: 'ruok', get: (m) => (m.mode === 'down' ? 'no' : 'imok'), priority: 6 },
+  { header: 'PROBE MS', key: 'ms', get: (m) => m.ms, align: 'right', priority: 5, shortHeader: 'MS' },
+  { header: 'ERROR', key: 'error', get: (m) => m.error, priority: 1, truncate: 'end' },
 ];
 
 export default class Health extends BaseCommand<typeof Health> {
@@ -50,7 +50,7 @@ Exit 0 when healthy; a member down while the quorum serves is reported as "degra
       this.printer.rows(report.members, columns);
       const probe = report.probe.ok ? `probe ok via ${report.probe.server} in ${report.probe.ms}ms` : `probe FAILED: ${report.probe.error}`;
       const summary = `${report.state}: ${report.leaders === 1 ? `leader ${report.leader}` : `${report.leaders} leaders`}, ${report.serving}/${report.members.length} serving, ${report.quorum ? 'quorum' : 'NO quorum'}; ${probe}`;
-      if (this.outputFormat === 'table') this.printer.text(summary);
+      if (this.outputFormat === 'table') this.printer.text(this.printer.width !== undefined ? wrapLine(summary, this.printer.width, 2) : summary);
       else process.stderr.write(`${summary}\n`);
     }
     if (ac.signal.aborted) process.exitCode = 130;

@@ -24,15 +24,41 @@ function utf8(b: Buffer): string | undefined {
   return Buffer.from(s, 'utf8').equals(b) ? s : undefined;
 }
 
-/** The JSON line of an event (zxids in hex, data as text or base64). */
+/** UTF-8 data that parses as JSON: the parsed value. */
+function parsedJson(t: string): { value: unknown } | undefined {
+  if (!/^\s*[[{"0-9tfn-]/.test(t)) return undefined;
+  try {
+    return { value: JSON.parse(t) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Data in an event line: JSON data as compact JSON, other text as it is, except text with control
+ * characters or line breaks, which is quoted with escapes (nothing reaches the terminal raw).
+ */
+export function dataText(b: Buffer): string {
+  const t = utf8(b);
+  if (t === undefined) return `<${b.length} bytes, base64 ${b.toString('base64')}>`;
+  const j = parsedJson(t);
+  if (j) return JSON.stringify(j.value);
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(t) ? JSON.stringify(t) : t;
+}
+
+/** The JSON line of an event (zxids in hex, data as text or base64; data that is JSON also parsed, as "json"). */
 export function eventJson(e: ZnodeEvent, withChildren: boolean): Record<string, unknown> {
   const o: Record<string, unknown> = { type: e.type, time: e.time.toISOString(), path: e.path };
   if (e.zxid !== undefined) o.zxid = zxidHex(e.zxid);
   if (e.version !== undefined) o.version = e.version;
   if (e.data) {
     const t = utf8(e.data);
-    if (t !== undefined) o.data = t;
-    else o.dataBase64 = e.data.toString('base64');
+    if (t !== undefined) {
+      o.data = t;
+      const j = parsedJson(t);
+      if (j) o.json = j.value;
+    } else o.dataBase64 = e.data.toString('base64');
   }
   if (e.added) o.added = e.added;
   if (e.removed) o.removed = e.removed;
@@ -74,6 +100,10 @@ function noticeText(n: WatchNotice): string {
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Stream the changes of a znode (or a subtree): created, deleted, data changed, children changed.';
   static override description = `One line per event: time, event, path, zxid and version (read just after the event), with --data the new data, with --children the children list. -o json prints one JSON object per line.
+
+With --data, data that is JSON is shown as compact JSON, other UTF-8 text as it is (quoted with escapes when it holds control characters or line breaks), binary data as base64. In -o json lines, "data" is the text (a string) and, when it parses as JSON, "json" the parsed value; binary data is "dataBase64".
+
+A path that does not exist yet is watched all the same (a line on stderr says so): its creation is the first event.
 
 Uses a persistent watch (persistent recursive with -r; ZooKeeper 3.6+), so no change is lost between re-arms. With -r, children changes show as created/deleted of the descendants. On an older server it falls back to one-shot watches re-armed after each event (and says so on stderr); quick successive changes may then be coalesced.
 
@@ -148,6 +178,9 @@ Ends after --count events or --for a duration (exit 0), or on Ctrl-C (exit 130).
         `zkctl: watch ${path}: the server has no persistent watches (ZooKeeper < 3.6): using one-shot watches re-armed after each event; changes in quick succession may be coalesced\n`,
       );
     }
+    // A failed look (connection trouble) says nothing: the watch itself reports the connection.
+    const st = await session.exists(path).catch(() => 'unknown' as const);
+    if (st === null) process.stderr.write(`zkctl: watch ${path}: ${path} does not exist yet; waiting for it to be created\n`);
     this.progress(`watching ${path}${this.flags.recursive ? ' and its descendants' : ''} (${watch.mechanism} watch); Ctrl-C to stop`);
 
     // A failed stream (the session gone for good, a broken pipe) ends the command with its error.
@@ -167,10 +200,7 @@ Ends after --count events or --for a duration (exit 0), or on Ctrl-C (exit 130).
     if (e.added?.length) parts.push(`added=${e.added.join(',')}`);
     if (e.removed?.length) parts.push(`removed=${e.removed.join(',')}`);
     if (this.flags.children && e.children) parts.push(`children=${e.children.join(',')}`);
-    if (e.data) {
-      const t = utf8(e.data);
-      parts.push(t !== undefined ? `data=${JSON.stringify(t)}` : `data=<${e.data.length} bytes, base64 ${e.data.toString('base64')}>`);
-    }
+    if (e.data) parts.push(`data=${dataText(e.data)}`);
     if (e.resync) parts.push(color ? chalk.yellow('(resync)') : '(resync)');
     return parts.join(' ');
   }

@@ -161,6 +161,40 @@ export function dataForJson(b: Buffer): { encoding: 'utf8' | 'base64'; data: str
   return isUtf8(b) ? { encoding: 'utf8', data: b.toString('utf8') } : { encoding: 'base64', data: b.toString('base64') };
 }
 
+/**
+ * `edited` with the one newline an editor appends at the end of a file removed,
+ * when `original` did not end with one (vi, nano and most editors add it).
+ */
+export function trimEditorNewline(original: Buffer, edited: Buffer): Buffer {
+  const endsNl = (b: Buffer): boolean => b.length > 0 && b[b.length - 1] === 0x0a;
+  if (endsNl(original) || !endsNl(edited)) return edited;
+  const cut = edited.length >= 2 && edited[edited.length - 2] === 0x0d && !(original.length > 0 && original[original.length - 1] === 0x0d) ? 2 : 1;
+  return edited.subarray(0, edited.length - cut);
+}
+
+/** JSON.parse of data, or undefined when it is not UTF-8 JSON. */
+function tryJson(b: Buffer): { value: unknown } | { error: string } {
+  if (!isUtf8(b)) return { error: 'not UTF-8 text' };
+  try {
+    return { value: JSON.parse(b.toString('utf8')) };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/**
+ * Would writing `edited` over `original` break JSON? When the original was a
+ * JSON object or array and the edited text does not parse: the parser's
+ * message. Otherwise undefined (plain values such as `5` or `on` are not
+ * taken for JSON documents).
+ */
+export function brokenJson(original: Buffer, edited: Buffer): string | undefined {
+  const o = tryJson(original);
+  if (!('value' in o) || o.value === null || typeof o.value !== 'object') return undefined;
+  const n = tryJson(edited);
+  return 'error' in n ? n.error : undefined;
+}
+
 /* ------------------------------------------------------------------ */
 
 /** A znode version for compare-and-set: a non-negative integer (UsageError otherwise). */

@@ -236,6 +236,20 @@ export class Session extends EventEmitter {
     return m;
   }
 
+  /**
+   * Why the session was last 'lost': the server said it expired (byServer), or no server replied
+   * for a whole session timeout (silentMs) and it is presumed lost: the servers may still hold it,
+   * and its ephemeral nodes, until they expire it.
+   */
+  lastLoss?: { byServer: boolean; silentMs?: number };
+
+  /** The loss in words: "session expired (the server said so)" or "session presumed lost (...)". */
+  describeLoss(): string {
+    const l = this.lastLoss;
+    if (!l || l.byServer) return 'session expired (the server said so)';
+    return `session presumed lost (no reply from the ensemble for ${((l.silentMs ?? this.negotiatedTimeoutMs) / 1000).toFixed(1)}s; the servers may still hold it until they expire the session)`;
+  }
+
   get state(): SessionState {
     return this._state;
   }
@@ -312,6 +326,7 @@ export class Session extends EventEmitter {
         if (this._state === 'connected' || this._state === 'reconnected') this.setState('suspended');
         break;
       case 'expired':
+        this.lastLoss = t.expiry ?? { byServer: true };
         this.setState('lost');
         if (this.renew) {
           debug('session lost; starting a new session');

@@ -61,6 +61,9 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
     await s.sync(node);
     const { data } = await s.get(node);
     await s.delete(node).catch(() => undefined);
+    // Leave nothing behind: the parent too when no other probe is in it (a container is reaped
+    // only after the server's check interval, and an old server makes it a plain node).
+    await s.delete(parent).catch(() => undefined);
     if (data.toString() !== token) return { ok: false, server: s.server, ms: Date.now() - t0, error: 'read back different data than written' };
     return { ok: true, server: s.server, ms: Date.now() - t0 };
   } catch (e) {

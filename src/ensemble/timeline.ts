@@ -58,8 +58,10 @@ export interface TimelineEvent {
   /** member-up: how it serves now; member-down: why it is counted down. */
   mode?: MemberMode;
   error?: string;
-  /** follower-lag: transactions behind the leader (null: still in an older epoch). */
+  /** follower-lag: transactions behind the leader (null: in an older epoch than the last one seen before the leader's). */
   lag?: number | null;
+  /** follower-lag/caught-up: the leader has written nothing in its epoch yet (followers then still show the previous epoch's last zxid). */
+  noWritesSinceElection?: boolean;
   memberZxid?: string;
   /** leader-change: ms without a leader before it (0 when none was seen); quorum-regained: ms without quorum. */
   downMs?: number;
@@ -114,6 +116,8 @@ export class EnsembleTimeline {
   private quorum = false;
   private quorumLostAt?: number;
   private votingSize = 0;
+  /** The highest zxid seen in each epoch (any member): where the epoch before the leader's ended. */
+  private readonly epochEnds = new Map<number, bigint>();
 
   constructor(opts: TimelineOptions = {}) {
     this.lagThreshold = opts.lagThreshold ?? 1000;
@@ -154,6 +158,8 @@ export class EnsembleTimeline {
       if (t.mode === 'down' && this.started) ups.push(t);
       t.mode = s.mode;
       if (s.zxidValue !== undefined) {
+        const ep = Number(s.zxidValue >> 32n);
+        if ((this.epochEnds.get(ep) ?? -1n) < s.zxidValue) this.epochEnds.set(ep, s.zxidValue);
         t.zxidValue = s.zxidValue;
         t.zxid = s.zxid;
         t.epoch = s.epoch;
@@ -247,10 +253,10 @@ export class EnsembleTimeline {
         t.lagSince = undefined;
         continue;
       }
-      const sameEpoch = (t.zxidValue >> 32n) === (leader.zxidValue >> 32n);
-      const lag = sameEpoch ? Number(leader.zxidValue - t.zxidValue) : null;
+      const lag = this.lagOf(t.zxidValue, leader.zxidValue);
       const behind = lag === null || lag > this.lagThreshold;
-      const who = { member: t.address, ...(t.id !== undefined ? { memberId: t.id } : {}), ...(t.zxid ? { memberZxid: t.zxid } : {}) };
+      const idle = (leader.zxidValue & 0xffffffffn) === 0n;
+      const who = { member: t.address, ...(t.id !== undefined ? { memberId: t.id } : {}), ...(t.zxid ? { memberZxid: t.zxid } : {}), ...(idle ? { noWritesSinceElection: true } : {}) };
       if (behind) {
         t.lagSince ??= now;
         if (!t.lagging && now - t.lagSince >= this.lagForMs) {
@@ -266,6 +272,23 @@ export class EnsembleTimeline {
       }
     }
     return events;
+  }
+
+  /**
+   * Transactions a follower at `f` is behind a leader at `l`. Within the leader's epoch, the
+   * difference. A follower still in an earlier epoch has not seen the leader's first write: after
+   * an election with no write yet, a follower shows the last zxid of the previous epoch and is in
+   * sync; so it is behind by the leader's writes in its epoch plus what it misses of the epoch
+   * before (the highest zxid any member showed in it). null: two epochs or more behind.
+   */
+  private lagOf(f: bigint, l: bigint): number | null {
+    const fe = Number(f >> 32n);
+    const le = Number(l >> 32n);
+    if (fe === le) return Number(l - f);
+    if (fe > le) return 0;
+    const prev = Math.max(...[...this.epochEnds.keys()].filter((e) => e < le));
+    if (prev !== fe) return null;
+    return Number(l & 0xffffffffn) + Number(this.epochEnds.get(prev)! - f);
   }
 }
 

@@ -10,7 +10,7 @@ import { formatBytes, isUtf8 } from '../core/data.js';
 import type { Id, Stat } from '../core/protocol/records.js';
 import type { DuRow, NodeInfo } from '../core/tree.js';
 import { loadChalk, loadedChalk } from './color.js';
-import { type Column, type OutputFormat, cellText, formatJson, formatYaml } from './index.js';
+import { type Column, type OutputFormat, type TableFit, cellText, fitTable, formatJson, formatYaml, terminalWidth, truncateText, visibleLength } from './index.js';
 import { writeOut } from './stdio.js';
 
 export function hex(v: bigint): string {
@@ -117,17 +117,19 @@ export interface ZnodeRow {
 const dim = (t: string): string => loadedChalk()?.dim(t) ?? t;
 
 export const znodeLongColumns: Column<ZnodeRow>[] = [
-  { header: 'VERSION', key: 'version', get: (r) => r.stat.version, align: 'right' },
-  { header: 'DATA', key: 'dataLength', get: (r) => r.stat.dataLength, align: 'right' },
-  { header: 'CHILDREN', key: 'numChildren', get: (r) => r.stat.numChildren, align: 'right' },
+  { header: 'VERSION', key: 'version', get: (r) => r.stat.version, align: 'right', priority: 3, shortHeader: 'VER' },
+  { header: 'DATA', key: 'dataLength', get: (r) => r.stat.dataLength, align: 'right', priority: 2 },
+  { header: 'CHILDREN', key: 'numChildren', get: (r) => r.stat.numChildren, align: 'right', priority: 4, shortHeader: 'CHILD' },
   {
     header: 'EPHEMERAL OWNER',
     key: 'ephemeralOwner',
+    priority: 6,
+    shortHeader: 'OWNER',
     get: (r) => (r.stat.ephemeralOwner === 0n ? '' : hex(r.stat.ephemeralOwner)),
     style: (t) => loadedChalk()?.yellow(t) ?? t,
   },
-  { header: 'MTIME', key: 'mtime', get: (r) => shortDate(r.stat.mtime), style: dim },
-  { header: 'NAME', key: 'name', get: (r) => r.name },
+  { header: 'MTIME', key: 'mtime', get: (r) => shortDate(r.stat.mtime), style: dim, priority: 5 },
+  { header: 'NAME', key: 'name', get: (r) => r.name, priority: 0, truncate: 'start' },
 ];
 
 export function znodeLongJson(r: ZnodeRow): Record<string, unknown> {
@@ -157,6 +159,8 @@ export interface RowStreamOptions<T> {
   sample?: number;
   /** Where the text goes (default: stdout, waiting for it to drain). The shell gives its own. */
   write?: (s: string) => Promise<void> | void;
+  /** Table: fit to this width (default: the terminal's, when stdout is one; pipes get every column). */
+  width?: number;
 }
 
 /**
@@ -168,6 +172,7 @@ export class RowStream<T> {
   private count = 0;
   private pending: T[] = [];
   private widths?: number[];
+  private fit?: TableFit;
   private ended = false;
   private readonly out: (s: string) => Promise<void> | void;
   constructor(opts: RowStreamOptions<T>) {
@@ -211,22 +216,30 @@ export class RowStream<T> {
   }
 
   private tableLine(row: T): string {
-    const cols = this.o.columns;
+    const all = this.o.columns;
     const cells = this.cells(row);
-    const parts = cells.map((t, i) => {
-      const c = cols[i];
-      const w = this.widths![i];
-      const padded = i === cols.length - 1 && c.align !== 'right' ? t : c.align === 'right' ? t.padStart(w) : t.padEnd(w);
+    const fit = this.fit!;
+    const parts = fit.keep.map((i, k) => {
+      const c = all[i];
+      const w = this.widths![k];
+      const t = c.truncate ? truncateText(cells[i], w, c.truncate) : cells[i];
+      const padded = k === fit.keep.length - 1 && c.align !== 'right' ? t : c.align === 'right' ? t.padStart(w) : t.padEnd(w);
       return this.o.color && c.style && t ? padded.replace(t, c.style(t, row)) : padded;
     });
     return `${parts.join('  ').replace(/\s+$/, '')}\n`;
   }
 
   private async flushTable(): Promise<void> {
-    const cols = this.o.columns;
-    this.widths = cols.map((c) => c.header.length);
-    for (const r of this.pending) this.cells(r).forEach((t, i) => (this.widths![i] = Math.max(this.widths![i], t.length)));
-    const head = cols.map((c, i) => (c.align === 'right' ? c.header.padStart(this.widths![i]) : c.header.padEnd(this.widths![i]))).join('  ').replace(/\s+$/, '');
+    const all = this.o.columns;
+    const data = all.map(() => 0);
+    for (const r of this.pending) this.cells(r).forEach((t, i) => (data[i] = Math.max(data[i], visibleLength(t))));
+    this.fit = fitTable(all, data, 'width' in this.o ? this.o.width : terminalWidth(), 2, 0);
+    const fit = this.fit;
+    this.widths = fit.widths;
+    const head = fit.keep
+      .map((i, k) => (all[i].align === 'right' ? fit.headers[k].padStart(fit.widths[k]) : fit.headers[k].padEnd(fit.widths[k])))
+      .join('  ')
+      .replace(/\s+$/, '');
     const chalk = this.o.color ? await loadChalk() : undefined;
     let out = `${chalk ? chalk.cyan(head) : head}\n`;
     for (const r of this.pending) out += this.tableLine(r);

@@ -79,6 +79,43 @@ describe('edit', { concurrency: 3 }, () => {
     assert.equal((await s.get('/fail')).data.toString(), 'from-visual');
   });
 
+  it('refuses to replace a JSON document with broken JSON (exit 2, edit kept) unless --force', async () => {
+    await s.create('/doc', Buffer.from('{"a":1}'));
+    const dir = tmp();
+    const state = join(dir, 'state');
+    // A typical slip: a trailing comma; written the way an editor saves, with a final newline.
+    const ed = script(dir, 'ed.sh', `printf '{"a":1,}\\n' > "$1"`);
+    const r = await zk(['edit', '/doc'], { env: { EDITOR: ed, VISUAL: undefined, XDG_STATE_HOME: state } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /\/doc: not valid JSON: .+; use --force to write it anyway/);
+    assert.match(r.stderr, /nothing written; your edit is saved in/);
+    assert.equal((await s.get('/doc')).data.toString(), '{"a":1}');
+    const kept = readdirSync(join(state, 'zkctl', 'edits'));
+    assert.equal(readFileSync(join(state, 'zkctl', 'edits', kept[0]), 'utf8'), '{"a":1,}');
+    ok(await zk(['edit', '/doc', '--force'], { env: { EDITOR: ed, VISUAL: undefined, XDG_STATE_HOME: state } }));
+    assert.equal((await s.get('/doc')).data.toString(), '{"a":1,}');
+    // Not JSON before: any text goes.
+    await s.create('/num', Buffer.from('5'));
+    const five = script(dir, 'five.sh', `printf 'five' > "$1"`);
+    ok(await zk(['edit', '/num'], { env: { EDITOR: five, VISUAL: undefined } }));
+    assert.equal((await s.get('/num')).data.toString(), 'five');
+  });
+
+  it("removes the newline the editor appends when the old data had none, and only then", async () => {
+    await s.create('/nonl', Buffer.from('{"v":1}'));
+    await s.create('/nl', Buffer.from('a=1\n'));
+    const dir = tmp();
+    const ed = script(dir, 'ed.sh', `sed -i 's/1/2/' "$1"; [ -n "$(tail -c1 "$1")" ] && printf '\\n' >> "$1"; true`);
+    ok(await zk(['edit', '/nonl'], { env: { EDITOR: ed, VISUAL: undefined } }));
+    assert.equal((await s.get('/nonl')).data.toString(), '{"v":2}');
+    ok(await zk(['edit', '/nl'], { env: { EDITOR: ed, VISUAL: undefined } }));
+    assert.equal((await s.get('/nl')).data.toString(), 'a=2\n');
+    // Only the newline is added: nothing changed, nothing written.
+    const touch = script(dir, 'touch.sh', `printf '\\n' >> "$1"`);
+    const r = ok(await zk(['edit', '/nonl'], { env: { EDITOR: touch, VISUAL: undefined } }));
+    assert.match(r.stdout, /no change/);
+  });
+
   it('a missing node is exit 3', async () => {
     const r = await zk(['edit', '/nope'], { env: { EDITOR: 'true' } });
     assert.equal(r.code, 3);

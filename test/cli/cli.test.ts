@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { chrootSession } from '../helpers/session.js';
 import { cliStartAllowanceMs, repoRoot, runCli, testServer } from '../helpers/zk.js';
 
 function listen(onConn: (s: Socket) => void): Promise<{ server: Server; port: number }> {
@@ -133,6 +134,17 @@ describe('health', () => {
     assert.equal(rep.leaders, 1);
     assert.equal(rep.probe.ok, true);
     assert.equal(rep.members.length, 3);
+  });
+
+  it('leaves no node behind (the probe and its /.zkctl-health parent are deleted)', async () => {
+    const c = await chrootSession('health-clean');
+    try {
+      const r = await runCli(['health', '-s', c.server, '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((await c.session.getChildren('/')).children, []);
+    } finally {
+      await c.close();
+    }
   });
 
   it('a member down is degraded: exit 0, or 12 with --strict', async () => {

@@ -121,6 +121,22 @@ describe('holders whose session expires on the server', () => {
     });
   }
 
+  it('create -e --hold cut off for a whole session timeout: "presumed lost", not "expired" (the server never said so)', async () => {
+    proxy.forward();
+    const c = spawnCli(['create', '-e', '-s', `${proxy.address}${cs.chroot}`, '/held-silent', 'x', '--hold']);
+    try {
+      await waitFor(async () => c.stdout().trim() !== '', 'zkctl to print the created path');
+      proxy.silence();
+      const r = await c.exited;
+      assert.equal(r.code, 9, c.stderr());
+      assert.match(c.stderr(), /session presumed lost \(no reply from the ensemble for \d+\.\ds; the servers may still hold it until they expire the session\)/, c.stderr());
+      assert.doesNotMatch(c.stderr(), /ephemeral node is gone/);
+    } finally {
+      c.child.kill('SIGKILL');
+      proxy.forward();
+    }
+  });
+
   it('create -e --hold: the node goes with the session; zkctl says so and exits 9', async (t) => {
     proxy.forward();
     const c = spawnCli(['create', '-e', '-s', `${proxy.address}${cs.chroot}`, '/held', 'x', '--hold']);

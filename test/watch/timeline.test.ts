@@ -112,4 +112,34 @@ describe('ensemble timeline', () => {
     assert.deepEqual(poll(2000, z(1, 10)), []);
     assert.deepEqual(poll(2250, z(1, 5000)), []);
   });
+  it('after an election with no write yet, followers on the previous epoch\'s last zxid are in sync; real lag is still lag', () => {
+    const tl = new EnsembleTimeline({ lagThreshold: 0, lagForMs: 500 });
+    const poll = (t: number, a: bigint, b: bigint, c: bigint) => tl.update([m(A, 1, 'leader', a), m(B, 2, 'follower', b), m(C, 3, 'follower', c)], t);
+    poll(0, z(1, 5000), z(1, 5000), z(1, 5000));
+    // A's epoch 2 has no writes: srvr shows 0x200000000 on it, the followers stay at 0x100001388.
+    for (let t = 250; t <= 5000; t += 250) assert.deepEqual(poll(t, z(2, 0), z(1, 5000), z(1, 5000)).filter((e) => e.type.startsWith('follower')), [], `at ${t} ms`);
+    // C misses the first three writes of epoch 2 (B has them): 3 behind.
+    poll(5250, z(2, 3), z(2, 3), z(1, 5000));
+    const lag = poll(5750, z(2, 3), z(2, 3), z(1, 5000));
+    assert.deepEqual(lag.map((e) => e.type), ['follower-lag']);
+    assert.equal(lag[0]!.member, C);
+    assert.equal(lag[0]!.lag, 3);
+    assert.deepEqual(poll(6000, z(2, 3), z(2, 3), z(2, 3)).map((e) => e.type), ['follower-caught-up']);
+  });
+
+  it('a follower behind in the previous epoch when the leader has not written yet lags by what it misses of that epoch', () => {
+    const tl = new EnsembleTimeline({ lagThreshold: 100, lagForMs: 0 });
+    tl.update([m(A, 1, 'leader', z(1, 5000)), m(B, 2, 'follower', z(1, 5000)), m(C, 3, 'follower', z(1, 5000))], 0);
+    const e = tl.update([m(A, 1, 'leader', z(2, 0)), m(B, 2, 'follower', z(1, 5000)), m(C, 3, 'follower', z(1, 4000))], 250);
+    const lag = e.filter((x) => x.type === 'follower-lag');
+    assert.equal(lag.length, 1);
+    assert.equal(lag[0]!.member, C);
+    assert.equal(lag[0]!.lag, 1000);
+    assert.equal(lag[0]!.noWritesSinceElection, true);
+    // Two epochs behind: an unknown number of transactions.
+    const t2 = new EnsembleTimeline({ lagThreshold: 100, lagForMs: 0 });
+    t2.update([m(A, 1, 'leader', z(3, 7)), m(B, 2, 'follower', z(3, 7)), m(C, 3, 'follower', z(2, 9))], 0);
+    const e2 = t2.update([m(A, 1, 'leader', z(3, 7)), m(B, 2, 'follower', z(3, 7)), m(C, 3, 'follower', z(1, 9))], 250);
+    assert.equal(e2.find((x) => x.type === 'follower-lag')?.lag, null);
+  });
 });

@@ -164,6 +164,30 @@ describe('zkctl watch (CLI)', () => {
     assert.ok(r.ms >= 1000);
   });
 
+  it('--data shows JSON as JSON (a "json" field in -o json, compact JSON in text); a missing path is said and its creation awaited', async () => {
+    const j = new CliStream(['watch', '/later', '--data', '-o', 'json', '-s', c.server]);
+    const t = new CliStream(['watch', '/later', '--data', '-s', c.server]);
+    try {
+      await eventually('the not-yet-there notes', () => (/\/later does not exist yet; waiting for it to be created/.test(j.stderr) && /does not exist yet/.test(t.stderr) ? true : undefined), 30_000);
+      await s.create('/later', Buffer.from('{\n  "port": 8080,\n  "name": "db é"\n}'));
+      const r = await j.waitForJson('created', (o) => o.type === 'created', 0, 30_000);
+      assert.equal(r.o.data, '{\n  "port": 8080,\n  "name": "db é"\n}');
+      assert.deepEqual(r.o.json, { port: 8080, name: 'db é' });
+      await eventually('the text line', () => (t.lines.some((l) => / created /.test(l)) ? true : undefined), 30_000);
+      const line = t.lines.find((l) => / created /.test(l))!;
+      assert.ok(line.endsWith('data={"port":8080,"name":"db é"}'), line);
+      await s.set('/later', Buffer.from('plain text, no quotes'));
+      await eventually('the text value', () => (t.lines.some((l) => l.endsWith('data=plain text, no quotes')) ? true : undefined), 30_000);
+      await s.set('/later', Buffer.from('bell\u0007'));
+      await eventually('the escaped value', () => (t.lines.some((l) => l.endsWith('data="bell\\u0007"')) ? true : undefined), 30_000);
+      const k = await j.waitForJson('text value', (o) => o.data === 'plain text, no quotes', 0, 30_000);
+      assert.equal(k.o.json, undefined);
+    } finally {
+      j.kill('SIGINT');
+      t.kill('SIGINT');
+    }
+  });
+
   it('fails fast on a bad path or an unreachable server', async () => {
     const bad = await runCli(['watch', 'no-slash', '-s', c.server]);
     assert.equal(bad.code, 2);

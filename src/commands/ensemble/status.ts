@@ -17,26 +17,29 @@ export const targetFlags = {
 const num = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
 
 export const statusColumns: Column<MemberRow>[] = [
-  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right' },
-  { header: 'ADDRESS', key: 'address', get: (r) => r.address },
+  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right', priority: 0 },
+  { header: 'ADDRESS', key: 'address', get: (r) => r.address, priority: 1 },
   {
     header: 'MODE',
     key: 'mode',
+    priority: 0,
     get: (r) => r.mode,
     style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' || t === 'not-answering' ? chalk.yellow(t) : t),
   },
-  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid },
-  { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right' },
+  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid, priority: 2 },
+  { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right', priority: 6 },
   {
     header: 'LATENCY MIN/AVG/MAX',
     key: 'latency',
     get: (r) => (r.latencyMin === undefined ? undefined : `${num(r.latencyMin)}/${num(r.latencyAvg)}/${num(r.latencyMax)}`),
     align: 'right',
+    priority: 7,
+    shortHeader: 'LAT',
   },
-  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right' },
-  { header: 'OUTSTANDING', key: 'outstanding', get: (r) => r.outstanding, align: 'right' },
-  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right' },
-  { header: 'PID', key: 'pid', get: (r) => (r.external ? 'external' : r.pid), align: 'right' },
+  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right', priority: 5 },
+  { header: 'OUTSTANDING', key: 'outstanding', get: (r) => r.outstanding, align: 'right', priority: 8, shortHeader: 'OUTST' },
+  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right', priority: 4 },
+  { header: 'PID', key: 'pid', get: (r) => (r.external ? 'external' : r.pid), align: 'right', priority: 3 },
 ];
 
 /** Settings that pick the ensemble: flags, the resolved server, the context's ensemble dir. */

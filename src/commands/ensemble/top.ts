@@ -5,26 +5,26 @@ import { parseDuration, sleepMs } from '../../core/duration.js';
 import { ConnectionError, UsageError } from '../../core/errors.js';
 import { parseConnectString } from '../../ensemble/status.js';
 import { TopSampler, type TopRow, type TopSnapshot } from '../../ensemble/top.js';
-import { renderTable, type Column } from '../../output/index.js';
+import { renderTable, terminalWidth, wrapLine, type Column } from '../../output/index.js';
 
 const n1 = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
 const hi = (t: string, r: TopRow): string => (r.leader ? chalk.green.bold(t) : r.mode === 'down' ? chalk.red(t) : r.mode === 'not-serving' ? chalk.yellow(t) : t);
 
 export const topColumns: Column<TopRow>[] = [
-  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right', style: hi },
-  { header: 'ADDRESS', key: 'address', get: (r) => r.address, style: hi },
-  { header: 'MODE', key: 'mode', get: (r) => r.mode, style: hi },
-  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid },
-  { header: 'LAT MIN/AVG/MAX', key: 'latency', get: (r) => (r.latencyMin === undefined ? undefined : `${n1(r.latencyMin)}/${n1(r.latencyAvg)}/${n1(r.latencyMax)}`), align: 'right' },
-  { header: 'OUTST', key: 'outstanding', get: (r) => r.outstanding, align: 'right' },
-  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right' },
-  { header: 'RECV', key: 'packetsReceived', get: (r) => r.packetsReceived, align: 'right' },
-  { header: 'SENT', key: 'packetsSent', get: (r) => r.packetsSent, align: 'right' },
-  { header: 'RECV/S', key: 'receivedPerSec', get: (r) => r.receivedPerSec, align: 'right' },
-  { header: 'SENT/S', key: 'sentPerSec', get: (r) => r.sentPerSec, align: 'right' },
-  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right' },
-  { header: 'WATCHES', key: 'watches', get: (r) => r.watches, align: 'right' },
-  { header: 'ERROR', key: 'error', get: (r) => r.error },
+  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right', style: hi, priority: 0 },
+  { header: 'ADDRESS', key: 'address', get: (r) => r.address, style: hi, priority: 1 },
+  { header: 'MODE', key: 'mode', get: (r) => r.mode, style: hi, priority: 0 },
+  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid, priority: 2 },
+  { header: 'LAT MIN/AVG/MAX', key: 'latency', get: (r) => (r.latencyMin === undefined ? undefined : `${n1(r.latencyMin)}/${n1(r.latencyAvg)}/${n1(r.latencyMax)}`), align: 'right', priority: 5, shortHeader: 'LAT' },
+  { header: 'OUTST', key: 'outstanding', get: (r) => r.outstanding, align: 'right', priority: 4 },
+  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right', priority: 6 },
+  { header: 'RECV', key: 'packetsReceived', get: (r) => r.packetsReceived, align: 'right', priority: 11 },
+  { header: 'SENT', key: 'packetsSent', get: (r) => r.packetsSent, align: 'right', priority: 10 },
+  { header: 'RECV/S', key: 'receivedPerSec', get: (r) => r.receivedPerSec, align: 'right', priority: 7 },
+  { header: 'SENT/S', key: 'sentPerSec', get: (r) => r.sentPerSec, align: 'right', priority: 8 },
+  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right', priority: 3 },
+  { header: 'WATCHES', key: 'watches', get: (r) => r.watches, align: 'right', priority: 9 },
+  { header: 'ERROR', key: 'error', get: (r) => r.error, priority: 1, truncate: 'end' },
 ];
 
 function headline(s: TopSnapshot, servers: string): string {
@@ -32,9 +32,19 @@ function headline(s: TopSnapshot, servers: string): string {
   return `${s.time.toISOString()}  ${servers}  ${leader}, ${s.serving}/${s.members.length} serving, ${s.quorum ? 'quorum' : 'NO quorum'}`;
 }
 
+/** One screen of the live view, fitted to `width` columns (a column never wraps; low-priority ones go first). */
+export function renderTopScreen(s: TopSnapshot, hosts: string, color: boolean, width: number | undefined): string {
+  let head = `${headline(s, hosts)}   (q to quit)`;
+  // Too narrow: the addresses go (the table has them), then the line breaks between words.
+  if (width !== undefined && head.length > width) head = `${headline(s, '')}   (q to quit)`.replace(/Z {4}/, 'Z  ');
+  if (width !== undefined) head = wrapLine(head, width, 2);
+  const table = renderTable(s.members, topColumns, { color, width });
+  return `\u001b[H\u001b[2J${color ? chalk.bold(head) : head}\n\n${table}\n`;
+}
+
 export default class EnsembleTop extends BaseCommand<typeof EnsembleTop> {
   static override summary = 'A live table of every member (like zktop): mode, zxid, latency, outstanding, connections, packets, znodes, watches.';
-  static override description = `Asks every member of the connect string (-s, $ZKCTL_SERVER or the current context) for srvr and mntr every --interval and redraws the table; the leader is highlighted. RECV/S and SENT/S are packet rates since the previous refresh. Press q (or Ctrl-C) to quit; Ctrl-Z suspends it like top(1) (the screen is restored, and redrawn on fg).
+  static override description = `Asks every member of the connect string (-s, $ZKCTL_SERVER or the current context) for srvr and mntr every --interval and redraws the table; the leader is highlighted. RECV/S and SENT/S are packet rates since the previous refresh. The table fits the terminal's width: on a narrow one the least important columns (RECV, SENT, WATCHES, ...) are left out. Press q (or Ctrl-C) to quit; Ctrl-Z suspends it like top(1) (the screen is restored, and redrawn on fg).
 
 When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapshot and exits (exit 8 when no member answers).`;
   static override examples = [
@@ -75,9 +85,7 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
     const raw = !!stdin.isTTY;
     let last: TopSnapshot | undefined;
     const draw = (snap: TopSnapshot): void => {
-      const table = renderTable(snap.members, topColumns, { color: this.colorEnabled });
-      const head = headline(snap, hosts);
-      out.write(`\u001b[H\u001b[2J${this.colorEnabled ? chalk.bold(head) : head}   (q to quit)\n\n${table}\n`);
+      out.write(renderTopScreen(snap, hosts, this.colorEnabled, terminalWidth(out)));
     };
     // Ctrl-Z (and SIGTSTP from elsewhere), like top(1): leave the alternate screen, give the
     // terminal back in cooked mode, stop; on fg (SIGCONT) take it again and redraw at once.

@@ -22,9 +22,10 @@ export function timelineJson(e: TimelineEvent): Record<string, unknown> {
   return o;
 }
 
-export function timelineText(e: TimelineEvent, color: boolean): string {
+/** One event as a line; `short` (a terminal): the time of day only (UTC), the type not padded. */
+export function timelineText(e: TimelineEvent, color: boolean, opts: { short?: boolean } = {}): string {
   const c = (f: (s: string) => string, s: string): string => (color ? f(s) : s);
-  const type = e.type.padEnd(18);
+  const type = opts.short ? e.type : e.type.padEnd(18);
   const leader = e.leader || !e.lastLeader ? who(e.leader, e.leaderId) : `none (last ${who(e.lastLeader, e.lastLeaderId)})`;
   const tail = `epoch ${e.epoch ?? '?'} zxid ${e.zxid ?? '?'}; ${e.serving}/${e.members} serving${e.quorum ? '' : ', NO quorum'}`;
   let what: string;
@@ -50,20 +51,21 @@ export function timelineText(e: TimelineEvent, color: boolean): string {
       what = `quorum regained after ${secs(e.downMs)}, leader ${leader}`;
       break;
     case 'follower-lag':
-      what = c(chalk.yellow, `${who(e.member, e.memberId)} lags ${e.lag === null ? 'an epoch' : `${e.lag} transactions`} behind the leader (at ${e.memberZxid})`);
+      what = c(chalk.yellow, `${who(e.member, e.memberId)} lags ${e.lag === null ? 'an epoch or more' : `${e.lag} transactions`} behind the leader (at ${e.memberZxid})`);
       break;
     case 'follower-caught-up':
-      what = `${who(e.member, e.memberId)} caught up (at ${e.memberZxid})`;
+      what = `${who(e.member, e.memberId)} caught up (at ${e.memberZxid}${e.noWritesSinceElection ? ', no writes since election' : ''})`;
       break;
   }
-  return `${e.time.toISOString()} ${color ? chalk.bold(type) : type} ${what}; ${tail}`;
+  const time = opts.short ? e.time.toISOString().slice(11) : e.time.toISOString();
+  return `${time} ${color ? chalk.bold(type) : type} ${what}; ${tail}`;
 }
 
 export default class EnsembleWatch extends BaseCommand<typeof EnsembleWatch> {
   static override summary = "Follow an ensemble's leader timeline: leader changes, members down/back, quorum lost/regained, lagging followers.";
   static override description = `Polls every member of the connect string with four-letter words (srvr; conf for the server ids) every --interval and prints one line per event, each with the time, the leader (old and new for a leader change), its epoch and zxid. The first line ("initial") is the state when watching starts. -o json prints one JSON object per line.
 
-Works on any ensemble: the members are the hosts of -s/--server, $ZKCTL_SERVER or the current context (the chroot is ignored). A member is down when its port refuses connections, or when it does not answer two polls in a row. A follower lags when it is more than --lag-threshold transactions (or an epoch) behind the leader for longer than --lag-for. States between two polls are not seen: an election shorter than --interval shows only as the new leader.
+Works on any ensemble: the members are the hosts of -s/--server, $ZKCTL_SERVER or the current context (the chroot is ignored). A member is down when its port refuses connections, or when it does not answer two polls in a row. A follower lags when it is more than --lag-threshold transactions (or two epochs) behind the leader for longer than --lag-for. Lag is counted in transactions: after an election the leader's zxid starts its new epoch at 0 while an idle follower still shows the previous epoch's last zxid; that follower is in sync (no writes since election), and one in the previous epoch is behind by the leader's writes since plus what it misses of the previous epoch. States between two polls are not seen: an election shorter than --interval shows only as the new leader.
 
 Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader change (for CI).`;
   static override examples = [
@@ -117,7 +119,7 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
       onEvent: (e) => {
         if (ac.signal.aborted) return;
         events++;
-        this.printer.event(timelineJson(e), timelineText(e, color));
+        this.printer.event(timelineJson(e), timelineText(e, color, { short: this.printer.width !== undefined }));
         if (e.type === 'leader-change') {
           leaderChanges++;
           if (this.flags['fail-on-change'] && !change) {

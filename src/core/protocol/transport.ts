@@ -326,7 +326,7 @@ export class Transport extends EventEmitter {
     if (timeOut <= 0) {
       this.debug('server says the session has expired');
       socket.destroy();
-      this.expire();
+      this.expire({ byServer: true });
       return;
     }
     this.lastContact = monoNow();
@@ -681,12 +681,20 @@ export class Transport extends EventEmitter {
     }
     if (this.everConnected && !this.isConnected && now - this.lastContact > t) {
       this.debug(`no server contact for ${Math.round(now - this.lastContact)} ms > session timeout ${t} ms: session lost`);
-      this.expire();
+      this.expire({ byServer: false, silentMs: Math.round(now - this.lastContact) });
     }
   }
 
-  private expire(): void {
+  /**
+   * How the session ended: the server said it expired (byServer), or zkctl presumed it lost
+   * after a whole session timeout without a reply (silentMs); the servers may then still hold
+   * it (and its ephemeral nodes) until they expire it themselves.
+   */
+  expiry?: { byServer: boolean; silentMs?: number };
+
+  private expire(how: { byServer: boolean; silentMs?: number } = { byServer: true }): void {
     if (this.closed) return;
+    this.expiry ??= how;
     this.state = 'expired';
     this.emit('state', 'expired');
     this.shutdown(new SessionExpiredError('session expired'), KeeperState.expired);

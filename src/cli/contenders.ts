@@ -18,8 +18,11 @@ export interface ContenderRow {
   seq: number;
   /** ms since the node was created (server clock). */
   ageMs: number;
-  created: string;
-  czxid: bigint;
+  /** Creation time, ms since the epoch (server clock), and as ISO text: named as in `stat -o json`. */
+  ctime: number;
+  ctimeIso: string;
+  /** The node's creation zxid, hex (`stat -o json`'s cZxid; the holder's fencing token). */
+  cZxid: string;
   session: string;
   /** Client address of the owning session, from `cons` (when available). */
   client: string | null;
@@ -63,8 +66,9 @@ export async function contenderRows(session: Session, list: Contender[], roles: 
       node: c.name,
       seq: c.seq,
       ageMs: Math.max(0, now - c.ctime),
-      created: new Date(c.ctime).toISOString(),
-      czxid: c.czxid,
+      ctime: c.ctime,
+      ctimeIso: new Date(c.ctime).toISOString(),
+      cZxid: `0x${c.czxid.toString(16)}`,
       session: sid,
       client: clients.get(sid) ?? null,
       ...(withMode ? { revokeRequested: isRevokeRequest(c.data) } : {}),

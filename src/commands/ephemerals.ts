@@ -8,13 +8,13 @@ import { RowStream, hex, shortDate } from '../output/znode.js';
 
 interface Row {
   path: string;
-  owner: string;
+  ephemeralOwner: string;
   ctime: number;
   dataLength: number;
 }
 
 const columns: Column<Row>[] = [
-  { header: 'OWNER SESSION', key: 'owner', get: (r) => r.owner },
+  { header: 'OWNER SESSION', key: 'ephemeralOwner', get: (r) => r.ephemeralOwner },
   { header: 'CREATED', key: 'ctime', get: (r) => shortDate(r.ctime) },
   { header: 'DATA', key: 'dataLength', get: (r) => r.dataLength, align: 'right' },
   { header: 'PATH', key: 'path', get: (r) => r.path },
@@ -26,7 +26,7 @@ export default class Ephemerals extends BaseCommand<typeof Ephemerals> {
 
 Why a walk: the server's getEphemerals only answers for the asking session, and a zkctl session is new and owns nothing; operators want everybody's ephemerals (who holds this lock, which members are registered).
 
-Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, owner, ctime, dataLength} with ctime in epoch ms.`;
+Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, ephemeralOwner, ctime, dataLength}, named and valued as in 'stat -o json' (ctime in epoch ms).`;
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> /services', '<%= config.bin %> <%= command.id %> / --owner 0x100000b3770000a'];
   static override args = { path: Args.string({ description: 'where to start', default: '/' }) };
   static override flags = {
@@ -52,7 +52,7 @@ Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, owner, 
     for await (const n of walk(session, path, { window: this.flags.window, signal: intr.signal, onError: unreadable.onError })) {
       const eo = n.stat.ephemeralOwner;
       if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-      await out.push({ path: n.path, owner: hex(BigInt.asUintN(64, eo)), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
+      await out.push({ path: n.path, ephemeralOwner: hex(BigInt.asUintN(64, eo)), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
     }
     await out.end();
     unreadable.check();

@@ -27,7 +27,7 @@ Nodes this session may not read are skipped with a note on stderr, and the exit 
     'min-size': Flags.string({ summary: 'Only nodes with at least this much data (bytes; k, M suffixes).', helpValue: 'N' }),
     'max-size': Flags.string({ summary: 'Only nodes with at most this much data.', helpValue: 'N' }),
     depth: Flags.integer({ char: 'd', summary: 'Levels below PATH to search.', min: 0 }),
-    long: Flags.boolean({ char: 'l', summary: 'Stat columns as ls -l.' }),
+    long: Flags.boolean({ char: 'l', summary: 'Stat columns as ls -l (-o json: the stat object of stat -o json per node).' }),
     window: windowFlag,
   };
 

@@ -28,7 +28,8 @@ function utf8(b: Buffer): string | undefined {
 export function eventJson(e: ZnodeEvent, withChildren: boolean): Record<string, unknown> {
   const o: Record<string, unknown> = { type: e.type, time: e.time.toISOString(), path: e.path };
   if (e.zxid !== undefined) o.zxid = zxidHex(e.zxid);
-  if (e.version !== undefined) o.version = e.version;
+  // Named as in `stat -o json`: the data version of created/data-changed, the child version of children-changed.
+  if (e.version !== undefined) o[e.type === 'children-changed' ? 'cversion' : 'dataVersion'] = e.version;
   if (e.data) {
     const t = utf8(e.data);
     if (t !== undefined) o.data = t;
@@ -73,7 +74,7 @@ function noticeText(n: WatchNotice): string {
 
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Stream the changes of a znode (or a subtree): created, deleted, data changed, children changed.';
-  static override description = `One line per event: time, event, path, zxid and version (read just after the event), with --data the new data, with --children the children list. -o json prints one JSON object per line.
+  static override description = `One line per event: time, event, path, zxid and version (read just after the event), with --data the new data, with --children the children list. -o json prints one JSON object per line; its version is named as in 'stat -o json': dataVersion (created, data-changed) or cversion (children-changed).
 
 Uses a persistent watch (persistent recursive with -r; ZooKeeper 3.6+), so no change is lost between re-arms. With -r, children changes show as created/deleted of the descendants. On an older server it falls back to one-shot watches re-armed after each event (and says so on stderr); quick successive changes may then be coalesced.
 

@@ -84,6 +84,9 @@ export function statFields(s: Stat): Array<[string, unknown]> {
   ];
 }
 
+/** The fields of the stat object in JSON/YAML, in order (`stat -o json`; every command uses these names). */
+export const STAT_JSON_FIELDS = ['cZxid', 'ctime', 'ctimeIso', 'mZxid', 'mtime', 'mtimeIso', 'pZxid', 'cversion', 'dataVersion', 'aclVersion', 'ephemeralOwner', 'dataLength', 'numChildren'] as const;
+
 /** The Stat for JSON/YAML: zkCli's names, zxids and the owner as hex strings, times as ms and ISO. */
 export function statJson(s: Stat): Record<string, unknown> {
   return {
@@ -115,7 +118,7 @@ export interface ZnodeRow {
 const dim = (t: string): string => loadedChalk()?.dim(t) ?? t;
 
 export const znodeLongColumns: Column<ZnodeRow>[] = [
-  { header: 'VERSION', key: 'version', get: (r) => r.stat.version, align: 'right' },
+  { header: 'VERSION', key: 'dataVersion', get: (r) => r.stat.version, align: 'right' },
   { header: 'DATA', key: 'dataLength', get: (r) => r.stat.dataLength, align: 'right' },
   { header: 'CHILDREN', key: 'numChildren', get: (r) => r.stat.numChildren, align: 'right' },
   {
@@ -128,15 +131,12 @@ export const znodeLongColumns: Column<ZnodeRow>[] = [
   { header: 'NAME', key: 'name', get: (r) => r.name },
 ];
 
+/**
+ * `ls -l` / `find -l` rows in JSON/YAML: the path and the whole stat object,
+ * with exactly the names and values of `stat -o json` (one name per field everywhere).
+ */
 export function znodeLongJson(r: ZnodeRow): Record<string, unknown> {
-  return {
-    path: r.path,
-    version: r.stat.version,
-    dataLength: r.stat.dataLength,
-    numChildren: r.stat.numChildren,
-    ephemeralOwner: r.stat.ephemeralOwner === 0n ? null : hex(r.stat.ephemeralOwner),
-    mtime: new Date(r.stat.mtime).toISOString(),
-  };
+  return { path: r.path, ...statJson(r.stat) };
 }
 
 /* ------------------------------------------------------------------ */

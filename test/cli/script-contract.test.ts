@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Session } from '../../src/core/session.js';
 import { STAT_JSON_FIELDS } from '../../src/output/znode.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { cli, ok } from '../znode/util.js';
+import { cli, ok, tmp } from '../znode/util.js';
 
 /** Names that once meant a stat field somewhere and must not come back. */
 const ALIASES = ['version', 'czxid', 'mzxid', 'pzxid', 'aversion', 'owner', 'created', 'mtimeISO', 'dataSize', 'children_count'];
@@ -79,5 +81,48 @@ describe('JSON output: one name per stat field', { concurrency: 1 }, () => {
     checkNames('lock ls', l[0]!, ['cZxid', 'ctime', 'ctimeIso']);
     const nodeStat = JSON.parse(ok(await zk(['stat', `/lk/${String(l[0]!.node)}`, '-o', 'json'])).stdout) as Record<string, unknown>;
     assert.equal(l[0]!.cZxid, nodeStat.cZxid);
+  });
+});
+
+describe('config: the path is an argument everywhere', { concurrency: 1 }, () => {
+  let c: ChrootSession;
+  let zk: ReturnType<typeof cli>;
+  let dir: string;
+  before(async () => {
+    c = await chrootSession('config-args');
+    zk = cli(c);
+    dir = tmp();
+  });
+  after(async () => c.close());
+
+  it('publish/diff PATH FILE; the old FILE --path PATH works with one deprecation line; mistakes are exit 2 with a hint', async () => {
+    const f = join(dir, 'app.yaml');
+    writeFileSync(f, 'a: 1\n');
+    const pub = ok(await zk(['config', 'publish', '/cfg', f, '-o', 'json']));
+    assert.equal(pub.stderr, '');
+    assert.equal(JSON.parse(pub.stdout).version, 1);
+    const d = await zk(['config', 'diff', '/cfg', f]);
+    assert.equal(d.code, 0, d.stderr);
+
+    writeFileSync(f, 'a: 2\n');
+    for (const flag of ['--path', '-p']) {
+      const old = await zk(['config', 'diff', f, flag, '/cfg']);
+      assert.equal(old.code, 12, old.stderr);
+      const warn = old.stderr.split('\n').filter((l) => /deprecated/.test(l));
+      assert.equal(warn.length, 1, old.stderr);
+      assert.match(warn[0]!, /^zkctl: warning: --path is deprecated; give the path as the first argument: zkctl config diff PATH FILE$/);
+    }
+    const oldPub = await zk(['config', 'publish', f, '--path', '/cfg']);
+    assert.equal(oldPub.code, 0, oldPub.stderr);
+    assert.match(oldPub.stderr, /--path is deprecated/);
+    assert.equal(JSON.parse(ok(await zk(['config', 'get', '/cfg', '--json'])).stdout).version, 2);
+
+    const reversed = await zk(['config', 'publish', 'app.yaml', '/cfg']);
+    assert.equal(reversed.code, 2);
+    assert.match(reversed.stderr, /the path comes first: zkctl config publish \/cfg app\.yaml/);
+    const alone = await zk(['config', 'publish', '/cfg']);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /missing FILE/);
+    assert.equal((await zk(['config', 'diff', f, '/cfg', '--path', '/cfg'])).code, 2);
   });
 });

@@ -57,6 +57,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // oclif is loaded now: stdout/stderr write errors are ours to report (one line, exit 1).
     guardStdio();
     await super.init();
+    // oclif fills a missing argument from piped stdin (trimmed) unless told not to: `echo x | zkctl set /n`
+    // would store "x", `... | zkctl ls` list the piped path. zkctl reads stdin only where asked ("-", --file -).
+    for (const a of Object.values(this.ctor.args ?? {})) (a as { ignoreStdin?: boolean }).ignoreStdin = true;
     const { args, flags } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,

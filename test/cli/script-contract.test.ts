@@ -126,3 +126,96 @@ describe('config: the path is an argument everywhere', { concurrency: 1 }, () =>
     assert.equal((await zk(['config', 'diff', f, '/cfg', '--path', '/cfg'])).code, 2);
   });
 });
+
+describe('services: register without --, ls ENABLED', { concurrency: 1 }, () => {
+  let c: ChrootSession;
+  let zk: ReturnType<typeof cli>;
+  before(async () => {
+    c = await chrootSession('services-contract');
+    zk = cli(c);
+    await c.session.create('/services');
+    await c.session.create('/services/web');
+    const inst = { name: 'web', id: 'w1', address: '127.0.0.1', port: 8080, sslPort: null, payload: null, registrationTimeUTC: Date.now(), serviceType: 'DYNAMIC', uriSpec: null };
+    await c.session.create('/services/web/w1', Buffer.from(JSON.stringify(inst)));
+    await c.session.create('/services/web/w2', Buffer.from(JSON.stringify({ ...inst, id: 'w2', enabled: true })));
+    await c.session.create('/services/web/w3', Buffer.from(JSON.stringify({ ...inst, id: 'w3', enabled: false })));
+  });
+  after(async () => c.close());
+
+  it('register web --port 8080 ./server (no --) is exit 2: put the command after --; nothing registered', async () => {
+    const r = await zk(['services', 'register', 'api', '--port', '8080', './server'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /put the command after --/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(await c.session.exists('/services/api'), null);
+  });
+
+  it('ls: the ENABLED column says what the JSON says', async () => {
+    const json = JSON.parse(ok(await zk(['services', 'ls', 'web', '-o', 'json'])).stdout) as Array<{ id: string; enabled: boolean }>;
+    assert.deepEqual(json.map((x) => [x.id, x.enabled]).sort(), [['w1', true], ['w2', true], ['w3', false]]);
+    const plain = ok(await zk(['services', 'ls', 'web'])).stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.deepEqual(plain.map((f) => [f[1], f[7]]).sort(), [['w1', 'true'], ['w2', 'true'], ['w3', 'false']]);
+    const table = ok(await zk(['services', 'ls', 'web', '-o', 'table'])).stdout.split('\n');
+    assert.match(table[0]!, /ENABLED/);
+    for (const l of table.slice(1).filter((x) => x.trim())) assert.match(l, /\s(true|false)$/, l);
+  });
+});
+
+describe('rm -f, grep exit 1, set needs data', { concurrency: 1 }, () => {
+  let c: ChrootSession;
+  let s: Session;
+  let zk: ReturnType<typeof cli>;
+  before(async () => {
+    c = await chrootSession('rm-grep-set');
+    s = c.session;
+    zk = cli(c);
+    await s.create('/d', Buffer.from('hello\nworld'));
+    await s.create('/d/kid', Buffer.from('x'));
+  });
+  after(async () => c.close());
+
+  it('rm -f: a missing node is exit 0; other errors still fail', async () => {
+    assert.equal((await zk(['rm', '/gone'])).code, 3);
+    const f = ok(await zk(['rm', '-f', '/gone', '-o', 'json']));
+    assert.deepEqual(JSON.parse(f.stdout), { path: '/gone', deleted: 0, dryRun: false });
+    ok(await zk(['rm', '-f', '-r', '/gone/deeper']));
+    ok(await zk(['rm', '--force', '/gone', '-v', '3']));
+    assert.equal((await zk(['rm', '-f', '/d'])).code, 6, 'not empty is still an error');
+    assert.equal((await zk(['rm', '-f', '/d/kid', '-v', '7'])).code, 5, 'a version conflict is still an error');
+    assert.equal((await zk(['rm', '-f', '/'])).code, 2);
+    ok(await zk(['rm', '-f', '/d/kid']));
+    assert.equal(await s.exists('/d/kid'), null);
+  });
+
+  it('grep: exit 1 when nothing matches (as grep(1)), 0 when something does', async () => {
+    assert.equal((await zk(['grep', '/d', 'nothing-like-this'])).stdout, '');
+    assert.equal((await zk(['grep', '/d', 'nothing-like-this'])).code, 1);
+    const j = await zk(['grep', '/d', 'nothing-like-this', '-o', 'json']);
+    assert.deepEqual([j.code, JSON.parse(j.stdout)], [1, []]);
+    assert.equal((await zk(['grep', '/d', 'wor', '-l'])).code, 0);
+    assert.equal((await zk(['grep', '/none', 'x'])).code, 3);
+  });
+
+  it("set: no data is exit 2 (node untouched, stdin not read); '' and --empty empty it; - and --file read", async () => {
+    await s.create('/v', Buffer.from('keep'));
+    const r = await zk(['set', '/v'], { input: 'from stdin' });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^zkctl: no data given \(give DATA, '' or --empty/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.equal((await s.get('/v')).data.toString(), 'keep');
+    // No argument is ever taken from piped stdin (oclif would, trimmed): ls without PATH lists /.
+    assert.equal(ok(await zk(['ls'], { input: '/d\n' })).stdout.split('\n').includes('d'), true);
+    ok(await zk(['set', '/v', '-'], { input: 'from stdin' }));
+    assert.equal((await s.get('/v')).data.toString(), 'from stdin');
+    const file = join(tmp(), 'data');
+    writeFileSync(file, 'from file');
+    ok(await zk(['set', '/v', '--file', file]));
+    assert.equal((await s.get('/v')).data.toString(), 'from file');
+    ok(await zk(['set', '/v', '']));
+    assert.equal((await s.get('/v')).data.length, 0);
+    ok(await zk(['set', '/v', 'x']));
+    ok(await zk(['set', '/v', '--empty']));
+    assert.equal((await s.get('/v')).data.length, 0);
+    assert.equal((await zk(['set', '/v', 'x', '--empty'])).code, 2);
+  });
+});

@@ -28,7 +28,7 @@ const columns: Column<InstanceRow>[] = [
   { header: 'WEIGHT', key: 'weight', get: (r) => r.weight, align: 'right' },
   { header: 'AGE', key: 'ageMs', get: (r) => (r.ageMs === null ? '-' : formatDuration(r.ageMs)), align: 'right' },
   { header: 'SESSION', key: 'session', get: (r) => r.session },
-  { header: 'ENABLED', key: 'enabled', get: (r) => (r.enabled ? '' : 'disabled') },
+  { header: 'ENABLED', key: 'enabled', get: (r) => r.enabled },
 ];
 
 const hasTime = (t: number): boolean => t > 0 && t <= 8.64e15;

@@ -1,6 +1,6 @@
 /** Rows and columns for `lock ls` and `elect ls` (one definition for both). */
 import { formatDuration } from '../core/duration.js';
-import { type Contender, sessionHex } from '../core/recipes/contenders.js';
+import { type Contender, lockModeOf, parseContenderName, sessionHex } from '../core/recipes/contenders.js';
 import { sessionClients } from '../core/recipes/owners.js';
 import { isRevokeRequest } from '../core/recipes/revoke.js';
 import type { Session } from '../core/session.js';
@@ -10,7 +10,7 @@ export interface ContenderRow {
   position: number;
   /** holder/waiter (lock) or leader/candidate (election). */
   role: string;
-  /** read (shared) or write (exclusive, mutexes included): lock rows only. */
+  /** As ZKCTL_LOCK_MODE: exclusive (a mutex node), read or write (read-write lock nodes): lock rows only. */
   mode?: string;
   format: string;
   id: string;
@@ -60,7 +60,7 @@ export async function contenderRows(session: Session, list: Contender[], roles: 
     return {
       position: c.position,
       role: (withMode ? c.holds : c.position === 0) ? roles[0] : roles[1],
-      ...(withMode ? { mode: c.mode } : {}),
+      ...(withMode ? { mode: lockModeOf(parseContenderName(c.name)!) } : {}),
       format: c.format,
       id: c.id,
       node: c.name,

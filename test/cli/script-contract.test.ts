@@ -4,6 +4,7 @@
  * small commands scripts reach for. Through the real binary, on a real ensemble.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Session } from '../../src/core/session.js';
 import { STAT_JSON_FIELDS } from '../../src/output/znode.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
+import { repoRoot, runCli, testServer } from '../helpers/zk.js';
 import { cli, ok, tmp } from '../znode/util.js';
 
 /** Names that once meant a stat field somewhere and must not come back. */
@@ -217,5 +219,118 @@ describe('rm -f, grep exit 1, set needs data', { concurrency: 1 }, () => {
     ok(await zk(['set', '/v', '--empty']));
     assert.equal((await s.get('/v')).data.length, 0);
     assert.equal((await zk(['set', '/v', 'x', '--empty'])).code, 2);
+  });
+});
+
+describe('lock ls modes as ZKCTL_LOCK_MODE; free locks; elect default id', { concurrency: 1 }, () => {
+  let c: ChrootSession;
+  let zk: ReturnType<typeof cli>;
+  let owner: Session;
+  before(async () => {
+    c = await chrootSession('lock-modes');
+    zk = cli(c);
+    owner = await Session.connect({ connectString: c.server, timeoutMs: 10_000 });
+  });
+  after(async () => {
+    await owner.close();
+    await c.close();
+  });
+
+  it('a plain lock is "exclusive" in ZKCTL_LOCK_MODE and in lock ls; read-write nodes are read/write', async () => {
+    const zkctl = `${JSON.stringify(process.execPath)} bin/zkctl.js`;
+    const r = ok(await runCli(['lock', '/lm', '-s', c.server, '--', 'sh', '-c', `echo "$ZKCTL_LOCK_MODE"; ${zkctl} lock ls /lm -s ${c.server} -o json`]));
+    const [mode, ...json] = r.stdout.split('\n');
+    assert.equal(mode, 'exclusive');
+    assert.deepEqual((JSON.parse(json.join('\n')) as Array<{ mode: string }>).map((x) => x.mode), ['exclusive']);
+    await owner.create('/rw');
+    const u = (): string => randomUUID();
+    await owner.create(`/rw/_c_${u()}-__READ__0000000001`, Buffer.from('r'), { mode: 'ephemeral' });
+    await owner.create(`/rw/_c_${u()}-__WRIT__0000000002`, Buffer.from('w'), { mode: 'ephemeral' });
+    await owner.create(`/rw/_c_${u()}-lock-0000000003`, Buffer.from('m'), { mode: 'ephemeral' });
+    await owner.create(`/rw/${u().replace(/-/g, '')}__lock__0000000004`, Buffer.from('k'), { mode: 'ephemeral' });
+    await owner.create(`/rw/${u().replace(/-/g, '')}__rlock__0000000005`, Buffer.from('kr'), { mode: 'ephemeral' });
+    const rows = JSON.parse(ok(await zk(['lock', 'ls', '/rw', '-o', 'json'])).stdout) as Array<{ id: string; mode: string }>;
+    assert.deepEqual(rows.map((x) => [x.id, x.mode]), [['r', 'read'], ['w', 'write'], ['m', 'exclusive'], ['k', 'exclusive'], ['kr', 'read']]);
+  });
+
+  it('lock ls on a free lock: "not held" in a table, nothing in plain, [] in JSON; exit 0', async () => {
+    await owner.create('/free');
+    for (const p of ['/free', '/never-created']) {
+      assert.equal(ok(await zk(['lock', 'ls', p, '-o', 'table'])).stdout, `${p}: not held (nobody holds or waits)\n`);
+      assert.equal(ok(await zk(['lock', 'ls', p])).stdout, '');
+      assert.deepEqual(JSON.parse(ok(await zk(['lock', 'ls', p, '-o', 'json'])).stdout), []);
+    }
+  });
+
+  it('elect needs no --id: the default is the one lock uses', async () => {
+    const r = ok(await runCli(['elect', '/el', '-s', c.server, '--', 'sh', '-c', 'echo "$ZKCTL_LEADER_ID"']));
+    const l = ok(await runCli(['lock', '/lk2', '-s', c.server, '--', 'sh', '-c', 'echo "$ZKCTL_LOCK_NODE"']));
+    assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+\.\d+$/);
+    assert.ok(l.stdout.trim().length > 0);
+    const held = ok(await runCli(['lock', '/lk3', '-s', c.server, '--', 'sh', '-c', `${JSON.stringify(process.execPath)} bin/zkctl.js lock ls /lk3 -s ${c.server} -o json`]));
+    assert.equal((JSON.parse(held.stdout) as Array<{ id: string }>)[0]!.id, r.stdout.trim());
+  });
+});
+
+describe('version, context current', { concurrency: 1 }, () => {
+  it('version: the client and every member (srvr); a member that does not answer is unreachable; none answering is exit 8', async () => {
+    const server = testServer();
+    const j = JSON.parse(ok(await runCli(['version', '-s', server, '-o', 'json'])).stdout) as { client: { version: string }; servers: Array<{ address: string; reachable: boolean; version: string | null; mode: string }> };
+    assert.match(j.client.version, /^\d+\.\d+\.\d+/);
+    assert.equal(j.servers.length, server.split('/')[0]!.split(',').length);
+    for (const sv of j.servers) assert.deepEqual([sv.reachable, /^3\.\d+\.\d+/.test(sv.version ?? '')], [true, true], JSON.stringify(sv));
+    const some = ok(await runCli(['version', '-s', `${server.split('/')[0]},127.0.0.1:1`]));
+    assert.match(some.stdout, /^client\tzkctl \d/m);
+    assert.match(some.stdout, /^127\.0\.0\.1:1\tunreachable\t/m);
+    const none = await runCli(['version', '-s', '127.0.0.1:1']);
+    assert.equal(none.code, 8);
+    assert.match(none.stdout, /^client\tzkctl/m);
+    assert.equal(ok(await runCli(['version', '--client', '-s', '127.0.0.1:1'])).stdout.split('\n').length, 2);
+  });
+
+  it('context current: the name; exit 1 with a hint when there is none', async () => {
+    const home = tmp();
+    const env = { XDG_CONFIG_HOME: home, ZKCTL_SERVER: undefined };
+    const none = await runCli(['context', 'current'], { env });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^zkctl: no current context .*zkctl context use NAME/);
+    ok(await runCli(['context', 'set', 'dev', '--server', '127.0.0.1:1'], { env }));
+    assert.equal(ok(await runCli(['context', 'current'], { env })).stdout, 'dev\n');
+    assert.deepEqual(JSON.parse(ok(await runCli(['context', 'current', '-o', 'json'], { env })).stdout), { current: 'dev', server: '127.0.0.1:1' });
+  });
+});
+
+describe('znode path completion', { concurrency: 1 }, () => {
+  let c: ChrootSession;
+  before(async () => {
+    c = await chrootSession('complete');
+    for (const p of ['/app', '/apple', '/apps', '/apps/x', '/bin']) await c.session.create(p);
+  });
+  after(async () => c.close());
+
+  it('__complete-path: children of the parent matching the prefix; silent and quick when nothing answers', async () => {
+    assert.equal(ok(await runCli(['__complete-path', '-s', c.server, '--', '/ap'])).stdout, '/app\n/apple\n/apps\n');
+    assert.equal(ok(await runCli(['__complete-path', '-s', c.server, '--', '/apps/'])).stdout, '/apps/x\n');
+    assert.equal(ok(await runCli(['__complete-path', '-s', c.server, '--', '/nothing/here'])).stdout, '');
+    const t0 = Date.now();
+    const down = await runCli(['__complete-path', '-s', '127.0.0.1:1', '--', '/a']);
+    assert.deepEqual([down.code, down.stdout, down.stderr], [0, '', '']);
+    assert.ok(Date.now() - t0 < 15_000);
+  });
+
+  it('bash: source <(zkctl completion bash) completes zkctl get /a<TAB> and command names', async () => {
+    const bin = `${process.execPath} ${repoRoot}bin/zkctl.js`;
+    const script = [
+      `source <(${bin} completion bash)`,
+      `zkctl() { ${bin} "$@"; }`,
+      `COMP_WORDS=(zkctl get -s '${c.server}' /ap); COMP_CWORD=4; _zkctl_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      `COMP_WORDS=(zkctl conf); COMP_CWORD=1; _zkctl_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      `COMP_WORDS=(zkctl config pu); COMP_CWORD=2; _zkctl_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ].join('\n');
+    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(out, '/app\n/apple\n/apps\nconfig\npublish\n');
+    const zsh = ok(await runCli(['completion', 'zsh'])).stdout;
+    assert.match(zsh, /^#compdef zkctl/);
+    assert.match(zsh, /__complete-path/);
   });
 });

@@ -38,8 +38,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     output: Flags.string({
       char: 'o',
       summary: 'Output format.',
-      options: OUTPUT_FORMATS,
-      description: 'table on a terminal, plain otherwise.',
+      options: [...OUTPUT_FORMATS, 'wide'],
+      description: 'table on a terminal, plain otherwise. wide: a table with every column (ls -l, services ls, lock ls, elect ls show more); elsewhere the same as table.',
       helpGroup: 'GLOBAL',
     }),
     'no-color': Flags.boolean({ summary: 'Disable colour (also: NO_COLOR).', helpGroup: 'GLOBAL' }),
@@ -73,9 +73,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /** Output format: --json, -o, else table on a TTY and plain in pipes. */
+  /** -o wide: a table with the columns narrow tables leave out. */
+  get wide(): boolean {
+    return (this.flags.output as string | undefined) === 'wide';
+  }
+
   get outputFormat(): OutputFormat {
     if (this.jsonEnabled()) return 'json';
-    const o = this.flags.output as OutputFormat | undefined;
+    const o = this.flags.output as OutputFormat | 'wide' | undefined;
+    if (o === 'wide') return 'table';
     if (o) return o;
     return process.stdout.isTTY ? 'table' : 'plain';
   }

@@ -48,6 +48,17 @@ export const lockColumns: Column<ContenderRow>[] = [
   ...contenderColumns.slice(2),
 ];
 
+/** `-o wide`: with the sequence number, creation zxid (fencing token) and creation time. */
+export function wideColumns(cols: Column<ContenderRow>[]): Column<ContenderRow>[] {
+  return [
+    ...cols.slice(0, -1),
+    { header: 'SEQ', key: 'seq', get: (r) => r.seq, align: 'right' },
+    { header: 'CZXID', key: 'cZxid', get: (r) => r.cZxid, align: 'right' },
+    { header: 'CREATED', key: 'ctimeIso', get: (r) => r.ctimeIso },
+    ...cols.slice(-1),
+  ];
+}
+
 /**
  * Rows for `list`. Lock rows (`withMode`) say whether each node holds the lock
  * (several readers can) and its mode; election rows: the first leads.

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { walk } from '../core/tree.js';
-import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson } from '../output/znode.js';
+import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson, znodeWideColumns } from '../output/znode.js';
 
 export default class Ls extends BaseCommand<typeof Ls> {
   static override summary = 'List the children of a znode.';
@@ -36,7 +36,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
     const out = new RowStream<ZnodeRow>({
       format: long ? fmt : nameFmt,
       color: this.colorEnabled,
-      columns: long ? znodeLongColumns : [{ header: recursive ? 'PATH' : 'NAME', key: 'name', get: (r) => r.name }],
+      columns: long ? (this.wide ? znodeWideColumns : znodeLongColumns) : [{ header: recursive ? 'PATH' : 'NAME', key: 'name', get: (r) => r.name }],
       json: long ? znodeLongJson : (r) => r.name,
     });
     if (!recursive && !long) {

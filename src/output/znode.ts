@@ -135,6 +135,17 @@ export const znodeLongColumns: Column<ZnodeRow>[] = [
  * `ls -l` / `find -l` rows in JSON/YAML: the path and the whole stat object,
  * with exactly the names and values of `stat -o json` (one name per field everywhere).
  */
+/** `ls -l -o wide` / `find -l -o wide`: every stat field. */
+export const znodeWideColumns: Column<ZnodeRow>[] = [
+  { header: 'CZXID', key: 'cZxid', get: (r) => hex(r.stat.czxid), align: 'right' },
+  { header: 'MZXID', key: 'mZxid', get: (r) => hex(r.stat.mzxid), align: 'right' },
+  { header: 'PZXID', key: 'pZxid', get: (r) => hex(r.stat.pzxid), align: 'right' },
+  { header: 'CVERSION', key: 'cversion', get: (r) => r.stat.cversion, align: 'right' },
+  { header: 'ACLVERSION', key: 'aclVersion', get: (r) => r.stat.aversion, align: 'right' },
+  { header: 'CTIME', key: 'ctime', get: (r) => shortDate(r.stat.ctime), style: dim },
+  ...znodeLongColumns,
+];
+
 export function znodeLongJson(r: ZnodeRow): Record<string, unknown> {
   return { path: r.path, ...statJson(r.stat) };
 }

@@ -334,3 +334,38 @@ describe('znode path completion', { concurrency: 1 }, () => {
     assert.match(zsh, /__complete-path/);
   });
 });
+
+describe('-o wide', { concurrency: 1 }, () => {
+  let c: ChrootSession;
+  let zk: ReturnType<typeof cli>;
+  let owner: Session;
+  before(async () => {
+    c = await chrootSession('wide');
+    zk = cli(c);
+    await c.session.create('/n', Buffer.from('x'));
+    await c.session.create('/services');
+    await c.session.create('/services/web');
+    const inst = { name: 'web', id: 'w1', address: '127.0.0.1', port: 8080, sslPort: null, payload: { zone: 'eu' }, registrationTimeUTC: Date.now(), serviceType: 'DYNAMIC', uriSpec: null };
+    await c.session.create('/services/web/w1', Buffer.from(JSON.stringify(inst)));
+    owner = await Session.connect({ connectString: c.server, timeoutMs: 10_000 });
+    await c.session.create('/lk');
+    await owner.create(`/lk/_c_${randomUUID()}-lock-0000000001`, Buffer.from('me'), { mode: 'ephemeral' });
+  });
+  after(async () => {
+    await owner.close();
+    await c.close();
+  });
+
+  it('ls -l, services ls, lock ls: -o wide adds the columns the table leaves out', async () => {
+    const head = async (args: string[]): Promise<string> => ok(await zk(args)).stdout.split('\n')[0]!;
+    for (const [args, extra] of [
+      [['ls', '-l', '/'], /CZXID\s+MZXID\s+PZXID\s+CVERSION\s+ACLVERSION\s+CTIME/],
+      [['services', 'ls'], /REGISTERED\s+PAYLOAD/],
+      [['lock', 'ls', '/lk'], /SEQ\s+CZXID\s+CREATED/],
+    ] as Array<[string[], RegExp]>) {
+      assert.doesNotMatch(await head([...args, '-o', 'table']), extra);
+      assert.match(await head([...args, '-o', 'wide']), extra);
+    }
+    assert.match(ok(await zk(['services', 'ls', '-o', 'wide'])).stdout, /\{"zone":"eu"\}/);
+  });
+});

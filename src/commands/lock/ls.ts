@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { contenderRows, type ContenderRow, lockColumns } from '../../cli/contenders.js';
+import { contenderRows, type ContenderRow, lockColumns, wideColumns } from '../../cli/contenders.js';
 import { listContenders } from '../../core/recipes/contenders.js';
 
 export default class LockLs extends BaseCommand<typeof LockLs> {
@@ -14,7 +14,7 @@ export default class LockLs extends BaseCommand<typeof LockLs> {
     const list = await listContenders(session, this.args.path);
     const rows = await contenderRows(session, list, ['holder', 'waiter'], true);
     if (rows.length === 0 && this.outputFormat === 'table') this.printer.text(`${this.args.path}: not held (nobody holds or waits)`);
-    else this.printer.rows(rows, lockColumns);
+    else this.printer.rows(rows, this.wide ? wideColumns(lockColumns) : lockColumns);
     return rows;
   }
 }

@@ -38,8 +38,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     output: Flags.string({
       char: 'o',
       summary: 'Output format.',
-      options: OUTPUT_FORMATS,
-      description: 'table on a terminal, plain otherwise. On a terminal, tables fit its width (the least important columns are left out, long paths and messages cut with …, numbers never) and event lines break between words; a pipe gets every column in full.',
+      options: [...OUTPUT_FORMATS, 'wide'],
+      description: 'table on a terminal, plain otherwise. On a terminal, tables fit its width (the least important columns are left out, long paths and messages cut with …, numbers never) and event lines break between words; a pipe gets every column in full. wide: a table with more columns (ls -l, services ls, lock ls, elect ls show more); elsewhere the same as table.',
       helpGroup: 'GLOBAL',
     }),
     'no-color': Flags.boolean({ summary: 'Disable colour (also: NO_COLOR).', helpGroup: 'GLOBAL' }),
@@ -57,6 +57,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // oclif is loaded now: stdout/stderr write errors are ours to report (one line, exit 1).
     guardStdio();
     await super.init();
+    // oclif fills a missing argument from piped stdin (trimmed) unless told not to: `echo x | zkctl set /n`
+    // would store "x", `... | zkctl ls` list the piped path. zkctl reads stdin only where asked ("-", --file -).
+    for (const a of Object.values(this.ctor.args ?? {})) (a as { ignoreStdin?: boolean }).ignoreStdin = true;
     const { args, flags } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
@@ -70,9 +73,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /** Output format: --json, -o, else table on a TTY and plain in pipes. */
+  /** -o wide: a table with the columns narrow tables leave out. */
+  get wide(): boolean {
+    return (this.flags.output as string | undefined) === 'wide';
+  }
+
   get outputFormat(): OutputFormat {
     if (this.jsonEnabled()) return 'json';
-    const o = this.flags.output as OutputFormat | undefined;
+    const o = this.flags.output as OutputFormat | 'wide' | undefined;
+    if (o === 'wide') return 'table';
     if (o) return o;
     return process.stdout.isTTY ? 'table' : 'plain';
   }

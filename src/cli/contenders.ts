@@ -1,6 +1,6 @@
 /** Rows and columns for `lock ls` and `elect ls` (one definition for both). */
 import { formatDuration } from '../core/duration.js';
-import { type Contender, sessionHex } from '../core/recipes/contenders.js';
+import { type Contender, lockModeOf, parseContenderName, sessionHex } from '../core/recipes/contenders.js';
 import { sessionClients } from '../core/recipes/owners.js';
 import { isRevokeRequest } from '../core/recipes/revoke.js';
 import type { Session } from '../core/session.js';
@@ -10,7 +10,7 @@ export interface ContenderRow {
   position: number;
   /** holder/waiter (lock) or leader/candidate (election). */
   role: string;
-  /** read (shared) or write (exclusive, mutexes included): lock rows only. */
+  /** As ZKCTL_LOCK_MODE: exclusive (a mutex node), read or write (read-write lock nodes): lock rows only. */
   mode?: string;
   format: string;
   id: string;
@@ -18,8 +18,11 @@ export interface ContenderRow {
   seq: number;
   /** ms since the node was created (server clock). */
   ageMs: number;
-  created: string;
-  czxid: bigint;
+  /** Creation time, ms since the epoch (server clock), and as ISO text: named as in `stat -o json`. */
+  ctime: number;
+  ctimeIso: string;
+  /** The node's creation zxid, hex (`stat -o json`'s cZxid; the holder's fencing token). */
+  cZxid: string;
   session: string;
   /** Client address of the owning session, from `cons` (when available). */
   client: string | null;
@@ -45,6 +48,17 @@ export const lockColumns: Column<ContenderRow>[] = [
   ...contenderColumns.slice(2),
 ];
 
+/** `-o wide`: with the sequence number, creation zxid (fencing token) and creation time. */
+export function wideColumns(cols: Column<ContenderRow>[]): Column<ContenderRow>[] {
+  return [
+    ...cols.slice(0, -1),
+    { header: 'SEQ', key: 'seq', get: (r) => r.seq, align: 'right' },
+    { header: 'CZXID', key: 'cZxid', get: (r) => r.cZxid, align: 'right' },
+    { header: 'CREATED', key: 'ctimeIso', get: (r) => r.ctimeIso },
+    ...cols.slice(-1),
+  ];
+}
+
 /**
  * Rows for `list`. Lock rows (`withMode`) say whether each node holds the lock
  * (several readers can) and its mode; election rows: the first leads.
@@ -57,14 +71,15 @@ export async function contenderRows(session: Session, list: Contender[], roles: 
     return {
       position: c.position,
       role: (withMode ? c.holds : c.position === 0) ? roles[0] : roles[1],
-      ...(withMode ? { mode: c.mode } : {}),
+      ...(withMode ? { mode: lockModeOf(parseContenderName(c.name)!) } : {}),
       format: c.format,
       id: c.id,
       node: c.name,
       seq: c.seq,
       ageMs: Math.max(0, now - c.ctime),
-      created: new Date(c.ctime).toISOString(),
-      czxid: c.czxid,
+      ctime: c.ctime,
+      ctimeIso: new Date(c.ctime).toISOString(),
+      cZxid: `0x${c.czxid.toString(16)}`,
       session: sid,
       client: clients.get(sid) ?? null,
       ...(withMode ? { revokeRequested: isRevokeRequest(c.data) } : {}),

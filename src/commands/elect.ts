@@ -20,7 +20,7 @@ export interface ElectResult {
 
 export default class Elect extends BaseCommand<typeof Elect> {
   static override summary = 'Campaign for leadership; run a command while leader, or hold until interrupted.';
-  static override description = `Candidates queue under PATH as ephemeral sequential nodes (data = --id); the first one leads, every other watches only the one ahead of it. Node formats: curator-latch (Curator LeaderLatch, _c_<uuid>-latch-<seq>, the default), curator-selector (Curator LeaderSelector: a mutex on PATH, _c_<uuid>-lock-<seq>) and kazoo (kazoo Election: a kazoo Lock on PATH, <hex>__lock__<seq>).
+  static override description = `Candidates queue under PATH as ephemeral sequential nodes (data = --id, by default this host's IP address as for lock: Curator's default for lock nodes); the first one leads, every other watches only the one ahead of it. Node formats: curator-latch (Curator LeaderLatch, _c_<uuid>-latch-<seq>, the default), curator-selector (Curator LeaderSelector: a mutex on PATH, _c_<uuid>-lock-<seq>) and kazoo (kazoo Election: a kazoo Lock on PATH, <hex>__lock__<seq>).
 
 When elected: with -- CMD ARGS, runs CMD with ZKCTL_ELECTION_PATH, ZKCTL_LEADER_ID, ZKCTL_LEADER_NODE and ZKCTL_FENCING_TOKEN (the node's czxid) in its environment and exits with its status once it ends (resigning); without CMD, prints the leader node and leads until SIGINT/SIGTERM (exit 130). On exit, zkctl resigns (deletes its node) so the next candidate takes over at once.
 
@@ -32,11 +32,11 @@ Here --timeout bounds the campaign (exit 10); the deadline for connecting and fo
     '<%= config.bin %> <%= command.id %> /election/app --id node-2 --format kazoo   # with kazoo Election("/election/app", "...")',
     '<%= config.bin %> <%= command.id %> /election/app --id node-3 --timeout 1m -- ./take-over.sh',
   ];
-  static override usage = ['<%= command.id %> PATH --id ID [--format curator-latch|curator-selector|kazoo] [--timeout DURATION] [--grace DURATION] [--session-timeout DURATION] [-- CMD [ARGS...]]'];
+  static override usage = ['<%= command.id %> PATH [--id ID] [--format curator-latch|curator-selector|kazoo] [--timeout DURATION] [--grace DURATION] [--session-timeout DURATION] [-- CMD [ARGS...]]'];
   static override strict = false;
   static override args = { path: Args.string({ required: true, description: 'election path, e.g. /election/scheduler' }) };
   static override flags = {
-    id: Flags.string({ summary: 'This candidate\'s id (stored in its node; what "elect ls" and "elect watch" show).', required: true }),
+    id: Flags.string({ summary: 'This candidate\'s id, stored in its node and shown by "elect ls" and "elect watch" (default: this host\'s IP address, as for lock).' }),
     format: Flags.string({ summary: 'Node format.', options: [...ELECTION_FORMATS], default: 'curator-latch' }),
     timeout: Flags.string({ summary: 'Campaign at most this long (then exit 10).' }),
     ...holdFlags,

@@ -13,7 +13,7 @@ export default class Ephemerals extends BaseCommand<typeof Ephemerals> {
 
 Why a walk: the server's getEphemerals only answers for the asking session, and a zkctl session is new and owns nothing; operators want everybody's ephemerals (who holds this lock, which members are registered).
 
-Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, owner, ctime, dataLength} with ctime in epoch ms.`;
+Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, ephemeralOwner, ctime, dataLength}, named and valued as in 'stat -o json' (ctime in epoch ms).`;
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> /services', '<%= config.bin %> <%= command.id %> / --owner 0x100000b3770000a'];
   static override args = { path: Args.string({ description: 'where to start', default: '/' }) };
   static override flags = {
@@ -39,7 +39,7 @@ Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, owner, 
     for await (const n of walk(session, path, { window: this.flags.window, signal: intr.signal, onError: unreadable.onError })) {
       const eo = n.stat.ephemeralOwner;
       if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-      await out.push({ path: n.path, owner: hex(BigInt.asUintN(64, eo)), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
+      await out.push({ path: n.path, ephemeralOwner: hex(BigInt.asUintN(64, eo)), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
     }
     await out.end();
     unreadable.check();

@@ -4,7 +4,7 @@ import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } f
 import { parseSize } from '../core/data.js';
 import { UsageError } from '../core/errors.js';
 import { globToRegExp, walk } from '../core/tree.js';
-import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson } from '../output/znode.js';
+import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson, znodeWideColumns } from '../output/znode.js';
 
 export default class Find extends BaseCommand<typeof Find> {
   static override summary = 'Find znodes by name, path, kind or size.';
@@ -27,7 +27,7 @@ Nodes this session may not read are skipped with a note on stderr, and the exit 
     'min-size': Flags.string({ summary: 'Only nodes with at least this much data (bytes; k, M suffixes).', helpValue: 'N' }),
     'max-size': Flags.string({ summary: 'Only nodes with at most this much data.', helpValue: 'N' }),
     depth: Flags.integer({ char: 'd', summary: 'Levels below PATH to search.', min: 0 }),
-    long: Flags.boolean({ char: 'l', summary: 'Stat columns as ls -l.' }),
+    long: Flags.boolean({ char: 'l', summary: 'Stat columns as ls -l (-o json: the stat object of stat -o json per node).' }),
     window: windowFlag,
   };
 
@@ -54,7 +54,7 @@ Nodes this session may not read are skipped with a note on stderr, and the exit 
     const out = new RowStream<ZnodeRow>({
       format: f.long ? fmt : fmt === 'table' ? 'plain' : fmt,
       color: this.colorEnabled,
-      columns: f.long ? znodeLongColumns : [{ header: 'PATH', key: 'path', get: (r) => r.path }],
+      columns: f.long ? (this.wide ? znodeWideColumns : znodeLongColumns) : [{ header: 'PATH', key: 'path', get: (r) => r.path }],
       json: f.long ? znodeLongJson : (r) => r.path,
     });
     const walker = walk(session, path, { depth: f.depth, window: f.window, signal: intr.signal, onError: unreadable.onError });

@@ -17,7 +17,7 @@ export default class Grep extends BaseCommand<typeof Grep> {
   static override summary = 'Search the data of a subtree.';
   static override description = `Walks PATH and its subtree (streamed, up to --window requests in flight), reading each node's data, and prints every matching line as PATH:LINENO:TEXT. PATTERN is a JavaScript regular expression (-F: a fixed string). Data that is not UTF-8 is searched as decoded text; a match there prints PATH: binary data matches.
 
--l prints only the paths of nodes that match. -o json: one record per match {path, line, text}. Exit 0 whether or not anything matched (test the output); 7 when some nodes could not be read.`;
+-l prints only the paths of nodes that match. -o json: one record per match {path, line, text}. Exit status as grep(1): 0 when something matched, 1 when nothing did (-o json then prints []), 7 when some nodes could not be read (whether or not anything matched).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /app 10.0.0.5',
     '<%= config.bin %> <%= command.id %> / -i "password" -l',
@@ -78,5 +78,6 @@ export default class Grep extends BaseCommand<typeof Grep> {
     }
     await out.end();
     unreadable.check();
+    if (out.rows === 0) process.exitCode = 1; // as grep(1): nothing matched
   }
 }

@@ -2,13 +2,13 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { walk } from '../core/tree.js';
-import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson } from '../output/znode.js';
+import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson, znodeWideColumns } from '../output/znode.js';
 
 export default class Ls extends BaseCommand<typeof Ls> {
   static override summary = 'List the children of a znode.';
   static override description = `Children are sorted by name. With -R, the whole subtree is listed (full paths, the node itself first, depth-first), streamed as it is walked with up to --window requests in flight. With -l, a table with each node's stat: data version, data length, number of children, ephemeral owner session and modification time.
 
--o json writes an array of names (paths with -R), or of objects with -l; it is written as the walk goes.`;
+-o json writes an array of names (paths with -R), or with -l of objects: the path and the stat object of 'zkctl stat -o json' (same names: dataVersion, dataLength, numChildren, ephemeralOwner, mtime, ...); it is written as the walk goes.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> /',
     '<%= config.bin %> <%= command.id %> -l /app/config',
@@ -18,7 +18,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
   static override args = { path: Args.string({ description: 'znode path', default: '/' }) };
   static override flags = {
     recursive: Flags.boolean({ char: 'R', summary: 'List the whole subtree (full paths).' }),
-    long: Flags.boolean({ char: 'l', summary: 'Long listing: version, data length, children, ephemeral owner, mtime.' }),
+    long: Flags.boolean({ char: 'l', summary: 'Long listing: data version, data length, children, ephemeral owner, mtime.' }),
     window: windowFlag,
   };
 
@@ -36,7 +36,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
     const out = new RowStream<ZnodeRow>({
       format: long ? fmt : nameFmt,
       color: this.colorEnabled,
-      columns: long ? znodeLongColumns : [{ header: recursive ? 'PATH' : 'NAME', key: 'name', get: (r) => r.name }],
+      columns: long ? (this.wide ? znodeWideColumns : znodeLongColumns) : [{ header: recursive ? 'PATH' : 'NAME', key: 'name', get: (r) => r.name }],
       json: long ? znodeLongJson : (r) => r.name,
     });
     if (!recursive && !long) {

@@ -41,7 +41,7 @@ export default class Tree extends BaseCommand<typeof Tree> {
           depth: n.depth,
           dataLength: n.stat.dataLength,
           numChildren: n.stat.numChildren,
-          ephemeralOwner: n.stat.ephemeralOwner === 0n ? null : hex(n.stat.ephemeralOwner),
+          ephemeralOwner: hex(n.stat.ephemeralOwner),
         }),
       });
       for await (const n of walker) await out.push(n);

@@ -51,7 +51,8 @@ export function dataText(b: Buffer): string {
 export function eventJson(e: ZnodeEvent, withChildren: boolean): Record<string, unknown> {
   const o: Record<string, unknown> = { type: e.type, time: e.time.toISOString(), path: e.path };
   if (e.zxid !== undefined) o.zxid = zxidHex(e.zxid);
-  if (e.version !== undefined) o.version = e.version;
+  // Named as in `stat -o json`: the data version of created/data-changed, the child version of children-changed.
+  if (e.version !== undefined) o[e.type === 'children-changed' ? 'cversion' : 'dataVersion'] = e.version;
   if (e.data) {
     const t = utf8(e.data);
     if (t !== undefined) {
@@ -99,7 +100,7 @@ function noticeText(n: WatchNotice): string {
 
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Stream the changes of a znode (or a subtree): created, deleted, data changed, children changed.';
-  static override description = `One line per event: time, event, path, zxid and version (read just after the event), with --data the new data, with --children the children list. -o json prints one JSON object per line.
+  static override description = `One line per event: time, event, path, zxid and version (read just after the event), with --data the new data, with --children the children list. -o json prints one JSON object per line; its version is named as in 'stat -o json': dataVersion (created, data-changed) or cversion (children-changed).
 
 With --data, data that is JSON is shown as compact JSON, other UTF-8 text as it is (quoted with escapes when it holds control characters or line breaks), binary data as base64. In -o json lines, "data" is the text (a string) and, when it parses as JSON, "json" the parsed value; binary data is "dataBase64".
 

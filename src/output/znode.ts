@@ -86,6 +86,9 @@ export function statFields(s: Stat): Array<[string, unknown]> {
   ];
 }
 
+/** The fields of the stat object in JSON/YAML, in order (`stat -o json`; every command uses these names). */
+export const STAT_JSON_FIELDS = ['cZxid', 'ctime', 'ctimeIso', 'mZxid', 'mtime', 'mtimeIso', 'pZxid', 'cversion', 'dataVersion', 'aclVersion', 'ephemeralOwner', 'dataLength', 'numChildren'] as const;
+
 /** The Stat for JSON/YAML: zkCli's names, zxids and the owner as hex strings, times as ms and ISO. */
 export function statJson(s: Stat): Record<string, unknown> {
   return {
@@ -117,7 +120,7 @@ export interface ZnodeRow {
 const dim = (t: string): string => loadedChalk()?.dim(t) ?? t;
 
 export const znodeLongColumns: Column<ZnodeRow>[] = [
-  { header: 'VERSION', key: 'version', get: (r) => r.stat.version, align: 'right', priority: 3, shortHeader: 'VER' },
+  { header: 'VERSION', key: 'dataVersion', get: (r) => r.stat.version, align: 'right', priority: 3, shortHeader: 'VER' },
   { header: 'DATA', key: 'dataLength', get: (r) => r.stat.dataLength, align: 'right', priority: 2 },
   { header: 'CHILDREN', key: 'numChildren', get: (r) => r.stat.numChildren, align: 'right', priority: 4, shortHeader: 'CHILD' },
   {
@@ -132,15 +135,23 @@ export const znodeLongColumns: Column<ZnodeRow>[] = [
   { header: 'NAME', key: 'name', get: (r) => r.name, priority: 0, truncate: 'start' },
 ];
 
+/**
+ * `ls -l` / `find -l` rows in JSON/YAML: the path and the whole stat object,
+ * with exactly the names and values of `stat -o json` (one name per field everywhere).
+ */
+/** `ls -l -o wide` / `find -l -o wide`: every stat field. */
+export const znodeWideColumns: Column<ZnodeRow>[] = [
+  { header: 'CZXID', key: 'cZxid', get: (r) => hex(r.stat.czxid), align: 'right' },
+  { header: 'MZXID', key: 'mZxid', get: (r) => hex(r.stat.mzxid), align: 'right' },
+  { header: 'PZXID', key: 'pZxid', get: (r) => hex(r.stat.pzxid), align: 'right' },
+  { header: 'CVERSION', key: 'cversion', get: (r) => r.stat.cversion, align: 'right' },
+  { header: 'ACLVERSION', key: 'aclVersion', get: (r) => r.stat.aversion, align: 'right' },
+  { header: 'CTIME', key: 'ctime', get: (r) => shortDate(r.stat.ctime), style: dim },
+  ...znodeLongColumns,
+];
+
 export function znodeLongJson(r: ZnodeRow): Record<string, unknown> {
-  return {
-    path: r.path,
-    version: r.stat.version,
-    dataLength: r.stat.dataLength,
-    numChildren: r.stat.numChildren,
-    ephemeralOwner: r.stat.ephemeralOwner === 0n ? null : hex(r.stat.ephemeralOwner),
-    mtime: new Date(r.stat.mtime).toISOString(),
-  };
+  return { path: r.path, ...statJson(r.stat) };
 }
 
 /* ------------------------------------------------------------------ */
@@ -324,13 +335,13 @@ export function duColumnsFor(format: OutputFormat): Column<DuRow>[] {
 /** An ephemeral node as `ephemerals` lists it. */
 export interface EphemeralRow {
   path: string;
-  owner: string;
+  ephemeralOwner: string;
   ctime: number;
   dataLength: number;
 }
 
 export const ephemeralColumns: Column<EphemeralRow>[] = [
-  { header: 'OWNER SESSION', key: 'owner', get: (r) => r.owner },
+  { header: 'OWNER SESSION', key: 'ephemeralOwner', get: (r) => r.ephemeralOwner },
   { header: 'CREATED', key: 'ctime', get: (r) => shortDate(r.ctime) },
   { header: 'DATA', key: 'dataLength', get: (r) => r.dataLength, align: 'right' },
   { header: 'PATH', key: 'path', get: (r) => r.path },

@@ -58,7 +58,7 @@ describe('stdout: every byte reaches a slow reader, exit 0', () => {
     // A config document of about 150 KB.
     const doc = Array.from({ length: 1500 }, (_, i) => `key${String(i).padStart(5, '0')}: "${'v'.repeat(80)}"`).join('\n');
     writeFileSync(join(scratch, 'doc.yaml'), `${doc}\n`);
-    const pub = await runCli(['config', 'publish', join(scratch, 'doc.yaml'), '--path', '/cfg', '-s', cs.server], { timeoutMs: 120_000 });
+    const pub = await runCli(['config', 'publish', '/cfg', join(scratch, 'doc.yaml'), '-s', cs.server], { timeoutMs: 120_000 });
     assert.equal(pub.code, 0, pub.stderr);
   });
   after(async () => {

@@ -66,7 +66,7 @@ describe('bad input: exit 2, one line, nothing written', () => {
   for (const [name, text, re] of cases) {
     test(name, async () => {
       const f = file(name, text);
-      const r = await zk(['config', 'publish', f, '--path', `/bad/${name.replace('.yaml', '')}`]);
+      const r = await zk(['config', 'publish', `/bad/${name.replace('.yaml', '')}`, f]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -79,7 +79,7 @@ describe('bad input: exit 2, one line, nothing written', () => {
   test('a bad document does not touch an existing publish', async () => {
     await publishConfig(cs.session, '/bad-existing', parseConfigYaml('a: 1\n'));
     const before = (await cs.session.exists('/bad-existing'))!;
-    const r = await zk(['config', 'publish', file('x.yaml', 'a: 2\nb: !!binary aGk=\n'), '--path', '/bad-existing', '--prune']);
+    const r = await zk(['config', 'publish', '/bad-existing', file('x.yaml', 'a: 2\nb: !!binary aGk=\n'), '--prune']);
     assert.equal(r.code, 2);
     const afterStat = (await cs.session.exists('/bad-existing'))!;
     assert.equal(afterStat.mzxid, before.mzxid);
@@ -87,9 +87,9 @@ describe('bad input: exit 2, one line, nothing written', () => {
   });
 
   test('bad paths and a missing file', async () => {
-    assert.equal((await zk(['config', 'publish', file('ok.yaml', 'a: 1\n'), '--path', 'relative'])).code, 2);
-    assert.equal((await zk(['config', 'publish', file('ok.yaml', 'a: 1\n'), '--path', '/'])).code, 2);
-    assert.equal((await zk(['config', 'publish', join(dir, 'missing.yaml'), '--path', '/m'])).code, 2);
+    assert.equal((await zk(['config', 'publish', 'relative', file('ok.yaml', 'a: 1\n')])).code, 2);
+    assert.equal((await zk(['config', 'publish', '/', file('ok.yaml', 'a: 1\n')])).code, 2);
+    assert.equal((await zk(['config', 'publish', '/m', join(dir, 'missing.yaml')])).code, 2);
     assert.equal((await zk(['config', 'get', '/nope'])).code, 3);
   });
 });
@@ -97,13 +97,13 @@ describe('bad input: exit 2, one line, nothing written', () => {
 describe('publish, get, diff, history, rollback', () => {
   test('publish shows the plan; get returns the document (YAML and JSON)', async () => {
     const f = file('app.yaml', APP);
-    const dry = await zk(['config', 'publish', f, '--path', '/cli/app', '--dry-run']);
+    const dry = await zk(['config', 'publish', '/cli/app', f, '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /^\+ db\/port: 5432$/m);
     assert.match(dry.stdout, /dry run: would publish version 1/);
     await cs.session.sync('/');
     assert.equal(await cs.session.exists('/cli/app'), null);
-    const pub = await zk(['config', 'publish', f, '--path', '/cli/app', '-m', 'first']);
+    const pub = await zk(['config', 'publish', '/cli/app', f, '-m', 'first']);
     assert.equal(pub.code, 0, pub.stderr);
     assert.match(pub.stdout, /^\+ "?80"?: "http"$/m);
     assert.match(pub.stdout, /published version 1 to \/cli\/app/);
@@ -120,7 +120,7 @@ describe('publish, get, diff, history, rollback', () => {
     assert.deepEqual(Object.keys(o.document).length, 6);
     // publish -o json: the plan as an object
     const f2 = file('app2.yaml', APP.replace('port: 5432', 'port: 5433'));
-    const pj = await zk(['config', 'publish', f2, '--path', '/cli/app', '-o', 'json']);
+    const pj = await zk(['config', 'publish', '/cli/app', f2, '-o', 'json']);
     const plan = JSON.parse(pj.stdout) as { version: number; changes: Array<{ op: string; key: string; old: unknown; new: unknown }> };
     assert.equal(plan.version, 2);
     assert.deepEqual(plan.changes, [{ op: 'change', key: 'db/port', old: 5432, new: 5433 }]);
@@ -128,28 +128,28 @@ describe('publish, get, diff, history, rollback', () => {
 
   test('diff: 0 when equal, 12 when they differ, 2 for a bad file', async () => {
     const f = file('d.yaml', 'a: 1\nb: {c: 2}\n');
-    await zk(['config', 'publish', f, '--path', '/cli/diff']);
-    const same = await zk(['config', 'diff', f, '--path', '/cli/diff']);
+    await zk(['config', 'publish', '/cli/diff', f]);
+    const same = await zk(['config', 'diff', '/cli/diff', f]);
     assert.equal(same.code, 0, same.stderr);
     assert.equal(same.stdout, '');
-    const other = await zk(['config', 'diff', file('d2.yaml', 'a: 1\nb: {c: 3}\nnew: x\n'), '--path', '/cli/diff']);
+    const other = await zk(['config', 'diff', '/cli/diff', file('d2.yaml', 'a: 1\nb: {c: 3}\nnew: x\n')]);
     assert.equal(other.code, 12, other.stderr);
     assert.match(other.stdout, /^~ b\/c: 2 -> 3$/m);
     assert.match(other.stdout, /^\+ new: "x"$/m);
-    const order = await zk(['config', 'diff', file('d3.yaml', 'b: {c: 2}\na: 1\n'), '--path', '/cli/diff']);
+    const order = await zk(['config', 'diff', '/cli/diff', file('d3.yaml', 'b: {c: 2}\na: 1\n')]);
     assert.equal(order.code, 12);
-    assert.equal((await zk(['config', 'diff', file('d3.yaml', 'b: {c: 2}\na: 1\n'), '--path', '/cli/diff', '--ignore-order'])).code, 0);
-    assert.equal((await zk(['config', 'diff', file('d4.yaml', 'a: 1\n'), '--path', '/cli/diff'])).code, 12);
-    assert.equal((await zk(['config', 'diff', file('d4.yaml', 'a: 1\n'), '--path', '/cli/diff', '--ignore-extra'])).code, 0);
-    assert.equal((await zk(['config', 'diff', file('bad.yaml', 'a: [\n'), '--path', '/cli/diff'])).code, 2);
-    const json = await zk(['config', 'diff', file('d2.yaml', 'a: 1\nb: {c: 3}\n'), '--path', '/cli/diff', '-o', 'json']);
+    assert.equal((await zk(['config', 'diff', '/cli/diff', file('d3.yaml', 'b: {c: 2}\na: 1\n'), '--ignore-order'])).code, 0);
+    assert.equal((await zk(['config', 'diff', '/cli/diff', file('d4.yaml', 'a: 1\n')])).code, 12);
+    assert.equal((await zk(['config', 'diff', '/cli/diff', file('d4.yaml', 'a: 1\n'), '--ignore-extra'])).code, 0);
+    assert.equal((await zk(['config', 'diff', '/cli/diff', file('bad.yaml', 'a: [\n')])).code, 2);
+    const json = await zk(['config', 'diff', '/cli/diff', file('d2.yaml', 'a: 1\nb: {c: 3}\n'), '-o', 'json']);
     assert.equal(json.code, 12);
     assert.equal((JSON.parse(json.stdout) as { equal: boolean }).equal, false);
   });
 
   test('history and rollback', async () => {
     for (let i = 1; i <= 3; i++) {
-      const r = await zk(['config', 'publish', file(`h${i}.yaml`, `v: ${i}\n`), '--path', '/cli/hist', '-m', `m${i}`]);
+      const r = await zk(['config', 'publish', '/cli/hist', file(`h${i}.yaml`, `v: ${i}\n`), '-m', `m${i}`]);
       assert.equal(r.code, 0, r.stderr);
     }
     const h = await zk(['config', 'history', '/cli/hist', '-o', 'json']);
@@ -167,9 +167,9 @@ describe('publish, get, diff, history, rollback', () => {
   });
 
   test('racing CLI publishers with --expect-version: exactly one exits 0, the others 5', async () => {
-    await zk(['config', 'publish', file('r0.yaml', 'who: nobody\n'), '--path', '/cli/race']);
+    await zk(['config', 'publish', '/cli/race', file('r0.yaml', 'who: nobody\n')]);
     const files = Array.from({ length: 5 }, (_, i) => file(`r${i + 1}.yaml`, `who: p${i}\nonly${i}: true\n`));
-    const results = await Promise.all(files.map((f) => zk(['config', 'publish', f, '--path', '/cli/race', '--prune', '--expect-version', '1'])));
+    const results = await Promise.all(files.map((f) => zk(['config', 'publish', '/cli/race', f, '--prune', '--expect-version', '1'])));
     const codes = results.map((r) => r.code).sort();
     assert.deepEqual(codes, [0, 5, 5, 5, 5], results.map((r) => r.stderr).join(''));
     const winner = results.findIndex((r) => r.code === 0);

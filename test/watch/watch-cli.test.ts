@@ -36,7 +36,8 @@ describe('zkctl watch (CLI)', () => {
       let r = await w.waitForJson('data-changed v1', (o) => o.type === 'data-changed' && o.data === 'v1', from);
       assert.equal(r.o.path, '/app');
       assert.equal(r.o.zxid, hex(st.mzxid));
-      assert.equal(r.o.version, st.version);
+      assert.equal(r.o.dataVersion, st.version);
+      assert.equal(r.o.version, undefined, 'one name per field: dataVersion, as in stat -o json');
       assert.match(String(r.o.time), /^\d{4}-\d\d-\d\dT/);
       from = r.i + 1;
 
@@ -44,6 +45,7 @@ describe('zkctl watch (CLI)', () => {
       r = await w.waitForJson('children-changed +kid', (o) => o.type === 'children-changed', from);
       assert.deepEqual(r.o.added, ['kid']);
       assert.deepEqual(r.o.children, ['kid']);
+      assert.equal(typeof r.o.cversion, 'number', 'children-changed: the child version, as cversion');
       assert.equal(r.o.zxid, hex(kid.stat.czxid));
       from = r.i + 1;
 
@@ -61,7 +63,7 @@ describe('zkctl watch (CLI)', () => {
       const again = await s.create('/app', Buffer.from([0xff, 0x00, 0x01]));
       r = await w.waitForJson('created', (o) => o.type === 'created', from);
       assert.equal(r.o.zxid, hex(again.stat.czxid));
-      assert.equal(r.o.version, 0);
+      assert.equal(r.o.dataVersion, 0);
       assert.equal(r.o.dataBase64, Buffer.from([0xff, 0x00, 0x01]).toString('base64'), 'binary data comes as base64');
 
       w.kill('SIGINT');

@@ -108,7 +108,7 @@ describe('bad input: exit 2, one line, nothing written', { concurrency: 6 }, () 
     ['rm -r through the chroot /zookeeper', ['rm', '-r', '/quota'], /server's own subtree/, { chroot: '/zookeeper' }],
     ['acl set through the chroot /zookeeper', ['acl', 'set', '/quota', 'world:anyone:r'], /server's own subtree/, { chroot: '/zookeeper' }],
     ['import through the chroot /zookeeper', ['import', '@backup.yaml', '/'], /server's own subtree/, { chroot: '/zookeeper' }],
-    ['config publish through the chroot /zookeeper', ['config', 'publish', '@cfg.yaml', '-p', '/quota/cfg'], /server's own subtree/, { chroot: '/zookeeper' }],
+    ['config publish through the chroot /zookeeper', ['config', 'publish', '/quota/cfg', '@cfg.yaml'], /server's own subtree/, { chroot: '/zookeeper' }],
     ['cp to the chroot /zookeeper', ['cp', '/x', '/quota/copy', '--to-server', `${testServer()}/zookeeper`], /server's own subtree/],
     // issue 10.20: one rule for every --for (and --timeout): positive
     ['get -w --for 0', ['get', '-w', '--for', '0', '/x'], /--for must be positive/],

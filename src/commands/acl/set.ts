@@ -11,10 +11,11 @@ export default class AclSet extends BaseCommand<typeof AclSet> {
   static override description = `ACL...: one or more scheme:id:perms (separate arguments or comma-separated), perms from cdrwa:
   world:anyone:r                 everyone
   ip:10.0.0.0/8:cdrwa            an address or CIDR range
-  digest:user:BASE64SHA1:cdrwa   a digest user (hash = base64(sha1("user:password")), as zkCli shows it)
-  digest-password:user:pw:cdrwa  zkctl computes that hash locally from the password
-  auth::cdrwa                    the identities this session authenticated with (--auth)
+  digest:user:BASE64SHA1:cdrwa   a digest user, hashed as zkCli shows it
+  digest-password:user:pw:cdrwa  the same, hashed here from the password
+  auth::cdrwa                    the identities of this session (--auth)
   sasl:principal:r, x509:CN=...:r
+BASE64SHA1 is base64(sha1("user:password")).
 
 -v VERSION: only if the ACL version (aclVersion in \`zkctl stat\`) is VERSION, else exit 5. -R applies the ACL to the whole subtree (pipelined, --window; not with -v; the /zookeeper subtree is left alone) and prints how many nodes were changed. Changing an ACL needs the admin (a) permission; keep one for yourself.
 

@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
+import { configPathAndFile, configPathFileArgs, deprecatedPathFlag } from '../../cli/config-args.js';
 import { CheckFailedError } from '../../core/errors.js';
 import { loadConfigFile, resultJson, toYaml } from '../../core/config/document.js';
 import { type ChangeCounts, type ConfigChange, countChanges, describeCounts, diffDocuments, renderChanges } from '../../core/config/diff.js';
@@ -19,17 +20,18 @@ export interface ConfigDiffResult {
 
 export default class ConfigDiff extends BaseCommand<typeof ConfigDiff> {
   static override summary = 'Compare a YAML file with the document live at a path (drift check; exit 12 when they differ).';
+  static override usage = ['<%= command.id %> PATH FILE [--ignore-extra] [--ignore-order]'];
   static override description = `Reads the live document consistently and compares it with FILE, key by key, the way \`config publish --prune\` would change it: "+ key: value" is only in the file, "- key: value" is only live, "~ key: live -> file" differs, "(key order)" lines say the order of a mapping's keys differs. Exit 0 when they are equal, 12 when they differ (for CI; a PATH that does not exist differs from any file with keys), 2 for a bad file.
 
---ignore-extra does not count live keys the file lacks (what \`config publish\` without --prune leaves alone); --ignore-order does not count key order.`;
+--ignore-extra does not count live keys the file lacks (what \`config publish\` without --prune leaves alone); --ignore-order does not count key order. The old form, FILE with -p/--path PATH, still works (with a deprecation note on stderr).`;
   static override examples = [
-    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp',
-    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp -o json',
-    '<%= config.bin %> <%= command.id %> app.yaml --path /config/myapp --ignore-order || echo "drift!"',
+    '<%= config.bin %> <%= command.id %> /config/myapp app.yaml',
+    '<%= config.bin %> <%= command.id %> /config/myapp app.yaml -o json',
+    '<%= config.bin %> <%= command.id %> /config/myapp app.yaml --ignore-order || echo "drift!"',
   ];
-  static override args = { file: Args.string({ required: true, description: 'YAML file ("-": stdin)' }) };
+  static override args = configPathFileArgs;
   static override flags = {
-    path: Flags.string({ char: 'p', summary: 'Znode path the document is published under.', required: true }),
+    path: deprecatedPathFlag,
     'ignore-extra': Flags.boolean({ summary: 'Live keys that the file does not have are not drift.' }),
     'ignore-order': Flags.boolean({ summary: 'Key order is not drift.' }),
   };
@@ -42,15 +44,16 @@ export default class ConfigDiff extends BaseCommand<typeof ConfigDiff> {
   }
 
   async run(): Promise<ConfigDiffResult> {
-    const path = checkConfigPath(this.flags.path);
-    const doc = await loadConfigFile(this.args.file);
+    const given = configPathAndFile('config diff', this.args, this.flags.path);
+    const path = checkConfigPath(given.path);
+    const doc = await loadConfigFile(given.file);
     const session = await this.session();
     const live = await readConfig(session, path);
     const target = this.flags['ignore-extra'] ? mergeKeep(doc, live.document) : doc;
     let changes = diffDocuments(live.document, target);
     if (this.flags['ignore-order']) changes = changes.filter((c) => c.op !== 'reorder');
     const counts = countChanges(changes);
-    const result: ConfigDiffResult = { path, file: this.args.file, version: live.version, exists: live.exists, equal: changes.length === 0, changes, counts };
+    const result: ConfigDiffResult = { path, file: given.file, version: live.version, exists: live.exists, equal: changes.length === 0, changes, counts };
     const fmt = this.outputFormat;
     if (this.jsonEnabled()) {
       /* printed by oclif */
@@ -63,9 +66,9 @@ export default class ConfigDiff extends BaseCommand<typeof ConfigDiff> {
     const where = live.exists ? `${path} (version ${live.version})` : `${path} (does not exist)`;
     if (changes.length > 0) {
       if (this.jsonEnabled()) this.logJson(result);
-      throw new CheckFailedError(`${this.args.file} differs from ${where}: ${describeCounts(counts)}`);
+      throw new CheckFailedError(`${given.file} differs from ${where}: ${describeCounts(counts)}`);
     }
-    if (fmt === 'table' || fmt === 'plain') process.stderr.write(`${this.args.file} matches ${where}\n`);
+    if (fmt === 'table' || fmt === 'plain') process.stderr.write(`${given.file} matches ${where}\n`);
     return result;
   }
 }

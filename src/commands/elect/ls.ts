@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { contenderColumns, contenderRows, type ContenderRow } from '../../cli/contenders.js';
+import { contenderColumns, contenderRows, type ContenderRow, wideColumns } from '../../cli/contenders.js';
 import { listContenders } from '../../core/recipes/contenders.js';
 
 export default class ElectLs extends BaseCommand<typeof ElectLs> {
@@ -12,7 +12,7 @@ export default class ElectLs extends BaseCommand<typeof ElectLs> {
   async run(): Promise<ContenderRow[]> {
     const session = await this.session();
     const rows = await contenderRows(session, await listContenders(session, this.args.path), ['leader', 'candidate']);
-    this.printer.rows(rows, contenderColumns);
+    this.printer.rows(rows, this.wide ? wideColumns(contenderColumns) : contenderColumns);
     return rows;
   }
 }

@@ -12,8 +12,8 @@ export interface LeaderEvent {
   session: string | null;
   /** When zkctl saw this leader take over (ISO time). */
   since: string;
-  /** When the leader's node was created (server clock). */
-  created: string | null;
+  /** When the leader's node was created (server clock, ISO; `stat -o json`'s ctimeIso). */
+  ctimeIso: string | null;
   previous: string | null;
   /** The leader when watching started. */
   initial: boolean;
@@ -51,7 +51,7 @@ export default class ElectWatch extends BaseCommand<typeof ElectWatch> {
         format: l?.format ?? null,
         session: l ? sessionHex(l.ephemeralOwner) : null,
         since: c.at.toISOString(),
-        created: l ? new Date(l.ctime).toISOString() : null,
+        ctimeIso: l ? new Date(l.ctime).toISOString() : null,
         previous: c.previous?.id ?? null,
         initial: c.initial,
       };

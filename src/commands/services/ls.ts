@@ -28,7 +28,14 @@ const columns: Column<InstanceRow>[] = [
   { header: 'WEIGHT', key: 'weight', get: (r) => r.weight, align: 'right' },
   { header: 'AGE', key: 'ageMs', get: (r) => (r.ageMs === null ? '-' : formatDuration(r.ageMs)), align: 'right' },
   { header: 'SESSION', key: 'session', get: (r) => r.session },
-  { header: 'ENABLED', key: 'enabled', get: (r) => (r.enabled ? '' : 'disabled') },
+  { header: 'ENABLED', key: 'enabled', get: (r) => r.enabled },
+];
+
+/** -o wide: with the registration time, SSL port, service type and payload. */
+const wideColumns: Column<InstanceRow>[] = [
+  ...columns,
+  { header: 'REGISTERED', key: 'registeredAt', get: (r) => r.registeredAt ?? '-' },
+  { header: 'PAYLOAD', key: 'payload', get: (r) => (r.payload === null || r.payload === undefined ? '' : JSON.stringify(r.payload)) },
 ];
 
 const hasTime = (t: number): boolean => t > 0 && t <= 8.64e15;
@@ -68,7 +75,7 @@ export default class ServicesLs extends BaseCommand<typeof ServicesLs> {
         });
       }
     }
-    if (!this.jsonEnabled()) this.printer.rows(rows, columns);
+    if (!this.jsonEnabled()) this.printer.rows(rows, this.wide ? wideColumns : columns);
     return rows;
   }
 }

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { assertWritable } from '../../cli/znode.js';
+import { commandAfterDashDash } from '../../cli/hold.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { Child, childEnv, exitStatusOf, SignalTrap } from '../../core/proc.js';
@@ -55,8 +56,11 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
 
   async run(): Promise<RegisterResult> {
     const f = this.flags;
-    const sep = this.argv.indexOf('--');
-    const cmd = sep >= 0 ? this.argv.slice(sep + 1) : [];
+    const after = commandAfterDashDash(this.argv);
+    const cmd = after ? [after.command, ...after.args] : [];
+    if (!after && (await this.parse(ServicesRegister)).argv.length > 1) {
+      throw new UsageError('unexpected arguments after NAME', 'put the command after --, e.g. zkctl services register web --port 8080 -- ./server');
+    }
     let payload: unknown;
     if (f.payload !== undefined) {
       try {

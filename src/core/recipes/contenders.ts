@@ -99,6 +99,15 @@ export function parseContenderName(name: string): ParsedName | undefined {
   return { name, prefix: prefix + marker, marker, mode, seq: Number(m[3]), format };
 }
 
+/**
+ * The lock mode a node stands for, named as ZKCTL_LOCK_MODE is: 'read' (Curator __READ__, kazoo
+ * __rlock__), 'write' (Curator's read-write lock __WRIT__), 'exclusive' (a plain mutex: Curator
+ * InterProcessMutex -lock-, kazoo Lock __lock__, which kazoo's WriteLock also writes, and latch nodes).
+ */
+export function lockModeOf(p: Pick<ParsedName, 'marker'>): LockMode {
+  return p.marker === '__READ__' || p.marker === '__rlock__' ? 'read' : p.marker === '__WRIT__' ? 'write' : 'exclusive';
+}
+
 /** Contender order: sequence number, then name. */
 export function compareContenders(a: ParsedName, b: ParsedName): number {
   return a.seq - b.seq || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -22,7 +22,7 @@ import { EventEmitter } from 'node:events';
 import { isZkCode, ZkCode } from '../errors.js';
 import { joinPath, validatePath } from '../paths.js';
 import { isConnectionProblem, type Session, type SessionState } from '../session.js';
-import { type Contender, listContenders, type NodeFormat, sortContenders } from './contenders.js';
+import { type Contender, listContenders, localAddress, type NodeFormat, sortContenders } from './contenders.js';
 import { type AcquireOptions, Lock, type LockHold, type LostInfo, type UnsafeInfo } from './lock.js';
 
 export type ElectionFormat = 'curator-latch' | 'curator-selector' | 'kazoo';
@@ -35,8 +35,8 @@ const NODE_FORMAT: Record<ElectionFormat, NodeFormat> = {
 };
 
 export interface ElectionOptions {
-  /** This candidate's id, stored as its node's data (UTF-8). */
-  id: string;
+  /** This candidate's id, stored as its node's data (UTF-8). Default: as a lock holder's, the local IP address (localAddress). */
+  id?: string;
   /** Default 'curator-latch'. */
   format?: ElectionFormat;
   /** Grace between SIGTERM and SIGKILL for work run as leader (default 5000 ms). */
@@ -71,9 +71,9 @@ export class Election extends EventEmitter<ElectionEvents> {
   ) {
     super();
     this.path = validatePath(path);
-    this.id = opts.id;
+    this.id = opts.id ?? localAddress();
     this.format = opts.format ?? 'curator-latch';
-    this.lock = new Lock(session, path, { format: NODE_FORMAT[this.format], id: opts.id, graceMs: opts.graceMs });
+    this.lock = new Lock(session, path, { format: NODE_FORMAT[this.format], id: this.id, graceMs: opts.graceMs });
     this.lock.on('waiting', (w) => this.emit('candidate', w));
     this.lock.on('suspended', () => this.emit('suspended'));
     this.lock.on('reconnected', () => this.emit('reconnected'));

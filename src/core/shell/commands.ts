@@ -39,7 +39,7 @@ export interface ShellZnodeRow {
 /** An ephemeral node, as `zkctl ephemerals` lists it. */
 export interface ShellEphemeralRow {
   path: string;
-  owner: string;
+  ephemeralOwner: string;
   ctime: number;
   dataLength: number;
 }
@@ -416,7 +416,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       for await (const n of walk(ctx.session, resolvePath(ctx.cwd, p.args[0] ?? '/'), { signal: ctx.signal, onError: skipUnreadable(ctx) })) {
         const eo = n.stat.ephemeralOwner;
         if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-        rows.push({ path: n.path, owner: `0x${BigInt.asUintN(64, eo).toString(16)}`, ctime: n.stat.ctime, dataLength: n.stat.dataLength });
+        rows.push({ path: n.path, ephemeralOwner: `0x${BigInt.asUintN(64, eo).toString(16)}`, ctime: n.stat.ctime, dataLength: n.stat.dataLength });
       }
       ctx.out(ctx.view.ephemerals(rows));
     },

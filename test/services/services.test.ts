@@ -98,6 +98,7 @@ describe('services on ZooKeeper', () => {
       // The other registrant deletes zkctl's node, and creates its own a moment later (Curator's
       // delete and create are two round trips; under load far apart). Without a grace zkctl writes
       // its node back in between and this create fails with NODE_EXISTS.
+      await other.sync('/services/slowtake/t1'); // (other may be on a member that has not seen the create yet)
       await other.delete('/services/slowtake/t1');
       await sleep(300);
       await other.create('/services/slowtake/t1', serializeInstance(makeInstance({ name: 'slowtake', id: 't1', address: '127.0.0.1', port: 9101 })), { mode: 'ephemeral' });

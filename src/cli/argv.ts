@@ -59,7 +59,7 @@ export function tableOf(commands: Iterable<string>, topics: Iterable<string>): C
  * system one id at a time (a start-up costs two or three stat calls; the full walk is for suggestions).
  */
 export function commandTable(dir: string): CommandTable {
-  const safe = (id: string): boolean => /^[a-z0-9][a-z0-9-]*( [a-z0-9][a-z0-9-]*)*$/i.test(id);
+  const safe = (id: string): boolean => /^[a-z0-9_][a-z0-9_-]*( [a-z0-9_][a-z0-9_-]*)*$/i.test(id);
   const path = (id: string): string => join(dir, ...id.split(' '));
   const isDir = (p: string): boolean => {
     try {

@@ -1016,8 +1016,11 @@ function lastErrorLine(log: string): string {
   if (!text) return '';
   const mark = text.lastIndexOf('=== zkctl: starting member');
   const lines = (mark >= 0 ? text.slice(mark) : text).split('\n');
-  const first = lines.find((l) => /\bERROR\b|Exception\b|\bError:/.test(l));
-  return first ? `; first error: ${first.trim().slice(0, 300)}` : '';
+  const i = lines.findIndex((l) => /\bERROR\b|Exception\b|\bError:/.test(l));
+  if (i < 0) return '';
+  // An ERROR line ("Unexpected exception, exiting abnormally") is followed by the exception that says why.
+  const cause = lines.slice(i + 1, i + 4).find((l) => /^\S*(Exception|Error)\b/.test(l.trim()));
+  return `; first error: ${lines[i]!.trim().slice(0, 300)}${cause ? ` (${cause.trim().slice(0, 300)})` : ''}`;
 }
 
 /** A pid file's text: "PID\nSTART-TIME\n" (the start time tells a reused pid apart). */

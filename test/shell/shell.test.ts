@@ -85,13 +85,19 @@ describe('shell', { concurrency: 3 }, () => {
       assert.equal(r.code, 0, r.stderr);
       return r.stdout;
     };
+    // A subtree of its own: the other tests of this file run at the same time and change /app.
+    await s.create('/cmp', Buffer.from('root'));
+    await s.create('/cmp/config', Buffer.from('a=1\n'));
+    await s.create('/cmp/cache');
+    await s.create('/cmp/cache/x', Buffer.from([0, 1, 2]));
+    await s.create('/cmp/colour', Buffer.from('red'));
     const cmds: Array<[string, string[]]> = [
-      ['ls -l /app', ['ls', '-l', '/app']],
-      ['stat /app/config', ['stat', '/app/config']],
-      ['tree /app', ['tree', '/app']],
-      ['du /app', ['du', '/app']],
-      ['count /app', ['count', '/app']],
-      ['ephemerals /app', ['ephemerals', '/app']],
+      ['ls -l /cmp', ['ls', '-l', '/cmp']],
+      ['stat /cmp/config', ['stat', '/cmp/config']],
+      ['tree /cmp', ['tree', '/cmp']],
+      ['du /cmp', ['du', '/cmp']],
+      ['count /cmp', ['count', '/cmp']],
+      ['ephemerals /cmp', ['ephemerals', '/cmp']],
       ['whoami', ['whoami']],
     ];
     for (const [line, args] of cmds) {
@@ -197,6 +203,8 @@ describe('shell', { concurrency: 3 }, () => {
     const start = (): void => void tm('new-session', '-d', '-s', 'sh', '-x', '150', '-y', '40', cmd);
     try {
       start();
+      // Keeps the tmux server up when 'sh' is killed below (a new session racing the exiting server failed).
+      tm('new-session', '-d', '-s', 'keep', 'sleep 300');
       await waitFor(/ \/>\s*$/m, 'the prompt');
       await keys('cd /a', 'Tab');
       await waitFor(/\/> cd \/app\/$/m, 'completion of /a');

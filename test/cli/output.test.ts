@@ -35,7 +35,7 @@ function pipeline(args: string[], reader: string, opts: { env?: Record<string, s
   });
 }
 
-describe('stdout: every byte reaches a slow reader, exit 0', () => {
+describe('stdout: every byte reaches a slow reader, exit 0', { concurrency: 3 }, () => {
   let cs: ChrootSession;
   let scratch: string;
   before(async () => {

@@ -104,7 +104,7 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
     let lostAt: number | undefined;
     reg.on('lost', () => {
       lostAt = Date.now();
-      note(`session ${result.session} expired: ${reg.path} is gone with it; registering it again in a new session`);
+      note(`${session.describeLoss().replace(/^session/, `session ${result.session}`)}: ${reg.path} goes with it; registering it again in a new session`);
       if (!this.jsonEnabled()) ev('lost', { session: result.session });
     });
     reg.on('reregistered', () => {

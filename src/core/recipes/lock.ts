@@ -323,7 +323,7 @@ export class Lock extends EventEmitter<LockEvents> {
 
   private checkAlive(): void {
     const s = this.session.state;
-    if (s === 'lost') throw new SessionExpiredError(`session expired while waiting for lock ${this.path}`);
+    if (s === 'lost') throw new SessionExpiredError(`${this.session.describeLoss()} while waiting for lock ${this.path}`);
     if (s === 'closed') throw new InterruptedError(`session closed while waiting for lock ${this.path}`);
   }
 
@@ -557,7 +557,7 @@ export class Lock extends EventEmitter<LockEvents> {
       else if (s === 'reconnected') {
         this.emit('reconnected');
         void this.poll();
-      } else if (s === 'lost') this.markLost('the ZooKeeper session expired');
+      } else if (s === 'lost') this.markLost(`the ZooKeeper ${this.session.describeLoss()}`);
       else if (s === 'closed') this.markLost('the ZooKeeper session was closed');
     };
     this.session.on('state', onState);

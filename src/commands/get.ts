@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { checkPath, interruptSignal } from '../cli/znode.js';
-import { type DataFormat, DATA_FORMATS, dataForJson, formatData, parseJsonData, parseYamlData } from '../core/data.js';
+import { type DataFormat, DATA_FORMATS, dataForJson, formatData, hexDump, parseJsonData, parseYamlData } from '../core/data.js';
 import { parseDuration, setTimer, type Timer } from '../core/duration.js';
 import { InterruptedError, UsageError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../core/errors.js';
 import type { Session, Stat, WatchEvent } from '../core/session.js';
@@ -17,7 +17,7 @@ export interface GetResult {
 
 export default class Get extends BaseCommand<typeof Get> {
   static override summary = "Print a znode's data.";
-  static override description = `By default the bytes are written exactly as stored (binary-safe: redirect to a file and you get the same bytes back); a newline is added only when stdout is a terminal, where empty data shows as "(0 bytes)" (a pipe gets nothing). --format decodes: utf8, hex, base64, or json / yaml, which parse the data and pretty-print it (exit 2 when it does not parse).
+  static override description = `By default the bytes are written exactly as stored (binary-safe: redirect to a file and you get the same bytes back); a newline is added only when stdout is a terminal, where empty data shows as "(0 bytes)" (a pipe gets nothing). --format decodes: utf8, hex (one string; on a terminal a dump as xxd: offset, 16 bytes a line, ASCII column), base64, or json / yaml, which parse the data and pretty-print it (exit 2 when it does not parse).
 
 -o json / --json print an object: {path, encoding: "utf8"|"base64", data, stat} (with --format json|yaml: {path, value, stat}).
 
@@ -64,7 +64,9 @@ export default class Get extends BaseCommand<typeof Get> {
       return result;
     }
     // Nothing at all looks like a hang on a terminal: say it (a pipe still gets nothing).
-    let body: Buffer = format ? Buffer.from(`${formatData(data, format, path)}\n`) : data.length === 0 && process.stdout.isTTY ? Buffer.from('(0 bytes)') : data;
+    // --format hex on a terminal: a dump as xxd (offsets, ASCII column); a pipe or -o plain keeps the flat hex string.
+    const dump = format === 'hex' && fmt === 'table' && process.stdout.isTTY === true && data.length > 0;
+    let body: Buffer = dump ? Buffer.from(`${hexDump(data)}\n`) : format ? Buffer.from(`${formatData(data, format, path)}\n`) : data.length === 0 && process.stdout.isTTY ? Buffer.from('(0 bytes)') : data;
     const needsNewline = body.length > 0 && body[body.length - 1] !== 0x0a;
     if (needsNewline && (process.stdout.isTTY || this.flags.stat)) body = Buffer.concat([body, Buffer.from('\n')]);
     await writeOut(body);

@@ -2,23 +2,24 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { parseDuration } from '../core/duration.js';
 import { CheckFailedError } from '../core/errors.js';
-import { type HealthReport, waitHealthy } from '../ensemble/health.js';
-import type { MemberStatus } from '../ensemble/status.js';
+import { type HealthMember, type HealthReport, waitHealthy } from '../ensemble/health.js';
+import { latencyColumn } from './ensemble/status.js';
 import { type Column, formatJson, wrapLine } from '../output/index.js';
 
-const columns: Column<MemberStatus>[] = [
+const columns: Column<HealthMember>[] = [
   { header: 'ADDRESS', key: 'address', get: (m) => m.address, priority: 0 },
   { header: 'ID', key: 'id', get: (m) => m.id, align: 'right', priority: 4 },
   { header: 'MODE', key: 'mode', get: (m) => m.mode, priority: 0 },
   { header: 'ZXID', key: 'zxid', get: (m) => m.zxid, priority: 3 },
   { header: 'RUOK', key: 'ruok', get: (m) => (m.mode === 'down' ? 'no' : 'imok'), priority: 6 },
+  latencyColumn<HealthMember>(7),
   { header: 'PROBE MS', key: 'ms', get: (m) => m.ms, align: 'right', priority: 5, shortHeader: 'MS' },
   { header: 'ERROR', key: 'error', get: (m) => m.error, priority: 1, truncate: 'end' },
 ];
 
 export default class Health extends BaseCommand<typeof Health> {
   static override summary = 'Check that the ensemble serves: one leader, a quorum, and a write/read probe.';
-  static override description = `Asks every member in the connect string (four-letter words) for its mode and zxid, checks that exactly one leader and a quorum serve, and writes, syncs, reads back and deletes an ephemeral probe node through a real session.
+  static override description = `Asks every member in the connect string (four-letter words) for its mode and zxid, checks that exactly one leader and a quorum serve, and writes, syncs, reads back and deletes an ephemeral probe node through a real session. Each member's request latency (min/avg/max ms, from \`srvr\`) is named as in \`ensemble status\`: the LATENCY MIN/AVG/MAX column, JSON latencyMin/latencyAvg/latencyMax.
 
 Exit 0 when healthy; a member down while the quorum serves is reported as "degraded" and still exits 0 unless --strict. Otherwise exit 12. With --wait, retries until healthy or the deadline.`;
   static override examples = [

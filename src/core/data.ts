@@ -156,6 +156,24 @@ export function formatData(b: Buffer, format: DataFormat, path?: string): string
   }
 }
 
+/**
+ * A hex dump as `xxd` prints it: per 16 bytes, the offset (8 hex digits), the bytes in groups of two,
+ * and the bytes as ASCII with '.' for anything not printable (so it is safe on a terminal). One line
+ * per 16 bytes, no newline at the end; '' for no data.
+ */
+export function hexDump(b: Buffer): string {
+  const lines: string[] = [];
+  for (let off = 0; off < b.length; off += 16) {
+    const row = b.subarray(off, off + 16);
+    const groups: string[] = [];
+    for (let i = 0; i < row.length; i += 2) groups.push(row.subarray(i, i + 2).toString('hex'));
+    let ascii = '';
+    for (const c of row) ascii += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+    lines.push(`${off.toString(16).padStart(8, '0')}: ${groups.join(' ').padEnd(39)}  ${ascii}`);
+  }
+  return lines.join('\n');
+}
+
 /** Data for JSON output: UTF-8 text when it is, else base64. */
 export function dataForJson(b: Buffer): { encoding: 'utf8' | 'base64'; data: string } {
   return isUtf8(b) ? { encoding: 'utf8', data: b.toString('utf8') } : { encoding: 'base64', data: b.toString('base64') };

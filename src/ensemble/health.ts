@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { createWithParents } from '../core/nodes.js';
 import { Session, type AuthInfo } from '../core/session.js';
 import { ensembleStatus, isServing, type MemberStatus } from './status.js';
+import { latencyFields, type LatencyFields } from './view.js';
 
 export type HealthState = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -21,6 +22,14 @@ export interface ProbeResult {
   error?: string;
 }
 
+/** A member as `health` reports it: latency flat (latencyMin/latencyAvg/latencyMax, ms), as `ensemble status` names it. */
+export type HealthMember = Omit<MemberStatus, 'latency'> & LatencyFields;
+
+function healthMember(m: MemberStatus): HealthMember {
+  const { latency, ...rest } = m;
+  return { ...rest, ...latencyFields(latency) };
+}
+
 export interface HealthReport {
   state: HealthState;
   /** The exit-worthy verdict given `strict`. */
@@ -29,7 +38,7 @@ export interface HealthReport {
   leader?: string;
   quorum: boolean;
   serving: number;
-  members: MemberStatus[];
+  members: HealthMember[];
   probe: ProbeResult;
   problems: string[];
   checkedAt: string;
@@ -97,7 +106,7 @@ export async function checkHealth(opts: HealthOptions, attempts = 1): Promise<He
     leader: st.leader?.address ?? (standalone ? st.members.find((m) => m.mode === 'standalone')?.address : undefined),
     quorum: st.quorum,
     serving: st.serving,
-    members: st.members,
+    members: st.members.map(healthMember),
     probe,
     problems,
     checkedAt: new Date().toISOString(),

@@ -5,7 +5,24 @@
 import type { EnsembleStatus, MemberStatus } from './status.js';
 import type { RosterChange } from './sync.js';
 
-export interface MemberRow {
+/** A member's request latency (ms) as its `srvr`/`mntr` give it (min_latency, avg_latency, max_latency): the one naming of `ensemble status`, `ensemble top` and `health`. */
+export interface LatencyFields {
+  latencyMin?: number;
+  latencyAvg?: number;
+  latencyMax?: number;
+}
+
+/** The flat latency fields of a member's `latency` (absent when unknown). */
+export function latencyFields(l: { min: number; avg: number; max: number } | undefined): LatencyFields {
+  const r: LatencyFields = {};
+  if (l === undefined) return r;
+  if (!Number.isNaN(l.min)) r.latencyMin = l.min;
+  if (!Number.isNaN(l.avg)) r.latencyAvg = l.avg;
+  if (!Number.isNaN(l.max)) r.latencyMax = l.max;
+  return r;
+}
+
+export interface MemberRow extends LatencyFields {
   id?: number;
   /** Local ensembles: participant or observer (as recorded by zkctl; `mode` is what the server says). */
   role?: 'participant' | 'observer';
@@ -13,9 +30,6 @@ export interface MemberRow {
   mode: MemberStatus['mode'];
   zxid?: string;
   epoch?: number;
-  latencyMin?: number;
-  latencyAvg?: number;
-  latencyMax?: number;
   connections?: number;
   outstanding?: number;
   znodes?: number;

@@ -136,6 +136,24 @@ describe('health', () => {
     assert.equal(rep.members.length, 3);
   });
 
+  it('names latency as `ensemble status` does: the same JSON keys and the same table column', async () => {
+    const latencyKeys = (members: Array<Record<string, unknown>>): string[] =>
+      [...new Set(members.flatMap((m) => Object.keys(m).filter((k) => /latency/i.test(k))))].sort();
+    const h = await runCli(['health', '-s', testServer(), '-o', 'json']);
+    assert.equal(h.code, 0, h.stderr);
+    const st = await runCli(['ensemble', 'status', '-s', testServer(), '-o', 'json']);
+    assert.equal(st.code, 0, st.stderr);
+    const hk = latencyKeys((JSON.parse(h.stdout) as { members: Array<Record<string, unknown>> }).members);
+    const sk = latencyKeys((JSON.parse(st.stdout) as { members: Array<Record<string, unknown>> }).members);
+    assert.deepEqual(hk, ['latencyAvg', 'latencyMax', 'latencyMin']);
+    assert.deepEqual(hk, sk);
+    const header = (out: string): string => out.split('\n')[0]!;
+    const ht = await runCli(['health', '-s', testServer(), '-o', 'table']);
+    const stt = await runCli(['ensemble', 'status', '-s', testServer(), '-o', 'table']);
+    assert.match(header(ht.stdout), /LATENCY MIN\/AVG\/MAX/);
+    assert.match(header(stt.stdout), /LATENCY MIN\/AVG\/MAX/);
+  });
+
   it('leaves no node behind (the probe and its /.zkctl-health parent are deleted)', async () => {
     const c = await chrootSession('health-clean');
     try {

@@ -110,6 +110,17 @@ describe('shell', { concurrency: 3 }, () => {
     assert.match(q.stdout, /^created \/seq\/item-0000000000\ncreated \/seq\/item-0000000001\nitem-0000000000\nitem-0000000001\n$/);
   });
 
+  it('get -x prints a dump as xxd: offset, 16 bytes a line in groups of two, ASCII with . for the rest', async () => {
+    await s.create('/hexd', Buffer.concat([Buffer.from('hello world\n'), Buffer.from([0, 1, 0x1b]), Buffer.from('ABCDEFGH')]));
+    const r = await sh('get -x /hexd');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      '00000000: 6865 6c6c 6f20 776f 726c 640a 0001 1b41  hello world....A\n' +
+        '00000010: 4243 4445 4647 48                        BCDEFGH\n',
+    );
+  });
+
   it('CMD | SHELL-COMMAND: the output goes to /bin/sh; its status is the status', async () => {
     const r = await sh('ls /app | head -1\nls -l /app | grep -c config\nls /app/cache|wc -l');
     assert.equal(r.code, 0, r.stderr);

@@ -4,7 +4,7 @@
  * create, get (formats, binary, -w), set (CAS), stat.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +53,17 @@ describe('cli: create, get, set, stat', { concurrency: 4 }, () => {
     // and through stdin
     ok(await zk(['set', '/bin', '-'], { input: bytes.subarray(0, 1000) }));
     assert.ok((await s.get('/bin')).data.equals(bytes.subarray(0, 1000)));
+  });
+
+  it('get --format hex on a terminal is a dump as xxd (the shell\'s get -x); a pipe keeps the flat string', async () => {
+    await s.create('/hexd', Buffer.from('hello world\n\u0000\u0001\u001bABCDEFGH'));
+    const bin = `"${process.execPath}" "${join(repoRoot, 'bin', 'zkctl.js')}"`;
+    // script(1) gives the command a real pseudo-terminal; the terminal turns \n into \r\n.
+    const r = spawnSync('script', ['-q', '-e', '-c', `${bin} get /hexd --format hex -s ${c.server}`, '/dev/null'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.replace(/\r\n/g, '\n').split('\n').filter((l) => l.startsWith('000000'));
+    assert.deepEqual(lines, ['00000000: 6865 6c6c 6f20 776f 726c 640a 0001 1b41  hello world....A', '00000010: 4243 4445 4647 48                        BCDEFGH']);
+    assert.equal(ok(await zk(['get', '/hexd', '--format', 'hex'])).stdout, '68656c6c6f20776f726c640a00011b4142434445464748\n');
   });
 
   it('get --format: hex, base64, json/yaml pretty-print; invalid JSON is exit 2', async () => {

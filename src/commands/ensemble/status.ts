@@ -5,6 +5,7 @@ import { loadConfig, configPath } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { ConnectionError } from '../../core/errors.js';
 import { ensembleStatus, resolveLocal, resolveStatusTarget, statusView, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../../ensemble/index.js';
+import type { LatencyFields } from '../../ensemble/view.js';
 import { describeChanges, statusWithDrift } from '../../ensemble/sync.js';
 import type { Column } from '../../output/index.js';
 
@@ -15,6 +16,18 @@ export const targetFlags = {
 };
 
 const num = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
+
+/** The latency column of `ensemble status` and `health` (one header, one format: min/avg/max ms). */
+export function latencyColumn<T extends LatencyFields>(priority: number): Column<T> {
+  return {
+    header: 'LATENCY MIN/AVG/MAX',
+    key: 'latency',
+    get: (r) => (r.latencyMin === undefined ? undefined : `${num(r.latencyMin)}/${num(r.latencyAvg)}/${num(r.latencyMax)}`),
+    align: 'right',
+    priority,
+    shortHeader: 'LAT',
+  };
+}
 
 export const statusColumns: Column<MemberRow>[] = [
   { header: 'ID', key: 'id', get: (r) => r.id, align: 'right', priority: 0 },
@@ -28,14 +41,7 @@ export const statusColumns: Column<MemberRow>[] = [
   },
   { header: 'ZXID', key: 'zxid', get: (r) => r.zxid, priority: 2 },
   { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right', priority: 6 },
-  {
-    header: 'LATENCY MIN/AVG/MAX',
-    key: 'latency',
-    get: (r) => (r.latencyMin === undefined ? undefined : `${num(r.latencyMin)}/${num(r.latencyAvg)}/${num(r.latencyMax)}`),
-    align: 'right',
-    priority: 7,
-    shortHeader: 'LAT',
-  },
+  latencyColumn(7),
   { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right', priority: 5 },
   { header: 'OUTSTANDING', key: 'outstanding', get: (r) => r.outstanding, align: 'right', priority: 8, shortHeader: 'OUTST' },
   { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right', priority: 4 },

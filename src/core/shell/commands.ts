@@ -5,7 +5,7 @@
 import { formatAcl, parseAcls } from '../acl.js';
 import { parseAuthSpec } from '../auth.js';
 import { kindOf } from '../backup.js';
-import { formatData, type DataFormat } from '../data.js';
+import { formatData, hexDump, type DataFormat } from '../data.js';
 import { parseDuration } from '../duration.js';
 import { UsageError, ZkCode, ZkError } from '../errors.js';
 import { assertNotReserved, baseName, validatePath } from '../paths.js';
@@ -215,14 +215,15 @@ export const COMMANDS: Record<string, ShellCommand> = {
   },
   get: {
     usage: 'get [-x|-b|-j] [PATH]',
-    summary: 'Print data (text; -x hex, -b base64, -j pretty JSON).',
+    summary: 'Print data (text; -x hex dump as xxd: offsets, hex, ASCII; -b base64, -j pretty JSON).',
     run: async (ctx, words) => {
       const p = parseOpts(words, 'xbj', '');
       maxArgs(p, 1, 'get [-x|-b|-j] [PATH]');
       const path = resolvePath(ctx.cwd, p.args[0]);
       const { data } = await ctx.session.get(path);
       const fmt: DataFormat | undefined = p.flags.x ? 'hex' : p.flags.b ? 'base64' : p.flags.j ? 'json' : undefined;
-      if (fmt) ctx.out(`${formatData(data, fmt, path)}\n`);
+      if (fmt === 'hex') ctx.out(data.length > 0 ? `${hexDump(data)}\n` : ctx.view.data(data, path));
+      else if (fmt) ctx.out(`${formatData(data, fmt, path)}\n`);
       else ctx.out(ctx.view.data(data, path));
     },
   },

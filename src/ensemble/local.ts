@@ -70,6 +70,7 @@ import {
   findProcesses,
   inTimeWait,
   isPidAlive,
+  isListening,
   isPortFree,
   isStopped,
   PortInUseError,
@@ -791,7 +792,8 @@ export class LocalEnsemble {
       for (const { id, pid, adopted: a } of out) {
         if (a) continue;
         const p = this.ports(id);
-        while (Date.now() < end && isPidAlive(pid) && ((await isPortFree(p.clientPort, LOCAL_HOST)) || (await isPortFree(p.electionPort, LOCAL_HOST)))) await sleep(50);
+        // (Looked up, not probed by binding: a probe that binds the port could take it from the JVM binding it.)
+        while (Date.now() < end && isPidAlive(pid) && !((await isListening(p.clientPort, LOCAL_HOST)) && (await isListening(p.electionPort, LOCAL_HOST)))) await sleep(50);
       }
       return out;
     }

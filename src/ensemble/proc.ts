@@ -2,9 +2,9 @@
  * Process and port helpers for local supervision (Linux /proc based, best-effort elsewhere).
  */
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { ZkctlError } from '../core/errors.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -155,6 +155,25 @@ function socketsOnPort(port: number): PortSocket[] {
     }
   }
   return out;
+}
+
+/**
+ * Is something listening on `port`? Read from /proc/net/tcp{,6}, without touching the port: a probe
+ * that binds it (isPortFree) could take it from under a server that is binding it at that moment.
+ * Off Linux (no /proc), a TCP connect to `host` tells.
+ */
+export async function isListening(port: number, host = '127.0.0.1'): Promise<boolean> {
+  if (existsSync('/proc/net/tcp')) return listeningInodes(port).size > 0;
+  return new Promise((resolve) => {
+    const s = connect({ port, host });
+    const done = (v: boolean): void => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 function listeningInodes(port: number): Set<string> {

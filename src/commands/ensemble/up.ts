@@ -4,7 +4,7 @@ import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, setContext, type Connection
 import { ExitCode, UsageError, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
-import { autoBasePort, describeWriteFailure, load, resolveUpTarget, settledStatus, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { autoBasePort, describeWriteFailure, load, PortInUseError, resolveUpTarget, settledStatus, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
 import { statusColumns, summaryLine, targetInput } from './status.js';
 
 export interface UpOutput extends StatusView {
@@ -125,18 +125,29 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       if (note) process.stderr.write(`zkctl: ${note}\n`);
     }
     let r: Awaited<ReturnType<typeof up>>;
+    const autoPicked = f['base-port'] === 'auto' && basePort !== undefined;
     try {
-      r = await up({
-        ...(f.name !== undefined ? { name: f.name } : {}),
-        ...(dirOpt !== undefined ? { dir: dirOpt } : {}),
-        ...(f.size !== undefined ? { size: f.size } : {}),
-        ...(basePort !== undefined ? { basePort } : {}),
-        ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
-        ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
-        ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
-        waitMs,
-        onProgress,
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          r = await up({
+            ...(f.name !== undefined ? { name: f.name } : {}),
+            ...(dirOpt !== undefined ? { dir: dirOpt } : {}),
+            ...(f.size !== undefined ? { size: f.size } : {}),
+            ...(basePort !== undefined ? { basePort } : {}),
+            ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
+            ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
+            ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
+            waitMs,
+            onProgress,
+          });
+          break;
+        } catch (e) {
+          // --base-port auto picks free ports, but another zkctl may take them before this one starts its
+          // members (the pick is not under the port lock): pick again, a few times, for a new ensemble only.
+          if (!(autoPicked && e instanceof PortInUseError && !stopping && attempt < 5 && tryLoadTarget(f.dir, f.name) === undefined)) throw e;
+          basePort = await autoBasePort(f.size);
+        }
+      }
     } catch (e) {
       // Interrupted: up() fails as the members it started are stopped; the signal handler says what happened and exits.
       if (stopping) await stopping;

@@ -42,7 +42,8 @@ describe('stdout: every byte reaches a slow reader, exit 0', { concurrency: 3 },
     cs = await chrootSession('slowreader');
     scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'slowreader-'));
     const s = cs.session;
-    // A node of 900 KB, a tree whose listings exceed 64 KB, 1,200 service instances (about 300 KB of JSON).
+    // A node of 900 KB, a tree whose listings exceed 64 KB, 1,200 service instances (about 300 KB of JSON),
+    // registered long ago: their ageMs keeps its number of digits between two runs (byte counts are compared).
     await s.create('/big', Buffer.alloc(900_000, 'b'));
     await s.create('/tree');
     const names = Array.from({ length: 1500 }, (_, i) => `node-with-a-rather-long-name-for-the-listings-${String(i).padStart(5, '0')}`);
@@ -51,7 +52,7 @@ describe('stdout: every byte reaches a slow reader, exit 0', { concurrency: 3 },
     await s.create('/services/web');
     await Promise.all(
       Array.from({ length: 1200 }, (_, i) => {
-        const inst = makeInstance({ name: 'web', id: `instance-${String(i).padStart(5, '0')}`, address: `10.0.${i >> 8}.${i & 255}`, port: 8000 + (i % 1000), payload: { zone: 'zone-a', note: 'x'.repeat(40) } });
+        const inst = makeInstance({ name: 'web', id: `instance-${String(i).padStart(5, '0')}`, address: `10.0.${i >> 8}.${i & 255}`, port: 8000 + (i % 1000), payload: { zone: 'zone-a', note: 'x'.repeat(40) }, registrationTimeUTC: 1_000_000_000_000 });
         return s.create(`/services/web/${inst.id}`, serializeInstance(inst));
       }),
     );

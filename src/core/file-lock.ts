@@ -129,7 +129,14 @@ function inspect(lock: string, opts: LockOptions): { busy: string } {
   }
   if (record.trim() === '' && Date.now() - st.mtimeMs < (opts.emptyGraceMs ?? 2000)) return { busy: 'a process taking it' };
   if (record.trim() !== '' && holderAlive(record)) return { busy: `pid ${record.trim().split(/\s+/)[0]}` };
-  // Stale: move it aside, then make sure it was the file we judged.
+  // Stale: move it aside, then make sure it was the file we judged. (Looked at again first: the
+  // holder judged may have released it meanwhile, and a new holder's file be there now, which a
+  // rename would take away from it for a moment.)
+  try {
+    if (!sameFile(lstatSync(lock), st)) return { busy: '' };
+  } catch {
+    return { busy: '' };
+  }
   const aside = `${lock}.stale-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     renameSync(lock, aside);

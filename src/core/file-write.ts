@@ -437,6 +437,20 @@ export async function openFileSink(target: WriteTarget, opts: WriteOptions = {})
  * from several zkctl processes all land.
  */
 export function updateFileSync(path: string, fn: (current: Buffer | undefined) => string | Buffer | undefined, opts: WriteOptions & { lockTimeoutMs?: number } = {}): boolean {
+  // A lock taken over before the write (a stale-lock breaker moved it aside for a moment): nothing
+  // was written, so the whole read-modify-write is done again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return updateFileOnce(path, fn, opts);
+    } catch (e) {
+      if (!(e instanceof LockTakenOver) || attempt >= 5) throw e;
+    }
+  }
+}
+
+class LockTakenOver extends ZkctlError {}
+
+function updateFileOnce(path: string, fn: (current: Buffer | undefined) => string | Buffer | undefined, opts: WriteOptions & { lockTimeoutMs?: number }): boolean {
   const t = resolveWriteTarget(path);
   const lock = `${t.real}.lock`;
   let l: HeldLock;
@@ -455,7 +469,7 @@ export function updateFileSync(path: string, fn: (current: Buffer | undefined) =
     }
     const next = fn(current);
     if (next === undefined) return false;
-    if (!l.held()) throw new ZkctlError(`cannot write ${path}: its lock ${lock} was taken over by another process; nothing written`, ExitCode.FAILURE, { hint: 'retry' });
+    if (!l.held()) throw new LockTakenOver(`cannot write ${path}: its lock ${lock} was taken over by another process; nothing written`, ExitCode.FAILURE, { hint: 'retry' });
     writeFileSafeSync(t.real, next, opts);
     return true;
   } finally {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Session } from '../../src/core/session.js';
+import { createWithParents } from '../../src/core/nodes.js';
 import { makeInstance, parseInstance, readInstances, serializeInstance, ServiceCache, ServiceRegistration, type CacheEvent } from '../../src/core/recipes/services.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { repoRoot, runCli } from '../helpers/zk.js';
@@ -101,7 +102,8 @@ describe('services on ZooKeeper', () => {
       await other.sync('/services/slowtake/t1'); // (other may be on a member that has not seen the create yet)
       await other.delete('/services/slowtake/t1');
       await sleep(300);
-      await other.create('/services/slowtake/t1', serializeInstance(makeInstance({ name: 'slowtake', id: 't1', address: '127.0.0.1', port: 9101 })), { mode: 'ephemeral' });
+      // (With parents, as Curator does: the server may reap the emptied container parent during the pause.)
+      await createWithParents(other, '/services/slowtake/t1', serializeInstance(makeInstance({ name: 'slowtake', id: 't1', address: '127.0.0.1', port: 9101 })), { mode: 'ephemeral' });
       await replaced;
       assert.equal(rereg.length, 0, 'zkctl wrote its node back during the takeover');
       // The other leaves: zkctl registers again.

@@ -31,6 +31,24 @@ export function waitSignals(): { signal: AbortSignal; received: () => NodeJS.Sig
   };
 }
 
+/** The outcome's fields every wait result carries (elapsed time counted from t0, connecting included). */
+export function outcomeFields<S>(outcome: WaitOutcome<S>, t0: number): { met: boolean; elapsedMs: number; seen: S | null; checks: number; connected: boolean; lastError?: string; interrupted?: true } {
+  return {
+    met: outcome.met,
+    elapsedMs: Date.now() - t0,
+    seen: outcome.seen ?? null,
+    checks: outcome.checks,
+    connected: outcome.connected,
+    ...(outcome.lastError !== undefined ? { lastError: outcome.lastError } : {}),
+    ...(outcome.interrupted ? { interrupted: true as const } : {}),
+  };
+}
+
+/** The end of a not-met line: the last error, and whether the session was connected at the end. */
+export function outcomeTail(outcome: WaitOutcome<unknown>): string {
+  return `${outcome.lastError ? `; last error: ${outcome.lastError}` : ''}${outcome.connected ? '' : ' (not connected at the end)'}`;
+}
+
 /** The result of a wait as printed: `what` (path/service and condition) merged with the outcome. */
 export function endWait<R extends Record<string, unknown>>(
   c: { jsonEnabled(): boolean; readonly outputFormat: OutputFormat; readonly printer: Printer },

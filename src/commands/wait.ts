@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { endWait, waitSignals } from '../cli/wait.js';
+import { endWait, outcomeFields, outcomeTail, waitSignals } from '../cli/wait.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { validatePath } from '../core/paths.js';
@@ -61,20 +61,14 @@ export default class Wait extends BaseCommand<typeof Wait> {
       path,
       condition: cond.kind,
       ...(cond.kind === 'children' ? { want: cond.count } : cond.kind === 'data' ? { want: f.data } : {}),
-      met: outcome.met,
-      elapsedMs: Date.now() - t0,
-      seen: outcome.seen ?? null,
-      checks: outcome.checks,
-      connected: outcome.connected,
-      ...(outcome.lastError !== undefined ? { lastError: outcome.lastError } : {}),
-      ...(outcome.interrupted ? { interrupted: true } : {}),
+      ...outcomeFields(outcome, t0),
     };
     const want = describeNodeCondition(cond);
     return endWait(this, result, outcome, {
       signal: sigs.received(),
       progress: (m) => this.progress(m),
       metLine: `${path} ${want} (after ${(result.elapsedMs / 1000).toFixed(1)}s)`,
-      notMet: () => `${path} ${notMetText(cond)}${outcome.interrupted ? '' : ` within ${f.timeout ?? `${waitMs}ms`}`}: last seen ${describeSeen(outcome.seen)}${outcome.lastError ? `; last error: ${outcome.lastError}` : ''}${outcome.connected ? '' : ' (not connected at the end)'}`,
+      notMet: () => `${path} ${notMetText(cond)}${outcome.interrupted ? '' : ` within ${f.timeout ?? `${waitMs}ms`}`}: last seen ${describeSeen(outcome.seen)}${outcomeTail(outcome)}`,
     });
   }
 }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { endWait, waitSignals } from '../../cli/wait.js';
+import { endWait, outcomeFields, outcomeTail, waitSignals } from '../../cli/wait.js';
 import { parseDuration } from '../../core/duration.js';
 import { DEFAULT_BASE_PATH } from '../../core/recipes/services.js';
 import { waitForService, type ServiceSeen } from '../../core/recipes/wait.js';
@@ -54,13 +54,7 @@ export default class ServicesWait extends BaseCommand<typeof ServicesWait> {
       service: name,
       count: f.count,
       probe: f.probe,
-      met: outcome.met,
-      elapsedMs: Date.now() - t0,
-      seen: outcome.seen ?? null,
-      checks: outcome.checks,
-      connected: outcome.connected,
-      ...(outcome.lastError !== undefined ? { lastError: outcome.lastError } : {}),
-      ...(outcome.interrupted ? { interrupted: true } : {}),
+      ...outcomeFields(outcome, t0),
     };
     const what = `${f.count} instance${f.count === 1 ? '' : 's'} of ${name}${f.probe ? ' answering' : ' registered'}`;
     const s = outcome.seen;
@@ -71,7 +65,7 @@ export default class ServicesWait extends BaseCommand<typeof ServicesWait> {
       signal: sigs.received(),
       progress: (m) => this.progress(m),
       metLine: `${what} (after ${(result.elapsedMs / 1000).toFixed(1)}s)`,
-      notMet: () => `not ${what}${outcome.interrupted ? '' : ` within ${f.timeout ?? `${waitMs}ms`}`}: last seen ${lastSeen}${outcome.lastError ? `; last error: ${outcome.lastError}` : ''}${outcome.connected ? '' : ' (not connected at the end)'}`,
+      notMet: () => `not ${what}${outcome.interrupted ? '' : ` within ${f.timeout ?? `${waitMs}ms`}`}: last seen ${lastSeen}${outcomeTail(outcome)}`,
     });
   }
 }

@@ -187,6 +187,8 @@ describe('usable instances only', () => {
         'the first registrant registers again',
         () => reg.stderr(),
       );
+      // (The node can be seen before zkctl has printed the event: seen once.)
+      await until(() => /"event":"reregistered"/.test(reg.stdout()), 'the reregistered event', () => reg.stdout());
       assert.match(reg.stdout(), /"event":"reregistered"/);
       const { data } = await cs.session.get(path);
       assert.equal(JSON.parse(data.toString()).port, 8100);

@@ -24,6 +24,13 @@ interface Report {
   seen: { exists?: boolean; children?: number; data?: string; version?: number; registered?: number; answering?: number; instances?: Array<{ answering?: boolean }> } | null;
 }
 
+/** Wait (at most 40 s) until the client on the proxy's newest connection has sent `text` (its first check is out). */
+async function sentThrough(proxy: TcpProxy, text: string): Promise<void> {
+  const end = Date.now() + 40_000;
+  while (!proxy.clientBytes().includes(text) && Date.now() < end) await sleep(50);
+  assert.ok(proxy.clientBytes().includes(text), `zkctl never asked for ${text} through the proxy`);
+}
+
 describe('zkctl wait / services wait', () => {
   let cs: ChrootSession;
   const env = { ZKCTL_SERVER: undefined, ZKCTL_AUTH: undefined, NO_COLOR: '1' };
@@ -114,7 +121,7 @@ describe('zkctl wait / services wait', () => {
       const via = (args: string[]): Promise<CliResult> => runCli([...args, '-s', `${proxy.address}${cs.chroot}`], { env, timeoutMs: 60_000 });
       // Cut off for good: the wait still ends at its deadline, saying it was not connected.
       const cut = via(['wait', '/p', '--exists', '--timeout', '8s', '-o', 'json']);
-      await sleep(2500);
+      await sentThrough(proxy, '/p'); // connected, and its first check is out (a slow start is not a cut)
       proxy.silence();
       const r = await cut;
       assert.equal(r.code, 10, r.stderr);
@@ -123,7 +130,7 @@ describe('zkctl wait / services wait', () => {
       proxy.forward();
       // The node is created while zkctl is cut off: found once the connection is back.
       const healed = via(['wait', '/p', '--exists', '--timeout', '40s', '-o', 'json']);
-      await sleep(2500);
+      await sentThrough(proxy, '/p');
       proxy.silence();
       await cs.session.create('/p');
       await sleep(1000);
@@ -150,9 +157,7 @@ describe('zkctl wait / services wait', () => {
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('close', (code, signal) => res({ code, signal })));
-      const end = Date.now() + 40_000;
-      while (!proxy.clientBytes().includes('/never') && Date.now() < end) await sleep(100);
-      assert.ok(proxy.clientBytes().includes('/never'), 'zkctl never asked for /never');
+      await sentThrough(proxy, '/never');
       child.kill('SIGINT');
       const r = await exit;
       assert.equal(r.signal, null, 'zkctl was killed by the signal instead of handling it');

@@ -121,13 +121,18 @@ describe('election', () => {
     const b = new Election(cs.session, '/lib', { id: 'b', format: 'kazoo' });
     const la = await a.campaign();
     assert.equal(la.id, 'a');
+    // An observer reports the states it sees; one that changes twice before its refresh is seen once
+    // (coalesced). Let it see each leader before the next change, as the assertion below expects.
+    const observed = (id: string | null) => waitFor(() => (seen.at(-1)?.leader?.id ?? null) === id && seen.length > 0, `the observer to see leader ${id}`);
+    await observed('a');
     const pb = b.campaign();
     await waitFor(async () => (await a.candidates()).length === 2, 'b to queue');
     assert.equal((await b.leader())?.id, 'a');
     await a.resign();
     assert.equal((await pb).id, 'b');
+    await observed('b');
     await b.resign();
-    await waitFor(() => seen.length === 4, 'four changes', 10_000);
+    await waitFor(() => seen.length === 4, 'four changes');
     obs.close();
     assert.deepEqual(
       seen.map((c) => c.leader?.id ?? null),

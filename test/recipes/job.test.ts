@@ -45,6 +45,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A process's /proc stat line (state, ppid, pgrp, session...), for failure messages. */
+function procState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').trim();
+  } catch {
+    return 'gone';
+  }
+}
+
+/** ps's view of every process (for failure messages). */
+function psTree(): string {
+  try {
+    return execFileSync('ps', ['-eo', 'pid,ppid,pgid,sid,stat,args'], { encoding: 'utf8' }).split('\n').filter((l) => /zkctl|job\.sh|hb|gc|reaper|sleep/.test(l)).join('\n');
+  } catch (e) {
+    return String(e);
+  }
+}
+
 /** The job script: notes zkctl's pid ($PPID), starts the heartbeat grandchild, waits. */
 function jobScript(dir: string): string {
   const p = join(dir, 'job.sh');
@@ -239,7 +257,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         assert.equal(s.code, 0, second.stderr());
         const started = Number(readFileSync(mark, 'utf8').trim());
         const last = lastBeat(dir);
-        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}) was still running when the second contender's CMD ran`);
+        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}, ${procState(h.gc)}) was still running when the second contender's CMD ran ${started - stoppedAt} ms after the SIGSTOP (last beat ${last - stoppedAt} ms after it); processes: ${psTree()}\n${h.out().slice(-1500)}`);
         assert.ok(last < started, `overlap: the holder's job beat at ${last}, the second contender's CMD started at ${started}`);
         process.stderr.write(`# ${kind}${pty ? ' (pty)' : ''}: last beat ${last - stoppedAt} ms after SIGSTOP, second CMD ${started - stoppedAt} ms after it\n`);
         process.kill(h.zkctl, 'SIGCONT');

@@ -26,7 +26,8 @@
  * SIGTERM then SIGKILL `graceMs` later, and tells zkctl so ("fenced") should
  * it ever run again. Limits: the reaper itself can be killed, and a freeze of
  * the whole machine stops the reaper too (only a fencing token checked by the
- * resource guards against that).
+ * resource guards against that). With ZKCTL_REAPER_TRACE=FILE in zkctl's
+ * environment the reaper appends what it does to FILE (for debugging).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -105,8 +106,12 @@ END {
   for (p in j) if (!(p in x) && p != self && p != me && p != 1 && st[p] != "Z" && st[p] != "X") print p
 }'
 }
+tr() {
+  [ -z "$ZKCTL_REAPER_TRACE" ] || echo "$(date +%s%3N 2>/dev/null) reaper $$: $*" >> "$ZKCTL_REAPER_TRACE" 2>/dev/null
+}
 sweep() {
   m=$(members)
+  tr "sweep $1: $m"
   [ -n "$m" ] || return 1
   kill -s "$1" $m 2>/dev/null
   [ "$1" = TERM ] && kill -s CONT $m 2>/dev/null
@@ -131,6 +136,7 @@ kill_all() {
   fi
   set -- $all
   n=$#
+  tr "kill_all: $n: $all"
   [ $n -gt 0 ] && kill -s KILL $all 2>/dev/null
   # SIGKILL is sent, not yet done: wait (at most ~2 s) until every member is dead (gone or a
   # zombie), so that zkctl, which waits for this reaper, never exits while a member still runs.
@@ -187,6 +193,7 @@ parent=$PPID
 IFS=' ' read -r verb margin grace root pg sid self excl || exit 0
 [ "$verb" = arm ] || exit 0
 ${MEMBERS}
+tr "armed: margin $margin grace $grace root $root pg $pg sid $sid self $self parent $parent"
 wait_s=$margin
 [ "$margin" = 0 ] && wait_s=1
 while :; do
@@ -200,6 +207,7 @@ while :; do
     esac
   elif [ $rc -gt 128 ]; then
     if [ "$margin" != 0 ]; then
+      tr "no heartbeat for $margin s (read: $rc)"
       echo fenced
       sweep TERM
       sleep "$grace"
@@ -208,11 +216,12 @@ while :; do
       exit 0
     fi
   else
+    tr "end of input (read: $rc)"
     break
   fi
   if [ -r /proc/$$/stat ]; then
     read -r _ _ _ pp _ < /proc/$$/stat || break
-    [ "$pp" = "$parent" ] || break
+    [ "$pp" = "$parent" ] || { tr "parent $parent gone (now $pp)"; break; }
   fi
 done
 kill_all

@@ -105,10 +105,10 @@ interface PtyRun {
  * SIGHUPs the foreground group, which would kill a left-over CMD and hide the
  * very defect these tests look for. zkctl's exit code goes to `exitFile`.
  */
-function ptyCli(args: string[], exitFile: string): PtyRun {
+function ptyCli(args: string[], exitFile: string, env: Record<string, string> = {}): PtyRun {
   const zk = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map(shq).join(' ');
   const shell = `${zk}; echo $? > ${shq(exitFile)}; read line`;
-  const proc = spawn('script', ['-qfec', `bash -c ${shq(shell)}`, '/dev/null'], { cwd: repoRoot, env: { ...process.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('script', ['-qfec', `bash -c ${shq(shell)}`, '/dev/null'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   proc.stdout!.on('data', (d: Buffer) => chunks.push(d));
   proc.stderr!.on('data', (d: Buffer) => chunks.push(d));
@@ -137,7 +137,8 @@ function ptyCli(args: string[], exitFile: string): PtyRun {
 /** Start a holder (on a pty or not) running the job; resolves once the grandchild beats. */
 async function startHolder(kind: 'lock' | 'elect', server: string, path: string, dir: string, extra: string[], pty: boolean) {
   const args = [kind, '-s', server, path, ...(kind === 'elect' ? ['--id', 'holder'] : []), ...extra, '--', jobScript(dir), dir];
-  const run = pty ? ptyCli(args, join(dir, 'zkctl.exit')) : spawnCli(args);
+  const trace = { ZKCTL_REAPER_TRACE: join(dir, 'reaper.trace') };
+  const run = pty ? ptyCli(args, join(dir, 'zkctl.exit'), trace) : spawnCli(args, { env: trace });
   const out = (): string => ('out' in run ? run.out() : `${run.stdout()}${run.stderr()}`);
   await until(() => readPid(join(dir, 'gc.pid')) > 0 && lastBeat(dir) > 0, `${kind} holder's job to start`, out);
   return { run, out, gc: readPid(join(dir, 'gc.pid')), zkctl: readPid(join(dir, 'zkctl.pid')) };
@@ -257,7 +258,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         assert.equal(s.code, 0, second.stderr());
         const started = Number(readFileSync(mark, 'utf8').trim());
         const last = lastBeat(dir);
-        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}, ${procState(h.gc)}) was still running when the second contender's CMD ran ${started - stoppedAt} ms after the SIGSTOP (last beat ${last - stoppedAt} ms after it); processes: ${psTree()}\n${h.out().slice(-1500)}`);
+        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}, ${procState(h.gc)}) was still running when the second contender's CMD ran ${started - stoppedAt} ms after the SIGSTOP (last beat ${last - stoppedAt} ms after it); processes: ${psTree()}\nreaper: ${existsSync(join(dir, 'reaper.trace')) ? readFileSync(join(dir, 'reaper.trace'), 'utf8') : '(no trace)'}\n${h.out().slice(-1500)}`);
         assert.ok(last < started, `overlap: the holder's job beat at ${last}, the second contender's CMD started at ${started}`);
         process.stderr.write(`# ${kind}${pty ? ' (pty)' : ''}: last beat ${last - stoppedAt} ms after SIGSTOP, second CMD ${started - stoppedAt} ms after it\n`);
         process.kill(h.zkctl, 'SIGCONT');

@@ -53,6 +53,13 @@ export function childEnv(extra: Record<string, string | undefined> = {}, base: N
   return env;
 }
 
+/** The reaper's environment: PATH, the C locale, and ZKCTL_REAPER_TRACE when set; nothing else. */
+function reaperEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' };
+  if (process.env.ZKCTL_REAPER_TRACE) env.ZKCTL_REAPER_TRACE = process.env.ZKCTL_REAPER_TRACE;
+  return env;
+}
+
 /** A ZKCTL_* variable a child must not see (see childEnv). */
 export function isCredentialVar(name: string): boolean {
   return name.startsWith('ZKCTL_') && /AUTH|PASS|SECRET|TOKEN|CRED|KEY|SASL|JAAS/.test(name.slice(6));
@@ -332,8 +339,11 @@ export class Child {
   /** Start a reaper (before the child; see REAPER_SH). Best effort: undefined when it cannot start. */
   private static startReaper(): ChildProcess | undefined {
     try {
-      const [shell, script] = BASH ? [BASH, REAPER_BASH] : ['/bin/sh', REAPER_SH];
-      const r = spawn(shell, ['-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+      // No start-up files (bash runs ~/.bashrc when its stdin is a socket and SHLVL is unset, as
+      // under cron or systemd: a slow one, or one that reads stdin, would leave the job unguarded)
+      // and an environment of its own: PATH for its tools, nothing else of zkctl's (no credentials).
+      const [shell, opts, script] = BASH ? [BASH, ['--norc', '--noprofile'], REAPER_BASH] : ['/bin/sh', [], REAPER_SH];
+      const r = spawn(shell, [...opts, '-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true, env: reaperEnv() });
       r.on('error', () => undefined);
       r.stdin?.on('error', () => undefined);
       r.stdout?.on('error', () => undefined);

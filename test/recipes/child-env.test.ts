@@ -6,7 +6,7 @@
  * services register, watch --exec and config watch --exec.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfigYaml } from '../../src/core/config/document.js';
@@ -58,6 +58,29 @@ describe('the environment of every child zkctl starts', () => {
     assert.equal(r.code, 0, r.stderr);
     check(f, ['ZKCTL_LOCK_PATH', 'ZKCTL_LOCK_NODE', 'ZKCTL_FENCING_TOKEN']);
     assert.doesNotMatch(readFileSync(f, 'utf8'), /^ZKCTL_FENCING_TOKEN=1$/m, "the outer token is replaced by the lock's");
+  });
+
+  it("lock's reaper: no start-up files (even with SHLVL unset, as under cron), no credentials in its environment", async () => {
+    const dir = scratchDir('env-reaper');
+    // bash runs ~/.bashrc when its stdin is a socket and SHLVL is unset: this one would say so.
+    writeFileSync(join(dir, '.bashrc'), `echo sourced >> '${dir}/bashrc-ran'\n`);
+    const trace = join(dir, 'trace');
+    // CMD finds its sibling, the reaper (a child of zkctl named zkctl-reaper), waits until it is armed, and copies its environment.
+    const cmd = `for i in $(seq 100); do grep -q armed '${trace}' 2>/dev/null && break; sleep 0.05; done
+for d in /proc/[0-9]*; do
+  [ "$d" = /proc/$$ ] && continue
+  tr '\\0' ' ' < $d/cmdline 2>/dev/null | grep -q zkctl-reaper || continue
+  set -- $(sed 's/^.*) //' $d/stat); [ "$2" = "$PPID" ] || continue
+  tr '\\0' '\\n' < $d/environ > '${dir}/reaper-env'
+done`;
+    const r = await runCli(['lock', '-s', cs.server, '/envreaper', '--', 'sh', '-c', cmd], { env: { ...ENV, HOME: dir, SHLVL: undefined, BASH_ENV: join(dir, '.bashrc'), ZKCTL_REAPER_TRACE: trace } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(trace, 'utf8'), /armed/);
+    assert.ok(existsSync(join(dir, 'reaper-env')), 'the CMD found its reaper');
+    const env = readFileSync(join(dir, 'reaper-env'), 'utf8');
+    assert.ok(!env.includes(SECRET), `a credential reached the reaper:\n${env}`);
+    assert.doesNotMatch(env, /^ZKCTL_(AUTH|SOME_SETTING)=/m);
+    assert.ok(!existsSync(join(dir, 'bashrc-ran')), 'the reaper ran a start-up file');
   });
 
   it('elect -- CMD', async () => {

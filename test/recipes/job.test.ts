@@ -63,6 +63,36 @@ function psTree(): string {
   }
 }
 
+/** The reapers of zkctl `pid` (its children named zkctl-reaper): their kernel wait channel, stack, fds and children. */
+function reaperState(pid: number): string {
+  const out: string[] = [];
+  const rd = (f: string): string => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch (e) {
+      return `(${(e as NodeJS.ErrnoException).code})`;
+    }
+  };
+  try {
+    const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,stat=,args='], { encoding: 'utf8' }).split('\n');
+    for (const l of ps) {
+      const [p, pp] = l.trim().split(/\s+/);
+      if (Number(pp) !== pid || !l.includes('zkctl-reaper')) continue;
+      let fds = '';
+      try {
+        fds = execFileSync('ls', ['-l', `/proc/${p}/fd`], { encoding: 'utf8' });
+      } catch (e) {
+        fds = String(e);
+      }
+      const kids = ps.filter((k) => k.trim().split(/\s+/)[1] === p).map((k) => k.slice(0, 200));
+      out.push(`reaper ${p}: wchan ${rd(`/proc/${p}/wchan`)}; stack ${rd(`/proc/${p}/stack`)}; fdinfo0 ${rd(`/proc/${p}/fdinfo/0`)}; fds ${fds}; children ${kids.join(' | ') || 'none'}`);
+    }
+  } catch (e) {
+    out.push(String(e));
+  }
+  return out.join('\n') || `no reaper child of ${pid}`;
+}
+
 /** The job script: notes zkctl's pid ($PPID), starts the heartbeat grandchild, waits. */
 function jobScript(dir: string): string {
   const p = join(dir, 'job.sh');
@@ -258,7 +288,7 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
         assert.equal(s.code, 0, second.stderr());
         const started = Number(readFileSync(mark, 'utf8').trim());
         const last = lastBeat(dir);
-        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}, ${procState(h.gc)}) was still running when the second contender's CMD ran ${started - stoppedAt} ms after the SIGSTOP (last beat ${last - stoppedAt} ms after it); processes: ${psTree()}\nreaper: ${existsSync(join(dir, 'reaper.trace')) ? readFileSync(join(dir, 'reaper.trace'), 'utf8') : '(no trace)'}\n${h.out().slice(-1500)}`);
+        assert.ok(!alive(h.gc), `the stopped holder's job (grandchild ${h.gc}, ${procState(h.gc)}) was still running when the second contender's CMD ran ${started - stoppedAt} ms after the SIGSTOP (last beat ${last - stoppedAt} ms after it); ${reaperState(h.zkctl)}\nprocesses: ${psTree()}\nreaper: ${existsSync(join(dir, 'reaper.trace')) ? readFileSync(join(dir, 'reaper.trace'), 'utf8') : '(no trace)'}\n${h.out().slice(-1500)}`);
         assert.ok(last < started, `overlap: the holder's job beat at ${last}, the second contender's CMD started at ${started}`);
         process.stderr.write(`# ${kind}${pty ? ' (pty)' : ''}: last beat ${last - stoppedAt} ms after SIGSTOP, second CMD ${started - stoppedAt} ms after it\n`);
         process.kill(h.zkctl, 'SIGCONT');

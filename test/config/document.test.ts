@@ -163,6 +163,11 @@ describe('canonical JSON', () => {
     assert.equal(decodeJson('"\\ud83d\\ude00"'), '😀');
     assert.throws(() => decodeJson('{"a":1'));
     assert.throws(() => decodeJson('01'));
+    // One scanner (json-scan.ts) for this and the backup reader: it says where and why.
+    assert.throws(() => decodeJson('{"a":1'), /expected "," or "}" but found end of file \(truncated\?\) at offset 6/);
+    assert.throws(() => decodeJson('"\\q"'), /invalid escape in a string at offset 1/);
+    assert.throws(() => decodeJson('['.repeat(1000) + ']'.repeat(1000)), /nesting too deep/);
+    assert.equal(decodeJson('"a\\u0041"'), 'aA');
     assert.throws(() => decodeJson('1 2'));
   });
 

@@ -53,6 +53,7 @@ import {
   type ParsedNode,
 } from 'yaml';
 import { UsageError } from '../errors.js';
+import { scanJson } from '../json-scan.js';
 import { parseYamlDocument } from '../yaml-input.js';
 import { parseSimpleConfigYaml } from './yaml-fast.js';
 import { validatePath } from '../paths.js';
@@ -306,114 +307,11 @@ export function encodeJson(v: ConfigValue, indent?: number): string {
 
 /**
  * JSON text -> value, keeping what JSON.parse loses: object key order (Map),
- * integers of any size (bigint) apart from floats (number). Throws SyntaxError.
+ * integers of any size (bigint) apart from floats (number). Throws SyntaxError
+ * (a JsonScanError: the one JSON scanner, json-scan.ts).
  */
 export function decodeJson(text: string): ConfigValue {
-  let i = 0;
-  const n = text.length;
-  const ws = (): void => {
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-      else break;
-    }
-  };
-  const err = (what: string): never => {
-    throw new SyntaxError(`${what} at offset ${i}`);
-  };
-  const str = (): string => {
-    const start = i;
-    i++; // opening quote
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) break;
-      if (c === 0x5c) i += 2;
-      else if (c < 0x20) err('control character in string');
-      else i++;
-    }
-    if (i >= n) err('unterminated string');
-    i++;
-    return JSON.parse(text.slice(start, i)) as string;
-  };
-  const NUM = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/y;
-  const val = (depth: number): ConfigValue => {
-    if (depth > MAX_DEPTH * 4) err('nesting too deep');
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      const m: ConfigMap = new Map();
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return m;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') err('expected a string key');
-        const k = str();
-        ws();
-        if (text[i] !== ':') err('expected ":"');
-        i++;
-        m.set(k, val(depth + 1));
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return m;
-        }
-        err('expected "," or "}"');
-      }
-    }
-    if (c === '[') {
-      i++;
-      const a: ConfigValue[] = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return a;
-      }
-      for (;;) {
-        a.push(val(depth + 1));
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return a;
-        }
-        err('expected "," or "]"');
-      }
-    }
-    if (c === '"') return str();
-    if (text.startsWith('true', i)) {
-      i += 4;
-      return true;
-    }
-    if (text.startsWith('false', i)) {
-      i += 5;
-      return false;
-    }
-    if (text.startsWith('null', i)) {
-      i += 4;
-      return null;
-    }
-    NUM.lastIndex = i;
-    const m = NUM.exec(text);
-    if (!m) return err('unexpected character');
-    i = NUM.lastIndex;
-    if (m[1] === undefined && m[2] === undefined) return BigInt(m[0]);
-    return Number(m[0]);
-  };
-  const v = val(0);
-  ws();
-  if (i !== n) err('unexpected text after the value');
-  return v;
+  return scanJson(text, { maxDepth: MAX_DEPTH * 4 });
 }
 
 /** The bytes of a leaf znode. */

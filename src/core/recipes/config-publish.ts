@@ -58,6 +58,7 @@ import { ConnectionError, ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZ
 import { assertNotReserved, isReserved, joinPath, parentOf, validatePath } from '../paths.js';
 import { type ACL, CreateFlag, type MultiOp, OPEN_ACL_UNSAFE, type Stat } from '../protocol/records.js';
 import type { Session, WatchEvent } from '../session.js';
+import { maxRequestBytes, multiRequestBytes } from '../txn.js';
 import {
   type ConfigMap,
   type ConfigValue,
@@ -79,14 +80,8 @@ export * from '../config/diff.js';
 export const HISTORY_NODE = '.zkctl-history';
 export const DEFAULT_HISTORY_KEEP = 10;
 export const MAX_HISTORY_KEEP = 1000;
-/** ZooKeeper's default jute.maxbuffer: the largest request a server accepts (bytes after the length prefix). */
-export const MAX_REQUEST_BYTES = 0xfffff;
-
-/** The request limit in force: ZKCTL_JUTE_MAXBUFFER (for servers run with a larger jute.maxbuffer), else the default. */
-export function maxRequestBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.ZKCTL_JUTE_MAXBUFFER;
-  return v && /^\d+$/.test(v) ? Number(v) : MAX_REQUEST_BYTES;
-}
+// The request limit and the measure of a multi request: txn.ts (re-exported for callers of this facade).
+export { MAX_REQUEST_BYTES, maxRequestBytes, multiRequestBytes } from '../txn.js';
 const RECORD_TAG = 'config';
 
 /** A compare-and-set on the publish version failed (exit 5). */
@@ -501,49 +496,6 @@ function planMap(path: string, live: LiveNode, want: ConfigMap, prune: boolean, 
       if (!want.has(c.name)) deleteOps(c, true, deletes);
     }
   }
-}
-
-/**
- * Size in bytes of the multi request ZooKeeper would receive (request header + body):
- * exactly what writeMulti (protocol/records.ts) writes, counted without writing it
- * (serializing a 200k-key publish only to measure it took a third of the plan).
- */
-export function multiRequestBytes(ops: MultiOp[], chroot = ''): number {
-  const root = chroot && chroot !== '/' ? chroot : '';
-  const rootBytes = Buffer.byteLength(root);
-  const str = (p: string): number => 4 + (root ? (p === '/' ? rootBytes : rootBytes + Buffer.byteLength(p)) : Buffer.byteLength(p));
-  const aclSizes = new Map<ACL[], number>();
-  const aclBytes = (acls: ACL[]): number => {
-    let n = aclSizes.get(acls);
-    if (n === undefined) {
-      n = 4;
-      for (const a of acls) n += 4 + 4 + Buffer.byteLength(a.id.scheme) + 4 + Buffer.byteLength(a.id.id);
-      aclSizes.set(acls, n);
-    }
-    return n;
-  };
-  let n = 8; // request header: xid, type
-  for (const o of ops) {
-    n += 9; // op header: type, done, err
-    switch (o.op) {
-      case 'create': {
-        const flags = o.flags ?? 0;
-        const ttl = flags === CreateFlag.PERSISTENT_WITH_TTL || flags === CreateFlag.PERSISTENT_SEQUENTIAL_WITH_TTL;
-        n += str(o.path) + 4 + (o.data?.length ?? 0) + aclBytes(o.acl ?? OPEN_ACL_UNSAFE) + 4 + (ttl ? 8 : 0);
-        break;
-      }
-      case 'delete':
-        n += str(o.path) + 4;
-        break;
-      case 'set':
-        n += str(o.path) + 4 + o.data.length + 4;
-        break;
-      case 'check':
-        n += str(o.path) + 4;
-        break;
-    }
-  }
-  return n + 9; // the closing header
 }
 
 function fmtBytes(n: number): string {

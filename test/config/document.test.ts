@@ -11,14 +11,14 @@ import {
   keyProblem,
   layoutOf,
   parseConfigYaml,
-  resultJson,
   toYaml,
   validateDocument,
   type ConfigMap,
 } from '../../src/core/config/document.js';
 import { CreateFlag, type MultiOp, writeMulti } from '../../src/core/protocol/records.js';
 import { body } from '../../src/core/protocol/transport.js';
-import { countChanges, diffDocuments, renderChanges } from '../../src/core/config/diff.js';
+import { countChanges, diffDocuments } from '../../src/core/config/diff.js';
+import { renderChanges, resultJson } from '../../src/output/config.js';
 import { decodeLeaf, interpretTree, mergeKeep, multiRequestBytes, type LiveNode } from '../../src/core/recipes/config-publish.js';
 
 const NESTED = `# a nested document

@@ -360,17 +360,3 @@ async function rollback(session: Session, undo: Undo[], maxBytes: number, opts: 
   }
   return leftovers;
 }
-
-/** Rows for diff-like listings of a plan. */
-export function planSummary(plan: ImportPlan): string {
-  const c = plan.counts;
-  const parts = [`${c.create} to create`];
-  if (c.update) parts.push(`${c.update} data updates`);
-  if (c.acl) parts.push(`${c.acl} ACL changes`);
-  if (c.delete) parts.push(`${c.delete} to delete`);
-  if (c.keep) parts.push(`${c.keep} existing left as they are`);
-  if (c.type) parts.push(`${c.type} type mismatches`);
-  if (c.skip) parts.push(`${c.skip} ephemeral skipped`);
-  if (c.unchanged) parts.push(`${c.unchanged} unchanged`);
-  return parts.join(', ');
-}

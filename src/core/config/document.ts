@@ -264,7 +264,7 @@ export function validateDocument(doc: ConfigMap): ConfigMap {
 /* ------------------------------------------------------------------ */
 /* Canonical JSON                                                     */
 
-function floatText(n: number): string {
+export function floatText(n: number): string {
   if (Object.is(n, -0)) return '-0.0';
   const s = String(n);
   return /[.eE]/.test(s) ? s : `${s}.0`;
@@ -404,36 +404,6 @@ export function countNodes(doc: ConfigMap): { maps: number; leaves: number } {
   return { maps, leaves };
 }
 
-/**
- * JSON text for a result that may hold documents (Maps) anywhere: Maps keep
- * their order (and, as documents, their float/integer distinction), bigints
- * are digits, Buffers base64, undefined fields dropped. `indent` 0: one line.
- */
-export function resultJson(value: unknown, indent = 2): string {
-  const pad = ' '.repeat(indent);
-  const enc = (x: unknown, cur: string, inDoc: boolean): string | undefined => {
-    if (x === undefined || typeof x === 'function') return undefined;
-    if (x === null) return 'null';
-    if (typeof x === 'bigint') return x.toString();
-    if (typeof x === 'number') return !Number.isFinite(x) ? 'null' : inDoc ? floatText(x) : JSON.stringify(x);
-    if (typeof x === 'string' || typeof x === 'boolean') return JSON.stringify(x);
-    if (Buffer.isBuffer(x)) return JSON.stringify(x.toString('base64'));
-    if (x instanceof Date) return JSON.stringify(x.toISOString());
-    const next = cur + pad;
-    const nl = indent ? '\n' : '';
-    const sep = indent ? ': ' : ':';
-    if (Array.isArray(x)) {
-      if (x.length === 0) return '[]';
-      return `[${nl}${x.map((i) => `${next}${enc(i, next, inDoc) ?? 'null'}`).join(`,${nl}`)}${nl}${cur}]`;
-    }
-    const isDoc = inDoc || x instanceof Map;
-    const entries: Array<[string, unknown]> = x instanceof Map ? [...x].map(([k, v]) => [String(k), v]) : Object.entries(x as Record<string, unknown>);
-    const parts = entries.map(([k, v]) => [k, enc(v, next, isDoc)] as const).filter(([, v]) => v !== undefined);
-    if (parts.length === 0) return '{}';
-    return `{${nl}${parts.map(([k, v]) => `${next}${JSON.stringify(k)}${sep}${v}`).join(`,${nl}`)}${nl}${cur}}`;
-  };
-  return enc(value, '', false) ?? 'null';
-}
 
 /** Largest YAML file read (the document must fit in one ~1 MB transaction anyway). */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { CheckFailedError } from '../core/errors.js';
 import { type DiffEntry, type TreeDiffCounts, describeDiffCounts, diffTrees } from '../core/treediff.js';
 import { formatJson, formatYaml } from '../output/index.js';
 import { writeOut } from '../output/znode.js';
-import { otherSession, toFlags } from './cp.js';
+import { otherSession, toFlags } from '../cli/second-ensemble.js';
 
 export interface DiffResult {
   a: string;

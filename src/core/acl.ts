@@ -43,8 +43,12 @@ export function parsePerms(s: string, spec = s): number {
   return perms;
 }
 
-/** 31 -> "cdrwa" (letters in that order). */
+/**
+ * 31 -> "cdrwa" (letters in that order). Lossless: a value outside 0..31 (bits
+ * ZooKeeper does not define) is written as its number, which parseStoredAcl reads back.
+ */
 export function formatPerms(perms: number): string {
+  if (perms < 0 || perms > 31 || !Number.isInteger(perms)) return String(perms);
   return LETTERS.filter(([, bit]) => (perms & bit) !== 0)
     .map(([l]) => l)
     .join('');
@@ -131,6 +135,47 @@ export function formatAcl(a: ACL): string {
 /** For JSON output. */
 export function aclForJson(a: ACL): { scheme: string; id: string; perms: string } {
   return { scheme: a.id.scheme, id: a.id.id, perms: formatPerms(a.perms) };
+}
+
+/**
+ * An ACL as stored text ("scheme:id:perms", what formatAcl writes): the lossless
+ * reading a backup file needs. Unlike parseAcl (what a person types), it checks
+ * no scheme or id, so whatever the server holds reads back exactly: a redacted
+ * digest id ("user:x"), an empty permission set, a numeric perms value. Permission
+ * letters are lower-case cdrwa, as formatAcl writes them. UsageError (exit 2) when malformed.
+ */
+export function parseStoredAcl(s: string): ACL {
+  const i = s.indexOf(':');
+  const j = s.lastIndexOf(':');
+  if (i <= 0 || j === i) throw new UsageError(`invalid ACL entry ${JSON.stringify(s)}: expected scheme:id:perms, e.g. world:anyone:cdrwa`);
+  const p = s.slice(j + 1);
+  let perms = 0;
+  if (/^\d+$/.test(p)) perms = Number(p);
+  else {
+    for (const ch of p) {
+      const bit = LETTERS.find(([l]) => l === ch)?.[1];
+      if (bit === undefined) throw new UsageError(`invalid ACL entry ${JSON.stringify(s)}: unknown permission "${ch}" (use c d r w a)`);
+      perms |= bit;
+    }
+  }
+  return { perms, id: { scheme: s.slice(0, i), id: s.slice(i + 1, j) } };
+}
+
+/**
+ * ZooKeeper 3.6+ redacts digest ACLs for a reader without ADMIN permission on
+ * the node: the id comes back as "user:x". Such an ACL cannot be restored.
+ */
+export function isRedacted(a: ACL): boolean {
+  return a.id.scheme === 'digest' && a.id.id.endsWith(':x');
+}
+
+/** Same entries, in any order. */
+export function aclEqual(a: ACL[], b: ACL[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (x: ACL): string => `${x.perms}\u0000${x.id.scheme}\u0000${x.id.id}`;
+  const sa = a.map(key).sort();
+  const sb = b.map(key).sort();
+  return sa.every((v, i) => v === sb[i]);
 }
 
 /**

@@ -9,30 +9,10 @@ import { UsageError } from './errors.js';
 import { yaml } from './lazy.js';
 import { parseYamlDocument, toPlain } from './yaml-input.js';
 import type { ACL } from './protocol/records.js';
+import { maxRequestBytes, requestSize } from './txn.js';
 
-/**
- * The server's request limit: jute.maxbuffer, 0xfffff bytes by default. A
- * request frame longer than that makes the server drop the connection, so
- * writers check the size first. Servers started with a larger
- * -Djute.maxbuffer: set ZKCTL_JUTE_MAXBUFFER to the same value.
- */
-export function maxRequestBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.ZKCTL_JUTE_MAXBUFFER;
-  if (v && /^\d+$/.test(v)) return Number(v);
-  return 0xfffff;
-}
-
-/** Bytes of a create/setData request frame (after the length prefix). */
-export function requestSize(serverPath: string, data: Buffer, acl?: ACL[], extra = 0): number {
-  let n = 4 + 4; // xid, type
-  n += 4 + Buffer.byteLength(serverPath);
-  n += 4 + data.length;
-  if (acl) {
-    n += 4;
-    for (const a of acl) n += 4 + 4 + Buffer.byteLength(a.id.scheme) + 4 + Buffer.byteLength(a.id.id);
-  }
-  return n + 4 + extra; // flags / version, + ttl
-}
+// The request limit and the one measure of a request live in txn.ts.
+export { maxRequestBytes, requestSize } from './txn.js';
 
 /** Throws a UsageError (exit 2) when the request would exceed the server's limit. */
 export function assertRequestFits(serverPath: string, data: Buffer, acl?: ACL[], extra = 0): void {

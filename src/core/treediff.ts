@@ -7,7 +7,8 @@
  * merged like a sorted-file join, so memory stays at the walkers' windows
  * whatever the size of the trees.
  */
-import { aclEqual, formatAclEntry, isRedacted, kindOf, pruneReserved, relPath } from './backup.js';
+import { aclEqual, formatAcl, isRedacted } from './acl.js';
+import { kindOf, pruneReserved, relPath } from './backup.js';
 import type { ACL, Stat } from './protocol/records.js';
 import type { Session } from './session.js';
 import { type NodeInfo, walk } from './tree.js';
@@ -125,7 +126,7 @@ export async function* diffTrees(
         if (x.acl.some(isRedacted) || y.acl.some(isRedacted)) counts.redacted++;
         if (!aclEqual(x.acl, y.acl)) {
           what.push('acl');
-          details.push(`acl ${x.acl.map(formatAclEntry).join(',')} -> ${y.acl.map(formatAclEntry).join(',')}`);
+          details.push(`acl ${x.acl.map(formatAcl).join(',')} -> ${y.acl.map(formatAcl).join(',')}`);
         }
       }
       const ea = kindOf(x.stat).type === 'ephemeral';

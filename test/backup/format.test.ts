@@ -7,17 +7,15 @@ import {
   type BackupFormat,
   type BackupNode,
   BackupFileError,
-  batchOps,
   dataAsText,
-  formatAclEntry,
   formatBackup,
-  jsonErrorAt,
   kindOf,
-  parseAclEntry,
   parseBackup,
-  txnOpSize,
   yamlString,
 } from '../../src/core/backup.js';
+import { formatAcl, formatPerms, parseAcl, parseStoredAcl } from '../../src/core/acl.js';
+import { jsonErrorAt } from '../../src/core/json-scan.js';
+import { batchOps, multiRequestBytes, requestSize, txnOpSize } from '../../src/core/txn.js';
 import { parse as yamlParse } from 'yaml';
 
 const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
@@ -140,16 +138,49 @@ describe('backup format', () => {
   });
 
   it('ACL entries: scheme:id:perms, digest ids with colons, numeric and empty perms', () => {
-    const d = parseAclEntry('digest:bob:abc=:rw');
+    const d = parseStoredAcl('digest:bob:abc=:rw');
     assert.deepEqual(d, { perms: 3, id: { scheme: 'digest', id: 'bob:abc=' } });
-    assert.equal(formatAclEntry(d), 'digest:bob:abc=:rw');
-    assert.equal(formatAclEntry({ perms: 31, id: { scheme: 'world', id: 'anyone' } }), 'world:anyone:cdrwa');
-    assert.deepEqual(parseAclEntry('world:anyone:'), { perms: 0, id: { scheme: 'world', id: 'anyone' } });
-    assert.deepEqual(parseAclEntry('auth::cdrwa').id, { scheme: 'auth', id: '' });
-    assert.equal(parseAclEntry('world:anyone:64').perms, 64);
-    assert.equal(formatAclEntry({ perms: 64, id: { scheme: 'world', id: 'anyone' } }), 'world:anyone:64');
-    assert.throws(() => parseAclEntry('world'), /scheme:id:perms/);
-    assert.throws(() => parseAclEntry('world:anyone:q'), /unknown permission/);
+    assert.equal(formatAcl(d), 'digest:bob:abc=:rw');
+    assert.equal(formatAcl({ perms: 31, id: { scheme: 'world', id: 'anyone' } }), 'world:anyone:cdrwa');
+    assert.deepEqual(parseStoredAcl('world:anyone:'), { perms: 0, id: { scheme: 'world', id: 'anyone' } });
+    assert.deepEqual(parseStoredAcl('auth::cdrwa').id, { scheme: 'auth', id: '' });
+    assert.equal(parseStoredAcl('world:anyone:64').perms, 64);
+    assert.equal(formatAcl({ perms: 64, id: { scheme: 'world', id: 'anyone' } }), 'world:anyone:64');
+    assert.throws(() => parseStoredAcl('world'), /scheme:id:perms/);
+    assert.throws(() => parseStoredAcl('world:anyone:q'), /unknown permission/);
+  });
+
+  it('one ACL codec (acl.ts): formatPerms is lossless, the person and the stored readers agree on what formatAcl writes', () => {
+    // The second copy (backup's) wrote perms outside 0..31 as a number; acl.ts dropped the unknown bits: the lossless one wins.
+    assert.equal(formatPerms(64), '64');
+    assert.equal(formatPerms(0), '');
+    assert.equal(formatPerms(31), 'cdrwa');
+    for (const a of [
+      { perms: 31, id: { scheme: 'world', id: 'anyone' } },
+      { perms: 3, id: { scheme: 'digest', id: 'bob:' + 'A'.repeat(27) + '=' } },
+      { perms: 1, id: { scheme: 'ip', id: '10.0.0.0/8' } },
+      { perms: 16, id: { scheme: 'x509', id: 'CN=a,O=b' } },
+    ]) {
+      assert.deepEqual(parseAcl(formatAcl(a)), a);
+      assert.deepEqual(parseStoredAcl(formatAcl(a)), a);
+    }
+    // What only the stored reader takes (whatever the server holds reads back): a redacted digest id, an empty set.
+    assert.deepEqual(parseStoredAcl('digest:bob:x:cdrwa').id, { scheme: 'digest', id: 'bob:x' });
+    assert.throws(() => parseAcl('digest:bob:x:cdrwa'), /digest id/);
+    assert.throws(() => parseAcl('world:anyone:'), /no permissions/);
+  });
+
+  it('one measure of a request (txn.ts): a multi op is its single request less the request header, plus the op header', () => {
+    const acl = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+    const data = Buffer.alloc(10);
+    const create = { op: 'create' as const, path: '/a/b', data, acl, type: 'persistent' as const };
+    assert.equal(txnOpSize(create), requestSize('/a/b', data, acl) - 8 + 9);
+    assert.equal(txnOpSize({ op: 'set', path: '/a/b', data, version: 1 }), requestSize('/a/b', data) - 8 + 9);
+    assert.equal(txnOpSize({ ...create, type: 'ttl', ttlMs: 1000 }), txnOpSize(create) + 8);
+    // Under a chroot the server path is the chroot's plus the path; the chroot's root is the chroot itself.
+    assert.equal(txnOpSize(create, '/app'), requestSize('/app/a/b', data, acl) - 8 + 9);
+    assert.equal(txnOpSize({ ...create, path: '/' }, '/app'), requestSize('/app', data, acl) - 8 + 9);
+    assert.equal(multiRequestBytes([{ op: 'check', path: '/a', version: 1 }]), 8 + 9 + 4 + 2 + 4 + 9);
   });
 
   it('node types from the stat', () => {

@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatAclEntry, kindOf, relPath } from '../../src/core/backup.js';
+import { formatAcl } from '../../src/core/acl.js';
+import { kindOf, relPath } from '../../src/core/backup.js';
 import type { ACL } from '../../src/core/protocol/records.js';
 import type { Session } from '../../src/core/session.js';
 import { walk } from '../../src/core/tree.js';
@@ -43,7 +44,7 @@ export async function snapshot(s: Session, root: string, opts: { ephemeral?: boo
   for await (const n of walk(s, root, { withData: true, withAcl: true })) {
     const eph = kindOf(n.stat).type === 'ephemeral';
     if (eph && opts.ephemeral === false) continue;
-    out.set(relPath(root, n.path), { data: (n.data ?? Buffer.alloc(0)).toString('hex'), acl: (n.acl ?? []).map(formatAclEntry).join(','), ephemeral: eph });
+    out.set(relPath(root, n.path), { data: (n.data ?? Buffer.alloc(0)).toString('hex'), acl: (n.acl ?? []).map(formatAcl).join(','), ephemeral: eph });
   }
   return out;
 }

@@ -11,14 +11,14 @@ import {
   keyProblem,
   layoutOf,
   parseConfigYaml,
-  resultJson,
   toYaml,
   validateDocument,
   type ConfigMap,
 } from '../../src/core/config/document.js';
 import { CreateFlag, type MultiOp, writeMulti } from '../../src/core/protocol/records.js';
 import { body } from '../../src/core/protocol/transport.js';
-import { countChanges, diffDocuments, renderChanges } from '../../src/core/config/diff.js';
+import { countChanges, diffDocuments } from '../../src/core/config/diff.js';
+import { renderChanges, resultJson } from '../../src/output/config.js';
 import { decodeLeaf, interpretTree, mergeKeep, multiRequestBytes, type LiveNode } from '../../src/core/recipes/config-publish.js';
 
 const NESTED = `# a nested document
@@ -163,6 +163,11 @@ describe('canonical JSON', () => {
     assert.equal(decodeJson('"\\ud83d\\ude00"'), '😀');
     assert.throws(() => decodeJson('{"a":1'));
     assert.throws(() => decodeJson('01'));
+    // One scanner (json-scan.ts) for this and the backup reader: it says where and why.
+    assert.throws(() => decodeJson('{"a":1'), /expected "," or "}" but found end of file \(truncated\?\) at offset 6/);
+    assert.throws(() => decodeJson('"\\q"'), /invalid escape in a string at offset 1/);
+    assert.throws(() => decodeJson('['.repeat(1000) + ']'.repeat(1000)), /nesting too deep/);
+    assert.equal(decodeJson('"a\\u0041"'), 'aA');
     assert.throws(() => decodeJson('1 2'));
   });
 

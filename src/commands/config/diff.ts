@@ -3,9 +3,10 @@ import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
 import { configPathAndFile, configPathFileArgs, deprecatedPathFlag } from '../../cli/config-args.js';
 import { CheckFailedError } from '../../core/errors.js';
-import { loadConfigFile, resultJson, toYaml } from '../../core/config/document.js';
-import { type ChangeCounts, type ConfigChange, countChanges, describeCounts, diffDocuments, renderChanges } from '../../core/config/diff.js';
+import { loadConfigFile, toYaml } from '../../core/config/document.js';
+import { type ChangeCounts, type ConfigChange, countChanges, diffDocuments } from '../../core/config/diff.js';
 import { checkConfigPath, mergeKeep, readConfig } from '../../core/recipes/config-publish.js';
+import { describeCounts, renderChanges, resultJson } from '../../output/config.js';
 
 export interface ConfigDiffResult {
   path: string;

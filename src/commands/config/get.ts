@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { type ConfigMap, encodeJson, resultJson, toYaml } from '../../core/config/document.js';
+import { type ConfigMap, encodeJson, toYaml } from '../../core/config/document.js';
 import { type ConfigLayout, checkConfigPath, readConfig, readHistoryEntry } from '../../core/recipes/config-publish.js';
+import { resultJson } from '../../output/config.js';
 
 export interface ConfigGetResult {
   path: string;

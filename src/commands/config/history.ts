@@ -1,9 +1,10 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { countNodes, resultJson } from '../../core/config/document.js';
+import { countNodes } from '../../core/config/document.js';
 import { countChanges, diffDocuments } from '../../core/config/diff.js';
 import { checkConfigPath, configHistory, readConfig } from '../../core/recipes/config-publish.js';
 import type { Column } from '../../output/index.js';
+import { resultJson } from '../../output/config.js';
 
 export interface HistoryRow {
   version: number;

@@ -4,9 +4,9 @@ import { BaseCommand } from '../../cli/base.js';
 import { configPathAndFile, configPathFileArgs, deprecatedPathFlag } from '../../cli/config-args.js';
 import type { OutputFormat } from '../../output/index.js';
 import { UsageError } from '../../core/errors.js';
-import { loadConfigFile, resultJson, toYaml } from '../../core/config/document.js';
-import { describeCounts, renderChanges } from '../../core/config/diff.js';
+import { loadConfigFile, toYaml } from '../../core/config/document.js';
 import { type ConfigLayout, DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig, type PublishResult } from '../../core/recipes/config-publish.js';
+import { describeCounts, renderChanges, resultJson } from '../../output/config.js';
 
 /** The mapping rules, shown by `config publish --help` (kept in step with src/core/config/document.ts). */
 export const MAPPING_HELP = `MAPPING (YAML 1.2, core schema)

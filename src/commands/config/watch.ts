@@ -5,9 +5,9 @@ import { BaseCommand } from '../../cli/base.js';
 import { parseDuration, setTimer } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { childEnv } from '../../core/proc.js';
-import { encodeJson, resultJson, toYaml } from '../../core/config/document.js';
-import { renderChanges } from '../../core/config/diff.js';
+import { encodeJson, toYaml } from '../../core/config/document.js';
 import { type ConfigVersionEvent, type ConfigWatchEvent, checkConfigPath, watchConfig } from '../../core/recipes/config-publish.js';
+import { renderChanges, resultJson } from '../../output/config.js';
 
 export default class ConfigWatch extends BaseCommand<typeof ConfigWatch> {
   static override summary = 'Print every new version of a published document; optionally run a reload hook for each.';

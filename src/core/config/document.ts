@@ -53,6 +53,7 @@ import {
   type ParsedNode,
 } from 'yaml';
 import { UsageError } from '../errors.js';
+import { scanJson } from '../json-scan.js';
 import { parseYamlDocument } from '../yaml-input.js';
 import { parseSimpleConfigYaml } from './yaml-fast.js';
 import { validatePath } from '../paths.js';
@@ -263,7 +264,7 @@ export function validateDocument(doc: ConfigMap): ConfigMap {
 /* ------------------------------------------------------------------ */
 /* Canonical JSON                                                     */
 
-function floatText(n: number): string {
+export function floatText(n: number): string {
   if (Object.is(n, -0)) return '-0.0';
   const s = String(n);
   return /[.eE]/.test(s) ? s : `${s}.0`;
@@ -306,114 +307,11 @@ export function encodeJson(v: ConfigValue, indent?: number): string {
 
 /**
  * JSON text -> value, keeping what JSON.parse loses: object key order (Map),
- * integers of any size (bigint) apart from floats (number). Throws SyntaxError.
+ * integers of any size (bigint) apart from floats (number). Throws SyntaxError
+ * (a JsonScanError: the one JSON scanner, json-scan.ts).
  */
 export function decodeJson(text: string): ConfigValue {
-  let i = 0;
-  const n = text.length;
-  const ws = (): void => {
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-      else break;
-    }
-  };
-  const err = (what: string): never => {
-    throw new SyntaxError(`${what} at offset ${i}`);
-  };
-  const str = (): string => {
-    const start = i;
-    i++; // opening quote
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) break;
-      if (c === 0x5c) i += 2;
-      else if (c < 0x20) err('control character in string');
-      else i++;
-    }
-    if (i >= n) err('unterminated string');
-    i++;
-    return JSON.parse(text.slice(start, i)) as string;
-  };
-  const NUM = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/y;
-  const val = (depth: number): ConfigValue => {
-    if (depth > MAX_DEPTH * 4) err('nesting too deep');
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      const m: ConfigMap = new Map();
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return m;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') err('expected a string key');
-        const k = str();
-        ws();
-        if (text[i] !== ':') err('expected ":"');
-        i++;
-        m.set(k, val(depth + 1));
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return m;
-        }
-        err('expected "," or "}"');
-      }
-    }
-    if (c === '[') {
-      i++;
-      const a: ConfigValue[] = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return a;
-      }
-      for (;;) {
-        a.push(val(depth + 1));
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return a;
-        }
-        err('expected "," or "]"');
-      }
-    }
-    if (c === '"') return str();
-    if (text.startsWith('true', i)) {
-      i += 4;
-      return true;
-    }
-    if (text.startsWith('false', i)) {
-      i += 5;
-      return false;
-    }
-    if (text.startsWith('null', i)) {
-      i += 4;
-      return null;
-    }
-    NUM.lastIndex = i;
-    const m = NUM.exec(text);
-    if (!m) return err('unexpected character');
-    i = NUM.lastIndex;
-    if (m[1] === undefined && m[2] === undefined) return BigInt(m[0]);
-    return Number(m[0]);
-  };
-  const v = val(0);
-  ws();
-  if (i !== n) err('unexpected text after the value');
-  return v;
+  return scanJson(text, { maxDepth: MAX_DEPTH * 4 });
 }
 
 /** The bytes of a leaf znode. */
@@ -506,36 +404,6 @@ export function countNodes(doc: ConfigMap): { maps: number; leaves: number } {
   return { maps, leaves };
 }
 
-/**
- * JSON text for a result that may hold documents (Maps) anywhere: Maps keep
- * their order (and, as documents, their float/integer distinction), bigints
- * are digits, Buffers base64, undefined fields dropped. `indent` 0: one line.
- */
-export function resultJson(value: unknown, indent = 2): string {
-  const pad = ' '.repeat(indent);
-  const enc = (x: unknown, cur: string, inDoc: boolean): string | undefined => {
-    if (x === undefined || typeof x === 'function') return undefined;
-    if (x === null) return 'null';
-    if (typeof x === 'bigint') return x.toString();
-    if (typeof x === 'number') return !Number.isFinite(x) ? 'null' : inDoc ? floatText(x) : JSON.stringify(x);
-    if (typeof x === 'string' || typeof x === 'boolean') return JSON.stringify(x);
-    if (Buffer.isBuffer(x)) return JSON.stringify(x.toString('base64'));
-    if (x instanceof Date) return JSON.stringify(x.toISOString());
-    const next = cur + pad;
-    const nl = indent ? '\n' : '';
-    const sep = indent ? ': ' : ':';
-    if (Array.isArray(x)) {
-      if (x.length === 0) return '[]';
-      return `[${nl}${x.map((i) => `${next}${enc(i, next, inDoc) ?? 'null'}`).join(`,${nl}`)}${nl}${cur}]`;
-    }
-    const isDoc = inDoc || x instanceof Map;
-    const entries: Array<[string, unknown]> = x instanceof Map ? [...x].map(([k, v]) => [String(k), v]) : Object.entries(x as Record<string, unknown>);
-    const parts = entries.map(([k, v]) => [k, enc(v, next, isDoc)] as const).filter(([, v]) => v !== undefined);
-    if (parts.length === 0) return '{}';
-    return `{${nl}${parts.map(([k, v]) => `${next}${JSON.stringify(k)}${sep}${v}`).join(`,${nl}`)}${nl}${cur}}`;
-  };
-  return enc(value, '', false) ?? 'null';
-}
 
 /** Largest YAML file read (the document must fit in one ~1 MB transaction anyway). */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;

@@ -22,7 +22,7 @@ import { StreamControl, type StreamEnd } from '../core/stream.js';
 export const STREAM_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 export const countFlag = (summary: string) => Flags.integer({ summary, min: 1 });
-export const forFlag = (summary: string) => Flags.string({ summary, helpValue: 'DURATION' });
+export const forFlag = (summary: string) => Flags.string({ summary });
 
 /** A trap for Ctrl-C and SIGTERM, caught once: `signal` aborts on the first. */
 export function interruptTrap(): SignalTrap {

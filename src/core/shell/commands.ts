@@ -456,11 +456,11 @@ export const COMMANDS: Record<string, ShellCommand> = {
     },
   },
   watch: {
-    usage: 'watch [-r] [--data] [--children] [--count N] [--for DURATION] [--one-shot] PATH',
+    usage: 'watch [-r] [--data] [--children] [--count N] [--for D] PATH',
     summary: 'Stream the changes of PATH (as zkctl watch) until Ctrl-C (back to the prompt), --count events or --for.',
     noPager: true,
     run: async (ctx, words) => {
-      const usage = 'watch [-r] [--data] [--children] [--count N] [--for DURATION] [--one-shot] PATH';
+      const usage = 'watch [-r] [--data] [--children] [--count N] [--for D] PATH';
       const p = parseOpts(words, 'rDCO', 'NF', { recursive: 'r', data: 'D', children: 'C', 'one-shot': 'O', count: 'N', for: 'F' });
       maxArgs(p, 1, usage);
       if (p.args.length === 0) throw new UsageError('missing PATH', `usage: ${usage}`);

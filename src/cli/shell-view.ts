@@ -6,6 +6,7 @@
 import type { ShellStyle, ShellView } from '../core/shell/index.js';
 import { type OutputFormat, Printer } from '../output/index.js';
 import { loadChalk } from '../output/color.js';
+import { watchEventText } from '../output/watch.js';
 import { RowStream, type ZnodeRow, duColumnsFor, ephemeralColumns, idColumns, statFields, terminalData, treeLine, znodeLongColumns } from '../output/znode.js';
 
 /** Printers for `format` (table on a terminal, plain otherwise, as the one-shot commands choose). */
@@ -30,6 +31,7 @@ export async function shellView(format: OutputFormat, color: boolean): Promise<S
     ephemerals: (rows) => printed((p) => p.rows(rows, ephemeralColumns)),
     ids: (ids) => printed((p) => p.rows(ids, idColumns)),
     data: (data) => terminalData(data),
+    watchEvent: (e, children) => watchEventText(e, { color, children }),
   };
 }
 

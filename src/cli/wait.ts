@@ -4,31 +4,15 @@
  * -o json|yaml / --json, one line on stderr); 130 on SIGINT, 143 on SIGTERM.
  */
 import { ExitCode, ZkctlError } from '../core/errors.js';
-import { exitStatusOf } from '../core/proc.js';
+import { interruptedStatus, interruptTrap } from './stream.js';
 import type { WaitOutcome } from '../core/recipes/wait.js';
 import { formatJson } from '../output/index.js';
 import type { OutputFormat, Printer } from '../output/index.js';
 
 /** Ctrl-C / SIGTERM end a wait: the abort signal, and which signal it was. */
 export function waitSignals(): { signal: AbortSignal; received: () => NodeJS.Signals | undefined; dispose: () => void } {
-  const ac = new AbortController();
-  let got: NodeJS.Signals | undefined;
-  const on = (s: NodeJS.Signals) => (): void => {
-    got ??= s;
-    ac.abort();
-  };
-  const onInt = on('SIGINT');
-  const onTerm = on('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  return {
-    signal: ac.signal,
-    received: () => got,
-    dispose: () => {
-      process.removeListener('SIGINT', onInt);
-      process.removeListener('SIGTERM', onTerm);
-    },
-  };
+  const trap = interruptTrap();
+  return { signal: trap.signal, received: () => trap.received, dispose: () => trap.dispose() };
 }
 
 /** The outcome's fields every wait result carries (elapsed time counted from t0, connecting included). */
@@ -68,7 +52,7 @@ export function endWait<R extends Record<string, unknown>>(
   else if (!c.jsonEnabled() && structured) c.printer.object(result);
   if (outcome.interrupted) {
     process.stderr.write(`zkctl: interrupted (${o.signal ?? 'SIGINT'}) after ${(outcome.elapsedMs / 1000).toFixed(1)}s: ${o.notMet()}\n`);
-    process.exitCode = exitStatusOf({ code: null, signal: o.signal ?? 'SIGINT' });
+    process.exitCode = interruptedStatus(o.signal, true);
     return result;
   }
   throw new ZkctlError(o.notMet(), ExitCode.NOT_ACQUIRED);

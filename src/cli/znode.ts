@@ -9,6 +9,7 @@ import { Args, Flags } from '@oclif/core';
 import { ExitCode, ZkCode, type ZkError, ZkctlError, UsageError } from '../core/errors.js';
 import { assertNotReserved, validatePath } from '../core/paths.js';
 import { parseConnectString } from '../core/connect-string.js';
+import { interruptTrap } from './stream.js';
 
 /** A required PATH argument. */
 export const pathArg = (description = 'znode path, e.g. /app/config') => Args.string({ required: true, description });
@@ -50,19 +51,10 @@ export const windowFlag = Flags.integer({
   helpGroup: 'WALK',
 });
 
-/** An AbortSignal that Ctrl-C (SIGINT) and SIGTERM trip; call the returned `dispose` when done. */
+/** An AbortSignal that Ctrl-C (SIGINT) and SIGTERM trip (cli/stream.ts); call the returned `dispose` when done. */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const on = (): void => ac.abort();
-  process.once('SIGINT', on);
-  process.once('SIGTERM', on);
-  return {
-    signal: ac.signal,
-    dispose: () => {
-      process.removeListener('SIGINT', on);
-      process.removeListener('SIGTERM', on);
-    },
-  };
+  const trap = interruptTrap();
+  return { signal: trap.signal, dispose: () => trap.dispose() };
 }
 
 /**

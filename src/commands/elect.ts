@@ -4,7 +4,7 @@ import { assertWritable } from '../cli/znode.js';
 import { resolveConnection } from '../cli/context.js';
 import { commandAfterDashDash, FENCING_HELP, holdFlags, parseHoldFlags, runHeld } from '../cli/hold.js';
 import { UsageError } from '../core/errors.js';
-import { SignalTrap } from '../core/proc.js';
+import { holdTrap } from '../cli/stream.js';
 import { ELECTION_FORMATS, Election, type ElectionFormat } from '../core/recipes/election.js';
 
 export interface ElectResult {
@@ -49,7 +49,7 @@ Here --timeout bounds the campaign (exit 10); the deadline for connecting and fo
     }
     assertWritable(this.args.path, this.connection.server, 'campaign on');
     const hs = parseHoldFlags(this.flags);
-    const trap = new SignalTrap();
+    const trap = holdTrap();
     this.onCleanup(() => trap.dispose());
     const { timeoutMs } = resolveConnection({ ...this.flags, timeout: undefined });
     const session = await this.session({ timeoutMs, sessionTimeoutMs: hs.sessionTimeoutMs });

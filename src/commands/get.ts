@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { interrupted } from '../cli/stream.js';
 import { checkPath, interruptSignal } from '../cli/znode.js';
 import { type DataFormat, DATA_FORMATS, dataForJson, formatData, hexDump, parseJsonData, parseYamlData } from '../core/data.js';
 import { parseDuration, setTimer, type Timer } from '../core/duration.js';
-import { InterruptedError, UsageError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../core/errors.js';
+import { UsageError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../core/errors.js';
 import type { Session, Stat, WatchEvent } from '../core/session.js';
 import { statFields, statJson, writeOut } from '../output/znode.js';
 
@@ -85,7 +86,7 @@ export default class Get extends BaseCommand<typeof Get> {
       // the watch is set by the same read that proves the node exists: no change can slip between
       await session.get(path, (ev) => fired(ev));
       const ev = await new Promise<WatchEvent>((resolve, reject) => {
-        intr.signal.addEventListener('abort', () => reject(new InterruptedError()));
+        interrupted(intr.signal).catch(reject);
         onLost = () => reject(new SessionExpiredError(`session expired while waiting for a change of ${path}`));
         session.once('lost', onLost);
         if (waitMs !== undefined) timer = setTimer(() => reject(new TimeoutError(`no change of ${path} within ${this.flags.for}`)), waitMs);

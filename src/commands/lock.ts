@@ -4,7 +4,7 @@ import { assertWritable } from '../cli/znode.js';
 import { resolveConnection } from '../cli/context.js';
 import { commandAfterDashDash, FENCING_HELP, holdFlags, parseHoldFlags, runHeld } from '../cli/hold.js';
 import { UsageError } from '../core/errors.js';
-import { SignalTrap } from '../core/proc.js';
+import { holdTrap } from '../cli/stream.js';
 import { Lock, type LockFormat, type LockMode } from '../core/recipes/lock.js';
 
 export interface LockResult {
@@ -74,7 +74,7 @@ Here --timeout is the wait for the lock; the deadline for connecting and for eac
     }
     assertWritable(this.args.path, this.connection.server, 'lock');
     const hs = parseHoldFlags(this.flags);
-    const trap = new SignalTrap();
+    const trap = holdTrap();
     this.onCleanup(() => trap.dispose());
     const { timeoutMs } = resolveConnection({ ...this.flags, timeout: undefined });
     const session = await this.session({ timeoutMs, sessionTimeoutMs: hs.sessionTimeoutMs });

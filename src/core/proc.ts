@@ -65,6 +65,65 @@ export function isCredentialVar(name: string): boolean {
   return name.startsWith('ZKCTL_') && /AUTH|PASS|SECRET|TOKEN|CRED|KEY|SASL|JAAS/.test(name.slice(6));
 }
 
+/** A hook zkctl runs for stream events (watch --exec, config watch --exec). */
+export interface HookOptions {
+  /** What zkctl tells the hook, set after childEnv has dropped the credentials. */
+  env: Record<string, string | undefined>;
+  /** Written to the hook's stdin (then closed). */
+  input?: string | Buffer;
+  /** 'inherit' (default): the hook writes to zkctl's stdout and stderr; 'stderr': both go to zkctl's stderr (stdout carries a stream). */
+  output?: 'inherit' | 'stderr';
+  /** Aborting it stops a running hook: SIGTERM, then SIGKILL `graceMs` later. */
+  signal?: AbortSignal;
+  /** Default 2000 ms. */
+  graceMs?: number;
+  /** The environment the hook's is derived from (default process.env; for tests). */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+/** How a hook ended: ok (exit 0), or why not. */
+export type HookResult = { ok: true } | { ok: false; exit: ChildExit } | { ok: false; error: Error };
+
+/**
+ * The one hook runner: CMD with /bin/sh -c, in childEnv (no ZKCTL_* credential) plus `env`,
+ * `input` on its stdin; resolves when it has ended (never rejects).
+ */
+export function runHook(cmd: string, opts: HookOptions): Promise<HookResult> {
+  return new Promise((resolve) => {
+    const stdio: StdioOptions = opts.output === 'stderr' ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'inherit', 'inherit'];
+    const child = spawn('/bin/sh', ['-c', cmd], { env: childEnv(opts.env, opts.baseEnv), stdio });
+    if (opts.output === 'stderr') {
+      child.stdout?.pipe(process.stderr, { end: false });
+      child.stderr?.pipe(process.stderr, { end: false });
+    }
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(opts.input ?? '');
+    let kill: Timer | undefined;
+    const onAbort = (): void => {
+      child.kill('SIGTERM');
+      kill = setTimer(() => child.kill('SIGKILL'), opts.graceMs ?? 2000);
+    };
+    let done = false;
+    const finish = (r: HookResult): void => {
+      if (done) return;
+      done = true;
+      kill?.clear();
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve(r);
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (error) => finish({ ok: false, error }));
+    child.on('close', (code, signal) => finish(code === 0 ? { ok: true } : { ok: false, exit: { code, signal } }));
+  });
+}
+
+/** "exited with 3", "was killed by SIGTERM", "could not run: ..." */
+export function hookFailure(r: Exclude<HookResult, { ok: true }>): string {
+  if ('error' in r) return `could not run: ${r.error.message}`;
+  return r.exit.signal ? `was killed by ${r.exit.signal}` : `exited with ${r.exit.code}`;
+}
+
 export interface ChildExit {
   /** Exit code, or null when the child was killed by a signal. */
   code: number | null;
@@ -513,11 +572,21 @@ export class SignalTrap {
   /** The first signal received. */
   received?: NodeJS.Signals;
 
-  constructor(readonly signals: readonly NodeJS.Signals[] = TERMINATING_SIGNALS) {
+  /**
+   * `once`: after the first signal, stop catching (a second Ctrl-C then ends the process as
+   * usual, what streams want); otherwise every signal is caught until dispose (holders, which
+   * must release first).
+   */
+  constructor(
+    readonly signals: readonly NodeJS.Signals[] = TERMINATING_SIGNALS,
+    opts: { once?: boolean } = {},
+  ) {
     for (const s of signals) {
       const h = (): void => {
         this.received ??= s;
-        for (const l of [...this.listeners]) l(s);
+        const ls = [...this.listeners];
+        if (opts.once) this.dispose();
+        for (const l of ls) l(s);
         this.ac.abort(s);
       };
       this.handlers.set(s, h);

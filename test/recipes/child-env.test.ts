@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfigYaml } from '../../src/core/config/document.js';
-import { childEnv, isCredentialVar } from '../../src/core/proc.js';
+import { childEnv, hookFailure, isCredentialVar, runHook } from '../../src/core/proc.js';
 import { publishConfig } from '../../src/core/recipes/config-publish.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { runCli } from '../helpers/zk.js';
@@ -50,6 +50,17 @@ describe('the environment of every child zkctl starts', () => {
   it('childEnv drops credentials and keeps the rest', () => {
     const env = childEnv({ ZKCTL_LOCK_PATH: '/x' }, { PATH: '/bin', ...ENV });
     assert.deepEqual(Object.keys(env).sort(), ['PATH', 'ZKCTL_LOCK_PATH', 'ZKCTL_SOME_SETTING']);
+  });
+
+  it('runHook, the one hook runner of the streams (watch, config watch, the shell): the strict rule, not just ZKCTL_AUTH', async () => {
+    // The lenient rule one copy had (drop ZKCTL_AUTH only) lets ZKCTL_SASL_PASSWORD and ZKCTL_TLS_KEY_PASSWORD through: fails here.
+    const f = join(scratchDir('env-hook'), 'env');
+    const r = await runHook(`${dump(f)}; cat > '${f}.in'; exit 3`, { env: { ZKCTL_WATCH_EVENT: 'created' }, input: 'stdin data', baseEnv: { PATH: process.env.PATH, ...ENV } });
+    check(f, ['ZKCTL_WATCH_EVENT']);
+    assert.doesNotMatch(readFileSync(f, 'utf8'), /ZKCTL_(SASL|TLS_KEY)_PASSWORD|ZKCTL_AUTH=/);
+    assert.equal(readFileSync(`${f}.in`, 'utf8'), 'stdin data');
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && hookFailure(r), 'exited with 3');
   });
 
   it('lock -- CMD', async () => {

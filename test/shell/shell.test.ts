@@ -170,6 +170,16 @@ describe('shell', { concurrency: 3 }, () => {
     assert.match(h.stdout, /cd \[PATH\|-\]/);
   });
 
+  it('watch: --for ends it and the next command runs; a missing path is said; bad input is a usage error', async () => {
+    const r = await sh('watch /nope --data --for 300ms\npwd\nwatch --count 0 /app\nwatch');
+    assert.match(r.stderr, /^watch \/nope: \/nope does not exist yet; waiting for it to be created$/m);
+    assert.match(r.stderr, /^watching \/nope \((persistent|one-shot) watch\); Ctrl-C to stop$/m);
+    assert.match(r.stdout, /^\/$/m, 'pwd ran after the watch ended');
+    assert.match(r.stderr, /watch: invalid --count 0/);
+    assert.match(r.stderr, /watch: missing PATH/);
+    assert.equal(r.code, 2);
+  });
+
   it('ephemeral nodes created in the shell live as long as the shell', async () => {
     const r = await sh('create -e /eph x\nls /\nstat /eph');
     assert.equal(r.code, 0, r.stderr);

@@ -144,6 +144,38 @@ describe('shell and top on a terminal', { skip: !hasTmux && 'tmux not installed'
     }
   });
 
+  it('watch streams the changes of a node until Ctrl-C, which returns to the prompt; --count ends it by itself', async () => {
+    await s.create('/w', Buffer.from('v0'));
+    const t = new Term({ XDG_STATE_HOME: tmp(), NO_COLOR: '1', PAGER: '' });
+    try {
+      await t.waitFor(/bash\$ $/m, 'bash');
+      await t.line(`${zkctl} shell -s "${c.server}" --no-history`);
+      await t.waitFor(/ \/> $/m, 'the prompt');
+      const pid = await t.job();
+      await t.line('cd w');
+      await t.waitFor(/ \/w> $/m, 'cd');
+      await t.line('watch . --data');
+      await t.waitFor(/^watching \/w \(persistent watch\); Ctrl-C to stop$/m, 'the watch registered');
+      await s.set('/w', Buffer.from('{"v":1}'));
+      await t.waitFor(/ data-changed +\/w zxid=0x[0-9a-f]+ version=1 data=\{"v":1\}$/m, 'the event line, as zkctl watch prints it');
+      await t.keys('C-c');
+      await t.waitFor(/^watch: interrupted\n.* \/w> $/m, 'the prompt after Ctrl-C');
+      assert.notEqual(procState(pid), 'Z', 'the shell still runs');
+      await t.keys('C-l');
+      await t.line('get /w');
+      await t.waitFor(/^\{"v":1\}\n.* \/w> $/m, 'a command works after the interrupted watch');
+      await t.keys('C-l');
+      await t.line('watch /w --count 1');
+      await t.waitFor(/^watching \/w \(persistent watch\); Ctrl-C to stop$/m, 'the watch registered again');
+      await s.set('/w', Buffer.from('two'));
+      await t.waitFor(/ data-changed +\/w zxid=0x[0-9a-f]+ version=2\n.* \/w> $/m, '--count 1: the event, then the prompt');
+      await t.keys('C-d');
+      await t.waitFor(/bash\$ $/m, 'the shell ended');
+    } finally {
+      t.kill();
+    }
+  });
+
   it('Tab on 300 children asks "Display all 300 possibilities? (y or n)" first; long output goes through $PAGER', async () => {
     const t = new Term({ XDG_STATE_HOME: tmp(), NO_COLOR: '1', PAGER: 'sed s/^/PAGED:/' });
     try {

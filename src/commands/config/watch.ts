@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration, setTimer } from '../../core/duration.js';
-import { UsageError } from '../../core/errors.js';
-import { childEnv } from '../../core/proc.js';
+import { countFlag, forFlag, parseFor, Stream } from '../../cli/stream.js';
+import { hookFailure, runHook } from '../../core/proc.js';
 import { encodeJson, toYaml } from '../../core/config/document.js';
 import { type ConfigVersionEvent, type ConfigWatchEvent, checkConfigPath, watchConfig } from '../../core/recipes/config-publish.js';
 import { renderChanges, resultJson } from '../../output/config.js';
@@ -29,30 +27,17 @@ Stops after --count versions (the initial one included) or --for a duration (exi
     diff: Flags.boolean({ summary: 'Print the changes from the previous version instead of whole documents.' }),
     exec: Flags.string({ summary: 'Run this shell command for each version, document on stdin.' }),
     'exec-format': Flags.string({ summary: 'Format of the document given to --exec.', options: ['yaml', 'json'], default: 'yaml' }),
-    count: Flags.integer({ summary: 'Stop after this many versions (the initial one included).', min: 1 }),
-    for: Flags.string({ summary: 'Stop after this long (e.g. 30s, 10m).' }),
+    count: countFlag('Stop after this many versions (the initial one included).'),
+    for: forFlag('Stop after this long (e.g. 30s, 10m).'),
   };
 
   async run(): Promise<{ versions: number; hookRuns: number; hookFailures: number }> {
     const path = checkConfigPath(this.args.path);
-    const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
+    const forMs = parseFor(this.flags.for);
     const session = await this.session({ renew: true });
-    const ac = new AbortController();
-    let bySignal = false;
-    const onSig = (): void => {
-      bySignal = true;
-      ac.abort();
-    };
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
-    const timer = forMs !== undefined ? setTimer(() => ac.abort(), forMs) : undefined;
-    this.onCleanup(() => {
-      timer?.clear();
-      process.removeListener('SIGINT', onSig);
-      process.removeListener('SIGTERM', onSig);
-    });
+    const stream = new Stream({ count: this.flags.count, forMs });
+    this.onCleanup(() => stream.dispose());
 
-    let versions = 0;
     let hookRuns = 0;
     let hookFailures = 0;
     const fmt = this.outputFormat;
@@ -88,50 +73,33 @@ Stops after --count versions (the initial one included) or --for a duration (exi
     };
 
     const hook = this.flags.exec;
-    const runHook = (e: ConfigVersionEvent): Promise<void> =>
-      new Promise((resolve) => {
-        const env = childEnv(); // no ZKCTL_* credentials (one policy for every child, see core/proc.ts)
-        env.ZKCTL_CONFIG_VERSION = String(e.version);
-        env.ZKCTL_CONFIG_PATH = e.path;
-        env.ZKCTL_CONFIG_SHA256 = e.sha256;
-        const child = spawn('/bin/sh', ['-c', hook!], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-        hookRuns++;
-        child.stdout.pipe(process.stderr, { end: false });
-        child.stderr.pipe(process.stderr, { end: false });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(this.flags['exec-format'] === 'json' ? `${encodeJson(e.document, 2)}\n` : toYaml(e.document));
-        const onAbort = (): void => {
-          child.kill('SIGTERM');
-        };
-        ac.signal.addEventListener('abort', onAbort, { once: true });
-        child.on('error', (err) => {
-          hookFailures++;
-          process.stderr.write(`zkctl: --exec could not run: ${err.message}\n`);
-        });
-        child.on('close', (code, sig) => {
-          ac.signal.removeEventListener('abort', onAbort);
-          if (code !== 0) {
-            hookFailures++;
-            process.stderr.write(`zkctl: --exec for version ${e.version} ${sig ? `was killed by ${sig}` : `exited with ${code}`}\n`);
-          }
-          resolve();
-        });
+    const runHookFor = async (e: ConfigVersionEvent): Promise<void> => {
+      hookRuns++;
+      const r = await runHook(hook!, {
+        env: { ZKCTL_CONFIG_VERSION: String(e.version), ZKCTL_CONFIG_PATH: e.path, ZKCTL_CONFIG_SHA256: e.sha256 },
+        input: this.flags['exec-format'] === 'json' ? `${encodeJson(e.document, 2)}\n` : toYaml(e.document),
+        output: 'stderr',
+        signal: stream.signal,
       });
+      if (r.ok) return;
+      hookFailures++;
+      process.stderr.write(`zkctl: --exec ${'error' in r ? '' : `for version ${e.version} `}${hookFailure(r)}\n`);
+    };
 
     // Hooks run for 'live' versions only (the newest at that moment); a version read while a
     // hook runs waits for it, so the next run gets the newest one.
     await watchConfig(session, path, {
-      signal: ac.signal,
+      signal: stream.signal,
       onNote: (m) => this.progress(`zkctl: ${m}`),
       onEvent: async (e) => {
-        if (ac.signal.aborted) return;
-        if (e.kind === 'version') versions++;
+        if (stream.signal.aborted) return;
+        if (e.kind === 'version') stream.take();
         print(e);
-        if (e.kind === 'version' && hook && e.source === 'live') await runHook(e);
-        if (this.flags.count !== undefined && versions >= this.flags.count) ac.abort();
+        if (e.kind === 'version' && hook && e.source === 'live') await runHookFor(e);
+        stream.settle();
       },
     });
-    if (bySignal) process.exitCode = 130;
-    return { versions, hookRuns, hookFailures };
+    stream.finish();
+    return { versions: stream.events, hookRuns, hookFailures };
   }
 }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration, setTimer } from '../../core/duration.js';
+import { countFlag, forFlag, parseFor, Stream } from '../../cli/stream.js';
 import { sessionHex } from '../../core/recipes/contenders.js';
 import { type LeaderChange, LeaderObserver } from '../../core/recipes/election.js';
 
@@ -29,21 +29,19 @@ export default class ElectWatch extends BaseCommand<typeof ElectWatch> {
   ];
   static override args = { path: Args.string({ required: true, description: 'election path' }) };
   static override flags = {
-    count: Flags.integer({ summary: 'Stop after this many lines (the initial one included).', min: 1 }),
-    for: Flags.string({ summary: 'Stop after this long (e.g. 30s, 10m).' }),
+    count: countFlag('Stop after this many lines (the initial one included).'),
+    for: forFlag('Stop after this long (e.g. 30s, 10m).'),
   };
 
   async run(): Promise<{ events: number }> {
-    const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
+    const forMs = parseFor(this.flags.for);
     const session = await this.session({ renew: true });
     const observer = new LeaderObserver(session, this.args.path);
     this.onCleanup(() => observer.close());
-    let events = 0;
-    let finish!: (why: 'done' | 'signal') => void;
-    const ended = new Promise<'done' | 'signal'>((resolve) => (finish = resolve));
+    const stream = new Stream({ count: this.flags.count, forMs });
+    this.onCleanup(() => stream.dispose());
     observer.on('change', (c: LeaderChange) => {
-      if (this.flags.count !== undefined && events >= this.flags.count) return;
-      events++;
+      if (!stream.take()) return;
       const l = c.leader;
       const ev: LeaderEvent = {
         id: l?.id ?? null,
@@ -56,21 +54,12 @@ export default class ElectWatch extends BaseCommand<typeof ElectWatch> {
         initial: c.initial,
       };
       this.printer.event(ev as unknown as Record<string, unknown>, `${ev.since} ${l ? `leader ${ev.id} (${ev.node})` : 'no leader'}${c.initial ? ' (initial)' : ''}`);
-      if (this.flags.count !== undefined && events >= this.flags.count) finish('done');
+      stream.settle();
     });
     observer.on('error', (e: Error) => process.stderr.write(`zkctl: ${e.message}\n`));
-    const onSig = (): void => finish('signal');
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
-    const timer = forMs !== undefined ? setTimer(() => finish('done'), forMs) : undefined;
-    try {
-      await observer.start();
-      if ((await ended) === 'signal') process.exitCode = 130;
-    } finally {
-      timer?.clear();
-      process.removeListener('SIGINT', onSig);
-      process.removeListener('SIGTERM', onSig);
-    }
-    return { events };
+    await observer.start();
+    await stream.ended;
+    stream.finish();
+    return { events: stream.events };
   }
 }

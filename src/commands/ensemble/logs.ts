@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
+import { interruptTrap } from '../../cli/stream.js';
 import { UsageError, ZkctlError } from '../../core/errors.js';
 import { followFile, LineSplitter, tailFile } from '../../ensemble/index.js';
 import { targetEnsemble, targetFlags } from './status.js';
@@ -61,14 +62,12 @@ export default class EnsembleLogs extends BaseCommand<typeof EnsembleLogs> {
     if (!this.flags.follow) return;
 
     const ac = new AbortController();
-    const onSig = (): void => ac.abort();
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
+    const trap = interruptTrap();
+    trap.signal.addEventListener('abort', () => ac.abort());
     const onStdoutError = (): void => ac.abort(); // reader went away (EPIPE)
     process.stdout.on('error', onStdoutError);
     this.onCleanup(() => {
-      process.removeListener('SIGINT', onSig);
-      process.removeListener('SIGTERM', onSig);
+      trap.dispose();
       process.stdout.removeListener('error', onStdoutError);
     });
     await Promise.all(

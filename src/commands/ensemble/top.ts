@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
+import { interruptTrap } from '../../cli/stream.js';
 import { parseDuration, sleepMs } from '../../core/duration.js';
 import { ConnectionError, UsageError } from '../../core/errors.js';
 import { parseConnectString } from '../../ensemble/status.js';
@@ -109,9 +110,8 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
       else if (k === '\u0003') quit?.(130);
       else if (k === '\u001a') suspend();
     };
-    const onSig = (): void => quit?.(130);
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
+    const trap = interruptTrap();
+    trap.signal.addEventListener('abort', () => quit?.(130));
     process.on('SIGTSTP', suspend);
     process.on('SIGCONT', onCont);
     if (raw) {
@@ -122,8 +122,7 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
     out.write('\u001b[?1049h\u001b[?25l'); // alternate screen, hide cursor
     this.onCleanup(() => {
       out.write('\u001b[?25h\u001b[?1049l');
-      process.removeListener('SIGINT', onSig);
-      process.removeListener('SIGTERM', onSig);
+      trap.dispose();
       process.removeListener('SIGTSTP', suspend);
       process.removeListener('SIGCONT', onCont);
       if (raw) {

@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
-import { parseDuration, setTimer } from '../../core/duration.js';
+import { parseFor, Stream } from '../../cli/stream.js';
+import { parseDuration } from '../../core/duration.js';
 import { CheckFailedError, UsageError } from '../../core/errors.js';
 import { parseConnectString } from '../../ensemble/status.js';
 import { watchEnsemble, type TimelineEvent } from '../../ensemble/timeline.js';
@@ -86,26 +87,12 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
     const members = parseConnectString(servers);
     const intervalMs = parseDuration(this.flags.interval, '--interval');
     if (intervalMs < 50) throw new UsageError('--interval must be at least 50ms');
-    const forMs = this.flags.for !== undefined ? parseDuration(this.flags.for, '--for') : undefined;
+    const forMs = parseFor(this.flags.for);
     const lagForMs = parseDuration(this.flags['lag-for'], '--lag-for', { zero: true });
     const color = this.printer.color;
 
-    const ac = new AbortController();
-    let reason: EnsembleWatchResult['reason'] = 'interrupted';
-    const stop = (r: EnsembleWatchResult['reason']): void => {
-      if (ac.signal.aborted) return;
-      reason = r;
-      ac.abort();
-    };
-    const onSignal = (): void => stop('interrupted');
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const timer = forMs !== undefined ? setTimer(() => stop('for'), forMs) : undefined;
-    this.onCleanup(() => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      timer?.clear();
-    });
+    const stream = new Stream<'leader-change'>({ forMs });
+    this.onCleanup(() => stream.dispose());
 
     let events = 0;
     let leaderChanges = 0;
@@ -115,16 +102,16 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
       intervalMs,
       lagThreshold: this.flags['lag-threshold'],
       lagForMs,
-      signal: ac.signal,
+      signal: stream.signal,
       onEvent: (e) => {
-        if (ac.signal.aborted) return;
+        if (stream.signal.aborted) return;
         events++;
         this.printer.event(timelineJson(e), timelineText(e, color, { short: this.printer.width !== undefined }));
         if (e.type === 'leader-change') {
           leaderChanges++;
           if (this.flags['fail-on-change'] && !change) {
             change = e;
-            stop('leader-change');
+            stream.end('leader-change');
           }
         }
       },
@@ -134,8 +121,8 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
         change.reelected ? `leader ${who(change.leader, change.leaderId)} was re-elected (epoch ${change.oldEpoch} -> ${change.epoch})` : `leader changed: ${who(change.oldLeader, change.oldLeaderId)} -> ${who(change.leader, change.leaderId)}`,
       );
     }
-    if (reason === 'interrupted') process.exitCode = 130;
-    const result: EnsembleWatchResult = { servers, events, leaderChanges, reason };
+    stream.finish();
+    const result: EnsembleWatchResult = { servers, events, leaderChanges, reason: (stream.reason ?? 'interrupted') as EnsembleWatchResult['reason'] };
     return this.jsonEnabled() ? undefined : result;
   }
 }

@@ -4,7 +4,8 @@ import { assertWritable } from '../../cli/znode.js';
 import { commandAfterDashDash } from '../../cli/hold.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
-import { Child, childEnv, exitStatusOf, SignalTrap } from '../../core/proc.js';
+import { holdTrap, interruptedStatus } from '../../cli/stream.js';
+import { Child, childEnv, exitStatusOf } from '../../core/proc.js';
 import { DEFAULT_BASE_PATH, instancePath, makeInstance, type ReplacedBy, ServiceRegistration } from '../../core/recipes/services.js';
 
 export interface RegisterResult {
@@ -79,7 +80,7 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
     const session = await this.session({ renew: true, sessionTimeoutMs: Math.max(1000, askedTimeoutMs) });
     const reg = new ServiceRegistration(session, inst, f['base-path']);
     // Trapped from here on: a signal while registering is acted on as soon as register() returns.
-    const trap = new SignalTrap();
+    const trap = holdTrap();
     this.onCleanup(() => trap.dispose());
     await reg.register();
     const result: RegisterResult = {
@@ -192,5 +193,5 @@ const SIGNAL_UNREGISTER_MS = 1500;
 
 /** The shell's code for a process a signal ended: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP). */
 function signalExit(sig: NodeJS.Signals): number {
-  return exitStatusOf({ code: null, signal: sig });
+  return interruptedStatus(sig, true);
 }

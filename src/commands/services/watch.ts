@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
+import { Stream } from '../../cli/stream.js';
 import { type CacheEvent, DEFAULT_BASE_PATH, instanceWeight, ServiceCache, type SkippedRecord } from '../../core/recipes/services.js';
 
 export interface ServiceEventLine {
@@ -50,12 +51,11 @@ export default class ServicesWatch extends BaseCommand<typeof ServicesWatch> {
     cache.on('error', (e: Error) => process.stderr.write(`zkctl: ${e.message}\n`));
     for (const s of ['suspended', 'reconnected', 'lost'] as const) session.on(s, () => print({ event: s, service: name, time: new Date().toISOString() }));
     this.onCleanup(() => cache.close());
+    const stream = new Stream();
+    this.onCleanup(() => stream.dispose());
     await cache.start();
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    process.exitCode = 130;
+    await stream.ended;
+    stream.finish();
     return { events };
   }
 }

@@ -11,6 +11,9 @@ import { UsageError, ZkCode, ZkError } from '../errors.js';
 import { assertNotReserved, baseName, validatePath } from '../paths.js';
 import type { Id, Session, Stat } from '../session.js';
 import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../tree.js';
+import { followZnode, noticeText } from '../recipes/watch-stream.js';
+import type { ZnodeEvent } from '../recipes/watchers.js';
+import { StreamControl } from '../stream.js';
 import { globRegExp, quoteWord, resolvePath } from './words.js';
 
 export interface ShellContext {
@@ -59,6 +62,8 @@ export interface ShellView {
   ids: (ids: Id[]) => string;
   /** Data for the terminal (text as is, else a safe form); '' for none. */
   data: (data: Buffer, path: string) => string;
+  /** One `watch` event line, as zkctl watch prints it (no newline). */
+  watchEvent: (e: ZnodeEvent, children: boolean) => string;
 }
 
 export interface ShellCommand {
@@ -448,6 +453,33 @@ export const COMMANDS: Record<string, ShellCommand> = {
         /* a server before 3.7 has no whoAmI */
       }
       ctx.out(ids ? ctx.view.ids(ids) : `added ${info.scheme} credentials\n`);
+    },
+  },
+  watch: {
+    usage: 'watch [-r] [--data] [--children] [--count N] [--for D] PATH',
+    summary: 'Stream the changes of PATH (as zkctl watch) until Ctrl-C (back to the prompt), --count events or --for.',
+    noPager: true,
+    run: async (ctx, words) => {
+      const usage = 'watch [-r] [--data] [--children] [--count N] [--for D] PATH';
+      const p = parseOpts(words, 'rDCO', 'NF', { recursive: 'r', data: 'D', children: 'C', 'one-shot': 'O', count: 'N', for: 'F' });
+      maxArgs(p, 1, usage);
+      if (p.args.length === 0) throw new UsageError('missing PATH', `usage: ${usage}`);
+      const path = resolvePath(ctx.cwd, p.args[0]);
+      const count = p.flags.N !== undefined ? Number(p.flags.N) : undefined;
+      if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`invalid --count ${String(p.flags.N)}`, 'a whole number, at least 1');
+      const forMs = typeof p.flags.F === 'string' ? parseDuration(p.flags.F, '--for') : undefined;
+      const children = !!p.flags.C;
+      await followZnode(ctx.session, path, {
+        recursive: !!p.flags.r,
+        data: !!p.flags.D,
+        oneShot: !!p.flags.O,
+        stream: new StreamControl({ count, forMs, signal: ctx.signal }),
+        onEvent: (e) => ctx.out(`${ctx.view.watchEvent(e, children)}\n`),
+        onNotice: (n) => ctx.err(`watch ${path}: ${noticeText(n)}\n`),
+        onNote: (m) => ctx.err(`watch ${path}: ${m}\n`),
+        onHookFailed: () => undefined, // no --exec in the shell
+        onStart: (mechanism) => ctx.err(`watching ${path}${p.flags.r ? ' and its descendants' : ''} (${mechanism} watch); Ctrl-C to stop\n`),
+      });
     },
   },
   exit: {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../../../cli/base.js';
+import { interruptTrap } from '../../../cli/stream.js';
 import { parseDuration } from '../../../core/duration.js';
 import { CheckFailedError, InterruptedError } from '../../../core/errors.js';
 import { runFailoverDrill, type DrillProgress, type DrillReport, type DrillRound } from '../../../ensemble/drill.js';
@@ -73,14 +74,8 @@ Client-side settings that shape the gap: the writers' request deadline (--reques
 
   async run(): Promise<DrillReport> {
     const ens = targetEnsemble(this.flags, this.connection);
-    const ac = new AbortController();
-    const onSignal = (): void => ac.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    this.onCleanup(() => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    });
+    const ac = interruptTrap();
+    this.onCleanup(() => ac.dispose());
     this.progress(`failover drill on ensemble '${ens.name}' (${ens.connectString}): ${this.flags.rounds} rounds, ${this.flags.writers} writers`);
     let report: DrillReport;
     try {

@@ -7,8 +7,8 @@ import { formatHostPort, parseConnectString } from '../core/connect-string.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { pagerCommand } from '../core/pager.js';
-import { runShell } from '../core/shell/index.js';
-import { shellStyle, shellView } from '../cli/shell-view.js';
+import { runShell } from '../cli/shell/index.js';
+import { shellStyle, shellView } from '../cli/shell/view.js';
 
 /** $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history). */
 export function historyPath(env: NodeJS.ProcessEnv = process.env): string {

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { complete, splitWords, resolvePath } from '../../src/core/shell/index.js';
+import { complete, splitWords, resolvePath } from '../../src/cli/shell/index.js';
 import type { Session } from '../../src/core/session.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { type CliResult, repoRoot, runCli } from '../helpers/zk.js';

@@ -3,10 +3,10 @@
  * `du`, `ephemerals`, `whoami` look the same in `zkctl shell` as on the command line, and the
  * shell's colours (prompt, errors, notes).
  */
-import type { ShellStyle, ShellView } from '../core/shell/index.js';
-import { type OutputFormat, Printer } from '../output/index.js';
-import { loadChalk } from '../output/color.js';
-import { RowStream, type ZnodeRow, duColumnsFor, ephemeralColumns, idColumns, statFields, terminalData, treeLine, znodeLongColumns } from '../output/znode.js';
+import type { ShellStyle, ShellView } from './index.js';
+import { type OutputFormat, Printer } from '../../output/index.js';
+import { loadChalk } from '../../output/color.js';
+import { RowStream, type ZnodeRow, duColumnsFor, ephemeralColumns, idColumns, statFields, terminalData, treeLine, znodeLongColumns } from '../../output/znode.js';
 
 /** Printers for `format` (table on a terminal, plain otherwise, as the one-shot commands choose). */
 export async function shellView(format: OutputFormat, color: boolean): Promise<ShellView> {

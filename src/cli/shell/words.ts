@@ -1,5 +1,5 @@
 /** Shell-like word splitting and path resolution for the interactive shell. */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 /**
  * Split a command line into words: blanks separate words; '...' is literal;

@@ -5,17 +5,17 @@
  * pipe (not a TTY) it reads one command per line, prints no prompt, and ends
  * with the status of the last command, like sh.
  *
- * Core: writes only to the streams it is given.
+ * Writes only to the streams it is given.
  */
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { withFileLockSync } from '../file-lock.js';
-import { updateFileSync } from '../file-write.js';
+import { withFileLockSync } from '../../core/file-lock.js';
+import { updateFileSync } from '../../core/file-write.js';
 import { dirname } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import { ExitCode, InterruptedError, UsageError, ZkctlError } from '../errors.js';
-import { childEnv } from '../proc.js';
-import type { Session } from '../session.js';
+import { ExitCode, InterruptedError, UsageError, ZkctlError } from '../../core/errors.js';
+import { childEnv } from '../../core/proc.js';
+import type { Session } from '../../core/session.js';
 import { ALIASES, COMMANDS, type ShellContext, type ShellView } from './commands.js';
 import { quoteWord, resolvePath, splitPipe, splitWords } from './words.js';
 

@@ -2,15 +2,15 @@
  * The interactive shell's commands. They call the core (session, tree walker,
  * ACL and data helpers), never the oclif commands, and write through `out`.
  */
-import { formatAcl, parseAcls } from '../acl.js';
-import { parseAuthSpec } from '../auth.js';
-import { kindOf } from '../backup.js';
-import { formatData, hexDump, type DataFormat } from '../data.js';
-import { parseDuration } from '../duration.js';
-import { UsageError, ZkCode, ZkError } from '../errors.js';
-import { assertNotReserved, baseName, validatePath } from '../paths.js';
-import type { Id, Session, Stat } from '../session.js';
-import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../tree.js';
+import { formatAcl, parseAcls } from '../../core/acl.js';
+import { parseAuthSpec } from '../../core/auth.js';
+import { kindOf } from '../../core/backup.js';
+import { formatData, hexDump, type DataFormat } from '../../core/data.js';
+import { parseDuration } from '../../core/duration.js';
+import { UsageError, ZkCode, ZkError } from '../../core/errors.js';
+import { assertNotReserved, baseName, validatePath } from '../../core/paths.js';
+import type { Id, Session, Stat } from '../../core/session.js';
+import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../../core/tree.js';
 import { globRegExp, quoteWord, resolvePath } from './words.js';
 
 export interface ShellContext {

@@ -9,6 +9,7 @@ import { readlinkSync } from 'node:fs';
 import { formatBytes, isUtf8 } from '../core/data.js';
 import type { Id, Stat } from '../core/protocol/records.js';
 import type { DuRow, NodeInfo } from '../core/tree.js';
+import type { EditResult } from '../core/edit.js';
 import { loadChalk, loadedChalk } from './color.js';
 import { type Column, type OutputFormat, type TableFit, cellText, fitTable, formatJson, formatYaml, terminalWidth, truncateText, visibleLength } from './index.js';
 import { writeOut } from './stdio.js';
@@ -352,3 +353,8 @@ export const idColumns: Column<Id>[] = [
   { header: 'SCHEME', key: 'scheme', get: (r) => r.scheme },
   { header: 'ID', key: 'id', get: (r) => r.id },
 ];
+
+/** One line saying what `edit` did. */
+export function editSummary(r: EditResult, readVersion: number): string {
+  return r.changed ? `${r.path}: written (version ${readVersion} -> ${r.version}, ${r.bytes} bytes)` : `${r.path}: no change, nothing written`;
+}

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -134,6 +134,34 @@ describe('shell', { concurrency: 3 }, () => {
     const q = await sh(`create '/pipe|name' x\nls / | grep -c 'pipe|name'`);
     assert.equal(q.code, 0, q.stderr);
     assert.match(q.stdout, /\n1\n$/);
+  });
+
+  it('edit is zkctl edit: compare-and-set, JSON kept valid unless --force, the newline an editor adds removed', async () => {
+    await s.create('/ed', Buffer.from('{"a":1}'));
+    const dir = tmp();
+    const state = join(dir, 'state');
+    const script = (name: string, body: string): string => {
+      const p = join(dir, name);
+      writeFileSync(p, `#!/bin/sh\n${body}\n`);
+      chmodSync(p, 0o755);
+      return p;
+    };
+    const env = (ed: string): Record<string, string | undefined> => ({ EDITOR: ed, VISUAL: undefined, XDG_STATE_HOME: state });
+    const good = script('good.sh', `printf '{"a":2}\\n' > "$1"`);
+    const r = await runCli(['shell', '-s', c.server], { input: 'cd /ed\nedit .\nget /ed\nedit /ed', env: env(good) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '/ed: written (version 0 -> 1, 7 bytes)\n{"a":2}\n/ed: no change, nothing written\n');
+    const bad = script('bad.sh', `printf '{"a":3,}\\n' > "$1"`);
+    const b = await runCli(['shell', '-s', c.server], { input: 'edit /ed', env: env(bad) });
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /^edit: \/ed: not valid JSON: .+; use --force to write it anyway \(nothing written; your edit is saved in .+\)\n$/);
+    assert.equal(readdirSync(join(state, 'zkctl', 'edits')).length, 1);
+    assert.equal((await s.get('/ed')).data.toString(), '{"a":2}');
+    const f = await runCli(['shell', '-s', c.server], { input: 'edit --force /ed\nedit /nope\nedit\nedit -f /ed', env: env(bad) });
+    assert.equal(f.code, 2);
+    assert.equal((await s.get('/ed')).data.toString(), '{"a":3,}');
+    assert.match(f.stdout, /^\/ed: written \(version 1 -> 2, 8 bytes\)\n$/);
+    assert.equal(f.stderr, 'edit: /nope: no such node\nedit: missing PATH (usage: edit [--force] PATH)\nedit: unknown option -f\n');
   });
 
   it('addauth adds credentials to the session (whoami shows them)', async () => {

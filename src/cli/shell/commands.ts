@@ -2,15 +2,19 @@
  * The interactive shell's commands. They call the core (session, tree walker,
  * ACL and data helpers), never the oclif commands, and write through `out`.
  */
+import { join } from 'node:path';
 import { formatAcl, parseAcls } from '../../core/acl.js';
 import { parseAuthSpec } from '../../core/auth.js';
 import { kindOf } from '../../core/backup.js';
 import { formatData, hexDump, type DataFormat } from '../../core/data.js';
+import { editNode, editorOf, runEditor } from '../../core/edit.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError, ZkCode, ZkError } from '../../core/errors.js';
 import { assertNotReserved, baseName, validatePath } from '../../core/paths.js';
 import type { Id, Session, Stat } from '../../core/session.js';
 import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../../core/tree.js';
+import { editSummary } from '../../output/znode.js';
+import { stateDir } from '../context.js';
 import { globRegExp, quoteWord, resolvePath } from './words.js';
 
 export interface ShellContext {
@@ -27,6 +31,8 @@ export interface ShellContext {
   view: ShellView;
   /** Terminal width (80 when not a terminal). */
   width: () => number;
+  /** Run `fn` while a child (an editor) owns the terminal: cooked mode, the shell not reading; taken back after. */
+  withTerminal: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** A row of ls -l / find -l (the one-shot commands' ZnodeRow). */
@@ -282,6 +288,24 @@ export const COMMANDS: Record<string, ShellCommand> = {
       assertNotReserved(path, ctx.session.chroot, 'set');
       const s = await ctx.session.set(path, Buffer.from(p.args[1], 'utf8'), version(p.flags.v));
       ctx.out(`version ${s.version}\n`);
+    },
+  },
+  edit: {
+    noPager: true,
+    usage: 'edit [--force] PATH',
+    summary: 'Edit the data in $VISUAL / $EDITOR and write it back with compare-and-set (--force: even when JSON became invalid), as zkctl edit.',
+    run: async (ctx, words) => {
+      const p = parseOpts(words, '', '', { force: 'f' });
+      if (p.args.length !== 1) throw new UsageError(p.args.length ? 'too many arguments' : 'missing PATH', 'usage: edit [--force] PATH');
+      const path = validatePath(resolvePath(ctx.cwd, p.args[0]));
+      const { result, readVersion } = await editNode(ctx.session, path, {
+        editor: editorOf(),
+        force: !!p.flags.f,
+        keepDir: join(stateDir(), 'edits'),
+        note: (text) => ctx.err(`note: ${text}\n`),
+        run: (editor, file) => ctx.withTerminal(() => runEditor(editor, file)),
+      });
+      ctx.out(`${editSummary(result, readVersion)}\n`);
     },
   },
   rm: {

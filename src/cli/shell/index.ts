@@ -251,12 +251,34 @@ export async function runShell(opts: ShellOptions): Promise<number> {
     signal: new AbortController().signal,
     view: opts.view,
     width: () => (interactive && output.columns ? output.columns : 80),
+    withTerminal: async (fn) => {
+      if (!interactive) return fn();
+      takeTty();
+      try {
+        return await fn();
+      } finally {
+        giveBackTty();
+      }
+    },
   };
   let running: AbortController | undefined;
   /** A child (pager, `| CMD`) owns the terminal: no raw mode, readline not reading. */
   let childOwnsTty = false;
   const setRaw = (on: boolean): void => {
     if (interactive && input.isTTY && typeof input.setRawMode === 'function') input.setRawMode(on);
+  };
+  /** Hand the terminal to a child (pager, `| CMD`, editor): cooked mode, readline not reading. */
+  const takeTty = (): void => {
+    childOwnsTty = true;
+    rl.pause();
+    setRaw(false);
+  };
+  /** Take it back: raw mode, reading again, output starts on a fresh line. */
+  const giveBackTty = (): void => {
+    childOwnsTty = false;
+    lastChar = '\n';
+    setRaw(true);
+    rl.resume();
   };
 
   const queryItems = opts.completionQueryItems ?? 100;
@@ -475,9 +497,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         rows: output.rows,
         beforeChild: () => {
           if (!interactive) return;
-          childOwnsTty = true;
-          rl.pause();
-          setRaw(false);
+          takeTty();
           process.on('SIGINT', onChildSigint);
         },
       });
@@ -513,10 +533,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         current = undefined;
         if (childOwnsTty) {
           process.removeListener('SIGINT', onChildSigint);
-          childOwnsTty = false;
-          lastChar = '\n';
-          setRaw(true);
-          rl.resume();
+          giveBackTty();
         }
       }
     }

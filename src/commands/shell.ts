@@ -8,7 +8,6 @@ import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { pagerCommand } from '../core/pager.js';
 import { runShell } from '../cli/shell/index.js';
-import { shellStyle, shellView } from '../cli/shell/view.js';
 
 /** $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history). */
 export function historyPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -61,8 +60,9 @@ Not on a terminal (commands piped in): no prompt and no history; each line is ru
       cwd,
       label: interactive ? `zk:${c.context ?? shortServer(c.server)}` : undefined,
       stopOnError: this.flags.errexit,
-      view: await shellView(process.stdout.isTTY ? 'table' : 'plain', this.colorEnabled),
-      style: interactive ? await shellStyle(this.colorEnabled && !!process.stderr.isTTY) : undefined,
+      format: process.stdout.isTTY ? 'table' : 'plain',
+      color: this.colorEnabled,
+      promptColor: this.colorEnabled && !!process.stderr.isTTY,
       pager: interactive ? pagerCommand({ isTTY: true, noPager: this.flags['no-pager'] }) : undefined,
     });
     if (status !== 0) process.exitCode = status;

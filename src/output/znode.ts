@@ -341,6 +341,11 @@ export interface EphemeralRow {
   dataLength: number;
 }
 
+/** A row of `ephemerals` for an ephemeral node (stat names and values, as stat -o json). */
+export function ephemeralRow(n: { path: string; stat: Stat }): EphemeralRow {
+  return { path: n.path, ephemeralOwner: hex(n.stat.ephemeralOwner), ctime: n.stat.ctime, dataLength: n.stat.dataLength };
+}
+
 export const ephemeralColumns: Column<EphemeralRow>[] = [
   { header: 'OWNER SESSION', key: 'ephemeralOwner', get: (r) => r.ephemeralOwner },
   { header: 'CREATED', key: 'ctime', get: (r) => shortDate(r.ctime) },

@@ -76,27 +76,6 @@ export function quoteWord(s: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** A glob (* ? [...]) as a RegExp matching a whole name. */
-export function globRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const j = glob.indexOf(']', i + 1);
-      if (j < 0) re += '\\[';
-      else {
-        let cls = glob.slice(i + 1, j);
-        if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-        re += `[${cls.replace(/\\/g, '\\\\')}]`;
-        i = j;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
-}
-
 /**
  * Split off a `| CMD` tail: the first | outside quotes (and before a # comment) ends the
  * zkctl command; the rest goes to /bin/sh as it is. No | : pipe is undefined.

@@ -65,18 +65,21 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
  */
 export class Unreadable {
   readonly paths: string[] = [];
+  /** `note` writes a line (no newline given); `hint` says how to authenticate (the shell: addauth). */
+  constructor(
+    private readonly note: (text: string) => void = (t) => process.stderr.write(`zkctl: ${t}\n`),
+    private readonly hint = 'authenticate with --auth scheme:credential',
+  ) {}
   readonly onError = (path: string, err: ZkError): 'skip' | 'throw' => {
     if (err.code !== ZkCode.NO_AUTH) return 'throw';
     this.paths.push(path);
-    process.stderr.write(`zkctl: ${path}: not authorized (skipped)\n`);
+    this.note(`${path}: not authorized (skipped)`);
     return 'skip';
   };
   /** Throw exit 7 when something was skipped. */
   check(): void {
     if (this.paths.length > 0) {
-      throw new ZkctlError(`${this.paths.length} node(s) could not be read (not authorized)`, ExitCode.NO_AUTH, {
-        hint: 'authenticate with --auth scheme:credential',
-      });
+      throw new ZkctlError(`${this.paths.length} node(s) could not be read (not authorized)`, ExitCode.NO_AUTH, { hint: this.hint });
     }
   }
 }

@@ -3,11 +3,9 @@ import { BaseCommand } from '../cli/base.js';
 import { assertWritable, checkPath, chrootOf, fileFlag, interruptSignal } from '../cli/znode.js';
 import { parseAcls } from '../core/acl.js';
 import { assertRequestFits, readData } from '../core/data.js';
-import { parseDuration } from '../core/duration.js';
-import { ChrootMissingError, ExitCode, UsageError, ZkCode, ZkError, ZkctlError, isZkCode } from '../core/errors.js';
-import { createWithParents } from '../core/nodes.js';
-import { parentOf } from '../core/paths.js';
-import { OPEN_ACL_UNSAFE, type CreateMode, type Session } from '../core/session.js';
+import { ExitCode, UsageError, ZkctlError } from '../core/errors.js';
+import { createKind, createNode } from '../core/nodes.js';
+import { OPEN_ACL_UNSAFE, type Session } from '../core/session.js';
 import { statJson } from '../output/znode.js';
 
 export interface CreateResult {
@@ -55,13 +53,8 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
     const path = checkPath(this.args.path, { sequential: f.sequential });
     const server = this.connection.server;
     assertWritable(path, server, 'create');
-    const kinds = [f.ephemeral && '-e', f.container && '-c', f.ttl !== undefined && '-t'].filter(Boolean);
-    if (kinds.length > 1) throw new UsageError(`${kinds.join(' and ')} cannot be combined`, 'a node is persistent, ephemeral, container or TTL');
-    if (f.container && f.sequential) throw new UsageError('a container node cannot be sequential');
+    const { mode, ttlMs } = createKind(f);
     if (f.hold && !f.ephemeral) throw new UsageError('--hold is for ephemeral nodes (-e)');
-    const mode: CreateMode = f.ephemeral ? 'ephemeral' : f.container ? 'container' : f.ttl !== undefined ? 'ttl' : 'persistent';
-    const ttlMs = f.ttl !== undefined ? parseDuration(f.ttl, 'TTL') : undefined;
-    if (ttlMs !== undefined && ttlMs <= 0) throw new UsageError('the TTL must be positive');
     const acl = f.acl ? parseAcls(f.acl) : OPEN_ACL_UNSAFE;
     const data = await readData({ arg: this.args.data, file: f.file });
     const serverPath = `${chrootOf(server)}${path}`;
@@ -73,17 +66,7 @@ Refused with exit 2 before anything is sent: a bad path, a sequential path endin
     // sees the node must get a clean exit, not a process killed by the default handler.
     const intr = f.hold ? interruptSignal() : undefined;
     try {
-      let created;
-      try {
-        created = await session.create(path, data, opts);
-      } catch (e) {
-        if (!isZkCode(e, ZkCode.NO_NODE) || e instanceof ChrootMissingError) throw e;
-        if (!f.parents) {
-          throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
-        }
-        // Made persistent; an existing ancestor that is a container may be reaped meanwhile: made again.
-        created = await createWithParents(session, path, data, opts, { parents: 'persistent' });
-      }
+      const created = await createNode(session, path, data, { ...opts, parents: f.parents });
       const result = { path: created.path, stat: statJson(created.stat) };
       if (!this.jsonEnabled()) this.printer.text(created.path, result);
       if (intr) await holdUntilInterrupted(session, intr.signal);

@@ -1,42 +1,10 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { stateDir } from '../cli/context.js';
-import { assertWritable, checkPath, chrootOf } from '../cli/znode.js';
-import { assertRequestFits, brokenJson, isUtf8, trimEditorNewline } from '../core/data.js';
-import { ExitCode, ZkCode, ZkctlError, isZkCode } from '../core/errors.js';
-import { FileWriteError, writeFileSafeSync } from '../core/file-write.js';
-import { baseName } from '../core/paths.js';
-import { childEnv } from '../core/proc.js';
-
-export interface EditResult {
-  path: string;
-  changed: boolean;
-  /** Version after the write (or as read, when unchanged). */
-  version: number;
-  bytes: number;
-}
-
-/** Run the editor on `file`; resolves with its exit code. Ctrl-C belongs to the editor meanwhile. */
-function runEditor(editor: string, file: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ignore = (): void => undefined;
-    process.on('SIGINT', ignore);
-    // Through the shell, so EDITOR may carry arguments ("code --wait"); the file is passed as $1.
-    const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'zkctl-edit', file], { stdio: 'inherit', env: childEnv() });
-    child.on('error', (e) => {
-      process.removeListener('SIGINT', ignore);
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      process.removeListener('SIGINT', ignore);
-      resolve(code ?? (signal ? 128 : 1));
-    });
-  });
-}
+import { assertWritable, checkPath } from '../cli/znode.js';
+import { type EditResult, editNode, editorOf } from '../core/edit.js';
+import { editSummary } from '../output/znode.js';
 
 export default class Edit extends BaseCommand<typeof Edit> {
   static override summary = "Edit a znode's data in $EDITOR and write it back with compare-and-set.";
@@ -62,68 +30,14 @@ When the old data did not end with a newline, the one newline an editor adds at 
     const path = checkPath(this.args.path);
     assertWritable(path, this.connection.server, 'edit');
     const session = await this.session({ renew: true });
-    const { data, stat } = await session.get(path);
-    if (data.length > 0 && !isUtf8(data)) process.stderr.write(`zkctl: note: ${path} holds binary data (not UTF-8); it is edited byte for byte\n`);
-    const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
-    const dir = mkdtempSync(join(tmpdir(), 'zkctl-edit-'));
-    const name = (baseName(path) || 'root').replace(/[^A-Za-z0-9._-]+/g, '_');
-    const file = join(dir, name);
-    let keepTemp = false;
-    this.onCleanup(() => {
-      if (!keepTemp) rmSync(dir, { recursive: true, force: true });
+    const { result, readVersion } = await editNode(session, path, {
+      editor: editorOf(),
+      force: this.flags.force,
+      keepDir: join(stateDir(), 'edits'),
+      note: (text) => process.stderr.write(`zkctl: note: ${text}\n`),
+      onCleanup: (fn) => this.onCleanup(fn),
     });
-    writeFileSafeSync(file, data, { private: true });
-
-    let code: number;
-    try {
-      code = await runEditor(editor, file);
-    } catch (e) {
-      throw new ZkctlError(`cannot run the editor "${editor}": ${(e as Error).message}`, ExitCode.FAILURE, { hint: 'set $EDITOR' });
-    }
-    if (code !== 0) throw new ZkctlError(`the editor exited with status ${code}: nothing written`, ExitCode.FAILURE);
-    const edited = trimEditorNewline(data, readFileSync(file));
-    if (edited.equals(data)) {
-      const result: EditResult = { path, changed: false, version: stat.version, bytes: data.length };
-      this.printer.text(`${path}: no change, nothing written`, result);
-      return result;
-    }
-    assertRequestFits(`${chrootOf(this.connection.server)}${path}`, edited);
-    const broken = this.flags.force ? undefined : brokenJson(data, edited);
-    if (broken !== undefined) {
-      const kept = this.keepEdit(name, edited);
-      if (!kept.saved) keepTemp = true;
-      throw new ZkctlError(`${path}: not valid JSON: ${broken}; use --force to write it anyway`, ExitCode.USAGE, {
-        hint: kept.saved ? `nothing written; your edit is saved in ${kept.saved}` : `nothing written; your edit could not be saved (${kept.why}); it is kept in ${file}`,
-      });
-    }
-    try {
-      const st = await session.set(path, edited, stat.version);
-      const result: EditResult = { path, changed: true, version: st.version, bytes: edited.length };
-      this.printer.text(`${path}: written (version ${stat.version} -> ${st.version}, ${edited.length} bytes)`, result);
-      return result;
-    } catch (e) {
-      if (isZkCode(e, ZkCode.BAD_VERSION)) {
-        const kept = this.keepEdit(name, edited);
-        // Do not lose the edit: when it cannot be saved, the temporary file is kept.
-        if (!kept.saved) keepTemp = true;
-        throw new ZkctlError(`${path} changed while you were editing (it is no longer at version ${stat.version}): nothing written`, ExitCode.BAD_VERSION, {
-          hint: kept.saved ? `your edit is saved in ${kept.saved}; run zkctl edit again and merge it` : `your edit could not be saved in ${join(stateDir(), 'edits')} (${kept.why}); it is kept in ${file}`,
-        });
-      }
-      throw e;
-    }
-  }
-
-  /** Save an edit that was not written in $XDG_STATE_HOME/zkctl/edits (0600). */
-  private keepEdit(name: string, edited: Buffer): { saved?: string; why?: string } {
-    const keep = join(stateDir(), 'edits');
-    const saved = join(keep, `${name}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    try {
-      mkdirSync(keep, { recursive: true, mode: 0o700 });
-      writeFileSafeSync(saved, edited, { private: true });
-      return { saved };
-    } catch (w) {
-      return { why: w instanceof FileWriteError ? w.message.replace(/^cannot write [^:]*: /, '') : (w as Error).message };
-    }
+    this.printer.text(editSummary(result, readVersion), result);
+    return result;
   }
 }

@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
-import { UsageError } from '../core/errors.js';
-import { walk } from '../core/tree.js';
-import { type EphemeralRow, RowStream, ephemeralColumns as columns, hex } from '../output/znode.js';
+import { ephemeralNodes, parseSessionId } from '../core/tree.js';
+import { type EphemeralRow, RowStream, ephemeralColumns as columns, ephemeralRow } from '../output/znode.js';
 
 type Row = EphemeralRow;
 
@@ -24,23 +23,14 @@ Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, ephemer
   async run(): Promise<void> {
     boundHeapGrowth();
     const path = checkPath(this.args.path);
-    let owner: bigint | undefined;
-    if (this.flags.owner !== undefined) {
-      const m = /^(0x)?([0-9a-f]{1,16})$/i.exec(this.flags.owner.trim());
-      if (!m) throw new UsageError(`invalid --owner "${this.flags.owner}"`, 'a session id in hex, e.g. 0x100000b3770000a');
-      owner = BigInt.asIntN(64, BigInt(`0x${m[2]}`));
-    }
+    const owner = this.flags.owner !== undefined ? parseSessionId(this.flags.owner) : undefined;
     const session = await this.session();
     const intr = interruptSignal();
     this.onCleanup(intr.dispose);
     const unreadable = new Unreadable();
     const fmt = this.jsonEnabled() ? 'json' : this.outputFormat;
     const out = new RowStream<Row>({ format: fmt, color: this.colorEnabled, columns });
-    for await (const n of walk(session, path, { window: this.flags.window, signal: intr.signal, onError: unreadable.onError })) {
-      const eo = n.stat.ephemeralOwner;
-      if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-      await out.push({ path: n.path, ephemeralOwner: hex(BigInt.asUintN(64, eo)), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
-    }
+    for await (const n of ephemeralNodes(session, path, { owner, window: this.flags.window, signal: intr.signal, onError: unreadable.onError })) await out.push(ephemeralRow(n));
     await out.end();
     unreadable.check();
   }

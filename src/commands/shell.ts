@@ -7,8 +7,7 @@ import { formatHostPort, parseConnectString } from '../core/connect-string.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { pagerCommand } from '../core/pager.js';
-import { runShell } from '../core/shell/index.js';
-import { shellStyle, shellView } from '../cli/shell-view.js';
+import { runShell } from '../cli/shell/index.js';
 
 /** $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history). */
 export function historyPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -23,7 +22,7 @@ function shortServer(server: string): string {
 
 export default class Shell extends BaseCommand<typeof Shell> {
   static override summary = 'Interactive shell: cd, ls, get, stat, create, set, rm, tree, find, ACLs, with Tab completion and history.';
-  static override description = `One session for a whole debugging session. Paths may be relative to the current node (cd, pwd; . and .. work). Commands: help, cd, pwd, ls [-l], get [-x|-b|-j], stat, create [-e|-c|-t TTL] [-S] [-p], set [-v], rm [-r] [-v], tree [-d], find [-name GLOB] [-e], count, du, ephemerals, getacl, setacl, addauth SCHEME AUTH, whoami, sync, watch [-r] [--data] [--children] [--count N] [--for D] PATH (until Ctrl-C, which returns to the prompt), exit (zkCli habits work too: quit, delete, deleteall, ll, create -s). ls -l, stat, tree, du, ephemerals and whoami print what the one-shot commands print. Quote words with ' or ". CMD | SHELL-COMMAND sends a command's output to a shell command (run by /bin/sh), e.g. ls -l | grep lock.
+  static override description = `One session for a whole debugging session. Paths may be relative to the current node (cd, pwd; . and .. work). Commands: help, cd, pwd, ls [-l], get [-x|-b|-j], stat, create [-e|-c|-t TTL] [-S] [-p], set [-v], edit [--force] (as zkctl edit: the editor gets the terminal), rm [-r] [-v], tree [-d], find [-name GLOB] [-e], count, du, ephemerals, getacl, setacl, addauth SCHEME AUTH, whoami, sync, watch [-r] [--data] [--children] [--count N] [--for D] PATH (until Ctrl-C, which returns to the prompt), exit (zkCli habits work too: quit, delete, deleteall, ll, create -s). ls -l, stat, tree, du, ephemerals and whoami print what the one-shot commands print. Quote words with ' or ". CMD | SHELL-COMMAND sends a command's output to a shell command (run by /bin/sh), e.g. ls -l | grep lock.
 
 On a terminal: Tab completes command names and child names (one getChildren per Tab), Up/Down walk the history, kept in $XDG_STATE_HOME/zkctl/shell_history (default ~/.local/state/zkctl/shell_history, mode 0600, last 1000 lines). Ctrl-C stops the running command at once, even one waiting for a lost quorum ("interrupted"; or clears the line); Ctrl-Z suspends the shell (fg resumes it); Ctrl-D or exit leaves. Output longer than the screen goes through $ZKCTL_PAGER, else $PAGER, else less -FRX (--no-pager, or an empty ZKCTL_PAGER / PAGER, turns that off). Tab asks before listing more than 100 candidates. Lines with credentials (addauth, digest:..., digest-password:...) are never written to the history. Colours (prompt, errors, notes) on a colour terminal; NO_COLOR or --no-color turns them off.
 
@@ -61,8 +60,9 @@ Not on a terminal (commands piped in): no prompt and no history; each line is ru
       cwd,
       label: interactive ? `zk:${c.context ?? shortServer(c.server)}` : undefined,
       stopOnError: this.flags.errexit,
-      view: await shellView(process.stdout.isTTY ? 'table' : 'plain', this.colorEnabled),
-      style: interactive ? await shellStyle(this.colorEnabled && !!process.stderr.isTTY) : undefined,
+      format: process.stdout.isTTY ? 'table' : 'plain',
+      color: this.colorEnabled,
+      promptColor: this.colorEnabled && !!process.stderr.isTTY,
       pager: interactive ? pagerCommand({ isTTY: true, noPager: this.flags['no-pager'] }) : undefined,
     });
     if (status !== 0) process.exitCode = status;

@@ -1,7 +1,9 @@
 /** Small node helpers shared by commands and recipes. */
-import { ChrootMissingError, isZkCode, ZkCode } from './errors.js';
+import { assertRequestFits } from './data.js';
+import { parseDuration } from './duration.js';
+import { ChrootMissingError, ExitCode, isZkCode, UsageError, ZkCode, ZkctlError } from './errors.js';
 import { parentOf } from './paths.js';
-import type { CreateOptions, Session, Stat } from './session.js';
+import type { CreateMode, CreateOptions, Session, Stat } from './session.js';
 
 export interface EnsurePathOptions {
   /** Node type for what gets created: 'persistent' (default) or 'container' (Curator's creatingParentContainersIfNeeded). */
@@ -65,5 +67,42 @@ export async function createWithParents(
     } catch (e) {
       if (!isZkCode(e, ZkCode.NO_NODE) || e instanceof ChrootMissingError || attempt + 1 >= attempts) throw e;
     }
+  }
+}
+
+/** What `create` is asked for: its flags, as both `zkctl create` and the shell's create take them. */
+export interface CreateFlags {
+  ephemeral?: boolean;
+  container?: boolean;
+  /** A TTL node, with this duration (e.g. "10m"). */
+  ttl?: string;
+  sequential?: boolean;
+}
+
+/** The node kind from create's flags; a UsageError for kinds that exclude each other. */
+export function createKind(f: CreateFlags): { mode: CreateMode; sequential: boolean; ttlMs?: number } {
+  const kinds = [f.ephemeral && '-e', f.container && '-c', f.ttl !== undefined && '-t'].filter(Boolean);
+  if (kinds.length > 1) throw new UsageError(`${kinds.join(' and ')} cannot be combined`, 'a node is persistent, ephemeral, container or TTL');
+  if (f.container && f.sequential) throw new UsageError('a container node cannot be sequential');
+  const mode: CreateMode = f.ephemeral ? 'ephemeral' : f.container ? 'container' : f.ttl !== undefined ? 'ttl' : 'persistent';
+  const ttlMs = f.ttl !== undefined ? parseDuration(f.ttl, 'TTL') : undefined;
+  if (ttlMs !== undefined && ttlMs <= 0) throw new UsageError('the TTL must be positive');
+  return { mode, sequential: !!f.sequential, ttlMs };
+}
+
+/**
+ * `create`: PATH (validated, not reserved) with `data`; with `parents`, missing ancestors are made
+ * (persistent, empty); without, a missing parent is an error that says -p makes it.
+ */
+export async function createNode(session: Session, path: string, data: Buffer, opts: CreateOptions & { parents?: boolean }): Promise<{ path: string; stat: Stat }> {
+  const { parents, ...createOpts } = opts;
+  assertRequestFits(`${session.chroot}${path}`, data, createOpts.acl, createOpts.mode === 'ttl' ? 8 : 0);
+  try {
+    return await session.create(path, data, createOpts);
+  } catch (e) {
+    if (!isZkCode(e, ZkCode.NO_NODE) || e instanceof ChrootMissingError) throw e;
+    if (!parents) throw new ZkctlError(`${parentOf(path)}: no such node (the parent of ${path})`, ExitCode.NO_NODE, { hint: 'create missing parents with -p' });
+    // Made persistent; an existing ancestor that is a container may be reaped meanwhile: made again.
+    return createWithParents(session, path, data, createOpts, { parents: 'persistent' });
   }
 }

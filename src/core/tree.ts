@@ -642,6 +642,22 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** A session id as people write it (hex, 0x optional, up to 16 digits), as the signed 64-bit value a stat holds. */
+export function parseSessionId(text: string, what = '--owner'): bigint {
+  const m = /^(0x)?([0-9a-f]{1,16})$/i.exec(text.trim());
+  if (!m) throw new UsageError(`invalid ${what} "${text}"`, 'a session id in hex, e.g. 0x100000b3770000a');
+  return BigInt.asIntN(64, BigInt(`0x${m[2]}`));
+}
+
+/** The ephemeral nodes of a walk of `root` (in its order), only `owner`'s when given. */
+export async function* ephemeralNodes(session: Session, root: string, opts: WalkOptions & { owner?: bigint } = {}): AsyncGenerator<NodeInfo> {
+  const { owner, ...walkOpts } = opts;
+  for await (const n of walk(session, root, walkOpts)) {
+    const eo = n.stat.ephemeralOwner;
+    if (eo !== 0n && (owner === undefined || eo === owner)) yield n;
+  }
+}
+
 export interface DuRow {
   path: string;
   /** Sum of the data lengths in the subtree (the node included). */

@@ -9,6 +9,7 @@ import { readlinkSync } from 'node:fs';
 import { formatBytes, isUtf8 } from '../core/data.js';
 import type { Id, Stat } from '../core/protocol/records.js';
 import type { DuRow, NodeInfo } from '../core/tree.js';
+import type { EditResult } from '../core/edit.js';
 import { loadChalk, loadedChalk } from './color.js';
 import { type Column, type OutputFormat, type TableFit, cellText, fitTable, formatJson, formatYaml, terminalWidth, truncateText, visibleLength } from './index.js';
 import { writeOut } from './stdio.js';
@@ -340,6 +341,11 @@ export interface EphemeralRow {
   dataLength: number;
 }
 
+/** A row of `ephemerals` for an ephemeral node (stat names and values, as stat -o json). */
+export function ephemeralRow(n: { path: string; stat: Stat }): EphemeralRow {
+  return { path: n.path, ephemeralOwner: hex(n.stat.ephemeralOwner), ctime: n.stat.ctime, dataLength: n.stat.dataLength };
+}
+
 export const ephemeralColumns: Column<EphemeralRow>[] = [
   { header: 'OWNER SESSION', key: 'ephemeralOwner', get: (r) => r.ephemeralOwner },
   { header: 'CREATED', key: 'ctime', get: (r) => shortDate(r.ctime) },
@@ -352,3 +358,8 @@ export const idColumns: Column<Id>[] = [
   { header: 'SCHEME', key: 'scheme', get: (r) => r.scheme },
   { header: 'ID', key: 'id', get: (r) => r.id },
 ];
+
+/** One line saying what `edit` did. */
+export function editSummary(r: EditResult, readVersion: number): string {
+  return r.changed ? `${r.path}: written (version ${readVersion} -> ${r.version}, ${r.bytes} bytes)` : `${r.path}: no change, nothing written`;
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { commandTable, rewriteArgv } from '../../src/cli/argv.js';
 import { validatePath } from '../../src/core/paths.js';
-import { complete } from '../../src/core/shell/index.js';
+import { complete } from '../../src/cli/shell/index.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { repoRoot, runCli } from '../helpers/zk.js';
 

@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { complete, splitWords, resolvePath } from '../../src/core/shell/index.js';
+import { complete, errorLine, splitWords, resolvePath } from '../../src/cli/shell/index.js';
+import { parseAcls } from '../../src/core/acl.js';
+import { ConnectionError, ZkCode, ZkError } from '../../src/core/errors.js';
 import type { Session } from '../../src/core/session.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { type CliResult, repoRoot, runCli } from '../helpers/zk.js';
@@ -134,6 +136,75 @@ describe('shell', { concurrency: 3 }, () => {
     const q = await sh(`create '/pipe|name' x\nls / | grep -c 'pipe|name'`);
     assert.equal(q.code, 0, q.stderr);
     assert.match(q.stdout, /\n1\n$/);
+  });
+
+  it('edit is zkctl edit: compare-and-set, JSON kept valid unless --force, the newline an editor adds removed', async () => {
+    await s.create('/ed', Buffer.from('{"a":1}'));
+    const dir = tmp();
+    const state = join(dir, 'state');
+    const script = (name: string, body: string): string => {
+      const p = join(dir, name);
+      writeFileSync(p, `#!/bin/sh\n${body}\n`);
+      chmodSync(p, 0o755);
+      return p;
+    };
+    const env = (ed: string): Record<string, string | undefined> => ({ EDITOR: ed, VISUAL: undefined, XDG_STATE_HOME: state });
+    const good = script('good.sh', `printf '{"a":2}\\n' > "$1"`);
+    const r = await runCli(['shell', '-s', c.server], { input: 'cd /ed\nedit .\nget /ed\nedit /ed', env: env(good) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '/ed: written (version 0 -> 1, 7 bytes)\n{"a":2}\n/ed: no change, nothing written\n');
+    const bad = script('bad.sh', `printf '{"a":3,}\\n' > "$1"`);
+    const b = await runCli(['shell', '-s', c.server], { input: 'edit /ed', env: env(bad) });
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /^edit: \/ed: not valid JSON: .+; use --force to write it anyway \(nothing written; your edit is saved in .+\)\n$/);
+    assert.equal(readdirSync(join(state, 'zkctl', 'edits')).length, 1);
+    assert.equal((await s.get('/ed')).data.toString(), '{"a":2}');
+    const f = await runCli(['shell', '-s', c.server], { input: 'edit --force /ed\nedit /nope\nedit\nedit -f /ed', env: env(bad) });
+    assert.equal(f.code, 2);
+    assert.equal((await s.get('/ed')).data.toString(), '{"a":3,}');
+    assert.match(f.stdout, /^\/ed: written \(version 1 -> 2, 8 bytes\)\n$/);
+    assert.equal(f.stderr, 'edit: /nope: no such node\nedit: missing PATH (usage: edit [--force] PATH)\nedit: unknown option -f\n');
+  });
+
+  it('create, find and the walks are the one-shot commands: same checks, same globs, exit 7 for unreadable nodes', async () => {
+    // create: a missing parent is named (with -p as the way out); kinds are checked before anything is made.
+    const c1 = await sh('create /nop/x');
+    assert.equal(c1.code, 3);
+    assert.equal(c1.stderr, 'create: /nop: no such node (the parent of /nop/x) (create missing parents with -p)\n');
+    const c2 = await sh('create -p -c -S /cs/a');
+    assert.equal(c2.code, 2);
+    assert.equal(c2.stderr, 'create: a container node cannot be sequential\n');
+    assert.equal(await s.exists('/cs'), null, 'no parent made before the refusal');
+    const c3 = await sh('create -e -c /ec');
+    assert.equal(c3.stderr, 'create: -e and -c cannot be combined (a node is persistent, ephemeral, container or TTL)\n');
+    // find -name: the glob of zkctl find (a [] that closes nothing is literal).
+    await s.create('/gl');
+    await s.create('/gl/a[]');
+    await s.create('/gl/ab');
+    const f = await sh("find /gl -name 'a[]'\nfind /gl -name 'a*'");
+    assert.equal(f.code, 0, f.stderr);
+    const one = await runCli(['find', '/gl', '--name', 'a[]', '-s', c.server]);
+    assert.equal(one.stdout, '/gl/a[]\n');
+    assert.equal(f.stdout, '/gl/a[]\n/gl/a[]\n/gl/ab\n');
+    // A node this session may not read: skipped with a note, and exit 7 at the end (as zkctl find, tree, du, ls -l, ephemerals).
+    await s.create('/lk');
+    await s.create('/lk/open');
+    await s.create('/lk/secret', Buffer.alloc(0), { acl: parseAcls(['digest-password:bob:pw:cdrwa']) });
+    for (const line of ['find /lk', 'tree /lk', 'du /lk', 'ephemerals /lk']) {
+      const r = await sh(line);
+      assert.equal(r.code, 7, `${line}: ${r.stderr}`);
+      const name = line.split(' ')[0];
+      assert.equal(r.stderr, `/lk/secret: not authorized (skipped)\n${name}: 1 node(s) could not be read (not authorized) (add credentials with addauth SCHEME AUTH)\n`, line);
+    }
+    assert.equal((await runCli(['find', '/lk', '-s', c.server])).code, 7);
+    assert.equal((await sh('addauth digest bob:pw\nfind /lk')).code, 0);
+  });
+
+  it('an error names the command once', () => {
+    assert.equal(errorLine('get', new ConnectionError('get /x: no reply within 10s from h:1 (the request may or may not have been applied)')).text, 'get /x: no reply within 10s from h:1 (the request may or may not have been applied)\n');
+    assert.equal(errorLine('getacl', new ConnectionError('getAcl /x: session closed')).text, 'getAcl /x: session closed\n');
+    assert.equal(errorLine('get', new ZkError(ZkCode.NO_NODE, '/x')).text, 'get: /x: no such node\n');
+    assert.equal(errorLine('getter', new ConnectionError('get /x: session closed')).text, 'getter: get /x: session closed\n');
   });
 
   it('addauth adds credentials to the session (whoami shows them)', async () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -199,6 +199,35 @@ describe('shell and top on a terminal', { skip: !hasTmux && 'tmux not installed'
       await t.keys('C-l');
       await t.line('ls /app');
       await t.waitFor(/^config\n.* \/> $/m, 'a short listing, not paged');
+      await t.keys('C-d');
+      await t.waitFor(/bash\$ $/m, 'the shell ended');
+    } finally {
+      t.kill();
+    }
+  });
+
+  it('edit: the editor gets the terminal (cooked, the keys it reads), the prompt works after', async () => {
+    await s.create('/tty-ed', Buffer.from('old'));
+    const dir = tmp();
+    const log = join(dir, 'stty');
+    // An "editor" that reads a line from the terminal and writes it as the new text.
+    const ed = join(dir, 'ed.sh');
+    writeFileSync(ed, `#!/bin/sh\nstty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ' ' > ${log}\nprintf 'EDITOR> '\nIFS= read -r line\nprintf '%s' "$line" > "$1"\n`);
+    chmodSync(ed, 0o755);
+    const t = new Term({ XDG_STATE_HOME: tmp(), NO_COLOR: '1', EDITOR: ed, VISUAL: '' });
+    try {
+      await t.waitFor(/bash\$ $/m, 'bash');
+      await t.line(`${zkctl} shell -s "${c.server}" --no-history`);
+      await t.waitFor(/ \/> $/m, 'the prompt');
+      await t.line('edit /tty-ed');
+      await t.waitFor(/^EDITOR> $/m, 'the editor');
+      await t.line('typed in the editor');
+      await t.waitFor(/\/tty-ed: written \(version 0 -> 1, 19 bytes\)\n.* \/> $/m, 'written, and the prompt');
+      assert.equal(readFileSync(log, 'utf8'), 'echo icanon ');
+      assert.equal((await s.get('/tty-ed')).data.toString(), 'typed in the editor');
+      // The shell reads and echoes again.
+      await t.line('get /tty-ed');
+      await t.waitFor(/get \/tty-ed\ntyped in the editor\n.* \/> $/m, 'a command after the editor');
       await t.keys('C-d');
       await t.waitFor(/bash\$ $/m, 'the shell ended');
     } finally {

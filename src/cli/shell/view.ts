@@ -3,11 +3,37 @@
  * `du`, `ephemerals`, `whoami` look the same in `zkctl shell` as on the command line, and the
  * shell's colours (prompt, errors, notes).
  */
-import type { ShellStyle, ShellView } from '../core/shell/index.js';
-import { type OutputFormat, Printer } from '../output/index.js';
-import { loadChalk } from '../output/color.js';
-import { watchEventText } from '../output/watch.js';
-import { RowStream, type ZnodeRow, duColumnsFor, ephemeralColumns, idColumns, statFields, terminalData, treeLine, znodeLongColumns } from '../output/znode.js';
+import type { Id, Stat } from '../../core/session.js';
+import type { DuRow, NodeInfo } from '../../core/tree.js';
+import { type OutputFormat, Printer } from '../../output/index.js';
+import { loadChalk } from '../../output/color.js';
+import { watchEventText } from '../../output/watch.js';
+import type { ZnodeEvent } from '../../core/recipes/watchers.js';
+import { type EphemeralRow, RowStream, type ZnodeRow, duColumnsFor, ephemeralColumns, idColumns, statFields, terminalData, treeLine, znodeLongColumns } from '../../output/znode.js';
+
+/** Each returns text ending with a newline ('' for nothing). */
+export interface ShellView {
+  znodeRows: (rows: ZnodeRow[]) => Promise<string>;
+  stat: (path: string, s: Stat) => string;
+  /** One line of `tree` (lastAt: per depth, is the node there the last child). */
+  treeLine: (n: NodeInfo, lastAt: boolean[]) => string;
+  du: (rows: DuRow[]) => string;
+  ephemerals: (rows: EphemeralRow[]) => string;
+  ids: (ids: Id[]) => string;
+  /** Data for the terminal (text as is, else a safe form); '' for none. */
+  data: (data: Buffer, path: string) => string;
+  /** One `watch` event line, as zkctl watch prints it (no newline). */
+  watchEvent: (e: ZnodeEvent, children: boolean) => string;
+}
+
+export interface ShellStyle {
+  prompt: (s: string) => string;
+  error: (s: string) => string;
+  note: (s: string) => string;
+  mark: (s: string) => string;
+}
+
+export const noStyle: ShellStyle = { prompt: (s) => s, error: (s) => s, note: (s) => s, mark: (s) => s };
 
 /** Printers for `format` (table on a terminal, plain otherwise, as the one-shot commands choose). */
 export async function shellView(format: OutputFormat, color: boolean): Promise<ShellView> {
@@ -36,8 +62,8 @@ export async function shellView(format: OutputFormat, color: boolean): Promise<S
 }
 
 /** Prompt bold blue, errors red, notes yellow, the [disconnected] mark red and bold: only with colour. */
-export async function shellStyle(color: boolean): Promise<ShellStyle | undefined> {
-  if (!color) return undefined;
+export async function shellStyle(color: boolean): Promise<ShellStyle> {
+  if (!color) return noStyle;
   const chalk = await loadChalk();
   return { prompt: (s) => chalk.bold.blue(s), error: (s) => chalk.red(s), note: (s) => chalk.yellow(s), mark: (s) => chalk.bold.red(s) };
 }

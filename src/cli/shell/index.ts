@@ -5,23 +5,24 @@
  * pipe (not a TTY) it reads one command per line, prints no prompt, and ends
  * with the status of the last command, like sh.
  *
- * Core: writes only to the streams it is given.
+ * Writes only to the streams it is given.
  */
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { withFileLockSync } from '../file-lock.js';
-import { updateFileSync } from '../file-write.js';
+import { withFileLockSync } from '../../core/file-lock.js';
+import { updateFileSync } from '../../core/file-write.js';
 import { dirname } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import { ExitCode, InterruptedError, UsageError, ZkctlError } from '../errors.js';
-import { childEnv } from '../proc.js';
-import type { Session } from '../session.js';
-import { ALIASES, COMMANDS, type ShellContext, type ShellView } from './commands.js';
+import { ExitCode, InterruptedError, UsageError, ZkctlError } from '../../core/errors.js';
+import { childEnv } from '../../core/proc.js';
+import type { Session } from '../../core/session.js';
+import type { OutputFormat } from '../../output/index.js';
+import { ALIASES, COMMANDS, type ShellContext } from './commands.js';
+import { noStyle, shellStyle, shellView } from './view.js';
 import { quoteWord, resolvePath, splitPipe, splitWords } from './words.js';
 
 export { COMMANDS, ALIASES } from './commands.js';
 export { splitWords, splitPipe, resolvePath } from './words.js';
-export type { ShellView, ShellZnodeRow, ShellEphemeralRow } from './commands.js';
 
 export interface ShellOptions {
   session: Session;
@@ -39,24 +40,17 @@ export interface ShellOptions {
   label?: string;
   /** Stop at the first failing command (scripts). */
   stopOnError?: boolean;
-  /** How listings, stats and tables look (the one-shot commands' printers). */
-  view: ShellView;
-  /** Colours for the prompt, errors and notes (identity: no colour). */
-  style?: ShellStyle;
+  /** How listings, stats and tables look: the one-shot commands' printers in this format ('table' on a terminal, else 'plain'). */
+  format: OutputFormat;
+  /** Colour in those printers. */
+  color: boolean;
+  /** Colour for the prompt, errors and notes (interactive only). */
+  promptColor?: boolean;
   /** Interactive only: long output goes through this command (run by /bin/sh), e.g. "less -FRX"; undefined: never page. */
   pager?: string;
   /** Ask before listing more completions than this (readline's completion-query-items). Default 100. */
   completionQueryItems?: number;
 }
-
-export interface ShellStyle {
-  prompt: (s: string) => string;
-  error: (s: string) => string;
-  note: (s: string) => string;
-  mark: (s: string) => string;
-}
-
-const noStyle: ShellStyle = { prompt: (s) => s, error: (s) => s, note: (s) => s, mark: (s) => s };
 
 /**
  * Lines never written to the history file (nor kept for Up): credentials.
@@ -135,12 +129,14 @@ function saveHistory(file: string, line: string): void {
   }
 }
 
-function errorLine(cmd: string, e: unknown): { text: string; code: number } {
+/** The line for a failed command: "CMD: message (hint)", the command named once (a request's own message may start with it: "get /x: no reply ..."). */
+export function errorLine(cmd: string, e: unknown): { text: string; code: number } {
   const err = e as Error & { hint?: string };
   const code = e instanceof ZkctlError ? e.exitCode : ExitCode.FAILURE;
   let msg = (err?.message ?? String(e)).split('\n')[0];
   if (e instanceof ZkctlError && e.hint) msg += ` (${e.hint})`;
-  return { text: `${cmd}: ${msg}\n`, code };
+  const named = msg.toLowerCase().startsWith(`${cmd.toLowerCase()} `);
+  return { text: named ? `${msg}\n` : `${cmd}: ${msg}\n`, code };
 }
 
 type TtyIn = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (on: boolean) => unknown; pause: () => unknown; resume: () => unknown };
@@ -223,7 +219,7 @@ class Sink {
 /** Run the shell until end of input or `exit`; resolves with the exit status. */
 export async function runShell(opts: ShellOptions): Promise<number> {
   const { session, interactive } = opts;
-  const style = interactive ? (opts.style ?? noStyle) : noStyle;
+  const style = interactive ? await shellStyle(!!opts.promptColor) : noStyle;
   const output = opts.output as NodeJS.WritableStream & { columns?: number; rows?: number };
   const input = opts.input as TtyIn;
   // The last character written to the terminal: a prompt or a notice starts on a fresh line.
@@ -249,14 +245,36 @@ export async function runShell(opts: ShellOptions): Promise<number> {
     out: write,
     err: writeErr,
     signal: new AbortController().signal,
-    view: opts.view,
+    view: await shellView(opts.format, opts.color),
     width: () => (interactive && output.columns ? output.columns : 80),
+    withTerminal: async (fn) => {
+      if (!interactive) return fn();
+      takeTty();
+      try {
+        return await fn();
+      } finally {
+        giveBackTty();
+      }
+    },
   };
   let running: AbortController | undefined;
   /** A child (pager, `| CMD`) owns the terminal: no raw mode, readline not reading. */
   let childOwnsTty = false;
   const setRaw = (on: boolean): void => {
     if (interactive && input.isTTY && typeof input.setRawMode === 'function') input.setRawMode(on);
+  };
+  /** Hand the terminal to a child (pager, `| CMD`, editor): cooked mode, readline not reading. */
+  const takeTty = (): void => {
+    childOwnsTty = true;
+    rl.pause();
+    setRaw(false);
+  };
+  /** Take it back: raw mode, reading again, output starts on a fresh line. */
+  const giveBackTty = (): void => {
+    childOwnsTty = false;
+    lastChar = '\n';
+    setRaw(true);
+    rl.resume();
   };
 
   const queryItems = opts.completionQueryItems ?? 100;
@@ -475,9 +493,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         rows: output.rows,
         beforeChild: () => {
           if (!interactive) return;
-          childOwnsTty = true;
-          rl.pause();
-          setRaw(false);
+          takeTty();
           process.on('SIGINT', onChildSigint);
         },
       });
@@ -513,10 +529,7 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         current = undefined;
         if (childOwnsTty) {
           process.removeListener('SIGINT', onChildSigint);
-          childOwnsTty = false;
-          lastChar = '\n';
-          setRaw(true);
-          rl.resume();
+          giveBackTty();
         }
       }
     }

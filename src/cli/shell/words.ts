@@ -1,5 +1,5 @@
 /** Shell-like word splitting and path resolution for the interactive shell. */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 /**
  * Split a command line into words: blanks separate words; '...' is literal;
@@ -74,27 +74,6 @@ export function resolvePath(cwd: string, p: string | undefined): string {
 /** Quote a word for display / completion when it needs it. */
 export function quoteWord(s: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A glob (* ? [...]) as a RegExp matching a whole name. */
-export function globRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const j = glob.indexOf(']', i + 1);
-      if (j < 0) re += '\\[';
-      else {
-        let cls = glob.slice(i + 1, j);
-        if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-        re += `[${cls.replace(/\\/g, '\\\\')}]`;
-        i = j;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
 }
 
 /**

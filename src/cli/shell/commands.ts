@@ -2,19 +2,24 @@
  * The interactive shell's commands. They call the core (session, tree walker,
  * ACL and data helpers), never the oclif commands, and write through `out`.
  */
-import { formatAcl, parseAcls } from '../acl.js';
-import { parseAuthSpec } from '../auth.js';
-import { kindOf } from '../backup.js';
-import { formatData, hexDump, type DataFormat } from '../data.js';
-import { parseDuration } from '../duration.js';
-import { UsageError, ZkCode, ZkError } from '../errors.js';
-import { assertNotReserved, baseName, validatePath } from '../paths.js';
-import type { Id, Session, Stat } from '../session.js';
-import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../tree.js';
-import { followZnode, noticeText } from '../recipes/watch-stream.js';
-import type { ZnodeEvent } from '../recipes/watchers.js';
-import { StreamControl } from '../stream.js';
-import { globRegExp, quoteWord, resolvePath } from './words.js';
+import { join } from 'node:path';
+import { formatAcl, parseAcls } from '../../core/acl.js';
+import { parseAuthSpec } from '../../core/auth.js';
+import { assertRequestFits, formatData, hexDump, parseVersion, type DataFormat } from '../../core/data.js';
+import { editNode, editorOf, runEditor } from '../../core/edit.js';
+import { UsageError } from '../../core/errors.js';
+import { createKind, createNode } from '../../core/nodes.js';
+import { assertNotReserved, validatePath } from '../../core/paths.js';
+import type { Id, Session } from '../../core/session.js';
+import { assertDeletable, deleteTree, duTree, ephemeralNodes, globToRegExp, parseSessionId, walk } from '../../core/tree.js';
+import { type EphemeralRow, type ZnodeRow, editSummary, ephemeralRow } from '../../output/znode.js';
+import { stateDir } from '../context.js';
+import { Unreadable } from '../znode.js';
+import type { ShellView } from './view.js';
+import { quoteWord, resolvePath } from './words.js';
+import { parseDuration } from '../../core/duration.js';
+import { followZnode, noticeText } from '../../core/recipes/watch-stream.js';
+import { StreamControl } from '../../core/stream.js';
 
 export interface ShellContext {
   session: Session;
@@ -26,44 +31,12 @@ export interface ShellContext {
   err: (s: string) => void;
   /** Aborted by Ctrl-C while a command runs. */
   signal: AbortSignal;
-  /** How results look: the same printers as the one-shot commands (given by the CLI). */
+  /** How results look: the one-shot commands' printers. */
   view: ShellView;
   /** Terminal width (80 when not a terminal). */
   width: () => number;
-}
-
-/** A row of ls -l / find -l (the one-shot commands' ZnodeRow). */
-export interface ShellZnodeRow {
-  path: string;
-  name: string;
-  stat: Stat;
-}
-
-/** An ephemeral node, as `zkctl ephemerals` lists it. */
-export interface ShellEphemeralRow {
-  path: string;
-  ephemeralOwner: string;
-  ctime: number;
-  dataLength: number;
-}
-
-/**
- * The printers the shell shares with the one-shot commands (src/output): the CLI passes them
- * in, so that `ls -l`, `stat`, `tree`, ... look the same in both. Each returns text ending
- * with a newline ('' for nothing).
- */
-export interface ShellView {
-  znodeRows: (rows: ShellZnodeRow[]) => Promise<string>;
-  stat: (path: string, s: Stat) => string;
-  /** One line of `tree` (lastAt: per depth, is the node there the last child). */
-  treeLine: (n: NodeInfo, lastAt: boolean[]) => string;
-  du: (rows: DuRow[]) => string;
-  ephemerals: (rows: ShellEphemeralRow[]) => string;
-  ids: (ids: Id[]) => string;
-  /** Data for the terminal (text as is, else a safe form); '' for none. */
-  data: (data: Buffer, path: string) => string;
-  /** One `watch` event line, as zkctl watch prints it (no newline). */
-  watchEvent: (e: ZnodeEvent, children: boolean) => string;
+  /** Run `fn` while a child (an editor) owns the terminal: cooked mode, the shell not reading; taken back after. */
+  withTerminal: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface ShellCommand {
@@ -126,19 +99,22 @@ function maxArgs(p: Parsed, n: number, usage: string): void {
   if (p.args.length > n) throw new UsageError(`too many arguments`, `usage: ${usage}`);
 }
 
+/** -v VERSION as zkctl's --version (-1: any version). */
 function version(v: string | true | undefined): number {
-  if (v === undefined) return -1;
-  if (v === true || !/^\d+$/.test(v)) throw new UsageError(`invalid version ${String(v)}`);
-  return Number(v);
+  return parseVersion(v === true ? '' : v) ?? -1;
 }
 
-/** Walks skip nodes this session may not read, with a note. */
-function skipUnreadable(ctx: ShellContext): (path: string, e: ZkError) => 'skip' | 'throw' {
-  return (path, e) => {
-    if (e.code !== ZkCode.NO_AUTH) return 'throw';
-    ctx.err(`${path}: not authorized (skipped)\n`);
-    return 'skip';
-  };
+/** Walks skip nodes this session may not read, with a note, and end with exit 7 (check()), as the one-shot commands do. */
+function unreadable(ctx: ShellContext): Unreadable {
+  return new Unreadable((t) => ctx.err(`${t}\n`), 'add credentials with addauth SCHEME AUTH');
+}
+
+/** A -d DEPTH value (undefined: none given). */
+function depthOpt(v: string | true | undefined, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const depth = Number(v);
+  if (v === true || !(Number.isInteger(depth) && depth >= 0)) throw new UsageError(`invalid depth ${String(v)}`);
+  return depth;
 }
 
 /** Wrap `text` at word boundaries to `width` columns; continuation lines get `indent` spaces. */
@@ -153,10 +129,6 @@ export function wrapWords(text: string, width: number, indent: number): string {
   }
   if (cur) lines.push(cur);
   return lines.join('\n');
-}
-
-function znodeRow(path: string, name: string, stat: Stat): ShellZnodeRow {
-  return { path, name, stat };
 }
 
 export const COMMANDS: Record<string, ShellCommand> = {
@@ -213,9 +185,11 @@ export const COMMANDS: Record<string, ShellCommand> = {
         if (children.length) ctx.out(`${children.map(quoteWord).join('\n')}\n`);
         return;
       }
-      const rows: ShellZnodeRow[] = [];
-      for await (const n of walk(ctx.session, path, { depth: 1, includeRoot: false, signal: ctx.signal, onError: skipUnreadable(ctx) })) rows.push(znodeRow(n.path, n.name, n.stat));
+      const skipped = unreadable(ctx);
+      const rows: ZnodeRow[] = [];
+      for await (const n of walk(ctx.session, path, { depth: 1, includeRoot: false, signal: ctx.signal, onError: skipped.onError })) rows.push({ path: n.path, name: n.name, stat: n.stat });
       ctx.out(await ctx.view.znodeRows(rows));
+      skipped.check();
     },
   },
   get: {
@@ -255,25 +229,9 @@ export const COMMANDS: Record<string, ShellCommand> = {
       maxArgs(p, 2, 'create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]');
       const path = resolvePath(ctx.cwd, p.args[0]);
       assertNotReserved(path, ctx.session.chroot, 'create');
-      const data = Buffer.from(p.args[1] ?? '', 'utf8');
-      const modes = [p.flags.e, p.flags.c, p.flags.t].filter(Boolean).length;
-      if (modes > 1) throw new UsageError('-e, -c and -t exclude each other');
-      const mode = p.flags.e ? 'ephemeral' : p.flags.c ? 'container' : p.flags.t ? 'ttl' : 'persistent';
-      const ttlMs = typeof p.flags.t === 'string' ? parseDuration(p.flags.t, 'TTL') : undefined;
-      if (p.flags.p) {
-        const parts = path.split('/').filter(Boolean);
-        for (let i = 1; i < parts.length; i++) {
-          const anc = `/${parts.slice(0, i).join('/')}`;
-          try {
-            await ctx.session.create(anc);
-          } catch (e) {
-            if (!(e instanceof ZkError && e.code === ZkCode.NODE_EXISTS)) throw e;
-          }
-        }
-      }
-      if (p.flags.c && p.flags.S) throw new UsageError('a container node cannot be sequential');
-      const r = await ctx.session.create(path, data, { mode, sequential: !!p.flags.S, ttlMs });
-      ctx.out(`created ${r.path}${mode === 'ephemeral' ? ' (ephemeral: it goes when the shell exits)' : ''}\n`);
+      const kind = createKind({ ephemeral: !!p.flags.e, container: !!p.flags.c, ttl: typeof p.flags.t === 'string' ? p.flags.t : undefined, sequential: !!p.flags.S });
+      const r = await createNode(ctx.session, path, Buffer.from(p.args[1] ?? '', 'utf8'), { ...kind, parents: !!p.flags.p });
+      ctx.out(`created ${r.path}${kind.mode === 'ephemeral' ? ' (ephemeral: it goes when the shell exits)' : ''}\n`);
     },
   },
   set: {
@@ -285,8 +243,28 @@ export const COMMANDS: Record<string, ShellCommand> = {
       if (p.args.length !== 2) throw new UsageError('expected PATH and DATA', 'usage: set [-v VERSION] PATH DATA');
       const path = resolvePath(ctx.cwd, p.args[0]);
       assertNotReserved(path, ctx.session.chroot, 'set');
-      const s = await ctx.session.set(path, Buffer.from(p.args[1], 'utf8'), version(p.flags.v));
+      const data = Buffer.from(p.args[1], 'utf8');
+      assertRequestFits(`${ctx.session.chroot}${path}`, data);
+      const s = await ctx.session.set(path, data, version(p.flags.v));
       ctx.out(`version ${s.version}\n`);
+    },
+  },
+  edit: {
+    noPager: true,
+    usage: 'edit [--force] PATH',
+    summary: 'Edit the data in $VISUAL / $EDITOR and write it back with compare-and-set (--force: even when JSON became invalid), as zkctl edit.',
+    run: async (ctx, words) => {
+      const p = parseOpts(words, '', '', { force: 'f' });
+      if (p.args.length !== 1) throw new UsageError(p.args.length ? 'too many arguments' : 'missing PATH', 'usage: edit [--force] PATH');
+      const path = validatePath(resolvePath(ctx.cwd, p.args[0]));
+      const { result, readVersion } = await editNode(ctx.session, path, {
+        editor: editorOf(),
+        force: !!p.flags.f,
+        keepDir: join(stateDir(), 'edits'),
+        note: (text) => ctx.err(`note: ${text}\n`),
+        run: (editor, file) => ctx.withTerminal(() => runEditor(editor, file)),
+      });
+      ctx.out(`${editSummary(result, readVersion)}\n`);
     },
   },
   rm: {
@@ -314,11 +292,11 @@ export const COMMANDS: Record<string, ShellCommand> = {
       const p = parseOpts(words, '', 'd');
       maxArgs(p, 1, 'tree [-d DEPTH] [PATH]');
       const path = resolvePath(ctx.cwd, p.args[0]);
-      const depth = p.flags.d !== undefined ? Number(p.flags.d) : undefined;
-      if (depth !== undefined && !(Number.isInteger(depth) && depth >= 0)) throw new UsageError(`invalid depth ${String(p.flags.d)}`);
+      const depth = depthOpt(p.flags.d);
+      const skipped = unreadable(ctx);
       const lastAt: boolean[] = [];
       let buf = '';
-      for await (const n of walk(ctx.session, path, { depth, signal: ctx.signal, onError: skipUnreadable(ctx) })) {
+      for await (const n of walk(ctx.session, path, { depth, signal: ctx.signal, onError: skipped.onError })) {
         lastAt[n.depth] = n.last;
         buf += ctx.view.treeLine(n, lastAt);
         if (buf.length > 8192) {
@@ -327,6 +305,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
         }
       }
       ctx.out(buf);
+      skipped.check();
     },
   },
   find: {
@@ -336,12 +315,13 @@ export const COMMANDS: Record<string, ShellCommand> = {
       const p = parseOpts(words, 'e', 'nd', { name: 'n', ephemeral: 'e', maxdepth: 'd' });
       maxArgs(p, 1, 'find [PATH] [-name GLOB] [-e] [-d DEPTH]');
       const path = resolvePath(ctx.cwd, p.args[0]);
-      const re = typeof p.flags.n === 'string' ? globRegExp(p.flags.n) : undefined;
-      const depth = typeof p.flags.d === 'string' ? Number(p.flags.d) : undefined;
+      const re = typeof p.flags.n === 'string' ? globToRegExp(p.flags.n) : undefined;
+      const depth = depthOpt(p.flags.d);
+      const skipped = unreadable(ctx);
       let buf = '';
-      for await (const n of walk(ctx.session, path, { depth, signal: ctx.signal, onError: skipUnreadable(ctx) })) {
-        if (re && !re.test(baseName(n.path))) continue;
-        if (p.flags.e && kindOf(n.stat).type !== 'ephemeral') continue;
+      for await (const n of walk(ctx.session, path, { depth, signal: ctx.signal, onError: skipped.onError })) {
+        if (re && !re.test(n.name)) continue;
+        if (p.flags.e && n.stat.ephemeralOwner === 0n) continue;
         buf += `${n.path}\n`;
         if (buf.length > 8192) {
           ctx.out(buf);
@@ -349,6 +329,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
         }
       }
       if (buf) ctx.out(buf);
+      skipped.check();
     },
   },
   getacl: {
@@ -400,10 +381,10 @@ export const COMMANDS: Record<string, ShellCommand> = {
     run: async (ctx, words) => {
       const p = parseOpts(words, '', 'd', { depth: 'd' });
       maxArgs(p, 1, 'du [-d DEPTH] [PATH]');
-      const depth = p.flags.d !== undefined ? Number(p.flags.d) : 1;
-      if (!(Number.isInteger(depth) && depth >= 0)) throw new UsageError(`invalid depth ${String(p.flags.d)}`);
-      const rows = await duTree(ctx.session, resolvePath(ctx.cwd, p.args[0]), { depth, signal: ctx.signal, onError: skipUnreadable(ctx) });
+      const skipped = unreadable(ctx);
+      const rows = await duTree(ctx.session, resolvePath(ctx.cwd, p.args[0]), { depth: depthOpt(p.flags.d, 1), signal: ctx.signal, onError: skipped.onError });
       ctx.out(ctx.view.du(rows));
+      skipped.check();
     },
   },
   ephemerals: {
@@ -412,19 +393,12 @@ export const COMMANDS: Record<string, ShellCommand> = {
     run: async (ctx, words) => {
       const p = parseOpts(words, '', 'o', { owner: 'o' });
       maxArgs(p, 1, 'ephemerals [--owner SESSION] [PATH]');
-      let owner: bigint | undefined;
-      if (typeof p.flags.o === 'string') {
-        const m = /^(0x)?([0-9a-f]{1,16})$/i.exec(p.flags.o.trim());
-        if (!m) throw new UsageError(`invalid --owner "${p.flags.o}"`, 'a session id in hex, e.g. 0x100000b3770000a');
-        owner = BigInt.asIntN(64, BigInt(`0x${m[2]}`));
-      }
-      const rows: ShellEphemeralRow[] = [];
-      for await (const n of walk(ctx.session, resolvePath(ctx.cwd, p.args[0] ?? '/'), { signal: ctx.signal, onError: skipUnreadable(ctx) })) {
-        const eo = n.stat.ephemeralOwner;
-        if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-        rows.push({ path: n.path, ephemeralOwner: `0x${BigInt.asUintN(64, eo).toString(16)}`, ctime: n.stat.ctime, dataLength: n.stat.dataLength });
-      }
+      const owner = typeof p.flags.o === 'string' ? parseSessionId(p.flags.o) : undefined;
+      const skipped = unreadable(ctx);
+      const rows: EphemeralRow[] = [];
+      for await (const n of ephemeralNodes(ctx.session, resolvePath(ctx.cwd, p.args[0] ?? '/'), { owner, signal: ctx.signal, onError: skipped.onError })) rows.push(ephemeralRow(n));
       ctx.out(ctx.view.ephemerals(rows));
+      skipped.check();
     },
   },
   whoami: {

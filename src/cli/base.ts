@@ -10,7 +10,8 @@ import { ExitCode, ZkctlError, exitCodeOf } from '../core/errors.js';
 import { enableDebug } from '../core/debug.js';
 import { Session, type SessionOptions } from '../core/session.js';
 import { formatJson, OUTPUT_FORMATS, type OutputFormat, Printer, terminalWidth, toPlainData, wrapLine } from '../output/index.js';
-import { OutputError, guardStdio } from '../output/stdio.js';
+import { OutputError, flushHeld, guardStdio, pageOutput } from '../output/stdio.js';
+import { pagerCommand } from '../core/pager.js';
 import { type ConnectionSettings, resolveConnection } from './context.js';
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -29,6 +30,17 @@ export const connectionFlags = {
   'read-only': Flags.boolean({
     summary: 'Ask for a session a read-only member may serve (canBeReadOnly: a member cut off from the quorum, started with -Dreadonlymode.enabled=true and localSessionsEnabled=true): reads work, writes fail (exit 8).',
     helpGroup: 'GLOBAL',
+  }),
+};
+
+/**
+ * The flag of a command whose output may run to thousands of lines (tree, ls, get, find, ...): having
+ * it makes the command page on a terminal (see pageIfLong in BaseCommand).
+ */
+export const pagerFlags = {
+  'no-pager': Flags.boolean({
+    summary: 'Never page the output.',
+    description: 'On a terminal, output longer than the screen goes through $ZKCTL_PAGER, else $PAGER, else less -FRX; an empty value or cat turns that off, as do --no-pager, -o json, a stdout that is not a terminal, and CI=true. Quitting the pager early (q) stops the command quietly (exit 0).',
   }),
 };
 
@@ -70,6 +82,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as FlagsOf<T>;
     this.args = args as ArgsOf<T>;
     if (this.flags.verbose) enableDebug(true);
+    this.pageIfLong();
+  }
+
+  /** A command with --no-pager pages its output on a terminal (src/output/stdio.ts pageOutput). */
+  private pageIfLong(): void {
+    if ((this.ctor.flags as Record<string, unknown> | undefined)?.['no-pager'] !== pagerFlags['no-pager']) return;
+    const f = this.flags as { 'no-pager'?: boolean };
+    const cmd = pagerCommand({ isTTY: !!process.stdout.isTTY, noPager: f['no-pager'], json: this.outputFormat === 'json' });
+    if (cmd) pageOutput(cmd, { rows: process.stdout.rows, columns: process.stdout.columns });
   }
 
   /** Output format: --json, -o, else table on a TTY and plain in pipes. */
@@ -138,6 +159,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async catch(err: Interfaces.CommandError): Promise<void> {
     const code = errorExitCode(err);
     process.exitCode = code;
+    // What was held for the pager comes before the error message.
+    flushHeld();
     // The reader of stdout went away (`ls | head`): a quiet end, nothing to say.
     if (err instanceof OutputError && err.quiet) return;
     const verbose = this.flags?.verbose || /zkctl/.test(process.env.DEBUG ?? '');
@@ -162,6 +185,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
     }
     if (this._session) await this._session.close().catch(() => undefined);
+    flushHeld();
     await super.finally(err);
   }
 }

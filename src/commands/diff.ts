@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { CheckFailedError } from '../core/errors.js';
 import { type DiffEntry, type TreeDiffCounts, describeDiffCounts, diffTrees } from '../core/treediff.js';
@@ -41,6 +41,7 @@ PATH_B may be on another ensemble: --to-server / --to-context (with --to-auth). 
     'ignore-data': Flags.boolean({ summary: 'Do not compare data (presence and ACLs only).' }),
     'ignore-ephemeral': Flags.boolean({ summary: 'Leave ephemeral nodes out on both sides.' }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<DiffResult> {

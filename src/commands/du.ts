@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { Unreadable, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { duTree, type DuRow } from '../core/tree.js';
 import { duColumnsFor } from '../output/znode.js';
@@ -14,6 +14,7 @@ Plain output: BYTES<TAB>NODES<TAB>PATH. Nodes this session may not read are skip
   static override flags = {
     depth: Flags.integer({ char: 'd', summary: 'Report subtrees down to this many levels below PATH.', default: 1, min: 0 }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<DuRow[]> {

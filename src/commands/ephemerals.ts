@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { ephemeralNodes, parseSessionId } from '../core/tree.js';
 import { type EphemeralRow, RowStream, ephemeralColumns as columns, ephemeralRow } from '../output/znode.js';
@@ -18,6 +18,7 @@ Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, ephemer
   static override flags = {
     owner: Flags.string({ summary: 'Only nodes owned by this session id (hex, e.g. 0x1000...).', helpValue: 'SESSION' }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { parseSize } from '../core/data.js';
 import { UsageError } from '../core/errors.js';
@@ -29,6 +29,7 @@ Nodes this session may not read are skipped with a note on stderr, and the exit 
     depth: Flags.integer({ char: 'd', summary: 'Levels below PATH to search.', min: 0 }),
     long: Flags.boolean({ char: 'l', summary: 'Stat columns as ls -l (-o json: the stat object of stat -o json per node).' }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<void> {

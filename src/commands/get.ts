@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { interrupted } from '../cli/stream.js';
 import { checkPath, interruptSignal } from '../cli/znode.js';
 import { type DataFormat, DATA_FORMATS, dataForJson, formatData, hexDump, parseJsonData, parseYamlData } from '../core/data.js';
@@ -36,6 +36,7 @@ export default class Get extends BaseCommand<typeof Get> {
     format: Flags.string({ summary: 'Decode the data.', options: DATA_FORMATS }),
     watch: Flags.boolean({ char: 'w', summary: 'Wait for the next change and print the new data.' }),
     for: Flags.string({ summary: 'With -w: give up after this long (exit 8), e.g. 30s.', helpValue: 'DURATION' }),
+    ...pagerFlags,
   };
 
   async run(): Promise<GetResult | undefined> {

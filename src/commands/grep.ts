@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { isUtf8 } from '../core/data.js';
 import { UsageError } from '../core/errors.js';
@@ -33,6 +33,7 @@ export default class Grep extends BaseCommand<typeof Grep> {
     'files-with-matches': Flags.boolean({ char: 'l', summary: 'Print only the paths that match.' }),
     depth: Flags.integer({ char: 'd', summary: 'Levels below PATH to search.', min: 0 }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<void> {

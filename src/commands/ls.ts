@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { walk } from '../core/tree.js';
 import { RowStream, type ZnodeRow, znodeLongColumns, znodeLongJson, znodeWideColumns } from '../output/znode.js';
@@ -20,6 +20,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
     recursive: Flags.boolean({ char: 'R', summary: 'List the whole subtree (full paths).' }),
     long: Flags.boolean({ char: 'l', summary: 'Long listing: data version, data length, children, ephemeral owner, mtime.' }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<void> {

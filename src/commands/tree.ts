@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../cli/base.js';
+import { BaseCommand, pagerFlags } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { type NodeInfo, walk } from '../core/tree.js';
 import { loadChalk } from '../output/color.js';
@@ -20,6 +20,7 @@ export default class Tree extends BaseCommand<typeof Tree> {
     depth: Flags.integer({ char: 'd', summary: 'Levels below PATH to show.', min: 0 }),
     sizes: Flags.boolean({ summary: 'Show data sizes and child counts.' }),
     window: windowFlag,
+    ...pagerFlags,
   };
 
   async run(): Promise<void> {

@@ -29,6 +29,9 @@ import { InterruptedError, UsageError, ZkCode, ZkError } from './errors.js';
 import { assertNotReserved, baseName, joinPath, validatePath } from './paths.js';
 import type { ACL, Stat } from './protocol/records.js';
 import type { Session } from './session.js';
+import { createDebug } from './debug.js';
+
+const debug = createDebug('zkctl:walk');
 
 /** One znode as the walk delivers it. */
 export interface NodeInfo {
@@ -214,6 +217,8 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
   private waiter?: { entry: Entry; wake: () => void };
   private used = false;
   private done = false;
+  /** The walk reached its end (not stopped by its reader). */
+  private complete = false;
 
   constructor(session: Session, root: string, opts: WalkOptions = {}) {
     root = validatePath(root);
@@ -252,6 +257,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
           yield node;
         }
       }
+      this.complete = true;
     } finally {
       this.end();
     }
@@ -261,7 +267,10 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
     const rootEntry = this.begin();
     try {
       const rootNode = await this.consume(rootEntry);
-      if (!rootNode) return;
+      if (!rootNode) {
+        this.complete = true;
+        return;
+      }
       const stack: Array<{ e: Entry; node: NodeInfo; kids: Entry[]; i: number }> = [
         { e: rootEntry, node: rootNode, kids: rootEntry.kids ?? [], i: 0 },
       ];
@@ -288,6 +297,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
           yield f.node;
         }
       }
+      this.complete = true;
     } finally {
       this.end();
     }
@@ -304,6 +314,7 @@ export class TreeWalker implements AsyncIterable<NodeInfo> {
   private end(): void {
     this.done = true;
     this.opts.signal?.removeEventListener('abort', this.onAbort);
+    debug(`walk of ${this.root} ${this.complete ? 'done' : 'stopped'}: ${this.stats.nodes} nodes, ${this.stats.requests} requests`);
   }
 
   private newEntry(path: string, depth: number, key: number[], last: boolean): Entry {

@@ -4,6 +4,7 @@
  * plain and (for field selection) JSON/YAML printers alike.
  */
 import { lazyRequire, yaml } from '../core/lazy.js';
+import { writeText } from './stdio.js';
 
 // Loaded on first use: most runs print neither a table nor YAML.
 const Table = lazyRequire<typeof import('cli-table3')>('cli-table3');
@@ -216,6 +217,7 @@ export function renderPlain<T>(rows: T[], columns: Column<T>[]): string {
 export interface PrinterOptions {
   format: OutputFormat;
   color: boolean;
+  /** Where the text goes (default: stdout, or the pager when the command pages: see stdio.ts). */
   write?: (s: string) => void;
   /**
    * oclif's --json prints the command's return value itself: results
@@ -237,7 +239,7 @@ export class Printer {
     this.widthOf = typeof w === 'function' ? w : () => w;
     this.format = opts.format;
     this.color = opts.color;
-    this.write = opts.write ?? ((s) => process.stdout.write(s));
+    this.write = opts.write ?? writeText;
     this.quietResults = !!opts.resultPrintedElsewhere;
   }
 
@@ -314,6 +316,6 @@ export class Printer {
 
   /** Raw bytes, untouched (binary-safe). */
   raw(b: Buffer): void {
-    process.stdout.write(b);
+    writeText(b);
   }
 }

@@ -13,12 +13,19 @@
  *   with exit 1 and a line saying how much was not delivered. A write error nobody reported is
  *   one line and exit 1.
  *
+ * - `pageOutput()` (a command whose output may be long, on a terminal): from then on what
+ *   `writeOut()` and `writeText()` (the Printer) write is held until it fills the screen, then
+ *   goes through the pager (src/core/pager.ts). The pager quitting early (q in less) is a reader
+ *   closing the pipe: the next write ends the command quietly (exit 0), so a walk stops.
+ *   `exitWhenFlushed()` waits for the pager to exit.
+ *
  * The stall deadline: ZKCTL_OUTPUT_STALL_TIMEOUT (a duration; 0 waits as long as it takes);
  * default 60 s when stderr is not a terminal (scripts, CI: nobody would notice a hang), none on a
  * terminal (a person is there, paging with `| less` perhaps, and can press Ctrl-C).
  */
 import { ExitCode, ZkctlError } from '../core/errors.js';
 import { describeErrno } from '../core/file-write.js';
+import { Pager } from '../core/pager.js';
 
 type Stream = NodeJS.WriteStream & { _handle?: { writeQueueSize?: number } };
 
@@ -62,6 +69,80 @@ export function guardStdio(): void {
 /** The first write error stdout had, if any. */
 export function stdoutError(): NodeJS.ErrnoException | undefined {
   return errors.get(process.stdout as Stream);
+}
+
+let pager: Pager | undefined;
+
+/**
+ * Page what is written from now on (writeOut, writeText) through `command`: held until it fills
+ * `rows` lines, then handed to the pager. Until the pager exits, Ctrl-C and SIGTERM that nothing
+ * else handles wait for it (the terminal stays the pager's) and then exit 130 / 143.
+ */
+export function pageOutput(command: string, size: { rows?: number; columns?: number } = {}): void {
+  pager = new Pager(command, { ...size });
+}
+
+/** Where command output goes now: stdout, or the pager's input once it has started. */
+function target(): Stream {
+  if (pager?.started) return pager.input as Stream;
+  return process.stdout as Stream;
+}
+
+const EPIPE = (): NodeJS.ErrnoException => Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+
+function startPager(p: Pager): void {
+  const input = p.start() as Stream;
+  // The pager gone (q in less) is a reader that closed the pipe.
+  input.on('error', (e: NodeJS.ErrnoException) => {
+    if (!errors.has(input)) errors.set(input, e);
+  });
+  p.onGone(() => {
+    if (!errors.has(input)) errors.set(input, EPIPE());
+  });
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.prependListener(sig, function onSignal() {
+      // Only this listener: nothing else stops the command; wait for the pager, then exit.
+      if (process.listenerCount(sig) > 1) return;
+      process.removeListener(sig, onSignal);
+      void p.finish().then(() => process.exit(code));
+    });
+  }
+}
+
+/**
+ * Hand `s` to the pager while it is being held (true: nothing more to do), starting the pager
+ * once the screen is full.
+ */
+function held(s: string | Buffer): boolean {
+  if (!pager || pager.started) return false;
+  if (!pager.hold(s)) return true;
+  startPager(pager);
+  return true;
+}
+
+/**
+ * Write without waiting (the Printer): to stdout, or to the pager. A write error is recorded
+ * (the next writeOut or exitWhenFlushed reports it); once the pager is gone, nothing is written.
+ */
+export function writeText(s: string | Buffer): void {
+  if (held(s)) return;
+  const out = target();
+  if (errors.has(out)) return;
+  try {
+    out.write(s);
+  } catch (e) {
+    if (!errors.has(out)) errors.set(out, e as NodeJS.ErrnoException);
+  }
+}
+
+/** Output held for the pager that has not filled the screen: written out now (before an error message, at the end). */
+export function flushHeld(): void {
+  if (!pager || pager.started) return;
+  const rest = pager.takeHeld();
+  if (rest.length) {
+    const out = process.stdout as Stream;
+    if (!errors.has(out)) out.write(rest);
+  }
 }
 
 /** Bytes handed to the stream and not yet to the kernel. */
@@ -137,7 +218,7 @@ export interface WriteOutOptions {
 
 /** Write to stdout and wait for it to drain (back-pressure); a write error throws OutputError. */
 export async function writeOut(s: string | Buffer, opts: WriteOutOptions = {}): Promise<void> {
-  const out = process.stdout as Stream;
+  const out = target();
   const what = opts.what ?? 'stdout';
   const failed = (): OutputError | undefined => {
     const e = errors.get(out);
@@ -145,6 +226,11 @@ export async function writeOut(s: string | Buffer, opts: WriteOutOptions = {}): 
   };
   let err = failed();
   if (err) throw err;
+  if (held(s)) {
+    // The screen just filled: the pager has its input; wait for it like any reader.
+    if (!pager!.started) return;
+    return writeOut('', opts);
+  }
   let ok: boolean;
   try {
     ok = out.write(s);
@@ -154,7 +240,8 @@ export async function writeOut(s: string | Buffer, opts: WriteOutOptions = {}): 
   }
   // A synchronous stream (a file) reports an error on the next tick: the next call or the launcher's exitWhenFlushed() sees it.
   if (!ok) {
-    const stall = stallTimeoutMs();
+    // A person reading in the pager takes as long as they like.
+    const stall = out === process.stdout ? stallTimeoutMs() : Infinity;
     const left = await drained(out, stall);
     if (left > 0 && !errors.has(out) && !out.destroyed) {
       reported = true;
@@ -170,6 +257,12 @@ export async function writeOut(s: string | Buffer, opts: WriteOutOptions = {}): 
  * flushed, report a write error no command reported, then exit with process.exitCode.
  */
 export async function exitWhenFlushed(): Promise<never> {
+  if (pager) {
+    const p = pager;
+    flushHeld();
+    pager = undefined;
+    if (p.started) await p.finish();
+  }
   // A synchronous stream (a file, /dev/full) emits its write error on a later tick: let it.
   await new Promise<void>((r) => setImmediate(r));
   const stall = stallTimeoutMs();

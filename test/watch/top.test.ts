@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConnectString } from '../../src/ensemble/status.js';
 import { TopSampler } from '../../src/ensemble/top.js';
+import { topColumns } from '../../src/commands/ensemble/top.js';
 import { runCli, testServer } from '../helpers/zk.js';
 
 describe('ensemble top', () => {
@@ -24,6 +25,17 @@ describe('ensemble top', () => {
     const plain = await runCli(['ensemble', 'top', '-s', testServer()]);
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(plain.stdout.trim().split('\n').length, 3);
+  });
+
+  it('names the latency column as health and ensemble status do (LATENCY MIN/AVG/MAX; LAT when the terminal is narrow)', async () => {
+    const [top, health] = await Promise.all([runCli(['ensemble', 'top', '-s', testServer(), '-o', 'table']), runCli(['health', '-s', testServer(), '-o', 'table'])]);
+    assert.equal(top.code, 0, top.stderr);
+    assert.equal(health.code, 0, health.stderr);
+    const header = (out: string): string | undefined => out.split('\n').find((l) => /\bZXID\b/.test(l));
+    assert.match(header(top.stdout) ?? '', /\bLATENCY MIN\/AVG\/MAX\b/, top.stdout);
+    assert.match(header(health.stdout) ?? '', /\bLATENCY MIN\/AVG\/MAX\b/, health.stdout);
+    const lat = topColumns.find((c) => c.key === 'latency');
+    assert.equal(lat?.shortHeader, 'LAT');
   });
 
   it('computes packet rates from the previous sample', async () => {

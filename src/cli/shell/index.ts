@@ -151,9 +151,10 @@ class Sink {
   private held: string[] = [];
   private heldLines = 0;
   private broken = false;
+  private ended = false;
   constructor(
     private readonly direct: (s: string) => void,
-    private readonly opts: { pipe?: string; pager?: string; rows?: number; beforeChild?: () => void },
+    private readonly opts: { pipe?: string; pager?: string; rows?: number; beforeChild?: () => void; readerGone?: () => void },
   ) {
     if (opts.pipe !== undefined) this.start(opts.pipe);
   }
@@ -162,7 +163,14 @@ class Sink {
     this.opts.beforeChild?.();
     const child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'inherit', 'inherit'], env: childEnv() });
     this.child = child;
-    child.stdin!.on('error', () => (this.broken = true)); // the reader went away (head, q in less): fine
+    // The reader went away (head, q in less) before the output ended: fine, and the command stops.
+    const gone = (): void => {
+      if (this.broken || this.ended) return;
+      this.broken = true;
+      this.opts.readerGone?.();
+    };
+    child.stdin!.on('error', gone);
+    child.on('close', gone);
     this.childDone = new Promise((resolve) => {
       child.on('error', (e) => {
         this.direct(`zkctl: cannot run ${cmd}: ${e.message}\n`);
@@ -202,6 +210,7 @@ class Sink {
       this.held = [];
       return 0;
     }
+    this.ended = true;
     this.child.stdin!.end();
     return this.childDone!;
   }
@@ -486,6 +495,8 @@ export async function runShell(opts: ShellOptions): Promise<number> {
       }
       const run = new AbortController();
       running = run;
+      /** The pager or `| CMD` quit before the output ended: the command stops, quietly. */
+      let readerGone = false;
       // The command gets its own context: once interrupted, whatever it still writes is dropped.
       const sink = new Sink(write, {
         pipe,
@@ -495,6 +506,10 @@ export async function runShell(opts: ShellOptions): Promise<number> {
           if (!interactive) return;
           takeTty();
           process.on('SIGINT', onChildSigint);
+        },
+        readerGone: () => {
+          readerGone = true;
+          run.abort();
         },
       });
       current = sink;
@@ -520,6 +535,10 @@ export async function runShell(opts: ShellOptions): Promise<number> {
         status = sink.piped && pipe !== undefined ? piped : 0;
       } catch (e) {
         sink.kill();
+        if (readerGone) {
+          status = pipe !== undefined ? await sink.end() : 0;
+          continue;
+        }
         const r = errorLine(name, e);
         writeErr(`${e instanceof InterruptedError && interactive ? freshLine() : ''}${style.error(r.text)}`);
         status = r.code;

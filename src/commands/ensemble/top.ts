@@ -6,9 +6,9 @@ import { parseDuration, sleepMs } from '../../core/duration.js';
 import { ConnectionError, UsageError } from '../../core/errors.js';
 import { parseConnectString } from '../../ensemble/status.js';
 import { TopSampler, type TopRow, type TopSnapshot } from '../../ensemble/top.js';
+import { latencyColumn } from './status.js';
 import { renderTable, terminalWidth, wrapLine, type Column } from '../../output/index.js';
 
-const n1 = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
 const hi = (t: string, r: TopRow): string => (r.leader ? chalk.green.bold(t) : r.mode === 'down' ? chalk.red(t) : r.mode === 'not-serving' ? chalk.yellow(t) : t);
 
 export const topColumns: Column<TopRow>[] = [
@@ -16,7 +16,8 @@ export const topColumns: Column<TopRow>[] = [
   { header: 'ADDRESS', key: 'address', get: (r) => r.address, style: hi, priority: 1 },
   { header: 'MODE', key: 'mode', get: (r) => r.mode, style: hi, priority: 0 },
   { header: 'ZXID', key: 'zxid', get: (r) => r.zxid, priority: 2 },
-  { header: 'LAT MIN/AVG/MAX', key: 'latency', get: (r) => (r.latencyMin === undefined ? undefined : `${n1(r.latencyMin)}/${n1(r.latencyAvg)}/${n1(r.latencyMax)}`), align: 'right', priority: 5, shortHeader: 'LAT' },
+  // The header, format and short form of `ensemble status` and `health` (LATENCY MIN/AVG/MAX, LAT when narrow).
+  latencyColumn<TopRow>(5),
   { header: 'OUTST', key: 'outstanding', get: (r) => r.outstanding, align: 'right', priority: 4 },
   { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right', priority: 6 },
   { header: 'RECV', key: 'packetsReceived', get: (r) => r.packetsReceived, align: 'right', priority: 11 },

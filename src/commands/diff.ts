@@ -1,12 +1,12 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { BaseCommand } from '../cli/base.js';
+import { otherSession, toFlags } from '../cli/other-session.js';
 import { boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { CheckFailedError } from '../core/errors.js';
 import { type DiffEntry, type TreeDiffCounts, describeDiffCounts, diffTrees } from '../core/treediff.js';
 import { formatJson, formatYaml } from '../output/index.js';
 import { writeOut } from '../output/znode.js';
-import { otherSession, toFlags } from './cp.js';
 
 export interface DiffResult {
   a: string;

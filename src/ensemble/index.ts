@@ -5,7 +5,7 @@
  */
 export * from './zk-install.js';
 export * from './config.js';
-export * from './fourlw.js';
+export * from '../core/fourlw.js';
 export * from './status.js';
 export * from './proc.js';
 export * from './local.js';

@@ -43,7 +43,7 @@ import {
   renderServers,
 } from '../core/config/dynamic.js';
 import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
-import { conf } from './fourlw.js';
+import { conf } from '../core/fourlw.js';
 import { clientAddresses, load, type LocalEnsemble } from './local.js';
 import { MEMBERSHIP_FILE, readRecordedRoster, rosterFromConfig, writeRoster, type RosterMember } from './roster.js';
 import { isPortFree, lockHolderAlive, processStartTime, sleep, withPidLock } from './proc.js';

@@ -6,7 +6,7 @@
  */
 import { formatHostPort, type HostPort, parseConnectString as parseCS } from '../core/connect-string.js';
 import { UsageError } from '../core/errors.js';
-import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
+import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from '../core/fourlw.js';
 
 /** 'not-answering': a local member whose process runs but that does not answer (paused, hung). */
 export type MemberMode = ServerMode | 'not-serving' | 'not-answering' | 'down';

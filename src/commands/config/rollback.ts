@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { resultJson } from '../../core/config/document.js';
 import { DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, rollbackConfig } from '../../core/recipes/config-publish.js';
-import { type PublishOutput, printPublish } from './publish.js';
+import { type PublishOutput, printPublish } from '../../cli/publish-output.js';
 
 export default class ConfigRollback extends BaseCommand<typeof ConfigRollback> {
   static override summary = 'Publish a kept older version again (a new version with that document).';

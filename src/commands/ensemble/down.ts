@@ -3,7 +3,7 @@ import { BaseCommand } from '../../cli/base.js';
 import { updateConfig } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { BrokenEnsembleError, NoEnsembleError, salvage, type LocalEnsemble } from '../../ensemble/index.js';
-import { targetEnsemble, targetFlags } from './status.js';
+import { targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 
 export interface DownOutput {
   name: string;

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleKill extends BaseCommand<typeof EnsembleKill> {
   static override summary = 'Kill one member at once (SIGKILL): a crash, for failover drills.';

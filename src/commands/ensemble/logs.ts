@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { UsageError, ZkctlError } from '../../core/errors.js';
 import { followFile, LineSplitter, tailFile } from '../../ensemble/index.js';
-import { targetEnsemble, targetFlags } from './status.js';
+import { targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 
 export default class EnsembleLogs extends BaseCommand<typeof EnsembleLogs> {
   static override summary = 'Show (and with -f follow) a member\'s server log.';

@@ -1,10 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
+import { followMembers, type MembershipOutput, membershipOutput, printChange, targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { removeMember } from '../../ensemble/membership.js';
-import { followMembers, type MembershipOutput, membershipOutput, printChange } from './add.js';
-import { targetEnsemble, targetFlags } from './status.js';
 
 export default class EnsembleRemove extends BaseCommand<typeof EnsembleRemove> {
   static override summary = 'Remove a member from a local ensemble (dynamic reconfig), then stop it.';

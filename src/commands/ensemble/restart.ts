@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleRestart extends BaseCommand<typeof EnsembleRestart> {
   static override summary = 'Restart one member (graceful stop, start) and wait until it serves.';

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleStart extends BaseCommand<typeof EnsembleStart> {
   static override summary = 'Start one stopped member and wait until it serves again.';

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleStop extends BaseCommand<typeof EnsembleStop> {
   static override summary = 'Stop one member gracefully (SIGTERM, then SIGKILL after --grace).';

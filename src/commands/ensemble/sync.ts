@@ -1,8 +1,7 @@
 import { BaseCommand } from '../../cli/base.js';
+import { followMembers, targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 import { describeChanges, syncRoster, type RosterSync } from '../../ensemble/sync.js';
 import type { Column } from '../../output/index.js';
-import { followMembers } from './add.js';
-import { targetEnsemble, targetFlags } from './status.js';
 
 export interface SyncOutput extends RosterSync {
   /** Contexts whose server list was changed. */

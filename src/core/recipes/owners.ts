@@ -3,7 +3,7 @@
  * ensemble, from the `cons` four-letter word of every server (best effort:
  * servers that do not answer, or do not allow `cons`, are skipped).
  */
-import { cons } from '../../ensemble/fourlw.js';
+import { cons } from '../fourlw.js';
 
 /** One `cons` line: ` /127.0.0.1:50412[1](queued=0,recved=9,sent=9,sid=0x10000a1b2c30001,...)`. */
 const CONS_LINE = /^\/?(.+?)\[\d+\]\((.*)\)\s*$/;

@@ -5,7 +5,7 @@ import { parseDuration } from '../../../core/duration.js';
 import { CheckFailedError, InterruptedError } from '../../../core/errors.js';
 import { runFailoverDrill, type DrillProgress, type DrillReport, type DrillRound } from '../../../ensemble/drill.js';
 import type { Column } from '../../../output/index.js';
-import { targetEnsemble, targetFlags } from '../status.js';
+import { targetEnsemble, targetFlags } from '../../../cli/ensemble.js';
 
 const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${v}`);
 

@@ -6,9 +6,8 @@
  */
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
-import { loadConfig, configPath, updateEnsembleContexts } from './context.js';
-import { resolveLocal, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../ensemble/index.js';
-import { load } from '../ensemble/local.js';
+import { configPath, DanglingContextError, loadConfig, updateEnsembleContexts } from './context.js';
+import { findLocalByServers, isEnsembleDir, load, NoEnsembleError, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../ensemble/index.js';
 import type { MembershipChange, MemberView } from '../ensemble/membership.js';
 import type { LatencyFields } from '../ensemble/view.js';
 import type { Column, OutputFormat, Printer } from '../output/index.js';
@@ -52,6 +51,59 @@ export const statusColumns: Column<MemberRow>[] = [
   { header: 'PID', key: 'pid', get: (r) => (r.external ? 'external' : r.pid), align: 'right', priority: 3 },
 ];
 
+// Which ensemble a command means: --name/--dir, the context, -s/ZKCTL_SERVER, the default.
+
+/**
+ * What a bare `ensemble up` (no --name/--dir) acts on: the current context's local ensemble when
+ * there is one (as `ensemble kill/start/down` do), else the local ensemble serving an explicit
+ * -s/ZKCTL_SERVER, else the default ensemble 'local' (`reason` says why, for a note).
+ */
+export function resolveUpTarget(t: TargetInput): { nameOrDir?: string; ensemble?: LocalEnsemble; from: 'flags' | 'context' | 'server' | 'default'; reason?: string } {
+  const o = t.env ? { env: t.env } : {};
+  if (t.dir || t.name) return { from: 'flags' };
+  if (!t.serverExplicit && t.contextEnsembleDir) {
+    if (isEnsembleDir(t.contextEnsembleDir)) return { ensemble: load(t.contextEnsembleDir, o), from: 'context' };
+    return { from: 'default', reason: `the current context's ensemble directory ${t.contextEnsembleDir} holds no ensemble any more` };
+  }
+  if (t.server && t.serverExplicit) {
+    const byServer = findLocalByServers(t.server, o);
+    if (byServer) return { ensemble: byServer, from: 'server' };
+    return { from: 'default', reason: `${t.server} is not a local ensemble started by zkctl` };
+  }
+  return { from: 'default', reason: t.contextName ? `the current context '${t.contextName}' is not a local ensemble` : 'there is no current context' };
+}
+
+
+/**
+ * The local ensemble a command is about: --dir, else --name, else the context's ensemble dir
+ * (unless a server was given explicitly), else the local ensemble serving that server, else
+ * the ensemble named 'local'. Throws UsageError when there is none.
+ */
+export function resolveLocal(t: TargetInput): LocalEnsemble {
+  const o = t.env ? { env: t.env } : {};
+  if (t.dir) return load(t.dir.includes('/') ? t.dir : `./${t.dir}`, o);
+  if (t.name) return load(t.name, o);
+  if (!t.serverExplicit && t.contextEnsembleDir && isEnsembleDir(t.contextEnsembleDir)) return load(t.contextEnsembleDir, o);
+  if (t.server) {
+    const byServer = findLocalByServers(t.server, o);
+    if (byServer) return byServer;
+    if (t.serverExplicit) throw new NoEnsembleError(`${t.server} is not a local ensemble started by zkctl`, 'see `zkctl ensemble ls`; pass --name or --dir');
+  }
+  return load('local', o);
+}
+
+/** For status: a local ensemble when one is meant, else the servers to ask. */
+export function resolveStatusTarget(t: TargetInput): { local: LocalEnsemble } | { servers: string } {
+  const o = t.env ? { env: t.env } : {};
+  if (t.dir || t.name) return { local: resolveLocal(t) };
+  if (!t.serverExplicit && t.contextEnsembleDir && isEnsembleDir(t.contextEnsembleDir)) return { local: load(t.contextEnsembleDir, o) };
+  if (t.server) {
+    const byServer = findLocalByServers(t.server, o);
+    return byServer ? { local: byServer } : { servers: t.server };
+  }
+  return { local: load('local', o) };
+}
+
 /** Settings that pick the ensemble: flags, the resolved server, the context's ensemble dir. */
 export function targetInput(flags: { name?: string; dir?: string }, c: { server: string; source: string; context?: string }): TargetInput {
   let contextEnsembleDir: string | undefined;
@@ -64,9 +116,23 @@ export function targetInput(flags: { name?: string; dir?: string }, c: { server:
   return t;
 }
 
-/** The local ensemble an ensemble command is about. */
-export function targetEnsemble(flags: Parameters<typeof targetInput>[0], c: Parameters<typeof targetInput>[1]): LocalEnsemble {
-  return resolveLocal(targetInput(flags, c));
+/** The connection settings of a command (or a function giving them: read only when they matter). */
+type TargetConnection = Parameters<typeof targetInput>[1] | (() => Parameters<typeof targetInput>[1]);
+
+/**
+ * The local ensemble an ensemble command is about. With --name/--dir the connection settings play
+ * no part: a current-context naming no context (DanglingContextError) does not stop the command.
+ */
+export function targetEnsemble(flags: Parameters<typeof targetInput>[0], c: TargetConnection): LocalEnsemble {
+  if (typeof c !== 'function') return resolveLocal(targetInput(flags, c));
+  let conn: Parameters<typeof targetInput>[1];
+  try {
+    conn = c();
+  } catch (e) {
+    if (!(e instanceof DanglingContextError) || !(flags.name || flags.dir)) throw e;
+    conn = { server: '', source: 'default' };
+  }
+  return resolveLocal(targetInput(flags, conn));
 }
 
 export function summaryLine(v: StatusView): string {

@@ -4,7 +4,7 @@ import { configPathAndFile, configPathFileArgs, deprecatedPathFlag } from '../..
 import { type PublishOutput, printPublish } from '../../cli/publish-output.js';
 import { UsageError } from '../../core/errors.js';
 import { loadConfigFile, resultJson } from '../../core/config/document.js';
-import { type ConfigLayout, DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig, type PublishResult } from '../../core/recipes/config-publish.js';
+import { type ConfigLayout, DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig } from '../../core/recipes/config-publish.js';
 
 /** The mapping rules, shown by `config publish --help` (kept in step with src/core/config/document.ts). */
 export const MAPPING_HELP = `MAPPING (YAML 1.2, core schema)

@@ -17,7 +17,7 @@ Waits until the new configuration is committed, every running member serves it a
   };
 
   async run(): Promise<MembershipOutput> {
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const timeoutMs = parseDuration(this.flags.wait, '--wait');
     const r = await addMember(ens, {
       observer: this.flags.observer,

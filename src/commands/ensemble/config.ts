@@ -1,8 +1,7 @@
 import { BaseCommand } from '../../cli/base.js';
 import { readDynamicConfig } from '../../core/config/dynamic.js';
-import { configResult, type EnsembleConfigResult, memberColumns, targetFlags, targetInput } from '../../cli/ensemble.js';
+import { configResult, type EnsembleConfigResult, memberColumns, resolveStatusTarget, targetFlags, targetInput } from '../../cli/ensemble.js';
 import { describeMembers } from '../../ensemble/membership.js';
-import { resolveStatusTarget } from '../../ensemble/index.js';
 import { hostsOf } from '../../core/connect-string.js';
 
 export default class EnsembleConfig extends BaseCommand<typeof EnsembleConfig> {

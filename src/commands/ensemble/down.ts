@@ -41,7 +41,7 @@ Which ensemble: --name/--dir, else the current context's local ensemble, else "l
   async run(): Promise<DownOutput | DownNothing> {
     let e: LocalEnsemble;
     try {
-      e = targetEnsemble(this.flags, this.connection);
+      e = targetEnsemble(this.flags, () => this.connection);
     } catch (err) {
       if (err instanceof NoEnsembleError && this.flags['if-exists']) {
         process.stderr.write(`zkctl: nothing to stop: ${err.message}\n`);

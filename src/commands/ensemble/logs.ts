@@ -24,7 +24,7 @@ export default class EnsembleLogs extends BaseCommand<typeof EnsembleLogs> {
   async run(): Promise<void> {
     const n = this.flags.lines === 'all' ? Infinity : Number(this.flags.lines);
     if (!(n === Infinity || (Number.isInteger(n) && n >= 0))) throw new UsageError(`invalid --lines "${this.flags.lines}"`, 'use a number of lines or "all"');
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const ids = this.args.id ? [await e.resolveMember(this.args.id)] : e.ids;
     const json = this.outputFormat === 'json' || this.outputFormat === 'yaml';
     const prefixed = ids.length > 1;

@@ -20,7 +20,7 @@ Refuses (exit 2, nothing changed) to remove the last voting member, or a member 
 
   async run(): Promise<MembershipOutput> {
     if (!/^\d+$/.test(this.args.id)) throw new UsageError(`invalid member id '${this.args.id}'`, 'give the numeric id (see zkctl ensemble config)');
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const r = await removeMember(ens, Number(this.args.id), {
       timeoutMs: parseDuration(this.flags.wait, '--wait'),
       graceMs: parseDuration(this.flags.grace, '--grace', { zero: true }),

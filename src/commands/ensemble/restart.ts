@@ -15,7 +15,7 @@ export default class EnsembleRestart extends BaseCommand<typeof EnsembleRestart>
   };
 
   async run(): Promise<ActionRow> {
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const id = await e.resolveMember(this.args.id);
     const stopped = await e.stop(id, { timeoutMs: parseDuration(this.flags.grace, '--grace', { zero: true }) });
     const started = await e.start(id, { timeoutMs: parseDuration(this.flags.wait, '--wait') });

@@ -1,8 +1,8 @@
 import { BaseCommand } from '../../cli/base.js';
-import { statusColumns, summaryLine, targetFlags, targetInput } from '../../cli/ensemble.js';
+import { resolveStatusTarget, statusColumns, summaryLine, targetFlags, targetInput } from '../../cli/ensemble.js';
 import { parseDuration } from '../../core/duration.js';
 import { ConnectionError } from '../../core/errors.js';
-import { ensembleStatus, resolveStatusTarget, statusView, type StatusView } from '../../ensemble/index.js';
+import { ensembleStatus, statusView, type StatusView } from '../../ensemble/index.js';
 import { describeChanges, statusWithDrift } from '../../ensemble/sync.js';
 
 export default class EnsembleStatus extends BaseCommand<typeof EnsembleStatus> {

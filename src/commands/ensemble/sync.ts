@@ -33,7 +33,7 @@ export default class EnsembleSync extends BaseCommand<typeof EnsembleSync> {
   static override flags = { ...targetFlags };
 
   async run(): Promise<SyncOutput> {
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const r = await syncRoster(ens, { timeoutMs: this.connection.timeoutMs, onNote: (m) => process.stderr.write(`zkctl: ${m}\n`), });
     const contexts = followMembers(ens.dir);
     const out: SyncOutput = { ...r, contexts };

@@ -72,7 +72,7 @@ Client-side settings that shape the gap: the writers' request deadline (--reques
   };
 
   async run(): Promise<DrillReport> {
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const ac = new AbortController();
     const onSignal = (): void => ac.abort();
     process.once('SIGINT', onSignal);

@@ -3,7 +3,8 @@ import { BaseCommand } from '../cli/base.js';
 import { Unreadable, boundHeapGrowth, checkPath, interruptSignal, windowFlag } from '../cli/znode.js';
 import { UsageError } from '../core/errors.js';
 import { walk } from '../core/tree.js';
-import { type EphemeralRow, RowStream, ephemeralColumns as columns, hex } from '../output/znode.js';
+import { type EphemeralRow, RowStream, ephemeralColumns as columns } from '../output/znode.js';
+import { sessionHex } from '../core/session-id.js';
 
 type Row = EphemeralRow;
 
@@ -39,7 +40,7 @@ Plain output: OWNER<TAB>CTIME<TAB>DATA<TAB>PATH. -o json: records {path, ephemer
     for await (const n of walk(session, path, { window: this.flags.window, signal: intr.signal, onError: unreadable.onError })) {
       const eo = n.stat.ephemeralOwner;
       if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-      await out.push({ path: n.path, ephemeralOwner: hex(BigInt.asUintN(64, eo)), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
+      await out.push({ path: n.path, ephemeralOwner: sessionHex(eo), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
     }
     await out.end();
     unreadable.check();

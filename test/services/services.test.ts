@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Session } from '../../src/core/session.js';
+import { sessionHex } from '../../src/core/session-id.js';
 import { createWithParents } from '../../src/core/nodes.js';
 import { makeInstance, parseInstance, readInstances, serializeInstance, ServiceCache, ServiceRegistration, type CacheEvent } from '../../src/core/recipes/services.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
@@ -59,6 +60,18 @@ describe('services on ZooKeeper', () => {
   });
   after(async () => {
     await cs?.close();
+  });
+
+  it('services ls: the owner session as unsigned 64-bit hex, also with the high bit set (a TTL node: 0xff... | ttl)', async () => {
+    // Was "0x-ffffffffff6d840" (signed); the other commands print 0xff000000000927c0.
+    const inst = serializeInstance(makeInstance({ name: 'ttlsvc', id: 't1', address: '127.0.0.1', port: 9300 }));
+    await createWithParents(cs.session, '/services/ttlsvc/t1', inst, { mode: 'ttl', ttlMs: 600_000 });
+    const r = await runCli(['services', 'ls', 'ttlsvc', '-s', cs.server, '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as Array<{ id: string; session: string }>;
+    assert.deepEqual(rows.map((x) => [x.id, x.session]), [['t1', '0xff000000000927c0']]);
+    assert.equal(sessionHex(-1n), '0xffffffffffffffff');
+    assert.equal(sessionHex(0x100000b3770000an), '0x100000b3770000a');
   });
 
   it('registers an ephemeral instance, re-registers a missing node after a reconnect, unregisters', async () => {

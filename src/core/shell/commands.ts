@@ -12,6 +12,7 @@ import { assertNotReserved, baseName, validatePath } from '../paths.js';
 import type { Id, Session, Stat } from '../session.js';
 import { assertDeletable, deleteTree, duTree, type DuRow, type NodeInfo, walk } from '../tree.js';
 import { globRegExp, quoteWord, resolvePath } from './words.js';
+import { sessionHex } from '../session-id.js';
 
 export interface ShellContext {
   session: Session;
@@ -417,7 +418,7 @@ export const COMMANDS: Record<string, ShellCommand> = {
       for await (const n of walk(ctx.session, resolvePath(ctx.cwd, p.args[0] ?? '/'), { signal: ctx.signal, onError: skipUnreadable(ctx) })) {
         const eo = n.stat.ephemeralOwner;
         if (eo === 0n || (owner !== undefined && eo !== owner)) continue;
-        rows.push({ path: n.path, ephemeralOwner: `0x${BigInt.asUintN(64, eo).toString(16)}`, ctime: n.stat.ctime, dataLength: n.stat.dataLength });
+        rows.push({ path: n.path, ephemeralOwner: sessionHex(eo), ctime: n.stat.ctime, dataLength: n.stat.dataLength });
       }
       ctx.out(ctx.view.ephemerals(rows));
     },

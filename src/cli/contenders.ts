@@ -1,6 +1,7 @@
 /** Rows and columns for `lock ls` and `elect ls` (one definition for both). */
 import { formatDuration } from '../core/duration.js';
-import { type Contender, lockModeOf, parseContenderName, sessionHex } from '../core/recipes/contenders.js';
+import { type Contender, lockModeOf, parseContenderName } from '../core/recipes/contenders.js';
+import { sessionHex } from '../core/session-id.js';
 import { sessionClients } from '../core/recipes/owners.js';
 import { isRevokeRequest } from '../core/recipes/revoke.js';
 import type { Session } from '../core/session.js';

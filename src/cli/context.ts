@@ -331,6 +331,9 @@ export function validateServer(server: string): string {
   return server;
 }
 
+/** The contexts file's current-context names no context (exit 2). */
+export class DanglingContextError extends UsageError {}
+
 /** Resolve where to connect and how, following the precedence in DESIGN.md. */
 export function resolveConnection(
   flags: { server?: string; context?: string; timeout?: string; auth?: string },
@@ -349,7 +352,7 @@ export function resolveConnection(
     if (ctxName) {
       // A current-context naming nothing must not quietly become 127.0.0.1:2181 (another ensemble).
       if (!Object.prototype.hasOwnProperty.call(cfg.contexts, ctxName)) {
-        throw new UsageError(`${path}: current-context "${ctxName}" names no context`, 'zkctl context use NAME (zkctl context ls), or -s HOST:PORT');
+        throw new DanglingContextError(`${path}: current-context "${ctxName}" names no context`, 'zkctl context use NAME (zkctl context ls), or -s HOST:PORT');
       }
       ctx = checkContext(cfg.contexts[ctxName], ctxName, path);
     }

@@ -3,7 +3,7 @@ import { BaseCommand } from '../cli/base.js';
 import { parseDuration } from '../core/duration.js';
 import { CheckFailedError } from '../core/errors.js';
 import { type HealthMember, type HealthReport, waitHealthy } from '../ensemble/health.js';
-import { latencyColumn } from './ensemble/status.js';
+import { latencyColumn } from '../cli/ensemble.js';
 import { type Column, formatJson, wrapLine } from '../output/index.js';
 
 const columns: Column<HealthMember>[] = [

@@ -1,14 +1,12 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { configResult, type EnsembleConfigResult, followMembers, memberColumns, targetInput } from '../cli/ensemble.js';
 import { UsageError, ZkCode, ZkError, ZkctlError } from '../core/errors.js';
 import { parseConfigVersion, parseServerSpec, readDynamicConfig, reconfigure } from '../core/config/dynamic.js';
 import { describeMembers } from '../ensemble/membership.js';
 import { describeChanges, localEnsembleFor, syncRoster, type RosterChange } from '../ensemble/sync.js';
 import type { Session } from '../core/session.js';
 import type { DynamicConfig } from '../core/config/dynamic.js';
-import { followMembers } from './ensemble/add.js';
-import { memberColumns, configResult, type EnsembleConfigResult } from './ensemble/config.js';
-import { targetInput } from './ensemble/status.js';
 import { hostsOf } from '../core/connect-string.js';
 
 /** What a raw reconfig did to the records of a local ensemble zkctl runs (when it was one). */

@@ -55,6 +55,15 @@ function parseHost(entry: string, cs: string): HostPort {
   return { host, port: port === undefined ? DEFAULT_ZK_PORT : parsePort(port, entry, cs) };
 }
 
+/**
+ * One server address, "host[:port]" (IPv6 in brackets: "[::1]:2181"; without brackets it is refused,
+ * as ZooKeeper does: "::1:2181" cannot be told from an address). The port defaults to 2181.
+ * Throws a UsageError naming the problem.
+ */
+export function parseHostPort(entry: string): HostPort {
+  return parseHost(entry, entry);
+}
+
 /** Parse and check a connect string; throws a UsageError naming the problem. */
 export function parseConnectString(cs: string): ParsedConnectString {
   if (typeof cs !== 'string') throw new UsageError(`invalid server ${JSON.stringify(cs)}: not a string`, HINT);

@@ -87,6 +87,7 @@ import { KeeperState, Transport, body, fmtMs, monoNow, type Notification } from 
 import { EventType } from './protocol/records.js';
 import { parseConnectString } from './connect-string.js';
 import { setTimer } from './duration.js';
+import { sessionHex } from './session-id.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
 export { CreateFlag, OpCode, Perm, OPEN_ACL_UNSAFE, CREATOR_ALL_ACL, READ_ACL_UNSAFE, WatcherType } from './protocol/records.js';
@@ -257,7 +258,7 @@ export class Session extends EventEmitter {
     return this.transport.sessionId;
   }
   get sessionIdHex(): string {
-    return `0x${this.transport.sessionId.toString(16)}`;
+    return sessionHex(this.transport.sessionId);
   }
   /** The session timeout the server granted (ms). */
   get negotiatedTimeoutMs(): number {

@@ -5,10 +5,11 @@
  */
 export * from './zk-install.js';
 export * from './config.js';
-export * from './fourlw.js';
+export * from '../core/fourlw.js';
 export * from './status.js';
 export * from './proc.js';
 export * from './local.js';
+export { isEnsembleDir } from './store.js';
 export * from './roster.js';
 export * from './view.js';
 export { tailFile, followFile, LineSplitter } from './logs.js';

@@ -38,12 +38,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { writeFileSafeSync } from '../core/file-write.js';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';
 import {
-  checkSpec,
   DEFAULTS,
   MAX_SIZE,
   ELECTION_PORT_OFFSET,
@@ -78,9 +76,16 @@ import {
   processStartTime,
   readCmdline,
   sleep,
-  withPidLock,
+  waitUntil,
+  withEnsembleLock,
+  withPortLock,
+  ENSEMBLE_LOCK_FILE,
+  PORT_BIND_WAIT_MS,
 } from './proc.js';
-import { ensembleStatus, isServing, memberStatus, parseConnectString, summarize, type EnsembleStatus, type HostPort, type MemberStatus } from './status.js';
+import { atomicWrite, ENSEMBLE_FILE, ensemblesRoot, registryPath, stateRoot, defaultEnsembleDir, isEnsembleDir, readRegistry, readSpec, register, safeSpec, unregister, writeRegistry } from './store.js';
+export { stateRoot, ensemblesRoot, defaultEnsembleDir } from './store.js';
+import { parseConnectString, parseHostPort } from '../core/connect-string.js';
+import { isServing, memberStatus, summarize, type EnsembleStatus, type HostPort, type MemberStatus } from './status.js';
 import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
 import { MEMBERSHIP_FILE, membershipFileProblem, readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
 
@@ -201,9 +206,7 @@ export interface EnsembleSummary {
 
 export type MemberRef = number | string;
 
-const ENSEMBLE_FILE = 'ensemble.json';
 const SECRET_FILE = 'super.secret';
-const LOCK_FILE = '.lock';
 const PID_FILE = 'zookeeper.pid';
 const LOG_FILE = 'zookeeper.log';
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
@@ -211,130 +214,6 @@ const DEFAULT_WAIT_MS = 60_000;
 const DEFAULT_STOP_MS = 15_000;
 /** Mode of a local member whose process runs but does not answer (status and ls say the same). */
 export const NOT_ANSWERING = 'not-answering' as const;
-
-// ---------------------------------------------------------------------------------------------
-// State directory and registry
-
-/** $XDG_STATE_HOME/zkctl (default ~/.local/state/zkctl). */
-export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_STATE_HOME;
-  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.local', 'state');
-  return join(base, 'zkctl');
-}
-
-/** Where named ensembles live by default. */
-export function ensemblesRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return join(stateRoot(env), 'ensembles');
-}
-
-export function defaultEnsembleDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
-  return join(ensemblesRoot(env), name);
-}
-
-function registryPath(env: NodeJS.ProcessEnv): string {
-  return join(stateRoot(env), 'ensembles.json');
-}
-
-function readRegistry(env: NodeJS.ProcessEnv): string[] {
-  try {
-    const v = JSON.parse(readFileSync(registryPath(env), 'utf8')) as { dirs?: unknown };
-    return Array.isArray(v.dirs) ? v.dirs.filter((d): d is string => typeof d === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function writeRegistry(env: NodeJS.ProcessEnv, dirs: string[]): void {
-  const p = registryPath(env);
-  mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
-  atomicWrite(p, JSON.stringify({ dirs: [...new Set(dirs)] }, null, 2) + '\n');
-}
-
-function register(env: NodeJS.ProcessEnv, dir: string): void {
-  if (dirname(dir) === ensemblesRoot(env)) return;
-  const dirs = readRegistry(env);
-  if (!dirs.includes(dir)) writeRegistry(env, [...dirs, dir]);
-}
-
-function unregister(env: NodeJS.ProcessEnv, dir: string): void {
-  const dirs = readRegistry(env);
-  try {
-    if (dirs.includes(dir)) writeRegistry(env, dirs.filter((d) => d !== dir));
-  } catch {
-    /* a read-only state dir: list() drops entries whose directory is gone */
-  }
-}
-
-/** Atomic (temp file + fsync + rename) through the one file writer, core/file-write.ts. */
-function atomicWrite(path: string, text: string): void {
-  writeFileSafeSync(path, text);
-}
-
-function isEnsembleDir(dir: string): boolean {
-  return existsSync(join(dir, ENSEMBLE_FILE));
-}
-
-function readSpec(dir: string): EnsembleSpec {
-  const p = join(dir, ENSEMBLE_FILE);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`cannot read ${p}: ${(e as Error).message}`);
-  }
-  return checkSpec(raw, p);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Locking (create / start / destroy are serialized per directory)
-
-/** In-process serialization per directory (the file lock below serializes processes). */
-const inProcess = new Map<string, Promise<unknown>>();
-
-async function withLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const prev = inProcess.get(dir) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(() => withFileLock(dir, timeoutMs, fn));
-  inProcess.set(dir, run);
-  try {
-    return await run;
-  } finally {
-    if (inProcess.get(dir) === run) inProcess.delete(dir);
-  }
-}
-
-/** How long startMembers keeps the port lock while new members bind their ports. */
-const PORT_BIND_WAIT_MS = 15_000;
-
-/**
- * One machine-wide lock (in the temp dir) around "check the ports are free, start the servers,
- * wait until they hold them": two zkctl processes starting ensembles on overlapping ports at the
- * same moment would otherwise both find the ports free and start a mix of each other's members.
- */
-async function withPortLock<T>(fn: () => Promise<T>): Promise<T> {
-  const lock = join(tmpdir(), 'zkctl-ports.lock');
-  return withPidLock(
-    lock,
-    {
-      timeoutMs: 120_000,
-      busy: (holder) => new ZkctlError(`another zkctl (pid ${holder}) has been starting ZooKeeper servers for 2 minutes`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` }),
-    },
-    fn,
-  );
-}
-
-async function withFileLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const lock = join(dir, LOCK_FILE);
-  return withPidLock(
-    lock,
-    {
-      timeoutMs,
-      // Our own pid is stale here: this process serializes itself above.
-      ownPidIsStale: true,
-      busy: (holder) => new ZkctlError(`ensemble directory ${dir} is busy (locked by zkctl pid ${holder})`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` }),
-    },
-    fn,
-  );
-}
 
 /** Do two paths name the same existing file (symlinks resolved)? */
 function samePath(a: string, b: string): boolean {
@@ -613,7 +492,7 @@ export class LocalEnsemble {
       external.map(async ({ id, role, address }): Promise<LocalMemberStatus> => {
         let hp: HostPort | undefined;
         try {
-          hp = address ? parseConnectString(address)[0] : undefined;
+          hp = address ? parseHostPort(address) : undefined;
         } catch {
           hp = undefined;
         }
@@ -749,7 +628,7 @@ export class LocalEnsemble {
     ids: number[] = this.ids,
     opts: { jvmFlags?: readonly string[]; onProgress?: (e: ProgressEvent) => void; /** adopt our own member running without a pid file (default true) */ adopt?: boolean } = {},
   ): Promise<Array<{ id: number; pid: number; adopted: boolean }>> {
-    return withLock(this.dir, 10_000, async () => {
+    return withEnsembleLock(this.dir, 10_000, async () => {
       // Without adoption (a directory made just now) only a process the pid file names counts.
       const adopt = opts.adopt ?? true;
       const todo = ids.filter((id) => (adopt ? !this.isRunning(id) : this.recordedPid(id) === undefined));
@@ -844,11 +723,11 @@ export class LocalEnsemble {
     }
     const groups = signalMemberProcesses(pids, first);
     let signal: NodeJS.Signals = first;
-    if (!(await waitAllDead(pids, timeoutMs))) {
+    if (!(await waitUntil(() => !pids.some(isPidAlive), timeoutMs, 50))) {
       if (first === 'SIGKILL') throw new ZkctlError(`member ${id} (pid ${pids.filter(isPidAlive).join(', ')}) did not exit after SIGKILL`);
       signal = 'SIGKILL';
       signalMemberProcesses(pids, 'SIGKILL');
-      if (!(await waitAllDead(pids, 5000))) throw new ZkctlError(`member ${id} (pid ${pids.filter(isPidAlive).join(', ')}) did not exit after SIGKILL`);
+      if (!(await waitUntil(() => !pids.some(isPidAlive), 5000, 50))) throw new ZkctlError(`member ${id} (pid ${pids.filter(isPidAlive).join(', ')}) did not exit after SIGKILL`);
     }
     await this.waitPortsReleased(id, groups);
     this.removePidFile(id);
@@ -1061,15 +940,6 @@ function signalMemberProcesses(pids: number[], sig: NodeJS.Signals): Set<number>
   return groups;
 }
 
-async function waitAllDead(pids: number[], timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (pids.some(isPidAlive)) {
-    if (Date.now() >= end) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Module-level operations
 
@@ -1223,14 +1093,6 @@ export function tryLoad(nameOrDir: string, opts: EnvOptions = {}): LocalEnsemble
   }
 }
 
-function safeSpec(dir: string): EnsembleSpec | undefined {
-  try {
-    return readSpec(dir);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every ensemble this machine knows (default root + registered dirs), with running member counts. */
 export function list(opts: EnvOptions = {}): EnsembleSummary[] {
   const env = opts.env ?? process.env;
@@ -1277,7 +1139,7 @@ export function list(opts: EnvOptions = {}): EnsembleSummary[] {
 export function findLocalByServers(servers: string, opts: EnvOptions = {}): LocalEnsemble | undefined {
   let hps;
   try {
-    hps = parseConnectString(servers);
+    hps = parseConnectString(servers).servers;
   } catch {
     return undefined;
   }
@@ -1285,7 +1147,7 @@ export function findLocalByServers(servers: string, opts: EnvOptions = {}): Loca
   const want = new Set(hps.map((h) => `${norm(h.host)}:${h.port}`));
   for (const s of list(opts)) {
     if (s.broken !== undefined || !s.connectString) continue;
-    const have = new Set(parseConnectString(s.connectString).map((h) => `${h.host}:${h.port}`));
+    const have = new Set(parseConnectString(s.connectString).servers.map((h) => `${h.host}:${h.port}`));
     if ([...want].every((w) => have.has(w))) return load(s.dir, opts);
   }
   return undefined;
@@ -1358,7 +1220,7 @@ function undoCreate(dir: string, made: Created): void {
     rmSync(made.firstNewDir, { recursive: true, force: true });
     return;
   }
-  for (const f of [...made.files, LOCK_FILE]) rmSync(join(dir, f), { recursive: true, force: true });
+  for (const f of [...made.files, ENSEMBLE_LOCK_FILE]) rmSync(join(dir, f), { recursive: true, force: true });
 }
 
 /** Run a cleanup after a failure; the original error is what is thrown, a cleanup failure only added to its hint. */
@@ -1449,7 +1311,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
       throw new UsageError(`ensemble '${spec.name}' in ${dir} already exists with ${diff.join(', ')}`, 'omit those options, or remove it first with `zkctl ensemble down --purge`');
     }
   } else {
-    if (existsSync(dir) && readdirSync(dir).filter((f) => f !== LOCK_FILE).length > 0) {
+    if (existsSync(dir) && readdirSync(dir).filter((f) => f !== ENSEMBLE_LOCK_FILE).length > 0) {
       throw new UsageError(`${dir} exists and is not a zkctl ensemble directory`, 'choose an empty or new directory');
     }
     checkConfigPath(dir);
@@ -1459,7 +1321,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     made = { firstNewDir: makeStateDir(dir, opts.dir === undefined, env), files: [] };
     const m = made;
     try {
-      await withLock(dir, 10_000, async () => {
+      await withEnsembleLock(dir, 10_000, async () => {
         if (!isEnsembleDir(dir)) {
           const s = fresh;
           if (opts.zkHome) s.zkHome = resolve(opts.zkHome);
@@ -1573,29 +1435,7 @@ export async function autoBasePort(size: number = DEFAULTS.size): Promise<number
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Which ensemble a command means
-
-/**
- * What a bare `ensemble up` (no --name/--dir) acts on: the current context's local ensemble when
- * there is one (as `ensemble kill/start/down` do), else the local ensemble serving an explicit
- * -s/ZKCTL_SERVER, else the default ensemble 'local' (`reason` says why, for a note).
- */
-export function resolveUpTarget(t: TargetInput): { nameOrDir?: string; ensemble?: LocalEnsemble; from: 'flags' | 'context' | 'server' | 'default'; reason?: string } {
-  const o = t.env ? { env: t.env } : {};
-  if (t.dir || t.name) return { from: 'flags' };
-  if (!t.serverExplicit && t.contextEnsembleDir) {
-    if (isEnsembleDir(t.contextEnsembleDir)) return { ensemble: load(t.contextEnsembleDir, o), from: 'context' };
-    return { from: 'default', reason: `the current context's ensemble directory ${t.contextEnsembleDir} holds no ensemble any more` };
-  }
-  if (t.server && t.serverExplicit) {
-    const byServer = findLocalByServers(t.server, o);
-    if (byServer) return { ensemble: byServer, from: 'server' };
-    return { from: 'default', reason: `${t.server} is not a local ensemble started by zkctl` };
-  }
-  return { from: 'default', reason: t.contextName ? `the current context '${t.contextName}' is not a local ensemble` : 'there is no current context' };
-}
-
+/** Settings that pick the local ensemble a command means (src/cli/ensemble.ts resolves them). */
 export interface TargetInput extends EnvOptions {
   /** --name */
   name?: string;
@@ -1608,34 +1448,4 @@ export interface TargetInput extends EnvOptions {
   contextEnsembleDir?: string;
   /** The context in use, if any (for messages). */
   contextName?: string;
-}
-
-/**
- * The local ensemble a command is about: --dir, else --name, else the context's ensemble dir
- * (unless a server was given explicitly), else the local ensemble serving that server, else
- * the ensemble named 'local'. Throws UsageError when there is none.
- */
-export function resolveLocal(t: TargetInput): LocalEnsemble {
-  const o = t.env ? { env: t.env } : {};
-  if (t.dir) return load(t.dir.includes('/') ? t.dir : `./${t.dir}`, o);
-  if (t.name) return load(t.name, o);
-  if (!t.serverExplicit && t.contextEnsembleDir && isEnsembleDir(t.contextEnsembleDir)) return load(t.contextEnsembleDir, o);
-  if (t.server) {
-    const byServer = findLocalByServers(t.server, o);
-    if (byServer) return byServer;
-    if (t.serverExplicit) throw new NoEnsembleError(`${t.server} is not a local ensemble started by zkctl`, 'see `zkctl ensemble ls`; pass --name or --dir');
-  }
-  return load('local', o);
-}
-
-/** For status: a local ensemble when one is meant, else the servers to ask. */
-export function resolveStatusTarget(t: TargetInput): { local: LocalEnsemble } | { servers: string } {
-  const o = t.env ? { env: t.env } : {};
-  if (t.dir || t.name) return { local: resolveLocal(t) };
-  if (!t.serverExplicit && t.contextEnsembleDir && isEnsembleDir(t.contextEnsembleDir)) return { local: load(t.contextEnsembleDir, o) };
-  if (t.server) {
-    const byServer = findLocalByServers(t.server, o);
-    return byServer ? { local: byServer } : { servers: t.server };
-  }
-  return { local: load('local', o) };
 }

@@ -43,11 +43,12 @@ import {
   renderServers,
 } from '../core/config/dynamic.js';
 import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
-import { conf } from './fourlw.js';
+import { conf } from '../core/fourlw.js';
 import { clientAddresses, load, type LocalEnsemble } from './local.js';
 import { MEMBERSHIP_FILE, readRecordedRoster, rosterFromConfig, writeRoster, type RosterMember } from './roster.js';
 import { isPortFree, lockHolderAlive, processStartTime, sleep, withPidLock } from './proc.js';
-import { memberStatus, parseConnectString, type MemberStatus } from './status.js';
+import { memberStatus, type MemberStatus } from './status.js';
+import { parseHostPort } from '../core/connect-string.js';
 
 // ZooKeeper's dynamic config model (any ensemble), with the local membership changes.
 export * from '../core/config/dynamic.js';
@@ -241,7 +242,7 @@ async function statuses(cfg: DynamicConfig, timeoutMs = 2000): Promise<Map<numbe
     cfg.servers.map(async (s) => {
       const addr = clientAddress(s);
       if (!addr) return;
-      const [hp] = parseConnectString(addr);
+      const hp = parseHostPort(addr);
       if (hp) out.set(s.id, await memberStatus(hp, { timeoutMs, mntr: false }));
     }),
   );

@@ -3,7 +3,8 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { connect, createServer } from 'node:net';
 import { ZkctlError } from '../core/errors.js';
 
@@ -109,8 +110,16 @@ export function describeCmdline(argv: string[] | undefined, max = 120): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-/** Resolve when something can listen on host:port (i.e. it is free). */
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+/**
+ * Is `port` free for a server to listen on? Read from /proc/net/tcp{,6} (the reader isListening
+ * uses), on any local address: nothing listens on it and no process's connection uses it as its
+ * local end (an outgoing connection bound without SO_REUSEADDR blocks a server's bind). TIME_WAIT
+ * and orphaned connections left by a stopped server (no owning process: inode 0) do not count:
+ * servers bind with SO_REUSEADDR. Never binds the port: a probe that binds it could take it from
+ * under a server that is binding it at that moment. Off Linux (no /proc), a bind to `host` tells.
+ */
+export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  if (existsSync('/proc/net/tcp')) return !socketsOnPort(port).some((s) => s.state === '0A' || (s.inode !== '0' && s.state !== '06'));
   return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
@@ -381,4 +390,59 @@ export async function withPidLock<T>(
       /* already gone (purged) */
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The locks of local ensembles
+
+/** The lock file in an ensemble directory (withEnsembleLock). */
+export const ENSEMBLE_LOCK_FILE = '.lock';
+
+/** In-process serialization per directory (the file lock below serializes processes). */
+const inProcess = new Map<string, Promise<unknown>>();
+
+/** Serialize create / start / destroy of one ensemble directory, in this process and across processes. */
+export async function withEnsembleLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const prev = inProcess.get(dir) ?? Promise.resolve();
+  const run = prev.catch(() => undefined).then(() => withFileLock(dir, timeoutMs, fn));
+  inProcess.set(dir, run);
+  try {
+    return await run;
+  } finally {
+    if (inProcess.get(dir) === run) inProcess.delete(dir);
+  }
+}
+
+/** How long startMembers keeps the port lock while new members bind their ports. */
+export const PORT_BIND_WAIT_MS = 15_000;
+
+/**
+ * One machine-wide lock (in the temp dir) around "check the ports are free, start the servers,
+ * wait until they hold them": two zkctl processes starting ensembles on overlapping ports at the
+ * same moment would otherwise both find the ports free and start a mix of each other's members.
+ */
+export async function withPortLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), 'zkctl-ports.lock');
+  return withPidLock(
+    lock,
+    {
+      timeoutMs: 120_000,
+      busy: (holder) => new ZkctlError(`another zkctl (pid ${holder}) has been starting ZooKeeper servers for 2 minutes`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` }),
+    },
+    fn,
+  );
+}
+
+async function withFileLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, ENSEMBLE_LOCK_FILE);
+  return withPidLock(
+    lock,
+    {
+      timeoutMs,
+      // Our own pid is stale here: this process serializes itself above.
+      ownPidIsStale: true,
+      busy: (holder) => new ZkctlError(`ensemble directory ${dir} is busy (locked by zkctl pid ${holder})`, undefined, { hint: `wait for it, or remove ${lock} if that process is gone` }),
+    },
+    fn,
+  );
 }

@@ -4,9 +4,9 @@
  * A member that does not answer is 'down'; one that answers but does not serve
  * (electing, lost quorum) is 'not-serving'.
  */
-import { formatHostPort, type HostPort, parseConnectString as parseCS } from '../core/connect-string.js';
+import { formatHostPort, type HostPort, parseConnectString } from '../core/connect-string.js';
 import { UsageError } from '../core/errors.js';
-import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from './fourlw.js';
+import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from '../core/fourlw.js';
 
 /** 'not-answering': a local member whose process runs but that does not answer (paused, hung). */
 export type MemberMode = ServerMode | 'not-serving' | 'not-answering' | 'down';
@@ -58,11 +58,6 @@ export interface StatusOptions extends FourLetterOptions {
   /** Also ask `mntr` (watches, packets; default true) and `conf` (server id; default true). */
   mntr?: boolean;
   conf?: boolean;
-}
-
-/** "h1:2181,h2:2182/chroot" -> [{host, port}] (the one parser in core/connect-string.ts). */
-export function parseConnectString(cs: string): HostPort[] {
-  return parseCS(cs).servers;
 }
 
 const formatAddress = formatHostPort;
@@ -158,7 +153,7 @@ export function summarize(members: MemberStatus[], votingSize?: number): Ensembl
  * Members are asked in parallel; the whole call is bounded by opts.timeoutMs.
  */
 export async function ensembleStatus(servers: string | HostPort[], opts: StatusOptions & { votingSize?: number } = {}): Promise<EnsembleStatus> {
-  const list = typeof servers === 'string' ? parseConnectString(servers) : servers;
+  const list = typeof servers === 'string' ? parseConnectString(servers).servers : servers;
   const members = await Promise.all(list.map((hp) => memberStatus(hp, opts)));
   return summarize(members, opts.votingSize);
 }

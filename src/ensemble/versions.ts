@@ -4,7 +4,7 @@
  * A member that does not answer is reported, never thrown.
  */
 import { parseConnectString } from '../core/connect-string.js';
-import { fourLetterWord, NOT_SERVING, parseSrvr } from './fourlw.js';
+import { fourLetterWord, NOT_SERVING, parseSrvr } from '../core/fourlw.js';
 
 export interface ServerVersion {
   address: string;

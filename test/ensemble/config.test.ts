@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseConnectString } from '../../src/core/connect-string.js';
 import { UsageError, ZkctlError } from '../../src/core/errors.js';
 import {
   connectString,
   makeSpec,
   memberPorts,
   parseConf,
-  parseConnectString,
   parseMntr,
   parseSrvr,
   parseZxid,
@@ -199,12 +199,12 @@ describe('four-letter word parsing', () => {
   });
 
   test('connect strings', () => {
-    assert.deepEqual(parseConnectString('a:1,b:2/chroot/x'), [
+    assert.deepEqual(parseConnectString('a:1,b:2/chroot/x').servers, [
       { host: 'a', port: 1 },
       { host: 'b', port: 2 },
     ]);
-    assert.deepEqual(parseConnectString('zk'), [{ host: 'zk', port: 2181 }]);
-    assert.deepEqual(parseConnectString('[::1]:2182'), [{ host: '::1', port: 2182 }]);
+    assert.deepEqual(parseConnectString('zk').servers, [{ host: 'zk', port: 2181 }]);
+    assert.deepEqual(parseConnectString('[::1]:2182').servers, [{ host: '::1', port: 2182 }]);
     assert.throws(() => parseConnectString('a:99999'), UsageError);
     assert.throws(() => parseConnectString('/chroot'), UsageError);
   });

@@ -5,10 +5,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { statSync, readFileSync } from 'node:fs';
 import { ConnectionError, TimeoutError, ZkError } from '../../src/core/errors.js';
 import { Session } from '../../src/core/session.js';
-import { conf, cons, ensembleStatus, fourLetterWord, mntr, parseConnectString, ruok, srvr, stat } from '../../src/ensemble/index.js';
+import { parseConnectString } from '../../src/core/connect-string.js';
+import { conf, cons, ensembleStatus, fourLetterWord, mntr, ruok, srvr, stat } from '../../src/ensemble/index.js';
 import { testEnsemble, testServer, uniqueChroot } from '../helpers/zk.js';
 
-const members = () => parseConnectString(testServer());
+const members = () => parseConnectString(testServer()).servers;
 
 describe('four-letter words against a real server', () => {
   test('ruok', async () => {

@@ -6,11 +6,11 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as yamlParse } from 'yaml';
+import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
 import { ephemeralPortRange, freeBasePort, load } from '../../src/ensemble/index.js';
 import { expectOk, runCli, testPortStart, type CliResult } from '../helpers/zk.js';
 
@@ -85,6 +85,25 @@ describe('ensemble up: which ensemble, contexts, ports', () => {
     assert.match(r.stderr, /nothing to stop/);
     const plain = await zk(['ensemble', 'down', '--name', `nope-${tag}`]);
     assert.equal(plain.code, 2, plain.stderr);
+  });
+
+  test('down --name/--dir works when the current-context names no context (was exit 2); without them it stays exit 2', async () => {
+    const path = join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml');
+    const saved = readFileSync(path, 'utf8');
+    writeFileSync(path, yamlStringify({ ...config(), 'current-context': `ghost-${tag}` }));
+    try {
+      const none = expectOk(await zk(['ensemble', 'down', '--name', `nope-${tag}`, '--if-exists']));
+      assert.match(none.stderr, /nothing to stop/);
+      const r = expectOk(await zk(['ensemble', 'down', '--dir', first.dir, '-o', 'json']));
+      const out = JSON.parse(r.stdout) as { name: string; stopped: number[] };
+      assert.equal(out.name, first.name);
+      assert.deepEqual(out.stopped, [1]);
+      const bare = await zk(['ensemble', 'down', '--if-exists']);
+      assert.equal(bare.code, 2, bare.stderr);
+      assert.match(bare.stderr, new RegExp(`current-context "ghost-${tag}" names no context`));
+    } finally {
+      writeFileSync(path, saved);
+    }
   });
 
   test('a port clash: exit 1, one line naming port and holder, and a JSON error with -o json', async () => {

@@ -27,7 +27,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fourLetterWord } from '../../src/ensemble/fourlw.js';
+import { fourLetterWord } from '../../src/core/fourlw.js';
 import { freeBasePort, load } from '../../src/ensemble/index.js';
 import { repoRoot, testPortStart } from '../helpers/zk.js';
 

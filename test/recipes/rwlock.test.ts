@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blockerOf, newNodePrefix, parseContenderName, RW_NODE_NAME_PATTERNS, sortContenders } from '../../src/core/recipes/contenders.js';
-import { fourLetterWord } from '../../src/ensemble/fourlw.js';
+import { fourLetterWord } from '../../src/core/fourlw.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { repoRoot, runCli, testServer } from '../helpers/zk.js';
 import { compileCuratorPeer, curatorCommand, curatorSkip, startPeer, type PeerProcess } from './peers.js';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Session } from '../../src/core/session.js';
+import { sessionHex } from '../../src/core/session-id.js';
 import { createWithParents } from '../../src/core/nodes.js';
 import { makeInstance, parseInstance, readInstances, serializeInstance, ServiceCache, ServiceRegistration, type CacheEvent } from '../../src/core/recipes/services.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
@@ -59,6 +60,24 @@ describe('services on ZooKeeper', () => {
   });
   after(async () => {
     await cs?.close();
+  });
+
+  it('services ls: the owner session as unsigned 64-bit hex (sessionHex), as every other command prints it', async () => {
+    // A session id with the high bit set (server id >= 128) is negative as signed: services ls/watch
+    // printed "0x-..." for it. (A TTL node's stat carries no owner: the server reports 0.)
+    assert.equal(sessionHex(-1n), '0xffffffffffffffff');
+    assert.equal(sessionHex(-0xfffffffff6d840n), '0xff000000000927c0');
+    assert.equal(sessionHex(0x100000b3770000an), '0x100000b3770000a');
+    const reg = new ServiceRegistration(cs.session, makeInstance({ name: 'hexsvc', id: 'h1', address: '127.0.0.1', port: 9300 }));
+    await reg.register();
+    try {
+      const r = await runCli(['services', 'ls', 'hexsvc', '-s', cs.server, '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      const rows = JSON.parse(r.stdout) as Array<{ id: string; session: string }>;
+      assert.deepEqual(rows.map((x) => [x.id, x.session]), [['h1', sessionHex(cs.session.sessionId)]]);
+    } finally {
+      await reg.unregister();
+    }
   });
 
   it('registers an ephemeral instance, re-registers a missing node after a reconnect, unregisters', async () => {

@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chrootOf, hostsOf, parseConnectString } from '../../src/core/connect-string.js';
+import { chrootOf, hostsOf, parseConnectString, parseHostPort } from '../../src/core/connect-string.js';
+import { formatServerSpec, parseServerSpec } from '../../src/core/config/dynamic.js';
+import { parseCons, sessionClients } from '../../src/core/recipes/owners.js';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
 import { Session } from '../../src/core/session.js';
 import { TcpProxy } from '../helpers/proxy.js';
@@ -42,6 +44,29 @@ describe('connect strings', () => {
     assert.throws(() => parseConnectString('/app'), usage(/no server/));
     assert.throws(() => parseConnectString(''), usage(/empty server string/));
     assert.throws(() => parseConnectString(12345 as unknown as string), usage(/not a string/));
+  });
+
+  it('one address: parseHostPort, and the client address of a dynamic-config server spec (IPv6 in brackets only)', () => {
+    assert.deepEqual(parseHostPort('[::1]:2181'), { host: '::1', port: 2181 });
+    assert.deepEqual(parseHostPort('[::1]'), { host: '::1', port: 2181 });
+    assert.deepEqual(parseHostPort('zk1:2182'), { host: 'zk1', port: 2182 });
+    assert.deepEqual(parseHostPort('zk1'), { host: 'zk1', port: 2181 });
+    assert.throws(() => parseHostPort('::1:2181'), usage(/must be in brackets/));
+    assert.throws(() => parseHostPort('::1'), usage(/must be in brackets/));
+    const spec = (client: string) => parseServerSpec(`server.4=127.0.0.1:2888:3888:participant;${client}`);
+    assert.deepEqual([spec('[::1]:2181').clientHost, spec('[::1]:2181').clientPort], ['::1', 2181]);
+    assert.deepEqual([spec('0.0.0.0:2182').clientHost, spec('0.0.0.0:2182').clientPort], ['0.0.0.0', 2182]);
+    assert.deepEqual([spec('2183').clientHost, spec('2183').clientPort], [undefined, 2183]);
+    // Bracketless IPv6 was split at its last colon: "::1" read as host ":" port 1. ZooKeeper refuses it too.
+    assert.throws(() => spec('::1'), usage(/invalid client address .*must be in brackets/));
+    assert.throws(() => spec('::1:2181'), usage(/invalid client address .*must be in brackets/));
+    assert.throws(() => spec('[::1]'), usage(/invalid client address .*no client port/));
+    assert.equal(formatServerSpec(spec('[::1]:2181')), 'server.4=127.0.0.1:2888:3888:participant;[::1]:2181');
+  });
+
+  it('session owners from `cons`: the servers are parsed by the same parser ([::1]:PORT; bracketless is skipped, never thrown)', async () => {
+    assert.deepEqual([...parseCons([' /127.0.0.1:50412[1](queued=0,recved=9,sent=9,sid=0xff0000a1b2c30001,lop=PING)'])], [['0xff0000a1b2c30001', '127.0.0.1:50412']]);
+    assert.equal((await sessionClients(['::1:1', 'h:99999'], 500)).size, 0);
   });
 
   describe('against the test ensemble over IPv6', () => {

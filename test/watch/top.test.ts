@@ -1,7 +1,7 @@
 /** `zkctl ensemble top` without a terminal: one snapshot of every member of the shared ensemble. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConnectString } from '../../src/ensemble/status.js';
+import { parseConnectString } from '../../src/core/connect-string.js';
 import { TopSampler } from '../../src/ensemble/top.js';
 import { topColumns } from '../../src/commands/ensemble/top.js';
 import { runCli, testServer } from '../helpers/zk.js';
@@ -39,7 +39,7 @@ describe('ensemble top', () => {
   });
 
   it('computes packet rates from the previous sample', async () => {
-    const t = new TopSampler(parseConnectString(testServer()));
+    const t = new TopSampler(parseConnectString(testServer()).servers);
     const first = await t.sample();
     assert.ok(first.members.every((m) => m.receivedPerSec === undefined));
     await new Promise((r) => setTimeout(r, 300));

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fourLetterWord } from '../../src/ensemble/fourlw.js';
+import { fourLetterWord } from '../../src/core/fourlw.js';
 import type { ChrootSession } from '../helpers/session.js';
 import { type CliResult, repoRoot, runCli, type RunCliOptions, testServer } from '../helpers/zk.js';
 

@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
-import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
 import { configPathAndFile, configPathFileArgs, deprecatedPathFlag } from '../../cli/config-args.js';
-import type { OutputFormat } from '../../output/index.js';
+import { type PublishOutput, printPublish } from '../../cli/publish-output.js';
 import { UsageError } from '../../core/errors.js';
-import { loadConfigFile, toYaml } from '../../core/config/document.js';
-import { type ConfigLayout, DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig, type PublishResult } from '../../core/recipes/config-publish.js';
-import { describeCounts, renderChanges, resultJson } from '../../output/config.js';
+import { loadConfigFile } from '../../core/config/document.js';
+import { type ConfigLayout, DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, publishConfig } from '../../core/recipes/config-publish.js';
+import { resultJson } from '../../output/config.js';
 
 /** The mapping rules, shown by `config publish --help` (kept in step with src/core/config/document.ts). */
 export const MAPPING_HELP = `MAPPING (YAML 1.2, core schema)
@@ -27,15 +26,6 @@ The whole publish is ONE transaction (multi): check(PATH, version read), the del
 - In the document layout every reader sees whole versions, node-by-node caches included: the configuration is one znode, changed by one write.
 Every publish bumps PATH's publish version (1, 2, ...) and keeps the last --keep documents (time, message, publisher) under PATH/.zkctl-history.
 Without --prune, live keys that the file does not have are kept (in their place); publishing a document equal to the live one writes nothing (no new version). The publisher recorded is user@host, or $ZKCTL_PUBLISHER. New nodes get PATH's ACL.`;
-
-/** What the printers need to know of a command. */
-export interface OutputSettings {
-  jsonEnabled(): boolean;
-  readonly outputFormat: OutputFormat;
-  readonly colorEnabled: boolean;
-}
-
-export type PublishOutput = Omit<PublishResult, 'document'> & { document?: PublishResult['document'] };
 
 export default class ConfigPublish extends BaseCommand<typeof ConfigPublish> {
   static override summary = 'Publish a YAML document under a path in one transaction, versioned: a znode per key (--layout nodes) or one znode (--layout document).';
@@ -92,28 +82,4 @@ Exit codes: 0 published (or nothing to change), 2 bad input or too large, 5 anot
     printPublish(this, r);
     return out;
   }
-}
-
-/** Print a publish / rollback result (diff lines + a summary line). */
-export function printPublish(cmd: OutputSettings, r: PublishResult, verb = 'published'): void {
-  if (cmd.jsonEnabled()) return;
-  const fmt = cmd.outputFormat;
-  const { document: _doc, ...out } = r;
-  if (fmt === 'json') {
-    process.stdout.write(`${resultJson(out)}\n`);
-    return;
-  }
-  if (fmt === 'yaml') {
-    process.stdout.write(toYaml(out as never));
-    return;
-  }
-  const color = cmd.colorEnabled;
-  const lines = renderChanges(r.changes, color ? { add: chalk.green, remove: chalk.red, change: chalk.yellow } : {});
-  if (lines) process.stdout.write(`${lines}\n`);
-  const counts = describeCounts(r.counts) + (r.layoutChangedFrom ? `; converted from the ${r.layoutChangedFrom} layout to the ${r.layout} layout` : '');
-  let summary: string;
-  if (r.dryRun) summary = r.changed ? `dry run: would publish version ${r.nextVersion} to ${r.path} (${counts}; ${r.ops} ops, ${r.requestBytes} bytes); nothing written` : `dry run: nothing to change at ${r.path} (version ${r.version})`;
-  else if (!r.changed) summary = `nothing to change: ${r.path} is at version ${r.version}`;
-  else summary = `${verb} version ${r.version} to ${r.path} (${counts})`;
-  process.stdout.write(`${summary}\n`);
 }

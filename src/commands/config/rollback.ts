@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { DEFAULT_HISTORY_KEEP, MAX_HISTORY_KEEP, checkConfigPath, rollbackConfig } from '../../core/recipes/config-publish.js';
-import { type PublishOutput, printPublish } from './publish.js';
+import { type PublishOutput, printPublish } from '../../cli/publish-output.js';
 import { resultJson } from '../../output/config.js';
 
 export default class ConfigRollback extends BaseCommand<typeof ConfigRollback> {

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { countFlag, forFlag, parseFor, Stream } from '../../cli/stream.js';
-import { sessionHex } from '../../core/recipes/contenders.js';
+import { sessionHex } from '../../core/session-id.js';
 import { type LeaderChange, LeaderObserver } from '../../core/recipes/election.js';
 
 export interface LeaderEvent {

@@ -1,18 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { updateEnsembleContexts } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
-import { load } from '../../ensemble/local.js';
-import { addMember, type MembershipChange } from '../../ensemble/membership.js';
-import type { OutputFormat, Printer } from '../../output/index.js';
-import { memberColumns } from './config.js';
-import { targetEnsemble, targetFlags } from './status.js';
-
-export type MembershipOutput = Omit<MembershipChange, 'before' | 'after'> & { before: string; after: string };
-
-export function membershipOutput(r: MembershipChange): MembershipOutput {
-  return { ...r, before: r.before.versionHex, after: r.after.versionHex };
-}
+import { followMembers, membershipOutput, type MembershipOutput, printChange, targetEnsemble, targetFlags } from '../../cli/ensemble.js';
+import { addMember } from '../../ensemble/membership.js';
 
 export default class EnsembleAdd extends BaseCommand<typeof EnsembleAdd> {
   static override summary = 'Grow a local ensemble by one member (dynamic reconfig).';
@@ -27,7 +17,7 @@ Waits until the new configuration is committed, every running member serves it a
   };
 
   async run(): Promise<MembershipOutput> {
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const timeoutMs = parseDuration(this.flags.wait, '--wait');
     const r = await addMember(ens, {
       observer: this.flags.observer,
@@ -39,32 +29,4 @@ Waits until the new configuration is committed, every running member serves it a
     printChange(this, r);
     return membershipOutput(r);
   }
-}
-
-/**
- * Contexts whose ensemble-dir is this ensemble follow its members (also when the change failed
- * after ZooKeeper committed it: the roster says what is true; an undone change leaves it as it was).
- * Returns the contexts changed.
- */
-export function followMembers(dir: string): string[] {
-  try {
-    return updateEnsembleContexts(dir, load(dir).connectString);
-  } catch {
-    /* best effort: never hide the change's own outcome */
-    return [];
-  }
-}
-
-/** Print a membership change: the members table and a summary line. */
-export function printChange(c: { jsonEnabled(): boolean; readonly outputFormat: OutputFormat; readonly printer: Printer }, r: MembershipChange): void {
-  if (c.jsonEnabled()) return;
-  const out = membershipOutput(r);
-  if (c.outputFormat === 'json' || c.outputFormat === 'yaml') {
-    c.printer.object(out as unknown as Record<string, unknown>);
-    return;
-  }
-  c.printer.rows(r.members, memberColumns);
-  const line = `${r.action === 'add' ? 'added' : 'removed'} member ${r.id} (${r.role}) ${r.action === 'add' ? 'to' : 'from'} ensemble '${r.ensemble}'; config version ${r.before.versionHex} -> ${r.after.versionHex} in ${(r.ms / 1000).toFixed(1)}s`;
-  if (c.outputFormat === 'table') c.printer.text(line);
-  else process.stderr.write(`${line}\n`);
 }

@@ -1,36 +1,8 @@
 import { BaseCommand } from '../../cli/base.js';
 import { readDynamicConfig } from '../../core/config/dynamic.js';
-import { describeMembers, type MemberView } from '../../ensemble/membership.js';
-import type { Column } from '../../output/index.js';
-import { targetFlags, targetInput } from './status.js';
-import { resolveStatusTarget } from '../../ensemble/index.js';
+import { configResult, type EnsembleConfigResult, memberColumns, resolveStatusTarget, targetFlags, targetInput } from '../../cli/ensemble.js';
+import { describeMembers } from '../../ensemble/membership.js';
 import { hostsOf } from '../../core/connect-string.js';
-
-export interface EnsembleConfigResult {
-  /** Config version (hex, as ZooKeeper prints it). */
-  version: string;
-  participants: number;
-  observers: number;
-  members: MemberView[];
-}
-
-export const memberColumns: Column<MemberView>[] = [
-  { header: 'ID', key: 'id', get: (m) => m.id, align: 'right' },
-  { header: 'ROLE', key: 'role', get: (m) => m.role },
-  { header: 'CLIENT ADDRESS', key: 'address', get: (m) => m.address },
-  { header: 'QUORUM', key: 'quorum', get: (m) => `${m.host}:${m.quorumPort}` },
-  { header: 'ELECTION', key: 'electionPort', get: (m) => m.electionPort, align: 'right' },
-  { header: 'MODE', key: 'mode', get: (m) => m.mode },
-];
-
-export function configResult(version: string, members: MemberView[]): EnsembleConfigResult {
-  return {
-    version,
-    participants: members.filter((m) => m.role === 'participant').length,
-    observers: members.filter((m) => m.role === 'observer').length,
-    members,
-  };
-}
 
 export default class EnsembleConfig extends BaseCommand<typeof EnsembleConfig> {
   static override summary = "Show the ensemble's dynamic configuration: members, roles, ports, version.";

@@ -3,7 +3,7 @@ import { BaseCommand } from '../../cli/base.js';
 import { updateConfig } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { BrokenEnsembleError, NoEnsembleError, salvage, type LocalEnsemble } from '../../ensemble/index.js';
-import { targetEnsemble, targetFlags } from './status.js';
+import { targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 
 export interface DownOutput {
   name: string;
@@ -41,7 +41,7 @@ Which ensemble: --name/--dir, else the current context's local ensemble, else "l
   async run(): Promise<DownOutput | DownNothing> {
     let e: LocalEnsemble;
     try {
-      e = targetEnsemble(this.flags, this.connection);
+      e = targetEnsemble(this.flags, () => this.connection);
     } catch (err) {
       if (err instanceof NoEnsembleError && this.flags['if-exists']) {
         process.stderr.write(`zkctl: nothing to stop: ${err.message}\n`);

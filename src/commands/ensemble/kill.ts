@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleKill extends BaseCommand<typeof EnsembleKill> {
   static override summary = 'Kill one member at once (SIGKILL): a crash, for failover drills.';
@@ -14,7 +14,7 @@ export default class EnsembleKill extends BaseCommand<typeof EnsembleKill> {
   static override flags = { ...targetFlags };
 
   async run(): Promise<ActionRow> {
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const r = await e.kill(this.args.id);
     const row: ActionRow = { id: r.id, action: 'kill', result: r.wasRunning ? 'killed' : 'not-running', ms: r.ms };
     if (r.pid !== undefined) row.pid = r.pid;

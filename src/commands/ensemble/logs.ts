@@ -4,7 +4,7 @@ import { BaseCommand } from '../../cli/base.js';
 import { interruptTrap } from '../../cli/stream.js';
 import { UsageError, ZkctlError } from '../../core/errors.js';
 import { followFile, LineSplitter, tailFile } from '../../ensemble/index.js';
-import { targetEnsemble, targetFlags } from './status.js';
+import { targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 
 export default class EnsembleLogs extends BaseCommand<typeof EnsembleLogs> {
   static override summary = 'Show (and with -f follow) a member\'s server log.';
@@ -25,7 +25,7 @@ export default class EnsembleLogs extends BaseCommand<typeof EnsembleLogs> {
   async run(): Promise<void> {
     const n = this.flags.lines === 'all' ? Infinity : Number(this.flags.lines);
     if (!(n === Infinity || (Number.isInteger(n) && n >= 0))) throw new UsageError(`invalid --lines "${this.flags.lines}"`, 'use a number of lines or "all"');
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const ids = this.args.id ? [await e.resolveMember(this.args.id)] : e.ids;
     const json = this.outputFormat === 'json' || this.outputFormat === 'yaml';
     const prefixed = ids.length > 1;

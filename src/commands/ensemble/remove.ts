@@ -1,10 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
+import { followMembers, type MembershipOutput, membershipOutput, printChange, targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { removeMember } from '../../ensemble/membership.js';
-import { followMembers, type MembershipOutput, membershipOutput, printChange } from './add.js';
-import { targetEnsemble, targetFlags } from './status.js';
 
 export default class EnsembleRemove extends BaseCommand<typeof EnsembleRemove> {
   static override summary = 'Remove a member from a local ensemble (dynamic reconfig), then stop it.';
@@ -21,7 +20,7 @@ Refuses (exit 2, nothing changed) to remove the last voting member, or a member 
 
   async run(): Promise<MembershipOutput> {
     if (!/^\d+$/.test(this.args.id)) throw new UsageError(`invalid member id '${this.args.id}'`, 'give the numeric id (see zkctl ensemble config)');
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const r = await removeMember(ens, Number(this.args.id), {
       timeoutMs: parseDuration(this.flags.wait, '--wait'),
       graceMs: parseDuration(this.flags.grace, '--grace', { zero: true }),

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleRestart extends BaseCommand<typeof EnsembleRestart> {
   static override summary = 'Restart one member (graceful stop, start) and wait until it serves.';
@@ -15,7 +15,7 @@ export default class EnsembleRestart extends BaseCommand<typeof EnsembleRestart>
   };
 
   async run(): Promise<ActionRow> {
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const id = await e.resolveMember(this.args.id);
     const stopped = await e.stop(id, { timeoutMs: parseDuration(this.flags.grace, '--grace', { zero: true }) });
     const started = await e.start(id, { timeoutMs: parseDuration(this.flags.wait, '--wait') });

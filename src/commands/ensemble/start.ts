@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleStart extends BaseCommand<typeof EnsembleStart> {
   static override summary = 'Start one stopped member and wait until it serves again.';
@@ -15,7 +15,7 @@ export default class EnsembleStart extends BaseCommand<typeof EnsembleStart> {
   };
 
   async run(): Promise<ActionRow> {
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const r = await e.start(this.args.id, { wait: !this.flags.detach, timeoutMs: parseDuration(this.flags.wait, '--wait') });
     const row: ActionRow = { id: r.id, action: 'start', result: r.wasRunning ? 'already-running' : 'started', ms: r.ms };
     if (r.pid !== undefined) row.pid = r.pid;

@@ -1,69 +1,9 @@
-import { Flags } from '@oclif/core';
-import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
-import { loadConfig, configPath } from '../../cli/context.js';
+import { resolveStatusTarget, statusColumns, summaryLine, targetFlags, targetInput } from '../../cli/ensemble.js';
 import { parseDuration } from '../../core/duration.js';
 import { ConnectionError } from '../../core/errors.js';
-import { ensembleStatus, resolveLocal, resolveStatusTarget, statusView, type LocalEnsemble, type MemberRow, type StatusView, type TargetInput } from '../../ensemble/index.js';
-import type { LatencyFields } from '../../ensemble/view.js';
+import { ensembleStatus, statusView, type StatusView } from '../../ensemble/index.js';
 import { describeChanges, statusWithDrift } from '../../ensemble/sync.js';
-import type { Column } from '../../output/index.js';
-
-/** Flags that pick a local ensemble (shared by the ensemble commands). */
-export const targetFlags = {
-  name: Flags.string({ summary: 'Local ensemble name (default: the current context\'s ensemble, else "local").' }),
-  dir: Flags.string({ summary: 'Local ensemble directory (instead of --name).' }),
-};
-
-const num = (v: number | undefined): string => (v === undefined ? '' : String(Math.round(v * 10) / 10));
-
-/** The latency column of `ensemble status` and `health` (one header, one format: min/avg/max ms). */
-export function latencyColumn<T extends LatencyFields>(priority: number): Column<T> {
-  return {
-    header: 'LATENCY MIN/AVG/MAX',
-    key: 'latency',
-    get: (r) => (r.latencyMin === undefined ? undefined : `${num(r.latencyMin)}/${num(r.latencyAvg)}/${num(r.latencyMax)}`),
-    align: 'right',
-    priority,
-    shortHeader: 'LAT',
-  };
-}
-
-export const statusColumns: Column<MemberRow>[] = [
-  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right', priority: 0 },
-  { header: 'ADDRESS', key: 'address', get: (r) => r.address, priority: 1 },
-  {
-    header: 'MODE',
-    key: 'mode',
-    priority: 0,
-    get: (r) => r.mode,
-    style: (t) => (t === 'leader' ? chalk.green.bold(t) : t === 'down' ? chalk.red(t) : t === 'not-serving' || t === 'not-answering' ? chalk.yellow(t) : t),
-  },
-  { header: 'ZXID', key: 'zxid', get: (r) => r.zxid, priority: 2 },
-  { header: 'EPOCH', key: 'epoch', get: (r) => r.epoch, align: 'right', priority: 6 },
-  latencyColumn(7),
-  { header: 'CONNS', key: 'connections', get: (r) => r.connections, align: 'right', priority: 5 },
-  { header: 'OUTSTANDING', key: 'outstanding', get: (r) => r.outstanding, align: 'right', priority: 8, shortHeader: 'OUTST' },
-  { header: 'ZNODES', key: 'znodes', get: (r) => r.znodes, align: 'right', priority: 4 },
-  { header: 'PID', key: 'pid', get: (r) => (r.external ? 'external' : r.pid), align: 'right', priority: 3 },
-];
-
-/** Settings that pick the ensemble: flags, the resolved server, the context's ensemble dir. */
-export function targetInput(flags: { name?: string; dir?: string }, c: { server: string; source: string; context?: string }): TargetInput {
-  let contextEnsembleDir: string | undefined;
-  if (c.context) contextEnsembleDir = loadConfig(configPath())?.contexts[c.context]?.['ensemble-dir'];
-  const t: TargetInput = { server: c.server, serverExplicit: c.source === 'flag' || c.source.startsWith('env') };
-  if (flags.name) t.name = flags.name;
-  if (flags.dir) t.dir = flags.dir;
-  if (contextEnsembleDir) t.contextEnsembleDir = contextEnsembleDir;
-  if (c.context) t.contextName = c.context;
-  return t;
-}
-
-/** The local ensemble an ensemble command is about. */
-export function targetEnsemble(flags: Parameters<typeof targetInput>[0], c: Parameters<typeof targetInput>[1]): LocalEnsemble {
-  return resolveLocal(targetInput(flags, c));
-}
 
 export default class EnsembleStatus extends BaseCommand<typeof EnsembleStatus> {
   static override summary = 'Show every member: mode, zxid, epoch, latency, connections, znodes, pid.';
@@ -117,33 +57,3 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
     return view;
   }
 }
-
-export function summaryLine(v: StatusView): string {
-  const who = v.name ? `ensemble '${v.name}'` : v.connectString;
-  const leader = v.leader !== undefined ? `leader ${v.leader}` : 'no leader';
-  return `${who}: ${leader}, ${v.serving}/${v.members.length} serving, ${v.quorum ? 'quorum' : 'NO quorum'}`;
-}
-
-/** One member action (stop/start/restart/kill), as printed. */
-export interface ActionRow {
-  id: number;
-  action: 'stop' | 'start' | 'restart' | 'kill';
-  /** What happened: stopped, killed, started, restarted, already-running, not-running. */
-  result: string;
-  pid?: number;
-  signal?: string;
-  /** Mode after start/restart (when waited for). */
-  mode?: string;
-  ms: number;
-}
-
-export const actionColumns: Column<ActionRow>[] = [
-  { header: 'ID', key: 'id', get: (r) => r.id, align: 'right' },
-  { header: 'RESULT', key: 'result', get: (r) => r.result },
-  { header: 'PID', key: 'pid', get: (r) => r.pid, align: 'right' },
-  { header: 'SIGNAL', key: 'signal', get: (r) => r.signal },
-  { header: 'MODE', key: 'mode', get: (r) => r.mode },
-  { header: 'MS', key: 'ms', get: (r) => r.ms, align: 'right' },
-];
-
-export const memberArg = { description: "member id (as `ensemble status` lists them) or 'leader'", required: true } as const;

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { parseDuration } from '../../core/duration.js';
-import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from './status.js';
+import { actionColumns, memberArg, targetEnsemble, targetFlags, type ActionRow } from '../../cli/ensemble.js';
 
 export default class EnsembleStop extends BaseCommand<typeof EnsembleStop> {
   static override summary = 'Stop one member gracefully (SIGTERM, then SIGKILL after --grace).';
@@ -18,7 +18,7 @@ export default class EnsembleStop extends BaseCommand<typeof EnsembleStop> {
   };
 
   async run(): Promise<ActionRow> {
-    const e = targetEnsemble(this.flags, this.connection);
+    const e = targetEnsemble(this.flags, () => this.connection);
     const r = await e.stop(this.args.id, { timeoutMs: parseDuration(this.flags.grace, '--grace', { zero: true }) });
     const row: ActionRow = { id: r.id, action: 'stop', result: r.wasRunning ? 'stopped' : 'not-running', ms: r.ms };
     if (r.pid !== undefined) row.pid = r.pid;

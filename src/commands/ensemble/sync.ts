@@ -1,8 +1,7 @@
 import { BaseCommand } from '../../cli/base.js';
+import { followMembers, targetEnsemble, targetFlags } from '../../cli/ensemble.js';
 import { describeChanges, syncRoster, type RosterSync } from '../../ensemble/sync.js';
 import type { Column } from '../../output/index.js';
-import { followMembers } from './add.js';
-import { targetEnsemble, targetFlags } from './status.js';
 
 export interface SyncOutput extends RosterSync {
   /** Contexts whose server list was changed. */
@@ -34,7 +33,7 @@ export default class EnsembleSync extends BaseCommand<typeof EnsembleSync> {
   static override flags = { ...targetFlags };
 
   async run(): Promise<SyncOutput> {
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const r = await syncRoster(ens, { timeoutMs: this.connection.timeoutMs, onNote: (m) => process.stderr.write(`zkctl: ${m}\n`), });
     const contexts = followMembers(ens.dir);
     const out: SyncOutput = { ...r, contexts };

@@ -4,9 +4,9 @@ import { BaseCommand } from '../../cli/base.js';
 import { interruptTrap } from '../../cli/stream.js';
 import { parseDuration, sleepMs } from '../../core/duration.js';
 import { ConnectionError, UsageError } from '../../core/errors.js';
-import { parseConnectString } from '../../ensemble/status.js';
+import { parseConnectString } from '../../core/connect-string.js';
 import { TopSampler, type TopRow, type TopSnapshot } from '../../ensemble/top.js';
-import { latencyColumn } from './status.js';
+import { latencyColumn } from '../../cli/ensemble.js';
 import { renderTable, terminalWidth, wrapLine, type Column } from '../../output/index.js';
 
 const hi = (t: string, r: TopRow): string => (r.leader ? chalk.green.bold(t) : r.mode === 'down' ? chalk.red(t) : r.mode === 'not-serving' ? chalk.yellow(t) : t);
@@ -60,7 +60,7 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
 
   async run(): Promise<TopSnapshot> {
     const servers = this.connection.server;
-    const members = parseConnectString(servers);
+    const members = parseConnectString(servers).servers;
     const intervalMs = parseDuration(this.flags.interval, '--interval');
     if (intervalMs < 100) throw new UsageError('--interval must be at least 100ms');
     const sampler = new TopSampler(members, { timeoutMs: Math.min(2000, Math.max(500, intervalMs)) });

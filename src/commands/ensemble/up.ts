@@ -4,8 +4,8 @@ import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, setContext, type Connection
 import { ExitCode, UsageError, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
-import { autoBasePort, describeWriteFailure, load, PortInUseError, resolveUpTarget, settledStatus, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
-import { statusColumns, summaryLine, targetInput } from './status.js';
+import { autoBasePort, describeWriteFailure, load, PortInUseError, settledStatus, stopSpawnedGroups, tryLoad, up, statusView, type LocalEnsemble, type ProgressEvent, type StatusView } from '../../ensemble/index.js';
+import { resolveUpTarget, statusColumns, summaryLine, targetInput } from '../../cli/ensemble.js';
 
 export interface UpOutput extends StatusView {
   name: string;

@@ -4,7 +4,7 @@ import { BaseCommand } from '../../cli/base.js';
 import { parseFor, Stream } from '../../cli/stream.js';
 import { parseDuration } from '../../core/duration.js';
 import { CheckFailedError, UsageError } from '../../core/errors.js';
-import { parseConnectString } from '../../ensemble/status.js';
+import { parseConnectString } from '../../core/connect-string.js';
 import { watchEnsemble, type TimelineEvent } from '../../ensemble/timeline.js';
 
 export interface EnsembleWatchResult {
@@ -84,7 +84,7 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
 
   async run(): Promise<EnsembleWatchResult | undefined> {
     const servers = this.connection.server;
-    const members = parseConnectString(servers);
+    const members = parseConnectString(servers).servers;
     const intervalMs = parseDuration(this.flags.interval, '--interval');
     if (intervalMs < 50) throw new UsageError('--interval must be at least 50ms');
     const forMs = parseFor(this.flags.for);

@@ -3,6 +3,7 @@ import { BaseCommand } from '../../cli/base.js';
 import { formatDuration } from '../../core/duration.js';
 import { addressProblem, DEFAULT_BASE_PATH, instanceWeight, listServiceNames, readInstances } from '../../core/recipes/services.js';
 import type { Column } from '../../output/index.js';
+import { sessionHex } from '../../core/session-id.js';
 
 export interface InstanceRow {
   service: string;
@@ -70,7 +71,7 @@ export default class ServicesLs extends BaseCommand<typeof ServicesLs> {
           // (0: none recorded; beyond what a Date holds: not a time either.)
           registeredAt: hasTime(i.registrationTimeUTC) ? new Date(i.registrationTimeUTC).toISOString() : null,
           ageMs: hasTime(i.registrationTimeUTC) ? Math.max(0, now - i.registrationTimeUTC) : null,
-          session: `0x${stat.ephemeralOwner.toString(16)}`,
+          session: sessionHex(stat.ephemeralOwner),
           payload: i.payload,
         });
       }

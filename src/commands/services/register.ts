@@ -7,6 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { holdTrap, interruptedStatus } from '../../cli/stream.js';
 import { Child, childEnv, exitStatusOf } from '../../core/proc.js';
 import { DEFAULT_BASE_PATH, instancePath, makeInstance, type ReplacedBy, ServiceRegistration } from '../../core/recipes/services.js';
+import { sessionHex } from '../../core/session-id.js';
 
 export interface RegisterResult {
   service: string;
@@ -118,9 +119,9 @@ If another registrant takes the id over while zkctl holds it (zkctl or Curator r
       if (!this.jsonEnabled()) ev('reregistered', { session: session.sessionIdHex });
     });
     reg.on('replaced', (r: ReplacedBy) => {
-      const by = r.owner === 0n ? 'a persistent node' : `session 0x${r.owner.toString(16)}`;
+      const by = r.owner === 0n ? 'a persistent node' : `session ${sessionHex(r.owner)}`;
       note(`${reg.path} was replaced by another registrant of id ${inst.id} (${by}); not fighting it: registering again when it is gone`);
-      if (!this.jsonEnabled()) ev('replaced', { by: r.owner === 0n ? 'persistent' : `0x${r.owner.toString(16)}` });
+      if (!this.jsonEnabled()) ev('replaced', { by: r.owner === 0n ? 'persistent' : sessionHex(r.owner) });
     });
     reg.on('error', (e: Error) => note(`re-registration failed: ${e.message} (retrying)`));
     this.onCleanup(() => reg.unregister().catch(() => undefined));

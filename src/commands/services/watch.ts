@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { Stream } from '../../cli/stream.js';
 import { type CacheEvent, DEFAULT_BASE_PATH, instanceWeight, ServiceCache, type SkippedRecord } from '../../core/recipes/services.js';
+import { sessionHex } from '../../core/session-id.js';
 
 export interface ServiceEventLine {
   event: 'join' | 'leave' | 'update' | 'suspended' | 'reconnected' | 'lost';
@@ -43,7 +44,7 @@ export default class ServicesWatch extends BaseCommand<typeof ServicesWatch> {
       const i = e.instance;
       const line: ServiceEventLine = { event: e.type, service: name, id: i.id, address: i.address, port: i.port, weight: instanceWeight(i), enabled: i.enabled !== false, time: new Date().toISOString() };
       if (e.type === 'join') line.initial = e.initial;
-      if (e.type !== 'update') line.session = `0x${e.stat.ephemeralOwner.toString(16)}`;
+      if (e.type !== 'update') line.session = sessionHex(e.stat.ephemeralOwner);
       if (e.type === 'leave' && e.reason !== undefined) line.reason = e.reason;
       print(line);
     });

@@ -9,6 +9,7 @@
  * i.e. server.<id>=<host>:<quorum port>:<election port>[:<role>][;[<client host>:]<client port>],
  * the version being the zxid (hex) of the reconfig that made it.
  */
+import { type HostPort, parseHostPort } from '../connect-string.js';
 import { ConnectionError, TimeoutError, UsageError, ZkCode, ZkError } from '../errors.js';
 import type { Session, Stat } from '../session.js';
 
@@ -40,13 +41,6 @@ function port(s: string | undefined, what: string, line: string): number {
   return n;
 }
 
-/** Split "host:port" where host may be [v6]. */
-function splitHostPort(s: string): [string, string | undefined] {
-  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
-  if (v6) return [v6[1] ?? '', v6[2]];
-  const i = s.lastIndexOf(':');
-  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
-}
 
 /**
  * Parse one member: "server.4=host:q:e[:role][;[chost:]cport]" (the "server." prefix is optional).
@@ -77,11 +71,19 @@ export function parseServerSpec(line: string): ServerSpec {
   if (role !== 'participant' && role !== 'observer') throw new UsageError(`invalid role '${parts[2]}' in '${line}'`, 'participant or observer');
   const spec: ServerSpec = { id, host, quorumPort: port(parts[0], 'quorum port', line), electionPort: port(parts[1], 'election port', line), role };
   if (clientPart !== undefined && clientPart.trim() !== '') {
-    const [ch, cp] = splitHostPort(clientPart.trim());
-    if (cp === undefined) spec.clientPort = port(ch, 'client port', line);
+    // [CLIENT_HOST:]CLIENT_PORT: a port alone, else an address with its port (the one parser, core/connect-string.ts).
+    const c = clientPart.trim();
+    if (/^\d*$/.test(c)) spec.clientPort = port(c, 'client port', line);
     else {
-      spec.clientHost = ch;
-      spec.clientPort = port(cp, 'client port', line);
+      let hp: HostPort;
+      try {
+        hp = parseHostPort(c);
+      } catch (e) {
+        throw new UsageError(`invalid client address in server spec '${line}': ${(e as Error).message}`, 'use [CLIENT_HOST:]CLIENT_PORT, IPv6 in brackets: [::1]:2181');
+      }
+      if (!/:\d+$/.test(c)) throw new UsageError(`invalid client address in server spec '${line}': no client port`, 'use [CLIENT_HOST:]CLIENT_PORT, IPv6 in brackets: [::1]:2181');
+      spec.clientHost = hp.host;
+      spec.clientPort = hp.port;
     }
   }
   return spec;

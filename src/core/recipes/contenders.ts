@@ -198,10 +198,6 @@ export interface Contender {
   ephemeralOwner: bigint;
 }
 
-export function sessionHex(id: bigint): string {
-  return `0x${BigInt.asUintN(64, id).toString(16)}`;
-}
-
 /**
  * The contenders under `path` in lock order, with data and stat. Nodes that
  * vanish between the listing and the read are skipped; a missing `path` gives [].

@@ -81,9 +81,9 @@ import {
   localAddress,
   newNodePrefix,
   type NodeFormat,
-  sessionHex,
   sortContenders,
 } from './contenders.js';
+import { sessionHex } from '../session-id.js';
 import { isRevokeRequest } from './revoke.js';
 import { setTimer, type Timer } from '../duration.js';
 import { createWithParents } from '../nodes.js';

@@ -3,7 +3,9 @@
  * ensemble, from the `cons` four-letter word of every server (best effort:
  * servers that do not answer, or do not allow `cons`, are skipped).
  */
-import { cons } from '../../ensemble/fourlw.js';
+import { parseHostPort } from '../connect-string.js';
+import { cons } from '../fourlw.js';
+import { sessionHex } from '../session-id.js';
 
 /** One `cons` line: ` /127.0.0.1:50412[1](queued=0,recved=9,sent=9,sid=0x10000a1b2c30001,...)`. */
 const CONS_LINE = /^\/?(.+?)\[\d+\]\((.*)\)\s*$/;
@@ -14,7 +16,7 @@ export function parseCons(lines: readonly string[], into = new Map<string, strin
     const m = CONS_LINE.exec(line.trim());
     if (!m) continue;
     const sid = /(?:^|,)sid=(0x[0-9a-fA-F]+)/.exec(m[2] ?? '');
-    if (sid) into.set(`0x${BigInt(sid[1]!).toString(16)}`, m[1]!);
+    if (sid) into.set(sessionHex(BigInt(sid[1]!)), m[1]!);
   }
   return into;
 }
@@ -27,13 +29,11 @@ export async function sessionClients(servers: readonly string[], timeoutMs = 150
   const out = new Map<string, string>();
   await Promise.all(
     servers.map(async (s) => {
-      const i = s.lastIndexOf(':');
-      const host = s.slice(0, i).replace(/^\[|\]$/g, '');
-      const port = Number(s.slice(i + 1));
       try {
+        const { host, port } = parseHostPort(s);
         parseCons(await cons(host, port, { timeoutMs }), out);
       } catch {
-        /* not serving, not whitelisted, unreachable */
+        /* not an address, not serving, not whitelisted, unreachable */
       }
     }),
   );

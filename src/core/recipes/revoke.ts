@@ -16,7 +16,8 @@
 import { ExitCode, isZkCode, ZkCode, ZkctlError } from '../errors.js';
 import { baseName, joinPath, parentOf, validatePath } from '../paths.js';
 import type { Session } from '../session.js';
-import { type Contender, listContenders, sessionHex } from './contenders.js';
+import { type Contender, listContenders } from './contenders.js';
+import { sessionHex } from '../session-id.js';
 
 /** Curator's LockInternals.REVOKE_MESSAGE. */
 export const REVOKE_MESSAGE: Buffer = Buffer.from('__REVOKE__', 'ascii');

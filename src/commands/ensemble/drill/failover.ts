@@ -6,7 +6,7 @@ import { parseDuration } from '../../../core/duration.js';
 import { CheckFailedError, InterruptedError } from '../../../core/errors.js';
 import { runFailoverDrill, type DrillProgress, type DrillReport, type DrillRound } from '../../../ensemble/drill.js';
 import type { Column } from '../../../output/index.js';
-import { targetEnsemble, targetFlags } from '../status.js';
+import { targetEnsemble, targetFlags } from '../../../cli/ensemble.js';
 
 const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${v}`);
 
@@ -73,7 +73,7 @@ Client-side settings that shape the gap: the writers' request deadline (--reques
   };
 
   async run(): Promise<DrillReport> {
-    const ens = targetEnsemble(this.flags, this.connection);
+    const ens = targetEnsemble(this.flags, () => this.connection);
     const ac = interruptTrap();
     this.onCleanup(() => ac.dispose());
     this.progress(`failover drill on ensemble '${ens.name}' (${ens.connectString}): ${this.flags.rounds} rounds, ${this.flags.writers} writers`);

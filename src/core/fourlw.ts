@@ -3,8 +3,8 @@
  * parsers for srvr, mntr and conf.
  */
 import { connect } from 'node:net';
-import { ConnectionError, TimeoutError, ZkctlError } from '../core/errors.js';
-import { setTimer } from '../core/duration.js';
+import { ConnectionError, TimeoutError, ZkctlError } from './errors.js';
+import { setTimer } from './duration.js';
 
 export type FourLetterWord = 'ruok' | 'srvr' | 'mntr' | 'stat' | 'cons' | 'conf' | 'envi' | 'wchs' | 'dirs' | 'isro' | 'crst' | 'srst';
 

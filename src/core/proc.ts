@@ -32,7 +32,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { UsageError } from './errors.js';
+import { UsageError, ZkctlError } from './errors.js';
 import { setTimer, type Timer } from './duration.js';
 
 /**
@@ -233,9 +233,11 @@ kill_all() {
  * zkctl can be killed with a running child and no reaper.
  */
 const REAPER_SH = `trap '' INT TERM HUP PIPE TSTP TTIN TTOU
+echo ready
 IFS=' ' read -r verb margin grace root pg sid self excl || exit 0
 [ "$verb" = arm ] || exit 0
 ${MEMBERS}
+echo armed
 while IFS= read -r line; do
   case $line in
     ok) exit 0 ;;
@@ -256,9 +258,11 @@ exit 0`;
  */
 const REAPER_BASH = `trap '' INT TERM HUP PIPE TSTP TTIN TTOU
 parent=$PPID
+echo ready
 IFS=' ' read -r verb margin grace root pg sid self excl || exit 0
 [ "$verb" = arm ] || exit 0
 ${MEMBERS}
+echo armed
 tr "armed: margin $margin grace $grace root $root pg $pg sid $sid self $self parent $parent"
 wait_s=$margin
 [ "$margin" = 0 ] && wait_s=1
@@ -308,6 +312,33 @@ function procStat(pid: number | string): { ppid: number; pgrp: number; sid: numb
   }
 }
 
+/** The live descendants of `pid` (children, their children, ...), from /proc. */
+function descendantsOf(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = procStat(d);
+    if (!st || st.state === 'Z') continue;
+    const list = kids.get(st.ppid) ?? [];
+    list.push(Number(d));
+    kids.set(st.ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [...(kids.get(pid) ?? [])];
+  while (todo.length) {
+    const p = todo.pop()!;
+    out.push(p);
+    todo.push(...(kids.get(p) ?? []));
+  }
+  return out;
+}
+
 /** The other live processes of process group `pgid` (not this one), from /proc. */
 function groupPeers(pgid: number): number[] {
   const out: number[] = [];
@@ -327,6 +358,61 @@ function groupPeers(pgid: number): number[] {
 
 const secs = (ms: number): string => (Math.max(0, ms) / 1000).toFixed(3);
 
+/** How long a reaper has to say it is ready, and then that it has its orders (it answers in milliseconds; this is for a machine under heavy load). */
+const REAPER_ANSWER_MS = 10_000;
+
+/** The reaper could not be started: the command is not run (exit 1). */
+export class ReaperError extends ZkctlError {}
+
+/** zkctl's end of a reaper: its process and the lines it writes ("ready", "armed", "fenced", "killed N"). */
+class ReaperLink {
+  armed = false;
+  closed = false;
+  /** The lines after "ready" (set by the Child that owns this reaper). */
+  onLine?: (line: string) => void;
+  onClose?: () => void;
+  /** Resolves with '' once the reaper said "ready", or with why not. */
+  readonly ready: Promise<string>;
+
+  constructor(
+    readonly proc: ChildProcess,
+    shell: string,
+  ) {
+    let settle!: (why: string) => void;
+    let isReady = false;
+    this.ready = new Promise<string>((r) => (settle = r));
+    const timer = setTimeout(() => settle(`${shell} did not answer within ${REAPER_ANSWER_MS / 1000}s`), REAPER_ANSWER_MS);
+    let buf = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!isReady) {
+          if (line === 'ready') {
+            isReady = true;
+            clearTimeout(timer);
+            settle('');
+          }
+          continue;
+        }
+        if (line === 'armed') this.armed = true;
+        this.onLine?.(line);
+      }
+    });
+    const gone = (why: string): void => {
+      clearTimeout(timer);
+      settle(why);
+      if (this.closed) return;
+      this.closed = true;
+      this.onClose?.();
+    };
+    proc.once('error', (e) => gone(`${shell}: ${e.message}`));
+    proc.once('close', (code, signal) => gone(`${shell} ended (${signal ?? `exit ${code}`}) before it was ready`));
+  }
+}
+
 /** A running child command. */
 export class Child {
   readonly pid: number;
@@ -335,6 +421,11 @@ export class Child {
   readonly exited: Promise<ChildExit>;
   /** Resolves when the reaper's watchdog stopped the job (zkctl sent no heartbeat in time). */
   readonly watchdogFired: Promise<void>;
+  /**
+   * Resolves (with why) when the reaper cannot be trusted to guard the job: it did not confirm its
+   * orders in time, or it ended while the job runs. runFenced stops the job then.
+   */
+  readonly reaperFailed: Promise<string>;
   /** The watchdog fired; `killed`: SIGKILL was needed for some of the job. */
   watchdog?: { killed: boolean };
   /** A stop needed SIGKILL: the grace ran out (zkctl's, or the reaper watchdog's), or SIGKILL was sent outright. */
@@ -345,40 +436,54 @@ export class Child {
   private reaper?: ChildProcess;
   private reaperClosed: Promise<void>;
   private finished?: Promise<void>;
+  /** The reaper has ended (asked to, or not). */
+  private reaperGone = false;
+  /** Processes seen in the job (signalDescendants). */
+  private readonly jobSeen = new Set<number>();
 
   private constructor(
     private readonly proc: ChildProcess,
     command: string,
     private readonly ownGroup: boolean,
-    reaper: ChildProcess | undefined,
+    link: ReaperLink | undefined,
     watchdog: StartOptions['watchdog'],
   ) {
     this.pid = proc.pid!;
     this.command = command;
+    const reaper = link?.proc;
     this.reaper = reaper;
     let fired!: () => void;
     this.watchdogFired = new Promise<void>((r) => (fired = r));
-    this.reaperClosed = reaper
+    let failed!: (why: string) => void;
+    this.reaperFailed = new Promise<string>((r) => (failed = r));
+    this.reaperClosed = link
       ? new Promise<void>((resolve) => {
-          let buf = '';
-          reaper.stdout?.on('data', (d: Buffer) => {
-            buf += d.toString();
-            let nl: number;
-            while ((nl = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, nl);
-              buf = buf.slice(nl + 1);
-              if (line === 'fenced') {
-                this.watchdog = { killed: false };
-                fired();
-              } else if (line.startsWith('killed ') && Number(line.slice(7)) > 0 && this.watchdog && !this.watchdog.killed) {
-                // The watchdog's grace ran out for some of the job (not the clean-up after an exit).
-                this.watchdog.killed = true;
-                this.escalated = true;
-              }
+          // The reaper must confirm it has its orders: until it does, nothing stops the job if zkctl stops.
+          const armTimer = setTimeout(() => {
+            if (!link.armed && this.running) failed(`its reaper did not confirm within ${REAPER_ANSWER_MS / 1000}s that it guards the command`);
+          }, REAPER_ANSWER_MS);
+          armTimer.unref();
+          link.onLine = (line) => {
+            if (line === 'armed') clearTimeout(armTimer);
+            else if (line === 'fenced') {
+              this.watchdog = { killed: false };
+              fired();
+            } else if (line.startsWith('killed ') && Number(line.slice(7)) > 0 && this.watchdog && !this.watchdog.killed) {
+              // The watchdog's grace ran out for some of the job (not the clean-up after an exit).
+              this.watchdog.killed = true;
+              this.escalated = true;
             }
-          });
-          reaper.once('close', () => resolve());
-          reaper.once('error', () => resolve());
+          };
+          if (link.armed) clearTimeout(armTimer);
+          const closed = (): void => {
+            clearTimeout(armTimer);
+            this.reaperGone = true;
+            // Gone while the job runs, unasked and without its watchdog firing (killed, crashed): nothing guards the job now.
+            if (this.running && !this.finished && !this.watchdog) failed('its reaper, which stops the command should zkctl stop, has ended (killed?)');
+            resolve();
+          };
+          if (link.closed) closed();
+          else link.onClose = closed;
         })
       : Promise.resolve();
     if (reaper && watchdog && watchdog.marginMs > 0) {
@@ -395,24 +500,43 @@ export class Child {
     });
   }
 
-  /** Start a reaper (before the child; see REAPER_SH). Best effort: undefined when it cannot start. */
-  private static startReaper(): ChildProcess | undefined {
-    try {
-      // No start-up files (bash runs ~/.bashrc when its stdin is a socket and SHLVL is unset, as
-      // under cron or systemd: a slow one, or one that reads stdin, would leave the job unguarded)
-      // and an environment of its own: PATH for its tools, nothing else of zkctl's (no credentials).
-      const [shell, opts, script] = BASH ? [BASH, ['--norc', '--noprofile'], REAPER_BASH] : ['/bin/sh', [], REAPER_SH];
-      const r = spawn(shell, [...opts, '-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true, env: reaperEnv() });
-      r.on('error', () => undefined);
-      r.stdin?.on('error', () => undefined);
-      r.stdout?.on('error', () => undefined);
-      r.unref();
-      (r.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-      (r.stdout as unknown as { unref?: () => void } | null)?.unref?.();
-      return r;
-    } catch {
-      return undefined;
+  /**
+   * Start a reaper (before the child; see REAPER_SH) and wait until it says it is ready to read
+   * its orders. One more try if it does not answer in time; then a ReaperError: a job that
+   * nothing would stop when zkctl stops is not started.
+   */
+  private static async startReaper(): Promise<ReaperLink> {
+    let why = '';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const link = Child.spawnReaper();
+      why = await link.ready;
+      if (!why) return link;
+      try {
+        link.proc.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
+    throw new ReaperError(`cannot start the reaper that stops the command should zkctl stop (${why}); not running the command`);
+  }
+
+  private static spawnReaper(): ReaperLink {
+    // No start-up files (bash runs ~/.bashrc when its stdin is a socket and SHLVL is unset, as
+    // under cron or systemd: a slow one, or one that reads stdin, would leave the job unguarded)
+    // and an environment of its own: PATH for its tools, nothing else of zkctl's (no credentials).
+    const [shell, opts, script] = BASH ? [BASH, ['--norc', '--noprofile'], REAPER_BASH] : ['/bin/sh', [], REAPER_SH];
+    let r: ChildProcess;
+    try {
+      r = spawn(shell, [...opts, '-c', script, 'zkctl-reaper'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true, env: reaperEnv() });
+    } catch (e) {
+      throw new ReaperError(`cannot start the reaper that stops the command should zkctl stop (${shell}: ${(e as Error).message}); not running the command`);
+    }
+    r.stdin?.on('error', () => undefined);
+    r.stdout?.on('error', () => undefined);
+    r.unref();
+    (r.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    (r.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+    return new ReaperLink(r, shell);
   }
 
   /**
@@ -420,7 +544,8 @@ export class Child {
    * in the same tick. `excl`: the pids that were in our group before the child
    * (they and their descendants are not the job).
    */
-  private static arm(reaper: ChildProcess | undefined, pid: number | undefined, ownGroup: boolean, excl: number[], watchdog: StartOptions['watchdog']): void {
+  private static arm(link: ReaperLink | undefined, pid: number | undefined, ownGroup: boolean, excl: number[], watchdog: StartOptions['watchdog']): void {
+    const reaper = link?.proc;
     if (!reaper?.stdin || reaper.stdin.destroyed) return;
     if (!pid || !(pid > 1)) {
       reaper.stdin.end('none\n'); // no child: the reaper just exits
@@ -443,7 +568,8 @@ export class Child {
    * Start `command args...` (no shell). Rejects with a UsageError (exit 2) when
    * the command cannot be started (not found, not executable).
    */
-  static start(command: string, args: readonly string[], opts: StartOptions = {}): Promise<Child> {
+  static async start(command: string, args: readonly string[], opts: StartOptions = {}): Promise<Child> {
+    const reaper = opts.killOnParentDeath ? await Child.startReaper() : undefined;
     return new Promise((resolve, reject) => {
       const ownGroup = !!opts.ownGroup;
       let excl: number[] = [];
@@ -451,7 +577,6 @@ export class Child {
         const pg = procStat('self')?.pgrp;
         if (pg) excl = groupPeers(pg);
       }
-      const reaper = opts.killOnParentDeath ? Child.startReaper() : undefined;
       let proc: ChildProcess;
       try {
         proc = spawn(command, [...args], {
@@ -488,6 +613,7 @@ export class Child {
     if (!this.running) return false;
     if (sig === 'SIGKILL') this.escalated = true;
     if (job) this.tell(sig === 'SIGKILL' ? 'kill' : `sig ${sig.replace(/^SIG/, '')}`);
+    if (job && this.reaperGone && !this.ownGroup) this.signalDescendants(sig);
     if (this.ownGroup) {
       try {
         process.kill(-this.pid, sig);
@@ -500,6 +626,25 @@ export class Child {
       return this.proc.kill(sig);
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Without a reaper, and with the child in zkctl's own group (on a terminal): signal what the
+   * child started, found in /proc (every process seen to descend from it, also the ones orphaned
+   * since), so that a stop still reaches the whole job.
+   */
+  private signalDescendants(sig: NodeJS.Signals): void {
+    for (const p of descendantsOf(this.pid)) this.jobSeen.add(p);
+    for (const p of this.jobSeen) {
+      const st = procStat(p);
+      if (!st || st.state === 'Z' || st.state === 'X') continue;
+      try {
+        process.kill(p, sig);
+        if (sig === 'SIGTERM') process.kill(p, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
     }
   }
 
@@ -523,12 +668,14 @@ export class Child {
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = undefined;
       const r = this.reaper;
-      if (killRest && (!r?.stdin || r.stdin.destroyed || r.stdin.writableEnded) && this.ownGroup) {
-        try {
-          process.kill(-this.pid, 'SIGKILL');
-        } catch {
-          /* nothing left */
-        }
+      if (killRest && (!r?.stdin || r.stdin.destroyed || r.stdin.writableEnded || this.reaperGone)) {
+        if (this.ownGroup) {
+          try {
+            process.kill(-this.pid, 'SIGKILL');
+          } catch {
+            /* nothing left */
+          }
+        } else this.signalDescendants('SIGKILL');
       }
       if (!r) return;
       if (r.stdin && !r.stdin.destroyed && !r.stdin.writableEnded) r.stdin.end(`${killRest ? 'kill\n' : ''}ok\n`);

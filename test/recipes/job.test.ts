@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TcpProxy } from '../helpers/proxy.js';
@@ -300,6 +300,55 @@ describe('the whole job is stopped (pseudo-terminal and not)', { skip: noScript 
       } finally {
         cleanup(h, h.zkctl, h.gc);
         second?.child.kill('SIGKILL');
+      }
+    });
+  }
+});
+
+/** The reaper of zkctl `zkctl` (its child named zkctl-reaper), 0 if none. */
+function reaperOf(zkctl: number): number {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('zkctl-reaper')) continue;
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === zkctl) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return 0;
+}
+
+describe('a job nothing would guard is stopped', { skip: noScript }, () => {
+  let cs: ChrootSession;
+  before(async () => {
+    cs = await chrootSession('unguarded');
+  });
+  after(async () => {
+    await cs.close();
+  });
+
+  for (const pty of [false, true]) {
+    it(`lock${pty ? ' on a terminal' : ''}: its reaper killed while the job runs, zkctl stops the whole job (nothing would stop it should zkctl stop), then releases`, async () => {
+      const dir = scratchDir(`job-reaperkill-${pty ? 'tty' : 'notty'}`);
+      const path = `/reaperkill-${pty ? 'tty' : 'notty'}`;
+      const h = await startHolder('lock', cs.server, path, dir, ['--session-timeout', '6s', '--grace', '1s'], pty);
+      try {
+        const reaper = reaperOf(h.zkctl);
+        assert.ok(reaper > 0, `zkctl ${h.zkctl} has a reaper`);
+        process.kill(reaper, 'SIGKILL');
+        let t: NodeJS.Timeout | undefined;
+        const { code, at } = await Promise.race([
+          h.run.exited,
+          new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`zkctl did not stop the job within 30 s of its reaper's death:\n${h.out().slice(-1500)}`)), 30_000))),
+        ]).finally(() => clearTimeout(t));
+        assert.equal(code, 11, h.out());
+        await until(() => /still held, but the command was stopped: its reaper.*has ended/.test(h.out()), 'the message about the reaper', h.out, 10_000);
+        await assertJobGone(dir, h.gc, at, h.out, 5000);
+        assert.deepEqual(await children(cs.session, path), [], 'released after the job was gone');
+      } finally {
+        cleanup(h, h.zkctl, h.gc);
       }
     });
   }

@@ -15,6 +15,10 @@
  *   the job is killed, before this returns (and so before the hold is released).
  * - If zkctl dies without cleaning up (SIGKILL), a reaper kills the job (see
  *   Child's killOnParentDeath), so it cannot outlive the session that protects it.
+ * - The reaper must say it is ready before the command starts and confirm its
+ *   orders after (else the command is not started, or is stopped): a job with
+ *   nothing to stop it when zkctl stops is never left running. A reaper that
+ *   ends while the command runs (killed) stops the command too.
  * - If zkctl stops running (SIGSTOP, a frozen event loop), the reaper misses
  *   zkctl's heartbeat and stops the job itself (watchdogOf: SIGTERM T/6 after
  *   the last heartbeat, SIGKILL at most T/3 later), long before the server can
@@ -67,7 +71,7 @@ export type FencedOutcome =
    * zkctl (or its reaper, `byReaper`) stopped it because the hold became unsafe, was lost or revoked;
    * `how`: the signal that ended it (SIGKILL when the grace ran out for any of the job).
    */
-  | { kind: 'fenced'; reason: string; how: 'SIGTERM' | 'SIGKILL'; revoked: boolean; byReaper: boolean; exit: ChildExit; status: number; pid: number }
+  | { kind: 'fenced'; reason: string; how: 'SIGTERM' | 'SIGKILL'; revoked: boolean; byReaper: boolean; unguarded: boolean; exit: ChildExit; status: number; pid: number }
   /** zkctl was interrupted and forwarded the signal. */
   | { kind: 'interrupted'; signal: NodeJS.Signals; exit: ChildExit; status: number; pid: number };
 
@@ -111,6 +115,7 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
   else opts.revocation?.addEventListener('abort', onRevoke, { once: true });
   let untrap: (() => void) | undefined;
   let byReaper = false;
+  let unguarded = false;
   const watchdog = opts.watchdog === null ? undefined : (opts.watchdog ?? watchdogOf(opts.schedule));
   const reaperReason = `zkctl did not run for over ${fmtMs(watchdog?.marginMs ?? 0)} (stopped or stalled), so it could not prove it still held on: its reaper stopped the command before the session could expire`;
   try {
@@ -127,6 +132,12 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
       if (fenced) return;
       byReaper = true;
       fence(reaperReason, 'SIGTERM');
+    });
+    // Without a working reaper nothing would stop the command if zkctl stopped running: stop it now.
+    void c.reaperFailed.then((why) => {
+      if (fenced || !c.running) return;
+      unguarded = true;
+      fence(`${why}: zkctl could no longer promise to stop the command before the session could expire`, 'SIGTERM');
     });
     untrap = opts.trap?.onSignal((sig) => {
       interrupted ??= sig;
@@ -155,7 +166,7 @@ export async function runFenced(hold: Fenceable, command: string, args: readonly
     const status = exitStatusOf(exit);
     if (fenced) {
       const how: 'SIGTERM' | 'SIGKILL' = exit.signal === 'SIGKILL' || c.escalated ? 'SIGKILL' : 'SIGTERM';
-      return { kind: 'fenced', reason: fenced.reason, how, revoked, byReaper, exit, status, pid: c.pid };
+      return { kind: 'fenced', reason: fenced.reason, how, revoked, byReaper, unguarded, exit, status, pid: c.pid };
     }
     if (interrupted) return { kind: 'interrupted', signal: interrupted, exit, status, pid: c.pid };
     return { kind: 'exited', exit, status, pid: c.pid };

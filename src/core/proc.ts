@@ -30,7 +30,8 @@
  * environment the reaper appends what it does to FILE (for debugging).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { constants } from 'node:os';
 import { UsageError, ZkctlError } from './errors.js';
 import { setTimer, type Timer } from './duration.js';
@@ -312,6 +313,37 @@ function procStat(pid: number | string): { ppid: number; pgrp: number; sid: numb
   }
 }
 
+/**
+ * Where `command` is (as execvp would find it: a name with a slash as is, else the first
+ * executable in PATH); a UsageError (exit 2) as a failed spawn gives when there is none.
+ */
+export function resolveCommand(command: string, path: string | undefined, cwd?: string): string {
+  const usable = (f: string): 'ok' | 'denied' | 'missing' => {
+    try {
+      if (!statSync(f).isFile()) return 'denied';
+      accessSync(f, fsConstants.X_OK);
+      return 'ok';
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EACCES' ? 'denied' : 'missing';
+    }
+  };
+  if (command === '') throw new UsageError('cannot run an empty command');
+  if (command.includes('/')) {
+    const f = resolvePath(cwd ?? process.cwd(), command);
+    const u = usable(f);
+    if (u === 'ok') return f;
+    throw new UsageError(`cannot run ${command}: ${u === 'denied' ? 'permission denied' : 'command not found'}`);
+  }
+  let denied = false;
+  for (const dir of (path ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const f = resolvePath(cwd ?? process.cwd(), dir || '.', command);
+    const u = usable(f);
+    if (u === 'ok') return f;
+    if (u === 'denied') denied = true;
+  }
+  throw new UsageError(`cannot run ${command}: ${denied ? 'permission denied' : 'command not found'}`);
+}
+
 /** The live descendants of `pid` (children, their children, ...), from /proc. */
 function descendantsOf(pid: number): number[] {
   const kids = new Map<number, number[]>();
@@ -373,6 +405,20 @@ class ReaperLink {
   onClose?: () => void;
   /** Resolves with '' once the reaper said "ready", or with why not. */
   readonly ready: Promise<string>;
+  private armWaiters: Array<() => void> = [];
+
+  /** '' once the reaper has said "armed", or why not (it ended, or said nothing within `ms`). */
+  whenArmed(ms: number): Promise<string> {
+    if (this.armed) return Promise.resolve('');
+    if (this.closed) return Promise.resolve('ended before it confirmed its orders');
+    return new Promise<string>((resolve) => {
+      const t = setTimeout(() => resolve(`did not confirm its orders within ${ms / 1000}s`), ms);
+      this.armWaiters.push(() => {
+        clearTimeout(t);
+        resolve(this.armed ? '' : 'ended before it confirmed its orders');
+      });
+    });
+  }
 
   constructor(
     readonly proc: ChildProcess,
@@ -397,7 +443,10 @@ class ReaperLink {
           }
           continue;
         }
-        if (line === 'armed') this.armed = true;
+        if (line === 'armed') {
+          this.armed = true;
+          for (const w of this.armWaiters.splice(0)) w();
+        }
         this.onLine?.(line);
       }
     });
@@ -406,6 +455,7 @@ class ReaperLink {
       settle(why);
       if (this.closed) return;
       this.closed = true;
+      for (const w of this.armWaiters.splice(0)) w();
       this.onClose?.();
     };
     proc.once('error', (e) => gone(`${shell}: ${e.message}`));
@@ -570,34 +620,56 @@ export class Child {
    */
   static async start(command: string, args: readonly string[], opts: StartOptions = {}): Promise<Child> {
     const reaper = opts.killOnParentDeath ? await Child.startReaper() : undefined;
-    return new Promise((resolve, reject) => {
+    // With a reaper, CMD is held at its start (a /bin/sh waiting on fd 3, which then execs CMD in
+    // the same process) until the reaper confirms its orders: a job that nothing would stop
+    // should zkctl stop never runs, not even for a moment. So CMD must be found first.
+    const target = reaper ? resolveCommand(command, (opts.env ?? process.env).PATH, opts.cwd) : command;
+    const proc = await new Promise<ChildProcess>((resolve, reject) => {
       const ownGroup = !!opts.ownGroup;
       let excl: number[] = [];
       if (opts.killOnParentDeath && !ownGroup) {
         const pg = procStat('self')?.pgrp;
         if (pg) excl = groupPeers(pg);
       }
-      let proc: ChildProcess;
+      const base = opts.stdio ?? 'inherit';
+      const stdio: StdioOptions = reaper ? [...(Array.isArray(base) ? base.slice(0, 3) : [base, base, base]), 'pipe'] : base;
+      let p: ChildProcess;
       try {
-        proc = spawn(command, [...args], {
-          env: opts.env ?? childEnv(),
-          cwd: opts.cwd,
-          stdio: opts.stdio ?? 'inherit',
-          detached: ownGroup,
-        });
+        p = reaper
+          ? spawn('/bin/sh', ['-c', 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$0" "$@"', target, ...args], { env: opts.env ?? childEnv(), cwd: opts.cwd, stdio, detached: ownGroup })
+          : spawn(command, [...args], { env: opts.env ?? childEnv(), cwd: opts.cwd, stdio, detached: ownGroup });
       } catch (e) {
         Child.arm(reaper, undefined, ownGroup, excl, opts.watchdog);
         reject(new UsageError(`cannot run ${command}: ${(e as Error).message}`));
         return;
       }
       // Synchronously after the spawn: no event-loop turn in which zkctl could die unnoticed.
-      Child.arm(reaper, proc.pid, ownGroup, excl, opts.watchdog);
-      proc.once('error', (e: NodeJS.ErrnoException) => {
+      Child.arm(reaper, p.pid, ownGroup, excl, opts.watchdog);
+      p.once('error', (e: NodeJS.ErrnoException) => {
         const why = e.code === 'ENOENT' ? 'command not found' : e.code === 'EACCES' ? 'permission denied' : e.message;
         reject(new UsageError(`cannot run ${command}: ${why}`));
       });
-      proc.once('spawn', () => resolve(new Child(proc, command, ownGroup, reaper, opts.watchdog)));
+      p.once('spawn', () => resolve(p));
     });
+    const child = new Child(proc, command, !!opts.ownGroup, reaper, opts.watchdog);
+    if (reaper) {
+      const why = await reaper.whenArmed(REAPER_ANSWER_MS);
+      const gate = proc.stdio[3] as NodeJS.WritableStream & { destroy?: () => void; on: (e: string, f: () => void) => void };
+      gate.on('error', () => undefined);
+      if (why) {
+        // Not guarded: CMD never ran (still held at its start); end it and the reaper.
+        gate.destroy?.();
+        try {
+          proc.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+        await child.finish(true, 2000);
+        throw new ReaperError(`cannot start ${command}: the reaper that stops it should zkctl stop ${why}; not running the command`);
+      }
+      gate.end('go\n');
+    }
+    return child;
   }
 
   get running(): boolean {

@@ -24,7 +24,8 @@ const zkctl = `"${process.execPath}" "${join(repoRoot, 'bin', 'zkctl.js')}"`;
 class Term {
   readonly sock = `zkctl-tty-${randomBytes(4).toString('hex')}`;
   constructor(env: Record<string, string>, width = 120) {
-    const envs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    // A person at a terminal: not a CI job (under CI=true, as .ci/run sets, zkctl never pages).
+    const envs = Object.entries({ CI: '', ...env }).map(([k, v]) => `${k}=${v}`);
     this.tm('new-session', '-d', '-s', 't', '-x', String(width), '-y', '40', 'env', ...envs, 'PS1=bash$ ', 'bash', '--norc', '--noprofile', '-i');
   }
   tm(...args: string[]): string {

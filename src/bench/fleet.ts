@@ -88,7 +88,8 @@ export class Fleet {
         this.backends.set(spec.id, b);
         return b;
       }
-      if (line.startsWith('EADDRINUSE')) {
+      // The port was taken after all (the backend says so, exit 3; its exit can be seen before its line).
+      if (line.startsWith('EADDRINUSE') || line === 'EXIT 3') {
         this.ports.delete(spec.id);
         continue;
       }

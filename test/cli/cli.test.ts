@@ -184,7 +184,9 @@ describe('health', () => {
     const w = await runCli(['health', '-s', `127.0.0.1:${port}`, '--timeout', '1s', '--wait', '2s', '--json']);
     assert.equal(w.code, 12);
     assert.ok((JSON.parse(w.stdout) as { attempts: number }).attempts >= 2);
-    // --wait 2s plus one last --timeout 1s attempt, plus starting zkctl (measured now: a loaded machine takes seconds).
-    assert.ok(w.ms < 3000 + 1000 + allowance, `took ${w.ms} ms (start-up allowance ${allowance} ms)`);
+    // --wait 2s plus one last --timeout 1s attempt, plus starting zkctl (measured now: a loaded machine takes
+    // seconds, and one start can take twice another: a fresh-clone run was 176 ms over a single allowance).
+    // What this guards is that the wait ends near its deadline, not an exact figure.
+    assert.ok(w.ms < 3000 + 1000 + 2 * allowance, `took ${w.ms} ms (start-up allowance ${allowance} ms)`);
   });
 });

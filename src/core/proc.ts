@@ -472,8 +472,8 @@ export class Child {
   /** Resolves when the reaper's watchdog stopped the job (zkctl sent no heartbeat in time). */
   readonly watchdogFired: Promise<void>;
   /**
-   * Resolves (with why) when the reaper cannot be trusted to guard the job: it did not confirm its
-   * orders in time, or it ended while the job runs. runFenced stops the job then.
+   * Resolves (with why) when the reaper can no longer guard the job: it ended while the job
+   * runs (killed). runFenced stops the job then.
    */
   readonly reaperFailed: Promise<string>;
   /** The watchdog fired; `killed`: SIGKILL was needed for some of the job. */
@@ -508,14 +508,9 @@ export class Child {
     this.reaperFailed = new Promise<string>((r) => (failed = r));
     this.reaperClosed = link
       ? new Promise<void>((resolve) => {
-          // The reaper must confirm it has its orders: until it does, nothing stops the job if zkctl stops.
-          const armTimer = setTimeout(() => {
-            if (!link.armed && this.running) failed(`its reaper did not confirm within ${REAPER_ANSWER_MS / 1000}s that it guards the command`);
-          }, REAPER_ANSWER_MS);
-          armTimer.unref();
+          // That the reaper has its orders is checked once, by Child.start's gate (whenArmed), before CMD runs.
           link.onLine = (line) => {
-            if (line === 'armed') clearTimeout(armTimer);
-            else if (line === 'fenced') {
+            if (line === 'fenced') {
               this.watchdog = { killed: false };
               fired();
             } else if (line.startsWith('killed ') && Number(line.slice(7)) > 0 && this.watchdog && !this.watchdog.killed) {
@@ -524,9 +519,7 @@ export class Child {
               this.escalated = true;
             }
           };
-          if (link.armed) clearTimeout(armTimer);
           const closed = (): void => {
-            clearTimeout(armTimer);
             this.reaperGone = true;
             // Gone while the job runs, unasked and without its watchdog firing (killed, crashed): nothing guards the job now.
             if (this.running && !this.finished && !this.watchdog) failed('its reaper, which stops the command should zkctl stop, has ended (killed?)');

@@ -88,34 +88,75 @@ export type HookResult = { ok: true } | { ok: false; exit: ChildExit } | { ok: f
 /**
  * The one hook runner: CMD with /bin/sh -c, in childEnv (no ZKCTL_* credential) plus `env`,
  * `input` on its stdin; resolves when it has ended (never rejects).
+ *
+ * The hook runs in its own process group, and stopping it (`signal`) stops the group: SIGTERM,
+ * then SIGKILL `graceMs` later to whatever of the group is left. A hook such as
+ * `sh -c 'sleep 33'` is a shell with a child; signalling the shell alone left the child running.
+ * A stopped hook's result comes once its whole group is gone (or has been SIGKILLed). A hook that
+ * ends by itself may leave processes it started in the background: those were asked for.
  */
 export function runHook(cmd: string, opts: HookOptions): Promise<HookResult> {
   return new Promise((resolve) => {
     const stdio: StdioOptions = opts.output === 'stderr' ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'inherit', 'inherit'];
-    const child = spawn('/bin/sh', ['-c', cmd], { env: childEnv(opts.env, opts.baseEnv), stdio });
+    const child = spawn('/bin/sh', ['-c', cmd], { env: childEnv(opts.env, opts.baseEnv), stdio, detached: true });
     if (opts.output === 'stderr') {
       child.stdout?.pipe(process.stderr, { end: false });
       child.stderr?.pipe(process.stderr, { end: false });
     }
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
-    let kill: Timer | undefined;
-    const onAbort = (): void => {
-      child.kill('SIGTERM');
-      kill = setTimer(() => child.kill('SIGKILL'), opts.graceMs ?? 2000);
+    const group = child.pid;
+    /** Signal the hook's process group; false when nothing of it is left (zombies waiting for a slow init to reap them do not count). */
+    const signalGroup = (sig: NodeJS.Signals | 0): boolean => {
+      if (group === undefined) return false;
+      if (sig === 0 && existsSync('/proc/self')) return groupPeers(group).length > 0;
+      try {
+        process.kill(-group, sig);
+        return true;
+      } catch {
+        return false;
+      }
     };
+    let kill: Timer | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    let aborted = false;
+    let result: HookResult | undefined;
     let done = false;
-    const finish = (r: HookResult): void => {
-      if (done) return;
+    const settle = (): void => {
+      if (done || result === undefined) return;
+      // Stopped: wait until the group is gone (the SIGKILL timer ends the wait).
+      if (aborted && signalGroup(0)) return;
       done = true;
       kill?.clear();
+      if (poll) clearInterval(poll);
       opts.signal?.removeEventListener('abort', onAbort);
-      resolve(r);
+      resolve(result);
+    };
+    const onAbort = (): void => {
+      if (aborted) return;
+      aborted = true;
+      if (!signalGroup('SIGTERM')) child.kill('SIGTERM');
+      kill = setTimer(() => {
+        signalGroup('SIGKILL');
+        child.kill('SIGKILL');
+        // SIGKILL cannot be refused: wait a moment for the group to be reaped, then report regardless.
+        kill = setTimer(() => {
+          aborted = false;
+          settle();
+        }, 1000);
+      }, opts.graceMs ?? 2000);
+      poll = setInterval(settle, 50);
     };
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (error) => finish({ ok: false, error }));
-    child.on('close', (code, signal) => finish(code === 0 ? { ok: true } : { ok: false, exit: { code, signal } }));
+    child.on('error', (error) => {
+      result ??= { ok: false, error };
+      settle();
+    });
+    child.on('close', (code, signal) => {
+      result ??= code === 0 ? { ok: true } : { ok: false, exit: { code, signal } };
+      settle();
+    });
   });
 }
 

@@ -18,7 +18,7 @@
  *   FILTER: a path prefix or substring of test files, e.g. test/ensemble or test/ensemble/fourlw.test.ts
  *   Options starting with "--" (e.g. --test-name-pattern=leader) go to node --test.
  * Environment: ZKCTL_TEST_CONCURRENCY (default 3), ZKCTL_TEST_BASE_PORT (default 11810, so that quorum and election ports (+10000, +20000) stay below the kernel's ephemeral range; ports a default 2181 ensemble derives are skipped),
- *   ZKCTL_TEST_KEEP=1 (leave the temp dir for inspection), ZKCTL_TEST_RUN_TIMEOUT (ms, default 1 200 000).
+ *   ZKCTL_TEST_KEEP=1 (leave the temp dir, ensembles' data and logs included, for inspection), ZKCTL_TEST_RUN_TIMEOUT (ms, default 1 200 000).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -119,7 +119,7 @@ async function teardown() {
   await Promise.all(
     [...dirs].map(async (d) => {
       try {
-        await E.load(d, { env: libEnv }).down({ purge: true, timeoutMs: 10_000 });
+        await E.load(d, { env: libEnv }).down({ purge: process.env.ZKCTL_TEST_KEEP !== '1', timeoutMs: 10_000 });
       } catch (e) {
         log(`teardown of ${d} failed: ${e.message}`);
       }

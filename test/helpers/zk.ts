@@ -114,6 +114,29 @@ export async function startFaultEnsemble(size = 3, opts: { tickTime?: number; na
   throw lastErr;
 }
 
+/**
+ * Run a program to its end without blocking the event loop (the test's sessions keep pinging):
+ * never spawnSync/execFileSync while a session is open. Bounded (default 5 min, then SIGKILL).
+ */
+export function runAsync(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 export interface CliResult {
   /** Exit code; 128+n when killed by signal n. */
   code: number;

@@ -60,7 +60,7 @@ describe('interop with real Apache Curator 5.4 (InterProcessMutex, LeaderLatch, 
 
   before(async () => {
     cs = await chrootSession('curator');
-    classDir = compileCuratorPeer();
+    classDir = await compileCuratorPeer();
   });
   after(async () => {
     for (const kill of running) kill();

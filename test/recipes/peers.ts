@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/zk.js';
+import { repoRoot, runAsync } from '../helpers/zk.js';
 import { scratchDir } from './util.js';
 
 /**
@@ -29,9 +29,11 @@ export const curatorSkip: string | false = (() => {
 const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'];
 
 /** Compile CuratorPeer.java into a fresh directory; returns it. */
-export function compileCuratorPeer(): string {
+export async function compileCuratorPeer(): Promise<string> {
   const classDir = scratchDir('curator-peer');
-  const c = spawnSync('javac', ['-nowarn', '-d', classDir, '-cp', CURATOR_CP.join(':'), join(repoRoot, 'test', 'recipes', 'CuratorPeer.java')], { encoding: 'utf8' });
+  // Not spawnSync: javac takes 30 s and more on a loaded machine, and a blocked event loop sends
+  // no pings, so the suite's open sessions expired on the server (seen in a fresh-clone run).
+  const c = await runAsync('javac', ['-nowarn', '-d', classDir, '-cp', CURATOR_CP.join(':'), join(repoRoot, 'test', 'recipes', 'CuratorPeer.java')]);
   assert.equal(c.status, 0, c.stderr);
   return classDir;
 }

@@ -60,7 +60,7 @@ describe('lock revocation, with real Apache Curator 5.4 (makeRevocable, Revoker)
 
   before(async () => {
     cs = await chrootSession('revoke');
-    classDir = compileCuratorPeer();
+    classDir = await compileCuratorPeer();
     dir = scratchDir('revoke');
   });
   after(async () => {

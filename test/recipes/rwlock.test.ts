@@ -263,8 +263,8 @@ describe('zkctl lock --read / --write', () => {
 describe('read-write locks with real Apache Curator 5.4 (InterProcessReadWriteLock)', { skip: curatorSkip }, () => {
   const f = fixture('rw-curator');
   let classDir: string;
-  before(() => {
-    classDir = compileCuratorPeer();
+  before(async () => {
+    classDir = await compileCuratorPeer();
   });
   const curator = (mode: string, path: string, ...rest: string[]): Peer => peer(...curatorCommand(classDir, [f.cs.server, mode, path, ...rest]), f.running);
   const once = async (mode: string, path: string, ...rest: string[]): Promise<string> => {

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '../../src/core/session.js';
+import { SessionExpiredError } from '../../src/core/errors.js';
 import { repoRoot } from '../helpers/zk.js';
 
 export interface Running {
@@ -64,13 +65,18 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
   }
 }
 
-/** Children of `path` as committed now (empty when it does not exist). */
+/**
+ * Children of `path` as committed now (empty when it does not exist, or on a passing connection
+ * loss: callers poll). An expired or closed checking session is thrown: it used to read as "no
+ * children" and turned into a 30 s wait that named the wrong cause.
+ */
 export async function children(s: Session, path: string): Promise<string[]> {
   try {
     // sync first: the checking session's server may lag behind the one another session wrote through.
     await s.sync(path);
     return (await s.getChildren(path)).children;
-  } catch {
+  } catch (e) {
+    if (e instanceof SessionExpiredError || s.state === 'closed' || s.state === 'lost') throw e;
     return [];
   }
 }

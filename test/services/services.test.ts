@@ -11,7 +11,7 @@ import { sessionHex } from '../../src/core/session-id.js';
 import { createWithParents } from '../../src/core/nodes.js';
 import { makeInstance, parseInstance, readInstances, serializeInstance, ServiceCache, ServiceRegistration, type CacheEvent } from '../../src/core/recipes/services.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli } from '../helpers/zk.js';
+import { repoRoot, runAsync, runCli } from '../helpers/zk.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -193,7 +193,8 @@ describe('services on ZooKeeper', () => {
   it('interoperates with the real Curator 5.4 ServiceDiscovery both ways', { skip: haveCurator ? false : 'Curator jars (apt-get install libcurator-discovery-java) or javac missing' }, async () => {
     const dir = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'curator-'));
     const src = join(fileURLToPath(new URL('../../../test/services/CuratorInterop.java', import.meta.url)));
-    execFileSync('javac', ['-d', dir, '-cp', javaCp.join(':'), src]);
+    const javac = await runAsync('javac', ['-d', dir, '-cp', javaCp.join(':'), src]);
+    assert.equal(javac.status, 0, javac.stderr);
     const cp = `${dir}:${javaCp.join(':')}`;
     // Curator registers; zkctl reads it.
     const java = spawn('java', ['-cp', cp, 'CuratorInterop', cs.server, '/services', 'register', 'mixed', 'cur1', '47994', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -205,7 +206,9 @@ describe('services on ZooKeeper', () => {
     assert.equal(cur.instance.port, 47994);
     assert.deepEqual(cur.instance.payload, { '@class': 'java.util.LinkedHashMap', weight: 2 });
     // Curator reads zkctl's instance (and its weight in the payload).
-    const out = execFileSync('java', ['-cp', cp, 'CuratorInterop', cs.server, '/services', 'list', 'mixed'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const list = await runAsync('java', ['-cp', cp, 'CuratorInterop', cs.server, '/services', 'list', 'mixed']);
+    assert.equal(list.status, 0, list.stderr);
+    const out = list.stdout;
     assert.match(out, /^zk1 127\.0\.0\.1 47995 weight=5 enabled=true$/m);
     assert.match(out, /^cur1 127\.0\.0\.1 47994 weight=2 enabled=true$/m);
     await reg.unregister();
@@ -217,7 +220,8 @@ describe('services on ZooKeeper', () => {
   it('a zkctl registration taken over by Curator (same id) says so and comes back when Curator leaves', { skip: haveCurator ? false : 'Curator jars or javac missing' }, async () => {
     const dir = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'curator-'));
     const src = join(fileURLToPath(new URL('../../../test/services/CuratorInterop.java', import.meta.url)));
-    execFileSync('javac', ['-d', dir, '-cp', javaCp.join(':'), src]);
+    const javac = await runAsync('javac', ['-d', dir, '-cp', javaCp.join(':'), src]);
+    assert.equal(javac.status, 0, javac.stderr);
     const cp = `${dir}:${javaCp.join(':')}`;
     const zk = spawn(process.execPath, [join(repoRoot, 'bin', 'zkctl.js'), 'services', 'register', 'takeover', '--id', 'shared', '--port', '47990', '-s', cs.server, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let zkErr = '';

@@ -10,7 +10,7 @@ export default class Find extends BaseCommand<typeof Find> {
   static override summary = 'Find znodes by name, path, kind or size.';
   static override description = `Walks the subtree (depth-first, streamed, up to --window requests in flight) and prints the full path of every node that matches all the tests given (no test: every node, PATH included).
 
---name matches the last path segment against a glob (* ? [abc]); --regex matches the full path against a JavaScript regular expression; --ephemeral keeps ephemeral nodes; --min-size / --max-size compare the data length (512, 10k, 1M). -l prints the stat columns of ls -l.
+--name matches the last path segment against a glob as fnmatch reads it (* ? [abc] [a-z] [!abc]; \\ quotes the next character); --regex matches the full path against a JavaScript regular expression; --ephemeral keeps ephemeral nodes; --min-size / --max-size compare the data length (512, 10k, 1M). -l prints the stat columns of ls -l.
 
 Nodes this session may not read are skipped with a note on stderr, and the exit code is then 7.`;
   static override examples = [

@@ -10,25 +10,63 @@ export interface EnsurePathOptions {
   mode?: 'persistent' | 'container';
   /** Create only the ancestors of `path`, not `path` itself. */
   parentsOnly?: boolean;
+  /**
+   * How nodes that exist are passed over:
+   * - 'pipelined' (default): every create is sent at once (one round trip) and NODE_EXISTS counts as done.
+   * - 'check-first': from the root down, each node is looked for (exists) and only a missing one is
+   *   created, one round trip a level. Needed below an ancestor whose parent denies CREATE: the server
+   *   checks the parent's CREATE permission before it answers NODE_EXISTS, so 'pipelined' fails there
+   *   (NO_AUTH, exit 7) although nothing needs creating. A missing node made meanwhile by someone else
+   *   (NODE_EXISTS) is fine; one whose parent was reaped meanwhile (a container: NO_NODE) makes the walk
+   *   start again from the root, up to 10 times.
+   */
+  existing?: 'pipelined' | 'check-first';
 }
 
 /**
- * Create every missing node on the way to `path` (empty data, open ACL).
- * The creates are pipelined (one round trip): the server applies one
- * session's requests in order, so each parent exists before its child's
- * create. Nodes that already exist are fine. Containers fall back to
- * persistent nodes on servers without them (3.4).
+ * Create every missing node on the way to `path` (empty data, open ACL): the
+ * one create-missing-parents primitive. Pipelined by default (see
+ * EnsurePathOptions.existing): the server applies one session's requests in
+ * order, so each parent exists before its child's create. Nodes that already
+ * exist are fine. Containers fall back to persistent nodes on servers without
+ * them (3.4).
  */
 export async function ensurePath(session: Session, path: string, opts: EnsurePathOptions = {}): Promise<void> {
   const chain: string[] = [];
   for (let p = opts.parentsOnly ? parentOf(path) : path; p !== '/'; p = parentOf(p)) chain.unshift(p);
   if (chain.length === 0) return;
   const mode = opts.mode ?? 'persistent';
+  const failed = opts.existing === 'check-first' ? await createMissing(session, chain, mode) : await createAll(session, chain, mode);
+  if (failed === undefined) return;
+  if (mode === 'container' && isZkCode(failed, ZkCode.UNIMPLEMENTED)) return ensurePath(session, path, { ...opts, mode: 'persistent' });
+  throw failed;
+}
+
+/** 'pipelined': every create at once; the first failure other than NODE_EXISTS. */
+async function createAll(session: Session, chain: string[], mode: CreateMode): Promise<unknown> {
   const results = await Promise.allSettled(chain.map((p) => session.create(p, Buffer.alloc(0), { mode })));
   const failed = results.find((r) => r.status === 'rejected' && !isZkCode(r.reason, ZkCode.NODE_EXISTS)) as PromiseRejectedResult | undefined;
-  if (!failed) return;
-  if (mode === 'container' && isZkCode(failed.reason, ZkCode.UNIMPLEMENTED)) return ensurePath(session, path, { ...opts, mode: 'persistent' });
-  throw failed.reason;
+  return failed?.reason;
+}
+
+/** 'check-first': exists, then create what is missing, level by level; the failure, if any. */
+async function createMissing(session: Session, chain: string[], mode: CreateMode): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      for (const p of chain) {
+        if (await session.exists(p)) continue;
+        try {
+          await session.create(p, Buffer.alloc(0), { mode });
+        } catch (e) {
+          if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
+        }
+      }
+      return undefined;
+    } catch (e) {
+      // A parent reaped between its exists and its child's create: walk again.
+      if (!isZkCode(e, ZkCode.NO_NODE) || e instanceof ChrootMissingError || attempt >= 10) return e;
+    }
+  }
 }
 
 export interface CreateWithParentsOptions {

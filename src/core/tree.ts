@@ -631,27 +631,58 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
 
 /* ------------------------------------------------------------------ */
 
-/** A glob on one path segment (* ? [abc] [!abc]) as an anchored RegExp. */
+/**
+ * A glob on one path segment as an anchored RegExp, with fnmatch's rules (FNM_PATHNAME: nothing
+ * matches "/"): `*` any run, `?` one character, `[abc]`, `[a-z]`, `[!abc]` or `[^abc]` one character
+ * of (or not of) the set; a `]` first in the set is one of its characters (`[]x]`, `[!]x]`); a range
+ * whose ends are reversed matches nothing; `\` makes the next character literal, in a set too; a `[`
+ * without its `]` is a literal `[`.
+ */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
+    const c = glob[i]!;
+    const bracket = c === '[' ? bracketAt(glob, i) : undefined;
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const j = glob.indexOf(']', i + 2);
-      if (j < 0) {
-        re += '\\[';
-        continue;
-      }
-      let cls = glob.slice(i + 1, j);
-      if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-      re += `[${cls.replace(/\\/g, '\\\\')}]`;
-      i = j;
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    else if (bracket) {
+      re += bracket.re;
+      i = bracket.end;
+    } else {
+      const lit = c === '\\' && i + 1 < glob.length ? glob[++i]! : c;
+      re += lit.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    }
   }
   return new RegExp(`^${re}$`);
 }
+
+/** The bracket expression that opens at glob[i] ('['): its RegExp and the index of its ']'; undefined when unterminated. */
+function bracketAt(glob: string, i: number): { re: string; end: number } | undefined {
+  let k = i + 1;
+  const negate = glob[k] === '!' || glob[k] === '^';
+  if (negate) k++;
+  const chars = (): string | undefined => {
+    if (k >= glob.length) return undefined;
+    if (glob[k] === '\\' && k + 1 < glob.length) k++;
+    return glob[k++];
+  };
+  let set = '';
+  for (let first = true; ; first = false) {
+    if (k >= glob.length) return undefined;
+    if (glob[k] === ']' && !first) break;
+    const lo = chars()!;
+    if (glob[k] === '-' && k + 1 < glob.length && glob[k + 1] !== ']') {
+      k++;
+      const hi = chars();
+      if (hi === undefined) return undefined;
+      if (lo <= hi) set += `${esc(lo)}-${esc(hi)}`;
+    } else set += esc(lo);
+  }
+  if (negate) return { re: `[^/${set}]`, end: k };
+  return { re: set === '' ? '(?!)' : `(?!/)[${set}]`, end: k };
+}
+
+const esc = (c: string): string => c.replace(/[\]\\^\-[]/g, '\\$&');
 
 /** A session id as people write it (hex, 0x optional, up to 16 digits), as the signed 64-bit value a stat holds. */
 export function parseSessionId(text: string, what = '--owner'): bigint {

@@ -8,14 +8,16 @@
 import { readlinkSync } from 'node:fs';
 import { formatBytes, isUtf8 } from '../core/data.js';
 import type { Id, Stat } from '../core/protocol/records.js';
+import { sessionHex } from '../core/session-id.js';
 import type { DuRow, NodeInfo } from '../core/tree.js';
 import type { EditResult } from '../core/edit.js';
 import { loadChalk, loadedChalk } from './color.js';
 import { type Column, type OutputFormat, type TableFit, cellText, fitTable, formatJson, formatYaml, terminalWidth, truncateText, visibleLength } from './index.js';
 import { writeOut } from './stdio.js';
 
+/** A zxid or session id as Stat shows it: "0x" and unsigned 64-bit hex, the text of sessionHex. */
 export function hex(v: bigint): string {
-  return `0x${BigInt.asUintN(64, v).toString(16)}`;
+  return sessionHex(v);
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

@@ -186,6 +186,8 @@ describe('backup format', () => {
   it('node types from the stat', () => {
     assert.deepEqual(kindOf({ ephemeralOwner: 0n }), { type: 'persistent' });
     assert.deepEqual(kindOf({ ephemeralOwner: 0x1000a3b2c0004n }), { type: 'ephemeral', owner: '0x1000a3b2c0004' });
+    // A session of a server with id 128 or more: negative as signed, written unsigned (as sessionHex).
+    assert.deepEqual(kindOf({ ephemeralOwner: -0x7ffffffffffffffen }), { type: 'ephemeral', owner: '0x8000000000000002' });
     assert.deepEqual(kindOf({ ephemeralOwner: -0x8000000000000000n }), { type: 'container' });
     assert.deepEqual(kindOf({ ephemeralOwner: BigInt.asIntN(64, (0xffn << 56n) | 60000n) }), { type: 'ttl', ttlMs: 60000 });
   });

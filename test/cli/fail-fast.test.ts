@@ -4,12 +4,11 @@
  * all (black-holed with nftables, a table of the test's own) are still waited for.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nftAvailable, NftTable } from '../session/nft.js';
-import { repoRoot, runCli, startFaultEnsemble, type FaultEnsemble } from '../helpers/zk.js';
+import { onScript, noScript, zkctlLine } from '../helpers/pty.js';
+import { runCli, startFaultEnsemble, type FaultEnsemble } from '../helpers/zk.js';
 
 const skip = await nftAvailable();
 
@@ -68,15 +67,8 @@ describe('fail fast when every member refuses', { skip }, () => {
   });
 });
 
-let hasScript = true;
-try {
-  execFileSync('script', ['--version'], { stdio: 'ignore' });
-} catch {
-  hasScript = false;
-}
-
 describe('"connecting to HOST:PORT..." while a connect takes over 1 s', () => {
-  it('on a terminal (stderr is a pty) it is said; in a pipe it is not', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, async () => {
+  it('on a terminal (stderr is a pty) it is said; in a pipe it is not', { skip: noScript }, async () => {
     const sockets: Socket[] = [];
     const silent = createServer((c) => {
       sockets.push(c); // accepts TCP, never answers the handshake
@@ -86,13 +78,7 @@ describe('"connecting to HOST:PORT..." while a connect takes over 1 s', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const args = ['ls', '/', '-s', `127.0.0.1:${port}`, '--timeout', '2500ms'];
-      const cmd = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map((a) => `'${a}'`).join(' ');
-      const out = await new Promise<string>((resolve) => {
-        const p = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
-        let buf = '';
-        p.stdout.on('data', (d: Buffer) => (buf += d.toString()));
-        p.on('close', () => resolve(buf));
-      });
+      const out = await onScript(zkctlLine(args), { killMs: 60_000 });
       assert.match(out, new RegExp(`connecting to 127\\.0\\.0\\.1:${port}\\.\\.\\.`), out);
       assert.match(out, /cannot reach ZooKeeper within 2\.5s/, out);
       const piped = await runCli(args, { timeoutMs: 20_000 });

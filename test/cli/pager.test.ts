@@ -7,26 +7,14 @@
  * exit 0, in the one-shot commands and in the shell alike.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { hasScript, onScript, shq, stripTerminal, zkctlLine } from '../helpers/pty.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli } from '../helpers/zk.js';
-import { until } from '../recipes/util.js';
+import { runCli } from '../helpers/zk.js';
 
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-// eslint-disable-next-line no-control-regex
-const strip = (s: string): string => s.replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b\][^\u0007]*\u0007/g, '').replace(/\r/g, '');
 const N = 2000;
 
 describe('paging on a terminal', { skip: hasScript ? false : 'util-linux script(1) is not installed', concurrency: 4 }, () => {
@@ -66,7 +54,7 @@ describe('paging on a terminal', { skip: hasScript ? false : 'util-linux script(
    * once `ready(screen)` holds. Resolves when script(1) ends, with the screen's text.
    */
   async function onTerminal(sh: string, env: NodeJS.ProcessEnv, steps: Array<{ ready: (s: string) => boolean; line: string }> = []): Promise<string> {
-    const zk = [process.execPath, join(repoRoot, 'bin', 'zkctl.js')].map(shq).join(' ');
+    const zk = zkctlLine();
     // The suite may itself run under CI=true: the cases set it where they mean it.
     const full: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete full.CI;
@@ -74,25 +62,12 @@ describe('paging on a terminal', { skip: hasScript ? false : 'util-linux script(
       if (v === undefined) delete full[k];
       else full[k] = v;
     }
-    const proc = spawn('script', ['-qfec', `stty cols 100 rows 40; zkctl() { ${zk} "$@"; }; ${sh}; echo "rc=$?"`, '/dev/null'], { cwd: repoRoot, env: full, stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    proc.stdout.on('data', (d: Buffer) => chunks.push(d));
-    proc.stderr.on('data', (d: Buffer) => chunks.push(d));
-    proc.stdin.on('error', () => undefined);
-    const text = (): string => strip(Buffer.concat(chunks).toString('utf8'));
-    let ended = false;
-    const done = new Promise<void>((r) => proc.on('close', () => ((ended = true), r())));
-    const kill = setTimeout(() => proc.kill('SIGKILL'), 120_000);
-    try {
-      for (const s of steps) {
-        await until(() => ended || s.ready(text()), 'the screen', text, 60_000);
-        proc.stdin.write(`${s.line}\n`);
-      }
-      await done;
-    } finally {
-      clearTimeout(kill);
-    }
-    return text();
+    const out = await onScript(`stty cols 100 rows 40; zkctl() { ${zk} "$@"; }; ${sh}; echo "rc=$?"`, {
+      env: full,
+      steps: steps.map((s) => ({ ready: s.ready, keys: `${s.line}\n` })),
+      killMs: 120_000,
+    });
+    return stripTerminal(out);
   }
 
   const walkLine = (out: string): RegExpExecArray | null => /zkctl:walk walk of \/many (done|stopped): (\d+) nodes/.exec(out);

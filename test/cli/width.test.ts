@@ -6,26 +6,11 @@
  * every column in full.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fitTable, truncateText, wrapLine, type Column } from '../../src/output/index.js';
+import { noScript, onScript, stripTerminal, zkctlLine } from '../helpers/pty.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli, testServer } from '../helpers/zk.js';
-import { until } from '../recipes/util.js';
-
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const noScript = hasScript ? false : 'util-linux script(1) is not installed';
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-// eslint-disable-next-line no-control-regex
-const strip = (s: string): string => s.replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b\][^\u0007]*\u0007/g, '').replace(/\r/g, '');
+import { runCli, testServer } from '../helpers/zk.js';
 
 interface PtyResult {
   out: string;
@@ -37,29 +22,11 @@ interface PtyResult {
  * `ensemble top`). Resolves when script(1) ends, with the text as the terminal got it.
  */
 async function onTerminal(cols: number, args: string[], opts: { color?: boolean; ready?: (out: string) => boolean; keys?: string } = {}): Promise<PtyResult> {
-  const zk = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map(shq).join(' ');
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (opts.color) delete env.NO_COLOR;
   else env.NO_COLOR = '1';
-  const proc = spawn('script', ['-qfec', `stty cols ${cols} rows 40; ${zk}`, '/dev/null'], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const chunks: Buffer[] = [];
-  proc.stdout.on('data', (d: Buffer) => chunks.push(d));
-  proc.stderr.on('data', (d: Buffer) => chunks.push(d));
-  proc.stdin.on('error', () => undefined);
-  const text = (): string => Buffer.concat(chunks).toString('utf8');
-  let ended = false;
-  const done = new Promise<void>((r) => proc.on('close', () => ((ended = true), r())));
-  const kill = setTimeout(() => proc.kill('SIGKILL'), 90_000);
-  try {
-    if (opts.ready) {
-      await until(() => ended || opts.ready!(strip(text())), 'the screen', text, 60_000);
-      proc.stdin.write(opts.keys ?? '');
-    }
-    await done;
-  } finally {
-    clearTimeout(kill);
-  }
-  const out = strip(text());
+  const steps = opts.ready ? [{ ready: opts.ready, keys: opts.keys ?? '' }] : [];
+  const out = stripTerminal(await onScript(`stty cols ${cols} rows 40; ${zkctlLine(args)}`, { env, steps, killMs: 90_000 }));
   return { out, lines: out.split('\n') };
 }
 

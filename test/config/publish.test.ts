@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CREATOR_ALL_ACL, Session } from '../../src/core/session.js';
+import { CREATOR_ALL_ACL, Perm, Session } from '../../src/core/session.js';
 import { type ConfigMap, configEquals, encodeJson, fromPlain, parseConfigYaml, toYaml } from '../../src/core/config/document.js';
 import {
   ConfigTooLargeError,
@@ -135,6 +135,14 @@ describe('publish and read back', () => {
     } finally {
       await authed.close();
     }
+  });
+
+  test('publishes below an existing ancestor whose parent denies CREATE (missing ancestors made check-first)', async () => {
+    await s.create('/shut');
+    await s.create('/shut/team');
+    await s.setACL('/shut', [{ perms: Perm.ALL & ~Perm.CREATE, id: { scheme: 'world', id: 'anyone' } }]);
+    await publishConfig(s, '/shut/team/svc/cfg', doc('a: 1\n'));
+    assert.equal(encodeJson((await readConfig(s, '/shut/team/svc/cfg')).document), '{"a":1}');
   });
 
   test('refuses to overwrite a node that holds foreign data', async () => {

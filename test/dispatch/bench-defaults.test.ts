@@ -12,11 +12,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeInstance, writeInstance } from '../../src/core/recipes/services.js';
+import { noScript, zkctlLine } from '../helpers/pty.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli } from '../helpers/zk.js';
+import { runCli } from '../helpers/zk.js';
 
 type Out = { config: { service: string }; results: Array<{ strategy: string; failed: number; throughput: number; directThroughput: number | null; vsDirect: number | null; kills: Array<{ id: string }>; backends: Array<{ id: string }> }> };
 
@@ -45,9 +45,8 @@ describe('bench dispatch: defaults, foreign instances, late faults, results kept
     if (st) assert.ok(st.numChildren <= 1, 'only a killed backend may be left, until its session expires');
   });
 
-  it('on a terminal: the table, the per-backend shares and a line under them explaining VS DIRECT', { skip: spawnSync('script', ['--version']).status === 0 ? false : 'script(1) missing' }, async () => {
-    const cmd = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), 'bench', 'dispatch', '-s', cs.server, '--backends', '2', '--strategies', 'p2c', '--requests', '200', '--concurrency', '4', '--kill', 'none', '--port-base', port()]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  it('on a terminal: the table, the per-backend shares and a line under them explaining VS DIRECT', { skip: noScript }, async () => {
+    const cmd = zkctlLine(['bench', 'dispatch', '-s', cs.server, '--backends', '2', '--strategies', 'p2c', '--requests', '200', '--concurrency', '4', '--kill', 'none', '--port-base', port()]);
     const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, NO_COLOR: '1' } });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /STRATEGY +REQ\/S +DIRECT REQ\/S +VS DIRECT/);

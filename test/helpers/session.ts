@@ -1,5 +1,5 @@
 /** Session helpers for tests: a chroot of one's own on the shared ensemble. */
-import { isZkCode, ZkCode } from '../../src/core/errors.js';
+import { ensurePath } from '../../src/core/nodes.js';
 import { Session, type SessionOptions, type SessionState } from '../../src/core/session.js';
 import { testServer, uniqueChroot } from './zk.js';
 
@@ -14,15 +14,7 @@ export interface ChrootSession {
 
 /** Create every missing node of `path` (persistent, empty). */
 export async function mkdirp(s: Session, path: string): Promise<void> {
-  let cur = '';
-  for (const part of path.split('/').slice(1)) {
-    cur += `/${part}`;
-    try {
-      await s.create(cur);
-    } catch (e) {
-      if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
-    }
-  }
+  await ensurePath(s, path);
 }
 
 /** Make a unique chroot on the shared ensemble and connect inside it. */

@@ -13,26 +13,15 @@
  *   CMD never overlaps it; lock and elect, with and without a terminal.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TcpProxy } from '../helpers/proxy.js';
+import { noScript, shq, spawnScript, zkctlLine } from '../helpers/pty.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
-import { repoRoot, runCli, testServer } from '../helpers/zk.js';
+import { runCli, testServer } from '../helpers/zk.js';
 import { children, scratchDir, spawnCli, until, waitFor } from './util.js';
-
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const noScript = hasScript ? false : 'util-linux script(1) is not installed';
-
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Live (not zombie) process? */
 function alive(pid: number): boolean {
@@ -136,13 +125,8 @@ interface PtyRun {
  * very defect these tests look for. zkctl's exit code goes to `exitFile`.
  */
 function ptyCli(args: string[], exitFile: string, env: Record<string, string> = {}): PtyRun {
-  const zk = [process.execPath, join(repoRoot, 'bin', 'zkctl.js'), ...args].map(shq).join(' ');
-  const shell = `${zk}; echo $? > ${shq(exitFile)}; read line`;
-  const proc = spawn('script', ['-qfec', `bash -c ${shq(shell)}`, '/dev/null'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const chunks: Buffer[] = [];
-  proc.stdout!.on('data', (d: Buffer) => chunks.push(d));
-  proc.stderr!.on('data', (d: Buffer) => chunks.push(d));
-  proc.stdin!.on('error', () => undefined);
+  const shell = `${zkctlLine(args)}; echo $? > ${shq(exitFile)}; read line`;
+  const { proc, out } = spawnScript(`bash -c ${shq(shell)}`, { ...process.env, ...env });
   let gone = false;
   proc.on('exit', () => {
     gone = true;
@@ -151,7 +135,6 @@ function ptyCli(args: string[], exitFile: string, env: Record<string, string> = 
       proc.stderr?.destroy();
     }, 2000).unref();
   });
-  const out = (): string => Buffer.concat(chunks).toString('utf8');
   const exited = (async () => {
     await until(() => existsSync(exitFile) && readFileSync(exitFile, 'utf8').trim() !== '', 'zkctl to exit', () => (gone ? `script(1) ended early: ${out()}` : out()), 60_000);
     return { code: Number(readFileSync(exitFile, 'utf8').trim()), at: Date.now() };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ensurePath } from '../../src/core/nodes.js';
+import { Perm } from '../../src/core/session.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 
 describe('ensurePath', () => {
@@ -32,5 +33,19 @@ describe('ensurePath', () => {
   it('reports the first real failure', async () => {
     await c.session.create('/eph', Buffer.alloc(0), { mode: 'ephemeral' });
     await assert.rejects(ensurePath(c.session, '/eph/x/y'), /ephemeral/);
+  });
+
+  it("'check-first' works below an existing ancestor whose parent denies CREATE; 'pipelined' does not", async () => {
+    // /shut/open exists; /shut then denies CREATE (the server checks that before it answers NODE_EXISTS).
+    await ensurePath(c.session, '/shut/open');
+    await c.session.setACL('/shut', [{ perms: Perm.ALL & ~Perm.CREATE, id: { scheme: 'world', id: 'anyone' } }]);
+    await assert.rejects(ensurePath(c.session, '/shut/open/a/b'), (e: unknown) => (e as { exitCode?: number }).exitCode === 7);
+    await ensurePath(c.session, '/shut/open/a/b', { existing: 'check-first' });
+    assert.ok(await c.session.exists('/shut/open/a/b'));
+    await ensurePath(c.session, '/shut/open/x/leaf', { existing: 'check-first', parentsOnly: true, mode: 'container' });
+    assert.ok(await c.session.exists('/shut/open/x'));
+    assert.equal(await c.session.exists('/shut/open/x/leaf'), null);
+    // Nothing missing below the shut node: still refused where a create is really needed.
+    await assert.rejects(ensurePath(c.session, '/shut/other', { existing: 'check-first' }), (e: unknown) => (e as { exitCode?: number }).exitCode === 7);
   });
 });

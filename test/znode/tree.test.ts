@@ -207,6 +207,30 @@ describe('walk', () => {
     assert.ok(!globToRegExp('[!ab]*').test('a1'));
     assert.ok(globToRegExp('a.b').test('a.b') && !globToRegExp('a.b').test('axb'));
   });
+
+  it('glob bracket expressions and escapes, as fnmatch', () => {
+    const m = (glob: string, name: string): boolean => globToRegExp(glob).test(name);
+    // ']' first in a set is one of its characters
+    assert.ok(m('[]x]', ']') && m('[]x]', 'x') && !m('[]x]', 'y') && !m('[]x]', ']x]'));
+    assert.ok(!m('[!]x]', ']') && !m('[!]x]', 'x') && m('[!]x]', 'y'));
+    assert.ok(m('[]-a]', '^') && !m('[]-a]', 'b'), ']-a is a range');
+    // negation with ! or ^; a set never matches '/'
+    assert.ok(m('[^ab]c', 'xc') && !m('[^ab]c', 'ac'));
+    assert.ok(!m('[!a]', '/') && !m('[/]', '/') && !m('?', '/') && !m('*', 'a/b'));
+    // ranges; '-' first or last is literal; a reversed range matches nothing (and does not throw)
+    assert.ok(m('[a-c]', 'b') && !m('[a-c]', 'd'));
+    assert.ok(m('[-a]', '-') && m('[a-]', '-') && !m('[a-]', 'b'));
+    assert.ok(!m('[z-a]', 'm') && !m('[z-a]', 'z') && m('[z-ab]', 'b'));
+    // characters that mean something in a RegExp are plain inside a set
+    assert.ok(m('[\\^]', '^') && m('[.]', '.') && !m('[.]', 'x') && m('[[]', '['));
+    // an unterminated '[' is a literal '['
+    assert.ok(m('[ab', '[ab') && !m('[ab', 'a') && m('a[', 'a[') && m('[]', '[]') && m('[!]', '[!]'));
+    // '\' quotes the next character, in a set too; a trailing '\' is itself
+    assert.ok(m('a\\*', 'a*') && !m('a\\*', 'ab'));
+    assert.ok(m('\\?', '?') && !m('\\?', 'x') && m('\\[ab]', '[ab]'));
+    assert.ok(m('[\\]]', ']') && m('[a\\-z]', '-') && !m('[a\\-z]', 'm'));
+    assert.ok(m('a\\', 'a\\') && m('\\\\', '\\'));
+  });
 });
 
 describe('deleteTree', () => {

@@ -95,8 +95,41 @@ function parseOpts(words: string[], bools: string, values: string, long: Record<
   return { flags, args };
 }
 
-function maxArgs(p: Parsed, n: number, usage: string): void {
-  if (p.args.length > n) throw new UsageError(`too many arguments`, `usage: ${usage}`);
+/** What a command takes, declared once; `command()` parses and checks it before `run`. */
+interface CommandSpec {
+  usage: string;
+  summary: string;
+  noPager?: boolean;
+  /**
+   * Options (parseOpts): `bools` single letters without values, `values` letters that take one, `long`
+   * long names for letters. false: no options, every word is an argument (cd -, help, exit CODE).
+   */
+  opts?: false | { bools?: string; values?: string; long?: Record<string, string> };
+  /**
+   * How many arguments, options aside (default: 0 or 1, a PATH). Outside [min, max]: `wrong` when
+   * given, else "too many arguments" or `missing` (default "missing PATH"); the hint is `hint`, else
+   * "usage: USAGE".
+   */
+  args?: { min?: number; max?: number; missing?: string; wrong?: string; hint?: string };
+  /** `p.path`: the first argument resolved against the current node (none: the current node). */
+  run: (ctx: ShellContext, p: Parsed & { path: string }) => Promise<void>;
+}
+
+/** A shell command from its spec: options parsed, arguments counted, the path resolved, then run. */
+function command(spec: CommandSpec): ShellCommand {
+  const { min = 0, max = 1, missing = 'missing PATH', wrong, hint = `usage: ${spec.usage}` } = spec.args ?? {};
+  return {
+    usage: spec.usage,
+    summary: spec.summary,
+    ...(spec.noPager ? { noPager: true } : {}),
+    run: async (ctx, words) => {
+      const o = spec.opts;
+      const p: Parsed = o === false ? { flags: {}, args: words } : parseOpts(words, o?.bools ?? '', o?.values ?? '', o?.long);
+      const n = p.args.length;
+      if (n < min || n > max) throw new UsageError(wrong ?? (n > max ? 'too many arguments' : missing), hint);
+      await spec.run(ctx, { ...p, path: resolvePath(ctx.cwd, p.args[0]) });
+    },
+  };
 }
 
 /** -v VERSION as zkctl's --version (-1: any version). */
@@ -132,10 +165,12 @@ export function wrapWords(text: string, width: number, indent: number): string {
 }
 
 export const COMMANDS: Record<string, ShellCommand> = {
-  help: {
+  help: command({
     usage: 'help [COMMAND]',
     summary: 'List commands, or show one command\'s usage.',
-    run: async (ctx, args) => {
+    opts: false,
+    args: { max: Infinity },
+    run: async (ctx, { args }) => {
       if (args[0]) {
         const c = COMMANDS[args[0]];
         if (!c) throw new UsageError(`no command ${args[0]}`);
@@ -152,36 +187,36 @@ export const COMMANDS: Record<string, ShellCommand> = {
       const tail = 'Paths may be relative to the current node (cd); Tab completes commands and child names; CMD | SHELL-COMMAND pipes the output (e.g. ls -l | grep lock); Ctrl-C stops a command; Ctrl-Z suspends; Ctrl-D or "exit" leaves.';
       ctx.out(`${lines.join('\n')}\n${wrapWords(tail, cols, 0)}\n`);
     },
-  },
-  pwd: {
+  }),
+  pwd: command({
     noPager: true,
     usage: 'pwd',
     summary: 'Print the current node.',
+    opts: false,
+    args: { max: Infinity },
     run: async (ctx) => ctx.out(`${ctx.cwd}\n`),
-  },
-  cd: {
+  }),
+  cd: command({
     noPager: true,
     usage: 'cd [PATH|-]',
     summary: 'Change the current node (no PATH: /; -: the previous one).',
-    run: async (ctx, args) => {
-      if (args.length > 1) throw new UsageError('too many arguments', 'usage: cd [PATH|-]');
+    opts: false,
+    run: async (ctx, { args }) => {
       const target = args[0] === '-' ? ctx.prevCwd : resolvePath(ctx.cwd, args[0] ?? '/');
       validatePath(target);
       if (!(await ctx.session.exists(target))) throw await ctx.session.noNode(target);
       ctx.prevCwd = ctx.cwd;
       ctx.cwd = target;
     },
-  },
-  ls: {
+  }),
+  ls: command({
     usage: 'ls [-l] [PATH]',
     summary: 'List children (-l: version, data length, children, ephemeral owner, mtime, as zkctl ls -l).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, 'l', '');
-      maxArgs(p, 1, 'ls [-l] [PATH]');
-      const path = resolvePath(ctx.cwd, p.args[0]);
+    opts: { bools: 'l' },
+    run: async (ctx, { flags, path }) => {
       const { children } = await ctx.session.getChildren(path);
       children.sort();
-      if (!p.flags.l) {
+      if (!flags.l) {
         if (children.length) ctx.out(`${children.map(quoteWord).join('\n')}\n`);
         return;
       }
@@ -191,108 +226,96 @@ export const COMMANDS: Record<string, ShellCommand> = {
       ctx.out(await ctx.view.znodeRows(rows));
       skipped.check();
     },
-  },
-  get: {
+  }),
+  get: command({
     usage: 'get [-x|-b|-j] [PATH]',
     summary: 'Print data (text; -x hex dump as xxd: offsets, hex, ASCII; -b base64, -j pretty JSON).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, 'xbj', '');
-      maxArgs(p, 1, 'get [-x|-b|-j] [PATH]');
-      const path = resolvePath(ctx.cwd, p.args[0]);
+    opts: { bools: 'xbj' },
+    run: async (ctx, { flags, path }) => {
       const { data } = await ctx.session.get(path);
-      const fmt: DataFormat | undefined = p.flags.x ? 'hex' : p.flags.b ? 'base64' : p.flags.j ? 'json' : undefined;
+      const fmt: DataFormat | undefined = flags.x ? 'hex' : flags.b ? 'base64' : flags.j ? 'json' : undefined;
       if (fmt === 'hex') ctx.out(data.length > 0 ? `${hexDump(data)}\n` : ctx.view.data(data, path));
       else if (fmt) ctx.out(`${formatData(data, fmt, path)}\n`);
       else ctx.out(ctx.view.data(data, path));
     },
-  },
-  stat: {
+  }),
+  stat: command({
     usage: 'stat [PATH]',
     summary: 'Print the stat (zkCli layout, as zkctl stat).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', '');
-      maxArgs(p, 1, 'stat [PATH]');
-      const path = resolvePath(ctx.cwd, p.args[0]);
+    run: async (ctx, { path }) => {
       const s = await ctx.session.exists(path);
       if (!s) throw await ctx.session.noNode(path);
       ctx.out(ctx.view.stat(path, s));
     },
-  },
-  create: {
+  }),
+  create: command({
     usage: 'create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]',
     summary: 'Create a node (-e ephemeral, -S sequential (-s too, as in zkCli), -c container, -t TTL node, -p parents), as zkctl create.',
     noPager: true,
-    run: async (ctx, words) => {
-      const p = parseOpts(words, 'eSscp', 't', { ephemeral: 'e', sequential: 'S', container: 'c', parents: 'p', ttl: 't' });
-      if (p.flags.s) p.flags.S = true;
-      if (p.args.length < 1) throw new UsageError('missing PATH', 'usage: create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]');
-      maxArgs(p, 2, 'create [-e] [-S] [-c] [-t TTL] [-p] PATH [DATA]');
-      const path = resolvePath(ctx.cwd, p.args[0]);
+    opts: { bools: 'eSscp', values: 't', long: { ephemeral: 'e', sequential: 'S', container: 'c', parents: 'p', ttl: 't' } },
+    args: { min: 1, max: 2 },
+    run: async (ctx, { flags, args, path }) => {
       assertNotReserved(path, ctx.session.chroot, 'create');
-      const kind = createKind({ ephemeral: !!p.flags.e, container: !!p.flags.c, ttl: typeof p.flags.t === 'string' ? p.flags.t : undefined, sequential: !!p.flags.S });
-      const r = await createNode(ctx.session, path, Buffer.from(p.args[1] ?? '', 'utf8'), { ...kind, parents: !!p.flags.p });
+      const kind = createKind({ ephemeral: !!flags.e, container: !!flags.c, ttl: typeof flags.t === 'string' ? flags.t : undefined, sequential: !!(flags.S || flags.s) });
+      const r = await createNode(ctx.session, path, Buffer.from(args[1] ?? '', 'utf8'), { ...kind, parents: !!flags.p });
       ctx.out(`created ${r.path}${kind.mode === 'ephemeral' ? ' (ephemeral: it goes when the shell exits)' : ''}\n`);
     },
-  },
-  set: {
+  }),
+  set: command({
     noPager: true,
     usage: 'set [-v VERSION] PATH DATA',
     summary: 'Set data (-v: only at that version).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', 'v');
-      if (p.args.length !== 2) throw new UsageError('expected PATH and DATA', 'usage: set [-v VERSION] PATH DATA');
-      const path = resolvePath(ctx.cwd, p.args[0]);
+    opts: { values: 'v' },
+    args: { min: 2, max: 2, wrong: 'expected PATH and DATA' },
+    run: async (ctx, { flags, args, path }) => {
       assertNotReserved(path, ctx.session.chroot, 'set');
-      const data = Buffer.from(p.args[1], 'utf8');
+      const data = Buffer.from(args[1], 'utf8');
       assertRequestFits(`${ctx.session.chroot}${path}`, data);
-      const s = await ctx.session.set(path, data, version(p.flags.v));
+      const s = await ctx.session.set(path, data, version(flags.v));
       ctx.out(`version ${s.version}\n`);
     },
-  },
-  edit: {
+  }),
+  edit: command({
     noPager: true,
     usage: 'edit [--force] PATH',
     summary: 'Edit the data in $VISUAL / $EDITOR and write it back with compare-and-set (--force: even when JSON became invalid), as zkctl edit.',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', '', { force: 'f' });
-      if (p.args.length !== 1) throw new UsageError(p.args.length ? 'too many arguments' : 'missing PATH', 'usage: edit [--force] PATH');
-      const path = validatePath(resolvePath(ctx.cwd, p.args[0]));
-      const { result, readVersion } = await editNode(ctx.session, path, {
+    opts: { long: { force: 'f' } },
+    args: { min: 1, max: 1 },
+    run: async (ctx, { flags, path }) => {
+      const { result, readVersion } = await editNode(ctx.session, validatePath(path), {
         editor: editorOf(),
-        force: !!p.flags.f,
+        force: !!flags.f,
         keepDir: join(stateDir(), 'edits'),
         note: (text) => ctx.err(`note: ${text}\n`),
         run: (editor, file) => ctx.withTerminal(() => runEditor(editor, file)),
       });
       ctx.out(`${editSummary(result, readVersion)}\n`);
     },
-  },
-  rm: {
+  }),
+  rm: command({
     noPager: true,
     usage: 'rm [-r] [-v VERSION] PATH...',
     summary: 'Delete nodes (-r: with everything under them).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, 'r', 'v');
-      if (p.args.length < 1) throw new UsageError('missing PATH', 'usage: rm [-r] [-v VERSION] PATH...');
-      for (const a of p.args) {
+    opts: { bools: 'r', values: 'v' },
+    args: { min: 1, max: Infinity },
+    run: async (ctx, { flags, args }) => {
+      for (const a of args) {
         const path = resolvePath(ctx.cwd, a);
         assertDeletable(path, ctx.session.chroot);
-        if (p.flags.r) {
-          const n = await deleteTree(ctx.session, path, { signal: ctx.signal, version: p.flags.v ? version(p.flags.v) : undefined });
+        if (flags.r) {
+          const n = await deleteTree(ctx.session, path, { signal: ctx.signal, version: flags.v ? version(flags.v) : undefined });
           ctx.out(`deleted ${n} node${n === 1 ? '' : 's'}\n`);
-        } else await ctx.session.delete(path, version(p.flags.v));
+        } else await ctx.session.delete(path, version(flags.v));
         if (ctx.cwd === path || ctx.cwd.startsWith(`${path}/`)) ctx.out(`note: the current node ${ctx.cwd} is gone\n`);
       }
     },
-  },
-  tree: {
+  }),
+  tree: command({
     usage: 'tree [-d DEPTH] [PATH]',
     summary: 'Draw the subtree (as zkctl tree).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', 'd');
-      maxArgs(p, 1, 'tree [-d DEPTH] [PATH]');
-      const path = resolvePath(ctx.cwd, p.args[0]);
-      const depth = depthOpt(p.flags.d);
+    opts: { values: 'd' },
+    run: async (ctx, { flags, path }) => {
+      const depth = depthOpt(flags.d);
       const skipped = unreadable(ctx);
       const lastAt: boolean[] = [];
       let buf = '';
@@ -307,21 +330,19 @@ export const COMMANDS: Record<string, ShellCommand> = {
       ctx.out(buf);
       skipped.check();
     },
-  },
-  find: {
+  }),
+  find: command({
     usage: 'find [PATH] [-name GLOB] [-e] [-d DEPTH]',
     summary: 'Print paths under PATH (-name: last segment matches; -e: ephemeral only).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, 'e', 'nd', { name: 'n', ephemeral: 'e', maxdepth: 'd' });
-      maxArgs(p, 1, 'find [PATH] [-name GLOB] [-e] [-d DEPTH]');
-      const path = resolvePath(ctx.cwd, p.args[0]);
-      const re = typeof p.flags.n === 'string' ? globToRegExp(p.flags.n) : undefined;
-      const depth = depthOpt(p.flags.d);
+    opts: { bools: 'e', values: 'nd', long: { name: 'n', ephemeral: 'e', maxdepth: 'd' } },
+    run: async (ctx, { flags, path }) => {
+      const re = typeof flags.n === 'string' ? globToRegExp(flags.n) : undefined;
+      const depth = depthOpt(flags.d);
       const skipped = unreadable(ctx);
       let buf = '';
       for await (const n of walk(ctx.session, path, { depth, signal: ctx.signal, onError: skipped.onError })) {
         if (re && !re.test(n.name)) continue;
-        if (p.flags.e && n.stat.ephemeralOwner === 0n) continue;
+        if (flags.e && n.stat.ephemeralOwner === 0n) continue;
         buf += `${n.path}\n`;
         if (buf.length > 8192) {
           ctx.out(buf);
@@ -331,93 +352,83 @@ export const COMMANDS: Record<string, ShellCommand> = {
       if (buf) ctx.out(buf);
       skipped.check();
     },
-  },
-  getacl: {
+  }),
+  getacl: command({
     usage: 'getacl [PATH]',
     summary: 'Print the ACL (scheme:id:perms).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', '');
-      maxArgs(p, 1, 'getacl [PATH]');
-      const { acl } = await ctx.session.getACL(resolvePath(ctx.cwd, p.args[0]));
+    run: async (ctx, { path }) => {
+      const { acl } = await ctx.session.getACL(path);
       ctx.out(`${acl.map(formatAcl).join('\n')}\n`);
     },
-  },
-  setacl: {
+  }),
+  setacl: command({
     noPager: true,
     usage: 'setacl [-v ACLVERSION] PATH ACL...',
     summary: 'Set the ACL, e.g. setacl /app world:anyone:r digest-password:bob:secret:cdrwa.',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', 'v');
-      if (p.args.length < 2) throw new UsageError('expected PATH and ACL', 'usage: setacl [-v ACLVERSION] PATH ACL...');
-      const path = resolvePath(ctx.cwd, p.args[0]);
+    opts: { values: 'v' },
+    args: { min: 2, max: Infinity, wrong: 'expected PATH and ACL' },
+    run: async (ctx, { flags, args, path }) => {
       assertNotReserved(path, ctx.session.chroot, 'change the ACL of');
-      const s = await ctx.session.setACL(path, parseAcls(p.args.slice(1)), version(p.flags.v));
+      const s = await ctx.session.setACL(path, parseAcls(args.slice(1)), version(flags.v));
       ctx.out(`aclVersion ${s.aversion}\n`);
     },
-  },
-  sync: {
+  }),
+  sync: command({
     noPager: true,
     usage: 'sync [PATH]',
     summary: 'Make the connected server catch up with the leader.',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', '');
-      maxArgs(p, 1, 'sync [PATH]');
-      await ctx.session.sync(resolvePath(ctx.cwd, p.args[0]));
+    run: async (ctx, { path }) => {
+      await ctx.session.sync(path);
     },
-  },
-  count: {
+  }),
+  count: command({
     usage: 'count [PATH]',
     summary: 'Number of nodes under PATH, not counting it (one request; as zkctl count).',
     noPager: true,
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', '');
-      maxArgs(p, 1, 'count [PATH]');
-      ctx.out(`${await ctx.session.getAllChildrenNumber(resolvePath(ctx.cwd, p.args[0]))}\n`);
+    run: async (ctx, { path }) => {
+      ctx.out(`${await ctx.session.getAllChildrenNumber(path)}\n`);
     },
-  },
-  du: {
+  }),
+  du: command({
     usage: 'du [-d DEPTH] [PATH]',
     summary: 'Data bytes and node counts per subtree, largest first (as zkctl du).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', 'd', { depth: 'd' });
-      maxArgs(p, 1, 'du [-d DEPTH] [PATH]');
+    opts: { values: 'd', long: { depth: 'd' } },
+    run: async (ctx, { flags, path }) => {
       const skipped = unreadable(ctx);
-      const rows = await duTree(ctx.session, resolvePath(ctx.cwd, p.args[0]), { depth: depthOpt(p.flags.d, 1), signal: ctx.signal, onError: skipped.onError });
+      const rows = await duTree(ctx.session, path, { depth: depthOpt(flags.d, 1), signal: ctx.signal, onError: skipped.onError });
       ctx.out(ctx.view.du(rows));
       skipped.check();
     },
-  },
-  ephemerals: {
+  }),
+  ephemerals: command({
     usage: 'ephemerals [--owner SESSION] [PATH]',
     summary: 'Ephemeral nodes under PATH (default /) with their owner sessions (as zkctl ephemerals).',
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', 'o', { owner: 'o' });
-      maxArgs(p, 1, 'ephemerals [--owner SESSION] [PATH]');
-      const owner = typeof p.flags.o === 'string' ? parseSessionId(p.flags.o) : undefined;
+    opts: { values: 'o', long: { owner: 'o' } },
+    run: async (ctx, { flags, args }) => {
+      const owner = typeof flags.o === 'string' ? parseSessionId(flags.o) : undefined;
       const skipped = unreadable(ctx);
       const rows: EphemeralRow[] = [];
-      for await (const n of ephemeralNodes(ctx.session, resolvePath(ctx.cwd, p.args[0] ?? '/'), { owner, signal: ctx.signal, onError: skipped.onError })) rows.push(ephemeralRow(n));
+      for await (const n of ephemeralNodes(ctx.session, resolvePath(ctx.cwd, args[0] ?? '/'), { owner, signal: ctx.signal, onError: skipped.onError })) rows.push(ephemeralRow(n));
       ctx.out(ctx.view.ephemerals(rows));
       skipped.check();
     },
-  },
-  whoami: {
+  }),
+  whoami: command({
     usage: 'whoami',
     summary: 'The identities the server gives this session (as zkctl whoami).',
     noPager: true,
-    run: async (ctx, words) => {
-      maxArgs(parseOpts(words, '', ''), 0, 'whoami');
+    args: { max: 0 },
+    run: async (ctx) => {
       ctx.out(ctx.view.ids(await ctx.session.whoAmI()));
     },
-  },
-  addauth: {
+  }),
+  addauth: command({
     usage: 'addauth SCHEME AUTH',
     summary: 'Add credentials to the session, e.g. addauth digest user:password (never saved in the history).',
     noPager: true,
-    run: async (ctx, words) => {
-      const p = parseOpts(words, '', '');
-      if (p.args.length !== 2) throw new UsageError('expected SCHEME and AUTH', 'usage: addauth SCHEME AUTH, e.g. addauth digest user:password');
-      const info = parseAuthSpec(`${p.args[0]}:${p.args[1]}`, 'addauth');
+    args: { min: 2, max: 2, wrong: 'expected SCHEME and AUTH', hint: 'usage: addauth SCHEME AUTH, e.g. addauth digest user:password' },
+    run: async (ctx, { args }) => {
+      const info = parseAuthSpec(`${args[0]}:${args[1]}`, 'addauth');
       ctx.session.addAuth(info);
       // The server answers nothing for good credentials; whoAmI (queued after the auth packet) shows the result.
       let ids: Id[] | undefined;
@@ -428,40 +439,39 @@ export const COMMANDS: Record<string, ShellCommand> = {
       }
       ctx.out(ids ? ctx.view.ids(ids) : `added ${info.scheme} credentials\n`);
     },
-  },
-  watch: {
+  }),
+  watch: command({
     usage: 'watch [-r] [--data] [--children] [--count N] [--for D] PATH',
     summary: 'Stream the changes of PATH (as zkctl watch) until Ctrl-C (back to the prompt), --count events or --for.',
     noPager: true,
-    run: async (ctx, words) => {
-      const usage = 'watch [-r] [--data] [--children] [--count N] [--for D] PATH';
-      const p = parseOpts(words, 'rDCO', 'NF', { recursive: 'r', data: 'D', children: 'C', 'one-shot': 'O', count: 'N', for: 'F' });
-      maxArgs(p, 1, usage);
-      if (p.args.length === 0) throw new UsageError('missing PATH', `usage: ${usage}`);
-      const path = resolvePath(ctx.cwd, p.args[0]);
-      const count = p.flags.N !== undefined ? Number(p.flags.N) : undefined;
-      if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`invalid --count ${String(p.flags.N)}`, 'a whole number, at least 1');
-      const forMs = typeof p.flags.F === 'string' ? parseDuration(p.flags.F, '--for') : undefined;
-      const children = !!p.flags.C;
+    opts: { bools: 'rDCO', values: 'NF', long: { recursive: 'r', data: 'D', children: 'C', 'one-shot': 'O', count: 'N', for: 'F' } },
+    args: { min: 1, max: 1 },
+    run: async (ctx, { flags, path }) => {
+      const count = flags.N !== undefined ? Number(flags.N) : undefined;
+      if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`invalid --count ${String(flags.N)}`, 'a whole number, at least 1');
+      const forMs = typeof flags.F === 'string' ? parseDuration(flags.F, '--for') : undefined;
+      const children = !!flags.C;
       await followZnode(ctx.session, path, {
-        recursive: !!p.flags.r,
-        data: !!p.flags.D,
-        oneShot: !!p.flags.O,
+        recursive: !!flags.r,
+        data: !!flags.D,
+        oneShot: !!flags.O,
         stream: new StreamControl({ count, forMs, signal: ctx.signal }),
         onEvent: (e) => ctx.out(`${ctx.view.watchEvent(e, children)}\n`),
         onNotice: (n) => ctx.err(`watch ${path}: ${noticeText(n)}\n`),
         onNote: (m) => ctx.err(`watch ${path}: ${m}\n`),
         onHookFailed: () => undefined, // no --exec in the shell
-        onStart: (mechanism) => ctx.err(`watching ${path}${p.flags.r ? ' and its descendants' : ''} (${mechanism} watch); Ctrl-C to stop\n`),
+        onStart: (mechanism) => ctx.err(`watching ${path}${flags.r ? ' and its descendants' : ''} (${mechanism} watch); Ctrl-C to stop\n`),
       });
     },
-  },
-  exit: {
+  }),
+  exit: command({
     noPager: true,
     usage: 'exit [CODE]',
     summary: 'Leave the shell (also: quit, Ctrl-D).',
+    opts: false,
+    args: { max: Infinity },
     run: async () => undefined, // handled by the loop
-  },
+  }),
 };
 
 /** Aliases people type out of habit (zkCli). */

@@ -45,6 +45,7 @@ import { formatAcl, parseStoredAcl } from '../acl.js';
 import { UsageError } from '../errors.js';
 import { jsonErrorAt } from '../json-scan.js';
 import { validatePath } from '../paths.js';
+import { sessionHex } from '../session-id.js';
 import { type ACL, OPEN_ACL_UNSAFE, type Stat } from '../protocol/records.js';
 import { parseYamlDocument, toPlain, type YamlProblem } from '../yaml-input.js';
 
@@ -100,7 +101,7 @@ export function kindOf(stat: Pick<Stat, 'ephemeralOwner'>): { type: NodeKind; tt
   if (o === 0n) return { type: 'persistent' };
   if (o === CONTAINER_OWNER) return { type: 'container' };
   if (o >> 56n === -1n) return { type: 'ttl', ttlMs: Number(o & TTL_MASK) };
-  return { type: 'ephemeral', owner: `0x${BigInt.asUintN(64, o).toString(16)}` };
+  return { type: 'ephemeral', owner: sessionHex(o) };
 }
 
 /* ------------------------------------------------------------------ */

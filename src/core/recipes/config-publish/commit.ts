@@ -3,27 +3,14 @@
  * a lost race is a version conflict, exit 5) and rollback (a kept version
  * published again).
  */
-import { ConnectionError, ZkCode, ZkError, ZkctlError, isZkCode } from '../../errors.js';
-import { parentOf } from '../../paths.js';
+import { ConnectionError, ZkCode, ZkError, ZkctlError } from '../../errors.js';
+import { ensurePath } from '../../nodes.js';
 import type { Session } from '../../session.js';
 import { type ConfigMap } from '../../config/document.js';
 
 import { type PublishOptions, type PublishResult, VersionConflictError } from './layout.js';
 import { readHistoryEntry } from './read.js';
 import { planPublish, type PublishPlan } from './plan.js';
-
-async function ensureAncestors(session: Session, path: string): Promise<void> {
-  const parts: string[] = [];
-  for (let p = parentOf(path); p !== '/'; p = parentOf(p)) parts.unshift(p);
-  for (const p of parts) {
-    if (await session.exists(p)) continue;
-    try {
-      await session.create(p);
-    } catch (e) {
-      if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
-    }
-  }
-}
 
 /**
  * Publish `doc` at `path` (see the module comment). Validates the document,
@@ -46,7 +33,8 @@ export async function publishConfig(session: Session, path: string, doc: ConfigM
 export async function applyPublish(session: Session, plan: PublishPlan): Promise<PublishResult> {
   const { path, result } = plan;
   if (!plan.changed) return result;
-  if (!plan.existed) await ensureAncestors(session, path);
+  // Check-first: P's ancestors may lie below a node whose parent denies CREATE.
+  if (!plan.existed) await ensurePath(session, path, { parentsOnly: true, existing: 'check-first' });
   try {
     await session.multi(plan.ops);
   } catch (e) {

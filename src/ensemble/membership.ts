@@ -25,7 +25,7 @@
  *
  * No oclif, no chalk, never prints (progress through a callback).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileSafeSync } from '../core/file-write.js';
 import { ConnectionError, ExitCode, UsageError, ZkctlError } from '../core/errors.js';

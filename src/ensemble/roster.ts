@@ -23,7 +23,7 @@
  * Only file I/O, no processes, no ZooKeeper. Imports nothing of the ensemble library but
  * config.ts (so local.ts and membership.ts can both use it without an import cycle).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileSafeSync } from '../core/file-write.js';
 import { clientAddress, formatServerSpec, type DynamicConfig } from '../core/config/dynamic.js';

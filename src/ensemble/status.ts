@@ -5,7 +5,6 @@
  * (electing, lost quorum) is 'not-serving'.
  */
 import { formatHostPort, type HostPort, parseConnectString } from '../core/connect-string.js';
-import { UsageError } from '../core/errors.js';
 import { conf, fourLetterWord, mntr, NOT_SERVING, NotServingError, parseSrvr, type FourLetterOptions, type Latency, type ServerMode } from '../core/fourlw.js';
 
 /** 'not-answering': a local member whose process runs but that does not answer (paused, hung). */

@@ -3,7 +3,7 @@
  * (and `conf` for the server id, asked until known), with packet rates from
  * the previous sample. Works on any ensemble; no formatting here.
  */
-import { isServing, summarize, type HostPort, type MemberMode, type MemberStatus } from './status.js';
+import { isServing, summarize, type HostPort, type MemberStatus } from './status.js';
 import { MemberProbe } from './timeline.js';
 import { memberRow, type MemberRow } from './view.js';
 

@@ -21,7 +21,7 @@ import { TcpProxy } from '../helpers/proxy.js';
 import { noScript, shq, spawnScript, zkctlLine } from '../helpers/pty.js';
 import { chrootSession, type ChrootSession } from '../helpers/session.js';
 import { runCli, testServer } from '../helpers/zk.js';
-import { children, scratchDir, spawnCli, until, waitFor } from './util.js';
+import { children, scratchDir, spawnCli, until } from './util.js';
 
 /** Live (not zombie) process? */
 function alive(pid: number): boolean {

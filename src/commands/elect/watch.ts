@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { countFlag, forFlag, parseFor, Stream } from '../../cli/stream.js';
 import { sessionHex } from '../../core/session-id.js';

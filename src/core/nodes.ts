@@ -13,10 +13,12 @@ export interface EnsurePathOptions {
   /**
    * How nodes that exist are passed over:
    * - 'pipelined' (default): every create is sent at once (one round trip) and NODE_EXISTS counts as done.
+   *   When that is refused (NO_AUTH), the walk is done again 'check-first': below an ancestor whose
+   *   parent denies CREATE the server answers NO_AUTH, not NODE_EXISTS, for a node that exists (it
+   *   checks the parent's CREATE permission first), although nothing needs creating there. Curator's
+   *   mkdirs (exists, then create) succeeds there, so zkctl's locks and registrations must too.
    * - 'check-first': from the root down, each node is looked for (exists) and only a missing one is
-   *   created, one round trip a level. Needed below an ancestor whose parent denies CREATE: the server
-   *   checks the parent's CREATE permission before it answers NODE_EXISTS, so 'pipelined' fails there
-   *   (NO_AUTH, exit 7) although nothing needs creating. A missing node made meanwhile by someone else
+   *   created, one round trip a level. A missing node made meanwhile by someone else
    *   (NODE_EXISTS) is fine; one whose parent was reaped meanwhile (a container: NO_NODE) makes the walk
    *   start again from the root, up to 10 times.
    */
@@ -36,7 +38,8 @@ export async function ensurePath(session: Session, path: string, opts: EnsurePat
   for (let p = opts.parentsOnly ? parentOf(path) : path; p !== '/'; p = parentOf(p)) chain.unshift(p);
   if (chain.length === 0) return;
   const mode = opts.mode ?? 'persistent';
-  const failed = opts.existing === 'check-first' ? await createMissing(session, chain, mode) : await createAll(session, chain, mode);
+  let failed = opts.existing === 'check-first' ? await createMissing(session, chain, mode) : await createAll(session, chain, mode);
+  if (failed !== undefined && opts.existing !== 'check-first' && isZkCode(failed, ZkCode.NO_AUTH)) failed = await createMissing(session, chain, mode);
   if (failed === undefined) return;
   if (mode === 'container' && isZkCode(failed, ZkCode.UNIMPLEMENTED)) return ensurePath(session, path, { ...opts, mode: 'persistent' });
   throw failed;

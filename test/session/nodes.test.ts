@@ -35,11 +35,15 @@ describe('ensurePath', () => {
     await assert.rejects(ensurePath(c.session, '/eph/x/y'), /ephemeral/);
   });
 
-  it("'check-first' works below an existing ancestor whose parent denies CREATE; 'pipelined' does not", async () => {
+  it('works below an existing ancestor whose parent denies CREATE (check-first, and pipelined falling back to it, as Curator mkdirs does)', async () => {
     // /shut/open exists; /shut then denies CREATE (the server checks that before it answers NODE_EXISTS).
     await ensurePath(c.session, '/shut/open');
     await c.session.setACL('/shut', [{ perms: Perm.ALL & ~Perm.CREATE, id: { scheme: 'world', id: 'anyone' } }]);
-    await assert.rejects(ensurePath(c.session, '/shut/open/a/b'), (e: unknown) => (e as { exitCode?: number }).exitCode === 7);
+    // Pipelined alone is refused there (the creates of /shut/open answer NO_AUTH); the fallback walks it check-first.
+    await assert.rejects(c.session.create('/shut/open', Buffer.alloc(0)), (e: unknown) => (e as { exitCode?: number }).exitCode === 7);
+    await ensurePath(c.session, '/shut/open/p/q');
+    assert.ok(await c.session.exists('/shut/open/p/q'));
+    await assert.rejects(ensurePath(c.session, '/shut/other'), (e: unknown) => (e as { exitCode?: number }).exitCode === 7, 'a create really needed is still refused');
     await ensurePath(c.session, '/shut/open/a/b', { existing: 'check-first' });
     assert.ok(await c.session.exists('/shut/open/a/b'));
     await ensurePath(c.session, '/shut/open/x/leaf', { existing: 'check-first', parentsOnly: true, mode: 'container' });

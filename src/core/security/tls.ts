@@ -136,7 +136,7 @@ function describeContextError(e: Error, s: TlsSettings): string {
  */
 function pkcs12Certificates(path: string, password: string | undefined): Buffer {
   const { spawnSync } = childProcess();
-  const r = spawnSync('openssl', ['pkcs12', '-in', path, '-nokeys', '-passin', 'stdin'], { input: `${password ?? ''}\n`, encoding: 'buffer', timeout: 10_000 });
+  const r = spawnSync('openssl', ['pkcs12', '-in', path, '-nokeys', '-passin', 'stdin'], { input: `${password ?? ''}\n`, timeout: 10_000 });
   if (r.error) throw new UsageError(`cannot read truststore ${path}: the openssl command is needed for PKCS#12 truststores (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`, 'apt-get install -y openssl, or give the CA as PEM (--tls-ca)');
   const pem = r.stdout.toString('latin1');
   if (r.status !== 0) throw new UsageError(`cannot read truststore ${path}: ${/mac verify|invalid password/i.test(r.stderr.toString()) ? 'wrong password' : 'not a PKCS#12 file'}`);

@@ -92,7 +92,7 @@ export function tlsFromClientConfig(path: string): TlsSettings | undefined {
     text = readFileSync(path, 'latin1');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read the client configuration ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`);
+    throw new UsageError(`cannot read the client configuration ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)}`);
   }
   const p = parseJavaProperties(text);
   const get = (k: string): string | undefined => {

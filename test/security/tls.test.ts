@@ -181,6 +181,16 @@ describe('TLS: ensemble up --tls and every command over TLS', { timeout: 600_000
     }
   });
 
+  test('context set keeps TLS flags as the context\'s tls: (absolute paths); ZKCTL_TLS_* env works as the flags do', async () => {
+    const sec = `sec-${tag}`;
+    expectOk(await zk(['context', 'set', sec, '--server', secureAddr, '--tls-ca', join(tlsDir, 'ca.pem'), '--tls-pfx', join(tlsDir, 'client.p12'), '--tls-pfx-password-file', join(tlsDir, 'client.p12.password')]));
+    const cfg = yamlParse(readFileSync(join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml'), 'utf8')) as { contexts: Record<string, { tls?: Record<string, string> }> };
+    assert.deepEqual(cfg.contexts[sec]!.tls, { ca: join(tlsDir, 'ca.pem'), pfx: join(tlsDir, 'client.p12'), 'pfx-password-file': join(tlsDir, 'client.p12.password') });
+    expectOk(await zk(['ls', '/', '--context', sec]));
+    const r = await runCli(['ls', '/', '-s', secureAddr], { env: { ...env, ZKCTL_TLS_CA: join(tlsDir, 'ca.pem'), ZKCTL_TLS_CERT: join(tlsDir, 'client.pem'), ZKCTL_TLS_KEY: join(tlsDir, 'client.pem') } });
+    expectOk(r);
+  });
+
   test('a Java client (zookeeper.jar, -client-configuration) reads over TLS what zkctl wrote over TLS', async (t) => {
     const j = '/usr/share/java';
     if (!existsSync(join(j, 'zookeeper.jar'))) return t.skip('no Debian zookeeper.jar');

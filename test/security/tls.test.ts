@@ -137,7 +137,7 @@ describe('TLS: ensemble up --tls and every command over TLS', { timeout: 600_000
     assert.match(oneLine(none), /server refused the client certificate \(TLS alert bad_certificate\)/);
     const stranger = await zk(['ls', '/', '-s', secureAddr, '--tls-ca', join(tlsDir, 'ca.pem'), '--tls-cert', join(other, 'client.pem'), '--tls-key', join(other, 'client.key')]);
     assert.equal(stranger.code, ExitCode.NO_AUTH, stranger.stderr);
-    assert.match(oneLine(stranger), /server refused the client certificate \(tls alert certificate_unknown\): it does not trust the CA that signed it/);
+    assert.match(oneLine(stranger), /server refused the client certificate \(TLS alert certificate_unknown\): it does not trust the CA that signed it/);
   });
 
   test('plain TCP to the TLS port, and TLS to the plain port: exit 8 within --timeout, naming the mix-up', async () => {

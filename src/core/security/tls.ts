@@ -180,7 +180,8 @@ export function describeTlsError(err: NodeJS.ErrnoException & { reason?: string;
     return auth('server refused the client certificate (TLS alert bad_certificate): it requires one its CA signed; give it with --tls-cert/--tls-key or --tls-pfx');
   }
   if (/ALERT_CERTIFICATE_UNKNOWN|ALERT_UNKNOWN_CA|ALERT_CERTIFICATE_EXPIRED|ALERT_CERTIFICATE_REVOKED|ALERT_ACCESS_DENIED/.test(code) || /alert (certificate unknown|unknown ca)/i.test(err.message)) {
-    return auth(`server refused the client certificate (${code.replace(/^ERR_SSL_(SSLV3_|TLSV1_)?ALERT_/, 'TLS alert ').toLowerCase()}): it does not trust the CA that signed it`);
+    const alert = code.startsWith('ERR_SSL_') ? `TLS alert ${code.replace(/^ERR_SSL_(SSLV3_|TLSV1_)?ALERT_/, '').toLowerCase()}` : 'TLS alert';
+    return auth(`server refused the client certificate (${alert}): it does not trust the CA that signed it`);
   }
   return undefined;
 }

@@ -19,6 +19,8 @@ export interface OpsBenchOptions {
   connectString: string;
   timeoutMs: number;
   auth?: AuthInfo[];
+  /** Connect over TLS with these node tls options. */
+  tls?: import('node:tls').ConnectionOptions;
   phases: OpsPhase[];
   /** Data size in bytes for create/set. */
   size: number;
@@ -81,7 +83,7 @@ async function windowed(count: number, window: number, op: (i: number) => Promis
 export async function runOpsBench(opts: OpsBenchOptions): Promise<OpsBenchResult> {
   const progress = opts.onProgress ?? (() => undefined);
   const sessions: Session[] = [];
-  const connect = (): Promise<Session> => Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, ...(opts.auth ? { auth: opts.auth } : {}) });
+  const connect = (): Promise<Session> => Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
   for (let s = 0; s < opts.sessions; s++) sessions.push(await connect());
   const needsWatch = opts.phases.includes('watch');
   const watcher = needsWatch ? await connect() : undefined;

@@ -12,7 +12,8 @@ import { Session, type SessionOptions } from '../core/session.js';
 import { formatJson, OUTPUT_FORMATS, type OutputFormat, Printer, terminalWidth, toPlainData, wrapLine } from '../output/index.js';
 import { OutputError, flushHeld, guardStdio, pageOutput } from '../output/stdio.js';
 import { pagerCommand } from '../core/pager.js';
-import { type ConnectionSettings, resolveConnection } from './context.js';
+import { type ConnectionSettings, resolveConnection, type TlsFlags } from './context.js';
+import { tlsConnectOptions } from '../core/security/tls.js';
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 export type ArgsOf<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
@@ -29,6 +30,22 @@ export const connectionFlags = {
   auth: Flags.string({ summary: 'Authenticate: scheme:credential, e.g. digest:user:password (or $ZKCTL_AUTH).', helpGroup: 'GLOBAL' }),
   'read-only': Flags.boolean({
     summary: 'Ask for a session a read-only member may serve (canBeReadOnly: a member cut off from the quorum, started with -Dreadonlymode.enabled=true and localSessionsEnabled=true): reads work, writes fail (exit 8).',
+    helpGroup: 'GLOBAL',
+  }),
+  tls: Flags.boolean({
+    summary: 'Connect over TLS (a secureClientPort), trusting the system CAs unless --tls-ca (or $ZKCTL_TLS=1, or the context\'s tls:). Implied by any --tls-* flag.',
+    description: 'The server certificate must carry the host name connected to (or --tls-server-name). A certificate refused by either side (untrusted server certificate, name mismatch, client certificate refused) fails at once with exit 7; TLS to a plain port, or plain TCP to a TLS port, fails within --timeout with exit 8.',
+    helpGroup: 'GLOBAL',
+  }),
+  'tls-ca': Flags.string({ summary: 'TLS: PEM file of the CA(s) that signed the server certificate (or $ZKCTL_TLS_CA).', helpGroup: 'GLOBAL' }),
+  'tls-cert': Flags.string({ summary: 'TLS: PEM client certificate, for servers that require one (ssl.clientAuth=need, ZooKeeper\'s default) (or $ZKCTL_TLS_CERT).', helpGroup: 'GLOBAL' }),
+  'tls-key': Flags.string({ summary: 'TLS: PEM private key of --tls-cert, may be the same file (or $ZKCTL_TLS_KEY).', helpGroup: 'GLOBAL' }),
+  'tls-pfx': Flags.string({ summary: 'TLS: PKCS#12 file with the client key and certificate, instead of --tls-cert/--tls-key (or $ZKCTL_TLS_PFX).', helpGroup: 'GLOBAL' }),
+  'tls-pfx-password-file': Flags.string({ summary: 'TLS: file whose first line is the --tls-pfx password (or $ZKCTL_TLS_PFX_PASSWORD_FILE); never printed.', helpGroup: 'GLOBAL' }),
+  'tls-server-name': Flags.string({ summary: 'TLS: the name the server certificate must carry, when it differs from the host connected to (or $ZKCTL_TLS_SERVER_NAME).', helpGroup: 'GLOBAL' }),
+  'client-config': Flags.string({
+    summary: 'Read TLS settings from a Java client configuration file, as zkCli.sh -client-configuration (or $ZKCTL_CLIENT_CONFIG).',
+    description: 'Reads zookeeper.client.secure, zookeeper.ssl.keyStore.location/.password/.passwordPath/.type, zookeeper.ssl.trustStore.* and zookeeper.ssl.hostnameVerification; PEM and PKCS12 stores (a PKCS12 truststore is read with the openssl command); a JKS store is refused with the keytool command that converts it. --tls-* flags override it.',
     helpGroup: 'GLOBAL',
   }),
 };
@@ -118,7 +135,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Where to connect, from flags, env and the contexts file. */
   get connection(): ConnectionSettings {
-    return resolveConnection(this.flags as { server?: string; context?: string; timeout?: string; auth?: string });
+    return resolveConnection(this.flags as { server?: string; context?: string; timeout?: string; auth?: string } & TlsFlags);
   }
 
   /** Connect (once) with the resolved settings. */
@@ -132,6 +149,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       timeoutMs: c.timeoutMs,
       auth: c.auth,
       readOnly: !!(this.flags as { 'read-only'?: boolean })['read-only'],
+      ...(c.tls ? { tls: tlsConnectOptions(c.tls) } : {}),
       // An ensemble that is down (every member refuses) fails in well under a second, not at --timeout.
       failFastRefused: true,
       onSlowConnect: process.stderr.isTTY ? (server) => void process.stderr.write(`connecting to ${server}...\n`) : undefined,

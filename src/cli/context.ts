@@ -12,6 +12,14 @@
  *       auth: digest:user:password      # optional
  *       timeout: 10s                    # optional
  *       ensemble-dir: /root/.local/state/zkctl/ensembles/local   # set by `ensemble up`
+ *       tls:                            # optional: connect over TLS (a secureClientPort)
+ *         ca: /path/ca.pem              #   each key optional; {} = TLS with the system CAs
+ *         cert: /path/client.pem
+ *         key: /path/client.pem
+ *         pfx: /path/client.p12         #   instead of cert/key, with pfx-password-file
+ *         pfx-password-file: /path/client.p12.password
+ *         server-name: zk.example.com
+ *       client-config: /etc/zookeeper/client.properties   # optional: a Java client configuration (TLS part)
  */
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -24,12 +32,27 @@ import { parseAuthSpec } from '../core/auth.js';
 import { parseYamlFile } from '../core/yaml-input.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
+import type { TlsSettings } from '../core/security/tls.js';
+import { tlsFromClientConfig } from '../core/security/client-config.js';
+
+/** A context's `tls:` mapping (file paths). */
+export interface ContextTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  pfx?: string;
+  'pfx-password-file'?: string;
+  'server-name'?: string;
+}
+const CONTEXT_TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'pfx-password-file', 'server-name'] as const;
 
 export interface Context {
   server: string;
   auth?: string;
   timeout?: string;
   'ensemble-dir'?: string;
+  tls?: ContextTls;
+  'client-config'?: string;
 }
 
 export interface ConfigFile {
@@ -156,13 +179,21 @@ export function checkContext(entry: unknown, name: string, path: string): Contex
   const where = `${path}: context "${name}"`;
   if (entry == null || typeof entry !== 'object' || Array.isArray(entry)) throw new UsageError(`${where} is empty or not a mapping`, `set it again: zkctl context set ${name} --server HOST:PORT`);
   const c = entry as Record<string, unknown>;
-  for (const key of ['server', 'auth', 'timeout', 'ensemble-dir']) {
+  for (const key of ['server', 'auth', 'timeout', 'ensemble-dir', 'client-config']) {
     const v = c[key];
     if (v !== undefined && v !== null && typeof v !== 'string') {
       throw new UsageError(`${where}: ${key} must be a string${key === 'server' ? ' (host:port[,host:port...][/chroot])' : ''}, not ${typeof v === 'object' ? JSON.stringify(v) : `the ${typeof v} ${String(v)}`}`, 'quote it, or zkctl context set');
     }
   }
   if (typeof c.server !== 'string' || c.server === '') throw new UsageError(`${where} has no server`, `zkctl context set ${name} --server HOST:PORT`);
+  if (c.tls !== undefined && c.tls !== null) {
+    const t = c.tls;
+    if (typeof t !== 'object' || Array.isArray(t)) throw new UsageError(`${where}: tls must be a mapping of ${CONTEXT_TLS_KEYS.join(', ')} (file paths; {} for the system CAs)`);
+    for (const [k, v] of Object.entries(t as Record<string, unknown>)) {
+      if (!(CONTEXT_TLS_KEYS as readonly string[]).includes(k)) throw new UsageError(`${where}: tls has an unknown key ${JSON.stringify(k)} (known: ${CONTEXT_TLS_KEYS.join(', ')})`);
+      if (v !== null && typeof v !== 'string') throw new UsageError(`${where}: tls.${k} must be a string (a file path${k === 'server-name' ? ' or a name' : ''})`);
+    }
+  }
   return c as unknown as Context;
 }
 
@@ -289,10 +320,11 @@ export function setContext(name: string, ctx: Partial<Context> & { server: strin
 
 /**
  * Point every context whose ensemble-dir is `dir` at the ensemble's members now (after
- * `ensemble add` / `remove`), keeping a chroot the context's server had. Returns the contexts
+ * `ensemble add` / `remove`), keeping a chroot the context's server had (a context with tls: at
+ * the secure client ports, when the ensemble has them). Returns the contexts
  * changed; the file is written only when one changed.
  */
-export function updateEnsembleContexts(dir: string, connectString: string, path = configPath()): string[] {
+export function updateEnsembleContexts(dir: string, connectString: string, path = configPath(), secureConnectString?: string): string[] {
   if (!existsSync(path)) return [];
   return updateConfig((cfg) => {
     const changed: string[] = [];
@@ -304,7 +336,8 @@ export function updateEnsembleContexts(dir: string, connectString: string, path 
       } catch {
         /* an unreadable server string is replaced by the ensemble's */
       }
-      const server = `${connectString}${chroot}`;
+      // A context that connects over TLS follows the secure client ports.
+      const server = `${ctx.tls && secureConnectString ? secureConnectString : connectString}${chroot}`;
       if (ctx.server === server) continue;
       ctx.server = server;
       changed.push(name);
@@ -317,6 +350,8 @@ export interface ConnectionSettings {
   server: string;
   auth: AuthInfo[];
   timeoutMs: number;
+  /** Connect over TLS with these files (undefined: plain TCP). */
+  tls?: TlsSettings;
   /** where the server came from: flag, env, context:NAME, default */
   source: string;
   context?: string;
@@ -334,9 +369,70 @@ export function validateServer(server: string): string {
 /** The contexts file's current-context names no context (exit 2). */
 export class DanglingContextError extends UsageError {}
 
+/** The TLS flags (src/cli/base.ts connectionFlags). */
+export interface TlsFlags {
+  tls?: boolean;
+  'tls-ca'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-pfx'?: string;
+  'tls-pfx-password-file'?: string;
+  'tls-server-name'?: string;
+  'client-config'?: string;
+}
+
+/** TLS flag -> (env variable, context key, settings field). */
+const TLS_FIELDS = [
+  ['tls-ca', 'ZKCTL_TLS_CA', 'ca', 'ca'],
+  ['tls-cert', 'ZKCTL_TLS_CERT', 'cert', 'cert'],
+  ['tls-key', 'ZKCTL_TLS_KEY', 'key', 'key'],
+  ['tls-pfx', 'ZKCTL_TLS_PFX', 'pfx', 'pfx'],
+  ['tls-pfx-password-file', 'ZKCTL_TLS_PFX_PASSWORD_FILE', 'pfx-password-file', 'pfxPasswordFile'],
+  ['tls-server-name', 'ZKCTL_TLS_SERVER_NAME', 'server-name', 'serverName'],
+] as const;
+
+const truthy = (v: string | undefined): boolean => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+
+/**
+ * TLS settings, field by field: flag > env ZKCTL_TLS_* > --client-config / ZKCTL_CLIENT_CONFIG /
+ * the context's client-config > the context's tls mapping. TLS is on when any of them gives a
+ * field, --tls / ZKCTL_TLS=1 asks for it (the system CAs), the context has `tls:`, or a client
+ * configuration says zookeeper.client.secure=true.
+ */
+export function resolveTls(flags: TlsFlags, env: NodeJS.ProcessEnv, ctx: Context | undefined, ctxName: string | undefined): TlsSettings | undefined {
+  const ccPath = flags['client-config'] ?? (env.ZKCTL_CLIENT_CONFIG || undefined) ?? ctx?.['client-config'];
+  const fromCc = ccPath ? tlsFromClientConfig(ccPath) : undefined;
+  const ctxTls = ctx?.tls && typeof ctx.tls === 'object' ? ctx.tls : undefined;
+  let on = !!flags.tls || truthy(env.ZKCTL_TLS) || ctxTls !== undefined || fromCc !== undefined;
+  const s: TlsSettings = { ...(fromCc ?? {}) };
+  const sources: string[] = fromCc?.source ? [fromCc.source] : [];
+  if (ctxTls) sources.push(`context ${ctxName}`);
+  for (const [flag, envName, ctxKey, field] of TLS_FIELDS) {
+    const v = flags[flag] ?? (env[envName] || undefined) ?? (fromCc && field in fromCc ? undefined : (ctxTls?.[ctxKey] ?? undefined));
+    if (v === undefined) continue;
+    on = true;
+    if (flags[flag] !== undefined) sources.push(`--${flag}`);
+    else if (env[envName]) sources.push(envName);
+    // A PEM pair or a PKCS#12 file: the one given by the stronger source replaces the other.
+    if (field === 'pfx') {
+      delete s.cert;
+      delete s.key;
+    } else if (field === 'cert' || field === 'key') {
+      delete s.pfx;
+      delete s.pfxPassword;
+    }
+    s[field] = v;
+  }
+  if (!on) return undefined;
+  const uniq = [...new Set(sources)];
+  if (uniq.length) s.source = uniq.join(', ');
+  else delete s.source;
+  return s;
+}
+
 /** Resolve where to connect and how, following the precedence in DESIGN.md. */
 export function resolveConnection(
-  flags: { server?: string; context?: string; timeout?: string; auth?: string },
+  flags: { server?: string; context?: string; timeout?: string; auth?: string } & TlsFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): ConnectionSettings {
   let ctx: Context | undefined;
@@ -378,5 +474,6 @@ export function resolveConnection(
   const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, '--timeout') : DEFAULT_TIMEOUT_MS;
   if (timeoutMs <= 0) throw new UsageError('--timeout must be positive');
   const authFrom = flags.auth !== undefined ? '--auth' : env.ZKCTL_AUTH !== undefined ? 'ZKCTL_AUTH' : `auth of context ${ctxName}`;
-  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
+  const tls = resolveTls(flags, env, ctx, ctxName);
+  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, source, context: ctx ? ctxName : undefined, ...(tls ? { tls } : {}) };
 }

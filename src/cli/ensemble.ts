@@ -204,7 +204,8 @@ export function membershipOutput(r: MembershipChange): MembershipOutput {
  */
 export function followMembers(dir: string): string[] {
   try {
-    return updateEnsembleContexts(dir, load(dir).connectString);
+    const e = load(dir);
+    return updateEnsembleContexts(dir, e.connectString, undefined, e.secureConnectString);
   } catch {
     /* best effort: never hide the change's own outcome */
     return [];

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { parseDuration } from '../core/duration.js';
 import { CheckFailedError } from '../core/errors.js';
+import { tlsConnectOptions } from '../core/security/tls.js';
 import { type HealthMember, type HealthReport, waitHealthy } from '../ensemble/health.js';
 import { latencyColumn } from '../cli/ensemble.js';
 import { type Column, formatJson, wrapLine } from '../output/index.js';
@@ -20,6 +21,8 @@ const columns: Column<HealthMember>[] = [
 export default class Health extends BaseCommand<typeof Health> {
   static override summary = 'Check that the ensemble serves: one leader, a quorum, and a write/read probe.';
   static override description = `Asks every member in the connect string (four-letter words) for its mode and zxid, checks that exactly one leader and a quorum serve, and writes, syncs, reads back and deletes an ephemeral probe node through a real session. Each member's request latency (min/avg/max ms, from \`srvr\`) is named as in \`ensemble status\`: the LATENCY MIN/AVG/MAX column, JSON latencyMin/latencyAvg/latencyMax.
+
+Over TLS (--tls, --tls-*, --client-config, a context with tls:) the four-letter words and the probe go over TLS to the same ports (a secureClientPort answers them to a client it trusts); the summary says "over TLS" and JSON has via: "tls".
 
 Exit 0 when healthy; a member down while the quorum serves is reported as "degraded" and still exits 0 unless --strict. Otherwise exit 12. With --wait, retries until healthy or the deadline.`;
   static override examples = [
@@ -41,7 +44,8 @@ Exit 0 when healthy; a member down while the quorum serves is reported as "degra
     this.onCleanup(() => {
       process.removeListener('SIGINT', onSig);
     });
-    const report = await waitHealthy({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, strict: this.flags.strict }, waitMs, 500, ac.signal);
+    const tls = c.tls ? tlsConnectOptions(c.tls) : undefined;
+    const report = await waitHealthy({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, strict: this.flags.strict, ...(tls ? { tls } : {}) }, waitMs, 500, ac.signal);
     if (this.jsonEnabled()) {
       // oclif prints the returned report; a failing check throws instead, so print it here.
       if (!report.ok) process.stdout.write(`${formatJson(report)}\n`);
@@ -49,7 +53,8 @@ Exit 0 when healthy; a member down while the quorum serves is reported as "degra
       this.printer.object(report as unknown as Record<string, unknown>);
     } else {
       this.printer.rows(report.members, columns);
-      const probe = report.probe.ok ? `probe ok via ${report.probe.server} in ${report.probe.ms}ms` : `probe FAILED: ${report.probe.error}`;
+      const over = report.via === 'tls' ? ' over TLS' : '';
+      const probe = report.probe.ok ? `probe ok via ${report.probe.server}${over} in ${report.probe.ms}ms` : `probe FAILED${over}: ${report.probe.error}`;
       const summary = `${report.state}: ${report.leaders === 1 ? `leader ${report.leader}` : `${report.leaders} leaders`}, ${report.serving}/${report.members.length} serving, ${report.quorum ? 'quorum' : 'NO quorum'}; ${probe}`;
       if (this.outputFormat === 'table') this.printer.text(this.printer.width !== undefined ? wrapLine(summary, this.printer.width, 2) : summary);
       else process.stderr.write(`${summary}\n`);

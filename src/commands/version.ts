@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { tlsConnectOptions } from '../core/security/tls.js';
 import { BaseCommand } from '../cli/base.js';
 import { ConnectionError } from '../core/errors.js';
 import { serverVersions, type ServerVersion } from '../ensemble/versions.js';
@@ -33,7 +34,7 @@ Exit 0 when the client part works and at least one member answered (or with --cl
 
   async run(): Promise<VersionResult> {
     const client = { name: this.config.name, version: this.config.version, node: process.version, platform: `${process.platform}-${process.arch}` };
-    const servers = this.flags.client ? [] : await serverVersions(this.connection.server, this.connection.timeoutMs);
+    const servers = this.flags.client ? [] : await serverVersions(this.connection.server, this.connection.timeoutMs, this.connection.tls ? tlsConnectOptions(this.connection.tls) : undefined);
     const result: VersionResult = { client, servers };
     if (!this.jsonEnabled()) {
       if (this.outputFormat === 'json' || this.outputFormat === 'yaml') this.printer.object(result as unknown as Record<string, unknown>);

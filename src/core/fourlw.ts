@@ -1,10 +1,16 @@
 /**
- * ZooKeeper's four-letter words over plain TCP, with a deadline, and typed
- * parsers for srvr, mntr and conf.
+ * ZooKeeper's four-letter words over plain TCP (or TLS, on a secureClientPort: the Netty
+ * factory answers them there, to a client its trust settings accept), with a deadline, and
+ * typed parsers for srvr, mntr and conf.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { ConnectionError, TimeoutError, ZkctlError } from './errors.js';
 import { setTimer } from './duration.js';
+import { lazyRequire } from './lazy.js';
+import { describeTlsError, TlsAuthError } from './security/tls.js';
+
+const tlsModule = lazyRequire<typeof import('node:tls')>('node:tls');
 
 export type FourLetterWord = 'ruok' | 'srvr' | 'mntr' | 'stat' | 'cons' | 'conf' | 'envi' | 'wchs' | 'dirs' | 'isro' | 'crst' | 'srst';
 
@@ -14,6 +20,8 @@ export interface FourLetterOptions {
   /** Deadline for connect + reply (default 2000 ms). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Ask over TLS with these options (security/tls.ts tlsConnectOptions): a secureClientPort. */
+  tls?: TlsConnectionOptions;
 }
 
 /** The server answered, but it is not serving (electing, starting, or lost its quorum). */
@@ -39,7 +47,7 @@ export function fourLetterWord(host: string, port: number, word: FourLetterWord 
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let done = false;
-    const sock = connect({ host, port });
+    const sock: Socket = opts.tls ? tlsModule().connect({ ...opts.tls, host, port }) : connect({ host, port });
     const finish = (err: Error | undefined, text?: string): void => {
       if (done) return;
       done = true;
@@ -56,13 +64,15 @@ export function fourLetterWord(host: string, port: number, word: FourLetterWord 
       opts.signal.addEventListener('abort', onAbort, { once: true });
     }
     sock.setNoDelay(true);
-    sock.on('connect', () => sock.write(word));
+    sock.on(opts.tls ? 'secureConnect' : 'connect', () => sock.write(word));
     sock.on('data', (d: Buffer) => chunks.push(d));
     sock.on('end', () => finish(undefined, Buffer.concat(chunks).toString('utf8')));
     sock.on('close', () => finish(undefined, Buffer.concat(chunks).toString('utf8')));
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // A reset after a complete reply still counts as the reply.
       if (chunks.length > 0 && e.code === 'ECONNRESET') return finish(undefined, Buffer.concat(chunks).toString('utf8'));
+      const verdict = opts.tls ? describeTlsError(e) : undefined;
+      if (verdict) return finish(new TlsAuthError(`${address}: TLS failed: ${verdict.message}`));
       finish(new ConnectionError(`${address}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`, { cause: e }));
     });
   });

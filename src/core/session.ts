@@ -85,6 +85,8 @@ import {
 } from './protocol/records.js';
 import { KeeperState, Transport, body, fmtMs, monoNow, type Notification } from './protocol/transport.js';
 import { EventType } from './protocol/records.js';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { TlsAuthError } from './security/tls.js';
 import { parseConnectString } from './connect-string.js';
 import { setTimer } from './duration.js';
 import { sessionHex } from './session-id.js';
@@ -122,6 +124,8 @@ export interface SessionOptions {
   failFastRefused?: boolean;
   /** Connecting: called once connecting has taken over `afterMs` (1 s), and again for each other server tried. */
   onSlowConnect?: (server: string) => void;
+  /** Connect over TLS with these node tls options (security/tls.ts tlsConnectOptions builds them). */
+  tls?: TlsConnectionOptions;
 }
 
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'reconnected' | 'lost' | 'closed';
@@ -168,6 +172,7 @@ export class Session extends EventEmitter {
   private readonly renew: boolean;
   private readonly readOnlyOk: boolean;
   private readonly connectTimeoutMs: number;
+  private readonly tls?: TlsConnectionOptions;
   private readonly persistent = new Map<string, PersistentWatch>();
   private _state: SessionState = 'connecting';
   private closing = false;
@@ -181,6 +186,7 @@ export class Session extends EventEmitter {
     this.renew = opts.renew ?? false;
     this.readOnlyOk = opts.readOnly ?? false;
     this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs);
+    if (opts.tls) this.tls = opts.tls;
     parseConnectString(this.connectString);
     this.transport = this.newTransport();
   }
@@ -293,6 +299,7 @@ export class Session extends EventEmitter {
       // Every member gets a try within one --timeout (TCP connect and handshake together).
       attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.connectTimeoutMs, this.sessionTimeoutMs) / nServers)),
       readOnly: this.readOnlyOk,
+      ...(this.tls ? { tls: this.tls } : {}),
       debug: debug.enabled ? debug : undefined,
     });
     for (const a of this.auth) t.addAuth(a.scheme, Buffer.from(a.credential));
@@ -351,6 +358,7 @@ export class Session extends EventEmitter {
         this.removeListener('state', onState);
         this.removeListener('authFailed', onAuth);
         t.removeListener('allRefused', onRefused);
+        t.removeListener('tlsRefused', onTlsRefused);
         if (err) reject(err);
         else resolve();
       };
@@ -376,6 +384,11 @@ export class Session extends EventEmitter {
           }),
         );
       };
+      // Every member refused our certificate or showed one we do not trust: waiting will not change it (exit 7).
+      const onTlsRefused = (why: string): void => {
+        const srvs = t.servers;
+        done(new TlsAuthError(`TLS to ${srvs.length === 1 ? srvs[0] : `every server (${srvs.join(', ')})`} failed: ${why}`));
+      };
       // Past 1 s: say which server is being tried (the caller decides where, e.g. a terminal only).
       let told: string | undefined;
       const tell = (): void => {
@@ -396,6 +409,7 @@ export class Session extends EventEmitter {
       this.on('state', onState);
       this.on('authFailed', onAuth);
       t.on('allRefused', onRefused);
+      t.on('tlsRefused', onTlsRefused);
       if (t.isConnected) done();
     });
   }

@@ -7,6 +7,7 @@
  *   quorum port    = basePort + 10000 + i - 1    (12181, 12182, 12183)
  *   election port  = basePort + 20000 + i - 1    (22181, 22182, 22183)
  *   admin port     = adminPort + i - 1           (only when adminPort is set)
+ *   secure port    = basePort + 5000 + i - 1     (7181, 7182, 7183; only with TLS)
  * so ensembles whose base ports differ by at least their size run side by side.
  * Everything binds 127.0.0.1 only.
  */
@@ -15,6 +16,8 @@ import { UsageError } from '../core/errors.js';
 
 export const QUORUM_PORT_OFFSET = 10000;
 export const ELECTION_PORT_OFFSET = 20000;
+/** secureClientPort = client port + this, for ensembles started with --tls. */
+export const SECURE_PORT_OFFSET = 5000;
 export const LOCAL_HOST = '127.0.0.1';
 export const MAX_SIZE = 9;
 
@@ -41,6 +44,8 @@ export interface EnsembleSpec {
   adminPort?: number;
   /** The ZooKeeper release directory it was created with (absent: Debian's package / ZOOKEEPER_HOME at start). */
   zkHome?: string;
+  /** Members also serve clients over TLS (secureClientPort, mutual TLS), with certificates in `tls/`. */
+  tls?: true;
   createdAt: string;
 }
 
@@ -50,6 +55,8 @@ export interface MemberPorts {
   quorumPort: number;
   electionPort: number;
   adminPort?: number;
+  /** secureClientPort (TLS ensembles only). */
+  securePort?: number;
 }
 
 export interface SpecInput {
@@ -59,6 +66,7 @@ export interface SpecInput {
   tickTime?: number;
   adminPort?: number;
   zkHome?: string;
+  tls?: boolean;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -88,6 +96,7 @@ export function makeSpec(input: SpecInput, now: Date = new Date()): EnsembleSpec
   };
   if (input.adminPort !== undefined) spec.adminPort = intIn('admin port', input.adminPort, 1024, 65535 - (size - 1));
   if (input.zkHome) spec.zkHome = input.zkHome;
+  if (input.tls) spec.tls = true;
   return spec;
 }
 
@@ -107,6 +116,7 @@ export function checkSpec(v: unknown, where: string): EnsembleSpec {
     syncLimit: o.syncLimit ?? DEFAULTS.syncLimit,
     ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}),
     ...(o.zkHome ? { zkHome: o.zkHome } : {}),
+    ...(o.tls === true ? { tls: true as const } : {}),
     createdAt: o.createdAt ?? new Date(0).toISOString(),
   };
 }
@@ -115,7 +125,7 @@ export function memberIds(spec: Pick<EnsembleSpec, 'size'>): number[] {
   return Array.from({ length: spec.size }, (_, i) => i + 1);
 }
 
-export function memberPorts(spec: Pick<EnsembleSpec, 'basePort' | 'adminPort'>, id: number): MemberPorts {
+export function memberPorts(spec: Pick<EnsembleSpec, 'basePort' | 'adminPort' | 'tls'>, id: number): MemberPorts {
   const p: MemberPorts = {
     id,
     clientPort: spec.basePort + id - 1,
@@ -123,7 +133,13 @@ export function memberPorts(spec: Pick<EnsembleSpec, 'basePort' | 'adminPort'>, 
     electionPort: spec.basePort + ELECTION_PORT_OFFSET + id - 1,
   };
   if (spec.adminPort !== undefined) p.adminPort = spec.adminPort + id - 1;
+  if (spec.tls) p.securePort = spec.basePort + SECURE_PORT_OFFSET + id - 1;
   return p;
+}
+
+/** "127.0.0.1:7181,127.0.0.1:7182,..." the members' secure client ports (TLS ensembles). */
+export function secureConnectString(spec: Pick<EnsembleSpec, 'basePort' | 'size'>, ids: number[] = memberIds(spec)): string {
+  return ids.map((id) => `${LOCAL_HOST}:${spec.basePort + SECURE_PORT_OFFSET + id - 1}`).join(',');
 }
 
 /** "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183" */
@@ -148,6 +164,8 @@ export function renderDynamicConfig(spec: Pick<EnsembleSpec, 'basePort' | 'size'
 export interface MemberPaths {
   dataDir: string;
   dynamicConfigFile: string;
+  /** TLS ensembles: the member's PEM keystore (key + certificate) and the CA certificate it trusts. */
+  tls?: { keyStore: string; trustStore: string };
 }
 
 /**
@@ -181,6 +199,20 @@ export function renderZooCfg(spec: EnsembleSpec, id: number, paths: MemberPaths,
     lines.push(`admin.enableServer=false`);
   }
   lines.push(`DigestAuthenticationProvider.superDigest=${superDigestValue}`);
+  if (p.securePort !== undefined && paths.tls) {
+    // Netty is the only connection factory that speaks TLS (the NIO one exits: "SSL isn't supported").
+    // Unknown keys become zookeeper.* system properties, which is where these are read from.
+    lines.push(
+      `secureClientPort=${p.securePort}`,
+      `secureClientPortAddress=${LOCAL_HOST}`,
+      `serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory`,
+      `ssl.keyStore.location=${paths.tls.keyStore}`,
+      `ssl.keyStore.type=PEM`,
+      `ssl.trustStore.location=${paths.tls.trustStore}`,
+      `ssl.trustStore.type=PEM`,
+      `ssl.clientAuth=need`,
+    );
+  }
   lines.push(`dynamicConfigFile=${paths.dynamicConfigFile}`);
   return lines.join('\n') + '\n';
 }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createWithParents } from '../core/nodes.js';
 import { Session, type AuthInfo } from '../core/session.js';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { ensembleStatus, isServing, type MemberStatus } from './status.js';
 import { latencyFields, type LatencyFields } from './view.js';
 
@@ -43,12 +44,16 @@ export interface HealthReport {
   problems: string[];
   checkedAt: string;
   attempts: number;
+  /** How members were asked and probed: over TLS (the secure client ports) or plain TCP. */
+  via: 'tls' | 'plain';
 }
 
 export interface HealthOptions {
   connectString: string;
   timeoutMs: number;
   auth?: AuthInfo[];
+  /** Connect and ask four-letter words over TLS with these options. */
+  tls?: TlsConnectionOptions;
   strict?: boolean;
   /** Parent of the probe node (default /.zkctl-health, a container). */
   probePath?: string;
@@ -61,7 +66,7 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
   const t0 = Date.now();
   let s: Session | undefined;
   try {
-    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000 });
+    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000, ...(opts.tls ? { tls: opts.tls } : {}) });
     const parent = opts.probePath ?? '/.zkctl-health';
     const token = randomBytes(12).toString('hex');
     const node = `${parent}/${hostname()}-${process.pid}-${token}`;
@@ -84,7 +89,7 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
 
 export async function checkHealth(opts: HealthOptions, attempts = 1): Promise<HealthReport> {
   const [st, probe] = await Promise.all([
-    ensembleStatus(opts.connectString, { timeoutMs: Math.min(opts.timeoutMs, 3000) }),
+    ensembleStatus(opts.connectString, { timeoutMs: Math.min(opts.timeoutMs, 3000), ...(opts.tls ? { tls: opts.tls } : {}) }),
     writeReadProbe(opts),
   ]);
   const problems: string[] = [];
@@ -111,6 +116,7 @@ export async function checkHealth(opts: HealthOptions, attempts = 1): Promise<He
     problems,
     checkedAt: new Date().toISOString(),
     attempts,
+    via: opts.tls ? 'tls' : 'plain',
   };
 }
 

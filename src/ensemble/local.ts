@@ -50,7 +50,9 @@ import {
   generatePassword,
   LOCAL_HOST,
   makeSpec,
+  memberIds,
   memberPorts,
+  secureConnectString,
   renderDynamicConfig,
   renderLog4jProperties,
   renderLogbackXml,
@@ -62,6 +64,7 @@ import {
   type SpecInput,
 } from './config.js';
 import { basename as pathBasename } from 'node:path';
+import { makeEnsembleCerts, TLS_DIR, tlsPaths, type EnsembleTlsPaths } from './certs.js';
 import {
   ephemeralPortRange,
   findPortHolder,
@@ -86,7 +89,7 @@ import { atomicWrite, ENSEMBLE_FILE, ensemblesRoot, registryPath, stateRoot, def
 export { stateRoot, ensemblesRoot, defaultEnsembleDir } from './store.js';
 import { parseConnectString, parseHostPort } from '../core/connect-string.js';
 import { isServing, memberStatus, summarize, type EnsembleStatus, type HostPort, type MemberStatus } from './status.js';
-import { findZooKeeper, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
+import { findZooKeeper, nettyJars, QUORUM_PEER_MAIN, type ZkInstall } from './zk-install.js';
 import { MEMBERSHIP_FILE, membershipFileProblem, readExternal, readRoster, votingIds, type ExternalMember, type MemberRole, type RosterMember } from './roster.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +150,8 @@ export interface EnsembleDescription {
   createdAt: string;
   members: MemberDescription[];
   running: number;
+  /** TLS ensembles: the secure client ports and the files a client needs. */
+  tls?: { connectString: string; ca: string; clientCert: string; clientConfig: string };
 }
 
 export interface LocalMemberStatus extends MemberStatus {
@@ -277,6 +282,14 @@ export class LocalEnsemble {
   /** Client addresses of the members, observers included. */
   get connectString(): string {
     return clientAddresses(this.spec, this.ids);
+  }
+  /** TLS ensembles: the members' secure client ports (secureClientPort), else undefined. */
+  get secureConnectString(): string | undefined {
+    return this.spec.tls ? secureConnectString(this.spec, this.ids) : undefined;
+  }
+  /** TLS ensembles: the CA, client certificate and Java client configuration zkctl made. */
+  get tlsFiles(): EnsembleTlsPaths | undefined {
+    return this.spec.tls ? tlsPaths(this.dir) : undefined;
   }
   /** Member ids now, ascending. */
   get ids(): number[] {
@@ -463,6 +476,10 @@ export class LocalEnsemble {
       running: members.filter((m) => m.running).length,
     };
     if (this.spec.adminPort !== undefined) d.adminPort = this.spec.adminPort;
+    if (this.spec.tls) {
+      const t = tlsPaths(this.dir);
+      d.tls = { connectString: secureConnectString(this.spec, members.map((m) => m.id)), ca: t.ca, clientCert: t.client, clientConfig: t.clientProperties };
+    }
     return d;
   }
 
@@ -539,6 +556,7 @@ export class LocalEnsemble {
       [p.electionPort, `election port of member ${id}`],
     ];
     if (p.adminPort !== undefined) need.push([p.adminPort, `admin port of member ${id}`]);
+    if (p.securePort !== undefined) need.push([p.securePort, `secure client port of member ${id}`]);
     for (const [port, what] of need) {
       if (await isPortFree(port, LOCAL_HOST)) continue;
       let holder = await findPortHolder(port);
@@ -574,7 +592,8 @@ export class LocalEnsemble {
     else if (inst.logging === 'logback') logging.push(`-Dlogback.configurationFile=${join(this.dir, 'logback.xml')}`);
     else if (inst.logging === 'simple')
       logging.push('-Dorg.slf4j.simpleLogger.defaultLogLevel=info', '-Dorg.slf4j.simpleLogger.showDateTime=true', "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS");
-    return [...jvmFlags, `-Dzookeeper.log.dir=${this.memberDir(id)}`, ...logging, '-cp', inst.classpath.join(':'), QUORUM_PEER_MAIN, this.configPath(id)];
+    const classpath = this.spec.tls ? [...inst.classpath, ...nettyJars(inst)] : inst.classpath;
+    return [...jvmFlags, `-Dzookeeper.log.dir=${this.memberDir(id)}`, ...logging, '-cp', classpath.join(':'), QUORUM_PEER_MAIN, this.configPath(id)];
   }
 
   private childEnv(): NodeJS.ProcessEnv {
@@ -1255,7 +1274,7 @@ export function checkConfigPath(dir: string): void {
 }
 
 /** Create every file of a new ensemble in an existing directory; returns the top-level entries written. */
-function createEnsembleFiles(dir: string, spec: EnsembleSpec, written: string[]): void {
+async function createEnsembleFiles(dir: string, spec: EnsembleSpec, written: string[]): Promise<void> {
   chmodSync(dir, 0o700);
   const password = generatePassword();
   written.push(SECRET_FILE);
@@ -1264,13 +1283,19 @@ function createEnsembleFiles(dir: string, spec: EnsembleSpec, written: string[])
   const digest = superDigest(password);
   const e = new LocalEnsemble(dir, spec);
   const dynamic = renderDynamicConfig(spec);
+  let tls: EnsembleTlsPaths | undefined;
+  if (spec.tls) {
+    written.push(TLS_DIR);
+    tls = await makeEnsembleCerts(dir, spec.name, memberIds(spec));
+  }
   written.push('members');
   for (const id of e.ids) {
     mkdirSync(e.dataDir(id), { recursive: true, mode: 0o700 });
     writeFileSync(join(e.dataDir(id), 'myid'), renderMyid(id));
     const dynPath = join(e.memberDir(id), 'zoo.cfg.dynamic');
     writeFileSync(dynPath, dynamic);
-    writeFileSync(e.configPath(id), renderZooCfg(spec, id, { dataDir: e.dataDir(id), dynamicConfigFile: dynPath }, digest), { mode: 0o600 });
+    const paths = { dataDir: e.dataDir(id), dynamicConfigFile: dynPath, ...(tls ? { tls: { keyStore: tls.member(id), trustStore: tls.ca } } : {}) };
+    writeFileSync(e.configPath(id), renderZooCfg(spec, id, paths, digest), { mode: 0o600 });
   }
   written.push('log4j.properties', 'logback.xml');
   writeFileSync(join(dir, 'log4j.properties'), renderLog4jProperties());
@@ -1286,6 +1311,7 @@ function conflicts(spec: EnsembleSpec, input: SpecInput): string[] {
   if (input.basePort !== undefined && input.basePort !== spec.basePort) out.push(`base port ${spec.basePort}`);
   if (input.tickTime !== undefined && input.tickTime !== spec.tickTime) out.push(`tick time ${spec.tickTime}`);
   if (input.adminPort !== undefined && input.adminPort !== spec.adminPort) out.push(`admin port ${spec.adminPort ?? 'disabled'}`);
+  if (input.tls && !spec.tls) out.push('no TLS');
   return out;
 }
 
@@ -1325,7 +1351,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
         if (!isEnsembleDir(dir)) {
           const s = fresh;
           if (opts.zkHome) s.zkHome = resolve(opts.zkHome);
-          createEnsembleFiles(dir, s, m.files);
+          await createEnsembleFiles(dir, s, m.files);
           created = true;
         }
       });

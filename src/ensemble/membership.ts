@@ -44,6 +44,7 @@ import {
 } from '../core/config/dynamic.js';
 import { ELECTION_PORT_OFFSET, LOCAL_HOST, memberPorts, renderMyid, renderZooCfg, superDigest, type EnsembleSpec } from './config.js';
 import { conf } from '../core/fourlw.js';
+import { issueMemberCert } from './certs.js';
 import { clientAddresses, load, type LocalEnsemble } from './local.js';
 import { MEMBERSHIP_FILE, readRecordedRoster, rosterFromConfig, writeRoster, type RosterMember } from './roster.js';
 import { isPortFree, lockHolderAlive, processStartTime, sleep, withPidLock } from './proc.js';
@@ -353,6 +354,7 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
         [ports.quorumPort, 'quorum'],
         [ports.electionPort, 'election'],
         ...(ports.adminPort !== undefined ? [[ports.adminPort, 'admin'] as [number, string]] : []),
+        ...(ports.securePort !== undefined ? [[ports.securePort, 'secure client'] as [number, string]] : []),
       ] as Array<[number, string]>) {
         if (!(await isPortFree(p, LOCAL_HOST))) throw new UsageError(`port ${p} (${what} port of the new member ${id}) is in use`, 'stop whatever holds it; zkctl member ports are base + id - 1 (+10000 quorum, +20000 election)');
       }
@@ -378,7 +380,9 @@ export async function addMember(ensIn: LocalEnsemble, opts: AddOptions = {}): Pr
       const dyn = join(memberDir, 'zoo.cfg.dynamic');
       writeFileSync(dyn, renderServers([...before.servers.filter((s) => s.id !== id), { ...spec, role: 'observer' }]));
       const newSpec: EnsembleSpec = { ...oldSpec, size: Math.max(oldSpec.size, id) };
-      writeFileSync(ens.configPath(id), renderZooCfg(newSpec, id, { dataDir: ens.dataDir(id), dynamicConfigFile: dyn }, superDigest(ens.superPassword())), { mode: 0o600 });
+      // A TLS ensemble: the joiner gets its certificate from the ensemble's CA, and a secure client port.
+      const tls = ens.tlsFiles ? { keyStore: await issueMemberCert(ens.dir, ens.name, id), trustStore: ens.tlsFiles.ca } : undefined;
+      writeFileSync(ens.configPath(id), renderZooCfg(newSpec, id, { dataDir: ens.dataDir(id), dynamicConfigFile: dyn, ...(tls ? { tls } : {}) }, superDigest(ens.superPassword())), { mode: 0o600 });
       writeSpec(ens.dir, newSpec);
       // A member from now on (start() only starts members); undone below if the change fails.
       writeRoster(ens.dir, [...roster.filter((m) => m.id !== id), { id, role }]);

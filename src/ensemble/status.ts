@@ -66,7 +66,7 @@ export async function memberStatus(hp: HostPort, opts: StatusOptions = {}): Prom
   const t0 = Date.now();
   const address = formatAddress(hp);
   const base = { host: hp.host, port: hp.port, address };
-  const o: FourLetterOptions = { timeoutMs: opts.timeoutMs ?? 2000, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const o: FourLetterOptions = { timeoutMs: opts.timeoutMs ?? 2000, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.tls ? { tls: opts.tls } : {}) };
   // srvr first and alone, so its connection count is not inflated by our own other probes.
   const [srvrR] = await Promise.allSettled([fourLetterWord(hp.host, hp.port, 'srvr', o)]);
   const skip = Promise.reject(new Error('skipped'));

@@ -13,6 +13,7 @@
  * A member counts as down when its port refuses connections, or when it does
  * not answer two polls in a row (one slow answer is not a crash).
  */
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { isServing, memberStatus, type HostPort, type MemberMode, type MemberStatus, type StatusOptions } from './status.js';
 import { sleepMs } from '../core/duration.js';
 
@@ -297,6 +298,8 @@ export interface WatchEnsembleOptions extends TimelineOptions {
   intervalMs?: number;
   /** Deadline of each member's answer (default: 3 intervals, at least 500 ms, at most 2 s). */
   probeTimeoutMs?: number;
+  /** Ask the members over TLS with these options (secure client ports). */
+  tls?: TlsConnectionOptions;
   /** Stop polling when aborted (the promise then resolves). */
   signal?: AbortSignal;
   /** Called with each event, in order; polling waits for the returned promise. */
@@ -335,7 +338,7 @@ export async function watchEnsemble(servers: HostPort[], opts: WatchEnsembleOpti
   const signal = opts.signal;
   while (!signal?.aborted) {
     const t0 = Date.now();
-    const samples = await Promise.all(servers.map((hp) => probe.status(hp, { timeoutMs, mntr: false, ...(signal ? { signal } : {}) })));
+    const samples = await Promise.all(servers.map((hp) => probe.status(hp, { timeoutMs, mntr: false, ...(signal ? { signal } : {}), ...(opts.tls ? { tls: opts.tls } : {}) })));
     if (signal?.aborted) break;
     const now = Date.now();
     opts.onSample?.(samples, now);

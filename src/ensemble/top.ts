@@ -3,6 +3,7 @@
  * (and `conf` for the server id, asked until known), with packet rates from
  * the previous sample. Works on any ensemble; no formatting here.
  */
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { isServing, summarize, type HostPort, type MemberStatus } from './status.js';
 import { MemberProbe } from './timeline.js';
 import { memberRow, type MemberRow } from './view.js';
@@ -33,13 +34,17 @@ export class TopSampler {
   private prev = new Map<string, { at: number; rx: number; tx: number }>();
   private readonly probe = new MemberProbe();
 
-  constructor(servers: HostPort[], opts: { timeoutMs?: number } = {}) {
+  private readonly tls?: TlsConnectionOptions;
+
+  /** `tls`: ask the members over TLS with these options (secure client ports). */
+  constructor(servers: HostPort[], opts: { timeoutMs?: number; tls?: TlsConnectionOptions } = {}) {
     this.servers = servers;
     this.timeoutMs = opts.timeoutMs ?? 1000;
+    if (opts.tls) this.tls = opts.tls;
   }
 
   async sample(): Promise<TopSnapshot> {
-    const statuses = await Promise.all(this.servers.map((hp) => this.probe.status(hp, { timeoutMs: this.timeoutMs })));
+    const statuses = await Promise.all(this.servers.map((hp) => this.probe.status(hp, { timeoutMs: this.timeoutMs, ...(this.tls ? { tls: this.tls } : {}) })));
     const now = Date.now();
     const sum = summarize(statuses);
     const rows = statuses.map((m) => this.row(m, now, sum.leader?.address === m.address));

@@ -170,3 +170,15 @@ export function findZooKeeper(opts: FindInstallOptions = {}): ZkInstall {
   if (!inst) throw new ZkctlError(`ZooKeeper not found: install it with \`${ZOOKEEPER_INSTALL_COMMAND}\``);
   return inst;
 }
+
+/**
+ * What the Netty connection factory (TLS, secureClientPort) needs beyond the stock classpath.
+ * Debian's zookeeper.jar manifest lacks netty-codec and netty-resolver: the server binds the
+ * secure port, then every connection dies with NoClassDefFoundError (ByteToMessageDecoder).
+ * A release directory's lib/ has them already.
+ */
+export function nettyJars(inst: ZkInstall): string[] {
+  if (inst.source !== 'debian') return [];
+  const names = ['netty-common', 'netty-buffer', 'netty-transport', 'netty-handler', 'netty-codec', 'netty-resolver', 'netty-transport-native-unix-common', 'netty-transport-native-epoll'];
+  return names.map((n) => join(inst.home, `${n}.jar`)).filter((j) => isFile(j) && !inst.classpath.includes(j));
+}

@@ -1,16 +1,18 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { type Context, configPath, parseAuth, updateConfig, validateServer } from '../../cli/context.js';
+import { resolve } from 'node:path';
+import { type Context, type ContextTls, configPath, parseAuth, updateConfig, validateServer } from '../../cli/context.js';
 import { parseDuration } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 
 export default class ContextSet extends BaseCommand<typeof ContextSet> {
   static override summary = 'Create or update a context.';
   static override description =
-    'Stores the server (and optionally auth and timeout) under NAME. The file is written atomically with mode 0600.';
+    'Stores the server (and optionally auth, timeout and TLS settings) under NAME. The file is written atomically with mode 0600. --tls-ca/--tls-cert/--tls-key/--tls-pfx/--tls-pfx-password-file/--tls-server-name are kept as the context\'s tls: mapping (file paths made absolute; --tls alone: TLS with the system CAs), --client-config as its client-config; the files are read when the context is used.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> prod --server zk1:2181,zk2:2181,zk3:2181/app --use',
     '<%= config.bin %> <%= command.id %> ops --server 10.0.0.5:2181 --auth digest:ops:secret --timeout 5s',
+    '<%= config.bin %> <%= command.id %> secure --server zk1:2281 --tls-ca ca.pem --tls-cert client.pem --tls-key client.pem',
   ];
   static override args = { name: Args.string({ required: true, description: 'context name' }) };
   static override flags = {
@@ -32,6 +34,21 @@ export default class ContextSet extends BaseCommand<typeof ContextSet> {
       const next: Context = { ...prev, server };
       if (this.flags.auth) next.auth = this.flags.auth;
       if (this.flags.timeout) next.timeout = this.flags.timeout;
+      const f = this.flags;
+      const tlsFlags: Array<[keyof ContextTls, string | undefined]> = [
+        ['ca', f['tls-ca']],
+        ['cert', f['tls-cert']],
+        ['key', f['tls-key']],
+        ['pfx', f['tls-pfx']],
+        ['pfx-password-file', f['tls-pfx-password-file']],
+      ];
+      if (f.tls || f['tls-server-name'] !== undefined || tlsFlags.some(([, v]) => v !== undefined)) {
+        const tls: ContextTls = { ...(prev.tls && typeof prev.tls === 'object' ? prev.tls : {}) };
+        for (const [k, v] of tlsFlags) if (v !== undefined) tls[k] = resolve(v);
+        if (f['tls-server-name'] !== undefined) tls['server-name'] = f['tls-server-name'];
+        next.tls = tls;
+      }
+      if (f['client-config'] !== undefined) next['client-config'] = resolve(f['client-config']);
       cfg.contexts[name] = next;
       if (this.flags.use || !cfg['current-context'] || !Object.prototype.hasOwnProperty.call(cfg.contexts, cfg['current-context'])) cfg['current-context'] = name;
       return { server, current: cfg['current-context'] === name };

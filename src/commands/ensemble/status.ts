@@ -2,6 +2,7 @@ import { BaseCommand } from '../../cli/base.js';
 import { resolveStatusTarget, statusColumns, summaryLine, targetFlags, targetInput } from '../../cli/ensemble.js';
 import { parseDuration } from '../../core/duration.js';
 import { ConnectionError } from '../../core/errors.js';
+import { tlsConnectOptions } from '../../core/security/tls.js';
 import { ensembleStatus, statusView, type StatusView } from '../../ensemble/index.js';
 import { describeChanges, statusWithDrift } from '../../ensemble/sync.js';
 
@@ -24,7 +25,8 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
 
   async run(): Promise<StatusView> {
     const timeoutMs = this.flags.timeout ? parseDuration(this.flags.timeout, 'timeout') : 2000;
-    const target = resolveStatusTarget(targetInput(this.flags, this.connection));
+    const conn = this.connection;
+    const target = resolveStatusTarget(targetInput(this.flags, conn));
     let view: StatusView;
     if ('local' in target) {
       const e = target.local;
@@ -45,7 +47,10 @@ Exit 0 when at least one member answers, 8 when none does (the table is printed 
           process.stderr.write(`zkctl: warning: former member${former.length > 1 ? 's' : ''} ${former.map((f) => `${f.id} (pid ${f.pid})`).join(', ')} of ensemble '${e.name}' still running, not in its membership; \`zkctl ensemble stop ID\` or \`ensemble down\` stops ${former.length > 1 ? 'them' : 'it'}\n`);
       }
     } else {
-      view = statusView(await ensembleStatus(target.servers, { timeoutMs }), { connectString: target.servers });
+      // Members given by address, with TLS settings: ask them over TLS (a secureClientPort answers four-letter words to a client it trusts).
+      const tls = conn.tls ? tlsConnectOptions(conn.tls) : undefined;
+      view = statusView(await ensembleStatus(target.servers, { timeoutMs, ...(tls ? { tls } : {}) }), { connectString: target.servers });
+      if (tls) this.progress(`asked over TLS: ${target.servers}`);
     }
     if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, view);
     if (this.outputFormat === 'table') this.progress(summaryLine(view));

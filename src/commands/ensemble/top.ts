@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { tlsConnectOptions } from '../../core/security/tls.js';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
 import { interruptTrap } from '../../cli/stream.js';
@@ -63,7 +64,8 @@ When stdout is not a terminal, or with -o json/yaml/plain, it prints one snapsho
     const members = parseConnectString(servers).servers;
     const intervalMs = parseDuration(this.flags.interval, '--interval');
     if (intervalMs < 100) throw new UsageError('--interval must be at least 100ms');
-    const sampler = new TopSampler(members, { timeoutMs: Math.min(2000, Math.max(500, intervalMs)) });
+    const tls = this.connection.tls ? tlsConnectOptions(this.connection.tls) : undefined;
+    const sampler = new TopSampler(members, { timeoutMs: Math.min(2000, Math.max(500, intervalMs)), ...(tls ? { tls } : {}) });
     const hosts = members.map((m) => `${m.host}:${m.port}`).join(',');
     const live = !!process.stdout.isTTY && this.outputFormat === 'table' && !this.jsonEnabled();
     if (!live) {

@@ -16,6 +16,8 @@ export interface UpOutput extends StatusView {
   /** The context written for it (now current). */
   context: string;
   superSecretPath: string;
+  /** TLS ensembles: secure connect string, CA, client certificate, Java client configuration. */
+  tls?: { connectString: string; ca: string; clientCert: string; clientConfig: string };
 }
 
 export default class EnsembleUp extends BaseCommand<typeof EnsembleUp> {
@@ -49,6 +51,10 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     'zk-home': Flags.string({ summary: 'ZooKeeper release directory (default $ZOOKEEPER_HOME, else Debian\'s package).' }),
     'admin-port': Flags.integer({ summary: 'Enable the AdminServer: member i listens on ADMIN-PORT+i-1 (127.0.0.1).' }),
     wait: Flags.string({ summary: 'How long to wait for the quorum.', default: '60s' }),
+    tls: Flags.boolean({
+      summary: 'A new ensemble that also serves clients over mutual TLS: secure client port BASE+5000+i-1; the context connects there with a client certificate.',
+      description: 'Makes (with the openssl command) a CA, a certificate per member and a client certificate, all for localhost/127.0.0.1, in DIR/tls (keys mode 0600): ca.pem, member-ID.pem, client.pem (key + certificate), client.p12 with client.p12.password, and client.properties, a Java client configuration (zkCli.sh -client-configuration). Members run the Netty connection factory with ssl.clientAuth=need; the plain client port stays (for four-letter words). The context written has tls: {ca, cert, key}.',
+    }),
   };
 
   async run(): Promise<UpOutput> {
@@ -137,6 +143,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
             ...(f['tick-time'] !== undefined ? { tickTime: f['tick-time'] } : {}),
             ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
             ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
+            ...(f.tls ? { tls: true } : {}),
             waitMs,
             onProgress,
           });
@@ -171,8 +178,12 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     } catch {
       /* unreadable: setContext says so */
     }
+    const ens = load(r.dir);
+    const tlsFiles = ens.tlsFiles;
+    // A TLS ensemble's context connects over TLS with the client certificate.
+    const server = ens.secureConnectString ?? ens.connectString;
     try {
-      setContext(contextName, { server: load(r.dir).connectString, 'ensemble-dir': r.dir }, { makeCurrent: true });
+      setContext(contextName, { server, 'ensemble-dir': r.dir, tls: tlsFiles ? { ca: tlsFiles.ca, cert: tlsFiles.client, key: tlsFiles.client } : undefined }, { makeCurrent: true });
     } catch (e) {
       contextError = e;
     }
@@ -194,6 +205,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
       elapsedMs: r.elapsedMs,
       context: contextName,
       superSecretPath: r.superSecretPath,
+      ...(r.tls ? { tls: r.tls } : {}),
     };
     if (!this.jsonEnabled()) this.printer.rows(view.members, statusColumns, out);
     if (contextError !== undefined) {
@@ -205,7 +217,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     }
     const how = r.alreadyRunning ? 'already running' : `up in ${formatDuration(r.elapsedMs)}`;
     // The ready line: on stderr always (CI logs read pipes), stdout keeps the rows only.
-    process.stderr.write(`ready: ${summaryLine(view)}; ${how}; context '${contextName}' is current (${r.connectString})\n`);
+    process.stderr.write(`ready: ${summaryLine(view)}; ${how}; context '${contextName}' is current (${server}${tlsFiles ? ', TLS with the client certificate' : ''})\n`);
     return out;
   }
 }

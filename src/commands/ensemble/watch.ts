@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { tlsConnectOptions } from '../../core/security/tls.js';
 import chalk from 'chalk';
 import { BaseCommand } from '../../cli/base.js';
 import { parseFor, Stream } from '../../cli/stream.js';
@@ -98,7 +99,9 @@ Exit 0 after --for, 130 on Ctrl-C; with --fail-on-change, 12 at the first leader
     let leaderChanges = 0;
     let change: TimelineEvent | undefined;
     this.progress(`watching ${members.map((m) => `${m.host}:${m.port}`).join(', ')} every ${intervalMs}ms; Ctrl-C to stop`);
+    const tls = this.connection.tls ? tlsConnectOptions(this.connection.tls) : undefined;
     await watchEnsemble(members, {
+      ...(tls ? { tls } : {}),
       intervalMs,
       lagThreshold: this.flags['lag-threshold'],
       lagForMs,

@@ -30,6 +30,11 @@ import { ConnectionError, SessionExpiredError, TimeoutError, ZkCode, ZkError } f
 import { JuteReader, JuteWriter } from './jute.js';
 import { EventType, OpCode } from './records.js';
 import { setTimer, type Timer } from '../duration.js';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { lazyRequire } from '../lazy.js';
+import { describeTlsError } from '../security/tls.js';
+
+const tlsModule = lazyRequire<typeof import('node:tls')>('node:tls');
 
 /** Monotonic milliseconds (never steps with the wall clock). */
 export const monoNow = (): number => performance.now();
@@ -58,6 +63,8 @@ export interface TransportOptions {
   attemptTimeoutMs?: number;
   /** Ask for a read-only session when only a partitioned member answers (canBeReadOnly). */
   readOnly?: boolean;
+  /** Connect with TLS (a secureClientPort), with these options (security/tls.ts tlsConnectOptions); the attempt budget covers TCP + TLS + handshake. */
+  tls?: TlsConnectionOptions;
   debug?: (msg: string) => void;
 }
 
@@ -87,11 +94,13 @@ interface Packet {
 interface Attempt {
   server: string;
   socket: Socket;
-  phase: 'tcp' | 'handshake';
+  phase: 'tcp' | 'tls' | 'handshake';
   timer: NodeJS.Timeout;
   budgetMs: number;
   /** The socket error of this attempt, if any ("refused", ...). */
   error?: string;
+  /** A TLS verdict on this attempt: a certificate refused by either side (exit 7). */
+  tlsRefused?: string;
 }
 
 export class Transport extends EventEmitter {
@@ -104,6 +113,8 @@ export class Transport extends EventEmitter {
   private roundFailures = 0;
   /** Attempts in a row refused at TCP (reset by anything else: a timeout, a handshake, a session). */
   private refusedStreak = 0;
+  /** Attempts in a row that ended with a TLS verdict (a certificate refused by either side). */
+  private tlsStreak = 0;
   private attempt?: Attempt;
   private socket?: Socket;
   private retryTimer?: NodeJS.Timeout;
@@ -237,7 +248,8 @@ export class Transport extends EventEmitter {
     this.currentServer = server;
     const budgetMs = this.attemptBudget();
     this.debug(`connecting to ${server} (attempt budget ${budgetMs} ms)`);
-    const socket = netConnect({ host: hp.host, port: hp.port });
+    const tlsOpts = this.opts.tls;
+    const socket: Socket = tlsOpts ? tlsModule().connect({ ...tlsOpts, host: hp.host, port: hp.port }) : netConnect({ host: hp.host, port: hp.port });
     socket.setNoDelay(true);
     const a: Attempt = {
       server,
@@ -246,12 +258,22 @@ export class Transport extends EventEmitter {
       budgetMs,
       timer: setTimeout(() => {
         if (this.attempt !== a) return;
-        const why = a.phase === 'tcp' ? `no TCP answer in ${fmtMs(budgetMs)}` : `accepted TCP but no handshake reply in ${fmtMs(budgetMs)}`;
+        const why =
+          a.phase === 'tcp'
+            ? `no TCP answer in ${fmtMs(budgetMs)}`
+            : a.phase === 'tls'
+              ? `accepted TCP but no TLS handshake in ${fmtMs(budgetMs)}`
+              : `accepted TCP but no handshake reply in ${fmtMs(budgetMs)}`;
         this.failAttempt(a, why);
       }, budgetMs),
     };
     this.attempt = a;
-    socket.on('connect', () => {
+    if (tlsOpts) {
+      socket.on('connect', () => {
+        if (this.attempt === a) a.phase = 'tls';
+      });
+    }
+    socket.on(tlsOpts ? 'secureConnect' : 'connect', () => {
       if (this.attempt !== a) return;
       a.phase = 'handshake';
       this.debug(`tcp connected to ${server}; handshake`);
@@ -262,7 +284,11 @@ export class Transport extends EventEmitter {
     });
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.attempt === a) a.error = errText(err);
+      if (this.attempt === a && tlsOpts) {
+        const verdict = describeTlsError(err);
+        if (verdict) a.tlsRefused = verdict.message;
+        a.error = verdict?.message ?? (a.phase === 'tls' ? `TLS handshake failed: ${tlsErrText(err)}` : errText(err));
+      } else if (this.attempt === a) a.error = errText(err);
       else if (this.socket === socket) this.debug(`socket error from ${server}: ${err.message}`);
     });
     socket.on('close', () => this.onClose(socket));
@@ -287,6 +313,12 @@ export class Transport extends EventEmitter {
       this.refusedStreak = 0;
       this.emit('allRefused');
     }
+    // Every member gave a TLS verdict (a certificate refused): retrying will not change it.
+    this.tlsStreak = a.tlsRefused ? this.tlsStreak + 1 : 0;
+    if (!this.everConnected && a.tlsRefused && this.tlsStreak >= this.addrs.length) {
+      this.tlsStreak = 0;
+      this.emit('tlsRefused', a.tlsRefused);
+    }
     a.socket.removeAllListeners('data');
     a.socket.destroy();
     this.startAttempt();
@@ -296,9 +328,11 @@ export class Transport extends EventEmitter {
     const a = this.attempt;
     if (a && a.socket === socket) {
       const why =
-        a.phase === 'tcp'
+        a.phase === 'tcp' || a.tlsRefused || (a.phase === 'tls' && a.error)
           ? (a.error ?? 'connection failed')
-          : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.handshakeHint()}`;
+          : a.phase === 'tls'
+            ? 'closed the connection during the TLS handshake'
+            : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.handshakeHint()}${this.opts.tls ? '' : '; a TLS port (secureClientPort) does that to plain TCP: see --tls'}`;
       this.failAttempt(a, why);
       return;
     }
@@ -778,6 +812,15 @@ function errText(err: NodeJS.ErrnoException): string {
     default:
       return err.code ?? err.message;
   }
+}
+
+/** A TLS error that is not a certificate verdict, in a few words (node's "Client network socket disconnected ..." is a close). */
+function tlsErrText(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ECONNRESET' || /socket disconnected before secure TLS connection/.test(err.message)) {
+    return 'the server closed the connection (a plain-TCP client port does that to TLS: connect without --tls, or to its secureClientPort)';
+  }
+  if (/wrong version number|packet length too long|unknown protocol/i.test(err.message)) return 'the server does not speak TLS on this port (a plain-TCP client port?)';
+  return err.code ?? err.message;
 }
 
 export function fmtMs(ms: number): string {

@@ -12,6 +12,9 @@
  *       auth: digest:user:password      # optional
  *       timeout: 10s                    # optional
  *       ensemble-dir: /root/.local/state/zkctl/ensembles/local   # set by `ensemble up`
+ *       sasl:                           # optional: SASL DIGEST-MD5 (see resolveSasl)
+ *         user: bob
+ *         password-file: /path/0600-file  # or jaas: /path/jaas.conf (its Client section)
  */
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -24,12 +27,23 @@ import { parseAuthSpec } from '../core/auth.js';
 import { parseYamlFile } from '../core/yaml-input.js';
 import { yaml } from '../core/lazy.js';
 import type { AuthInfo } from '../core/session.js';
+import type { SaslCredentials } from '../core/security/sasl.js';
+import { jaasClientCredentials } from '../core/security/jaas.js';
 
 export interface Context {
   server: string;
   auth?: string;
   timeout?: string;
   'ensemble-dir'?: string;
+  /** SASL DIGEST-MD5: the user and where the password is (never the password itself). */
+  sasl?: ContextSasl;
+}
+
+export interface ContextSasl {
+  user?: string;
+  'password-file'?: string;
+  /** A JAAS file whose Client section holds user and password (instead of user/password-file). */
+  jaas?: string;
 }
 
 export interface ConfigFile {
@@ -163,6 +177,13 @@ export function checkContext(entry: unknown, name: string, path: string): Contex
     }
   }
   if (typeof c.server !== 'string' || c.server === '') throw new UsageError(`${where} has no server`, `zkctl context set ${name} --server HOST:PORT`);
+  if (c.sasl !== undefined && c.sasl !== null) {
+    const sasl = c.sasl as Record<string, unknown>;
+    const keys = ['user', 'password-file', 'jaas'];
+    if (typeof sasl !== 'object' || Array.isArray(sasl) || Object.entries(sasl).some(([k, v]) => !keys.includes(k) || typeof v !== 'string')) {
+      throw new UsageError(`${where}: sasl must be a mapping of user, password-file (or jaas) to strings`, 'e.g. sasl: {user: bob, password-file: /path/to/0600-file}');
+    }
+  }
   return c as unknown as Context;
 }
 
@@ -317,6 +338,8 @@ export interface ConnectionSettings {
   server: string;
   auth: AuthInfo[];
   timeoutMs: number;
+  /** SASL DIGEST-MD5 credentials, when any source gives them (resolveSasl). */
+  sasl?: SaslCredentials;
   /** where the server came from: flag, env, context:NAME, default */
   source: string;
   context?: string;
@@ -336,7 +359,7 @@ export class DanglingContextError extends UsageError {}
 
 /** Resolve where to connect and how, following the precedence in DESIGN.md. */
 export function resolveConnection(
-  flags: { server?: string; context?: string; timeout?: string; auth?: string },
+  flags: { server?: string; context?: string; timeout?: string; auth?: string; sasl?: string; 'sasl-password-file'?: string; jaas?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): ConnectionSettings {
   let ctx: Context | undefined;
@@ -378,5 +401,52 @@ export function resolveConnection(
   const timeoutMs = timeoutSpec ? parseDuration(timeoutSpec, '--timeout') : DEFAULT_TIMEOUT_MS;
   if (timeoutMs <= 0) throw new UsageError('--timeout must be positive');
   const authFrom = flags.auth !== undefined ? '--auth' : env.ZKCTL_AUTH !== undefined ? 'ZKCTL_AUTH' : `auth of context ${ctxName}`;
-  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, source, context: ctx ? ctxName : undefined };
+  const sasl = resolveSasl(flags, env, ctx?.sasl ?? undefined, ctxName);
+  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, ...(sasl ? { sasl } : {}), source, context: ctx ? ctxName : undefined };
+}
+
+/**
+ * SASL DIGEST-MD5 credentials: --jaas FILE (its Client section); else the user from --sasl USER,
+ * else the context's sasl.user, with the password from --sasl-password-file FILE, else
+ * $ZKCTL_SASL_PASSWORD, else the context's sasl.password-file; else the context's sasl.jaas.
+ * None of them: no SASL ($ZKCTL_SASL_PASSWORD alone turns nothing on). A user without a password
+ * (or a password without a user) is a usage error; no message ever holds the password.
+ */
+export function resolveSasl(
+  flags: { sasl?: string; 'sasl-password-file'?: string; jaas?: string },
+  env: NodeJS.ProcessEnv,
+  ctx: ContextSasl | undefined,
+  ctxName?: string,
+): SaslCredentials | undefined {
+  if (flags.jaas !== undefined) return jaasClientCredentials(flags.jaas);
+  const user = flags.sasl ?? ctx?.user;
+  const userFrom = flags.sasl !== undefined ? '--sasl' : `the sasl.user of context ${ctxName}`;
+  if (user === undefined) {
+    if (flags['sasl-password-file'] !== undefined) throw new UsageError('--sasl-password-file needs --sasl USER', 'e.g. --sasl bob --sasl-password-file ./bob.password');
+    if (ctx?.jaas) return jaasClientCredentials(ctx.jaas);
+    return undefined;
+  }
+  if (user === '' || /[\u0000-\u001f]/.test(user)) throw new UsageError(`${userFrom}: the SASL user must be a non-empty name without control characters`);
+  let password: string | undefined;
+  if (flags['sasl-password-file'] !== undefined) password = readSecretFile(flags['sasl-password-file'], '--sasl-password-file');
+  else if (env.ZKCTL_SASL_PASSWORD !== undefined && env.ZKCTL_SASL_PASSWORD !== '') password = env.ZKCTL_SASL_PASSWORD;
+  else if (ctx?.['password-file']) password = readSecretFile(ctx['password-file'], `the sasl.password-file of context ${ctxName}`);
+  if (password === undefined) {
+    throw new UsageError(`SASL user '${user}' (${userFrom}) has no password`, 'give --sasl-password-file FILE or $ZKCTL_SASL_PASSWORD (or password-file in the context\'s sasl field)');
+  }
+  return { user, password };
+}
+
+/** A secret kept in a file (one line; a trailing newline is not part of it). */
+export function readSecretFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${what} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret === '') throw new UsageError(`${what} ${path}: the file is empty`);
+  if (secret.includes('\n')) throw new UsageError(`${what} ${path}: expected one line (the password), found several`);
+  return secret;
 }

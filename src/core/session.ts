@@ -87,6 +87,7 @@ import { KeeperState, Transport, body, fmtMs, monoNow, type Notification } from 
 import { EventType } from './protocol/records.js';
 import { parseConnectString } from './connect-string.js';
 import { setTimer } from './duration.js';
+import type { SaslCredentials } from './security/sasl.js';
 import { sessionHex } from './session-id.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
@@ -110,6 +111,11 @@ export interface SessionOptions {
   /** Session timeout asked of the server (ms). Default 30000; the server clamps it to [2, 20] ticks. */
   sessionTimeoutMs?: number;
   auth?: AuthInfo[];
+  /**
+   * SASL DIGEST-MD5 credentials (security/sasl.ts): the exchange runs on every (re)connect before
+   * anything else; a refusal ends the session (SaslError, exit 7) instead of retrying.
+   */
+  sasl?: SaslCredentials;
   /** After the session is lost, start a new one (Curator's behaviour) instead of failing every request. */
   renew?: boolean;
   /** Accept a read-only member (one cut off from the quorum): reads work, writes fail with "not read-only". */
@@ -165,6 +171,7 @@ export class Session extends EventEmitter {
   readonly sessionTimeoutMs: number;
   private transport: Transport;
   private readonly auth: AuthInfo[];
+  private readonly sasl?: SaslCredentials;
   private readonly renew: boolean;
   private readonly readOnlyOk: boolean;
   private readonly connectTimeoutMs: number;
@@ -178,6 +185,7 @@ export class Session extends EventEmitter {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? 30_000;
     this.auth = [...(opts.auth ?? [])];
+    if (opts.sasl) this.sasl = opts.sasl;
     this.renew = opts.renew ?? false;
     this.readOnlyOk = opts.readOnly ?? false;
     this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs);
@@ -293,6 +301,7 @@ export class Session extends EventEmitter {
       // Every member gets a try within one --timeout (TCP connect and handshake together).
       attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.connectTimeoutMs, this.sessionTimeoutMs) / nServers)),
       readOnly: this.readOnlyOk,
+      ...(this.sasl ? { sasl: this.sasl } : {}),
       debug: debug.enabled ? debug : undefined,
     });
     for (const a of this.auth) t.addAuth(a.scheme, Buffer.from(a.credential));
@@ -359,7 +368,7 @@ export class Session extends EventEmitter {
         else if (s === 'lost') done(new SessionExpiredError('session expired while connecting'));
         else if (s === 'closed') done(new ConnectionError('session is closed'));
       };
-      const onAuth = (): void => done(new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
+      const onAuth = (): void => done(t.authError ?? new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
       const timer = setTimer(() => {
         const tried = t.describeServers();
         done(

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createWithParents } from '../core/nodes.js';
 import { Session, type AuthInfo } from '../core/session.js';
+import type { SaslCredentials } from '../core/security/sasl.js';
 import { ensembleStatus, isServing, type MemberStatus } from './status.js';
 import { latencyFields, type LatencyFields } from './view.js';
 
@@ -49,6 +50,7 @@ export interface HealthOptions {
   connectString: string;
   timeoutMs: number;
   auth?: AuthInfo[];
+  sasl?: SaslCredentials;
   strict?: boolean;
   /** Parent of the probe node (default /.zkctl-health, a container). */
   probePath?: string;
@@ -61,7 +63,7 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
   const t0 = Date.now();
   let s: Session | undefined;
   try {
-    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000 });
+    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, ...(opts.sasl ? { sasl: opts.sasl } : {}), sessionTimeoutMs: 10_000 });
     const parent = opts.probePath ?? '/.zkctl-health';
     const token = randomBytes(12).toString('hex');
     const node = `${parent}/${hostname()}-${process.pid}-${token}`;

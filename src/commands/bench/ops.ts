@@ -56,6 +56,7 @@ In plain output (a pipe) the first line is a "# " comment naming the columns (ta
       connectString: c.server,
       timeoutMs: c.timeoutMs,
       ...(c.auth ? { auth: c.auth } : {}),
+      ...(c.sasl ? { sasl: c.sasl } : {}),
       phases: phases as Array<(typeof import('../../bench/ops.js').OPS_PHASES)[number]>,
       size: f.size,
       count: f.count,

@@ -397,7 +397,7 @@ export class Transport extends EventEmitter {
     try {
       next = a.sasl.client.respond(token);
     } catch (e) {
-      this.saslFailed(e instanceof SaslError ? new SaslError(`SASL authentication as '${user}' failed at ${a.server}: ${e.message}`, { hint: SASL_HINT }) : (e as Error));
+      this.saslFailed(e instanceof SaslError ? new SaslError(`SASL authentication as '${user}' failed at ${a.server}: ${e.message}`, { hint: e.hint ?? SASL_HINT }) : (e as Error));
       return;
     }
     if (a.sasl.client.complete) {

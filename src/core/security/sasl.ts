@@ -105,6 +105,10 @@ export class DigestMd5Client {
 
   respond(token: Buffer): Buffer {
     if (this.step === 0) {
+      // A server without a JAAS Server section answers the first token with an empty one (seen on 3.8).
+      if (token.length === 0) throw new SaslError('the server offers no SASL (it answered with an empty challenge: no JAAS Server section, or not a SASL-enabled ZooKeeper)', {
+          hint: 'connect without --sasl/--jaas (and without a context sasl field), or enable SASL on the server',
+        });
       this.step = 1;
       return this.digestResponse(token.toString('utf8'));
     }

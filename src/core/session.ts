@@ -23,6 +23,9 @@
  *       +------------------------ next attempt <----------------------------------+
  *   any state --server says expired / no contact for T (client-side)--> EXPIRED (terminal)
  *   any state --close()--> CLOSED (terminal);  auth rejected --> AUTH_FAILED (terminal)
+ *   (with `sasl`, the connection counts as made only after the SASL exchange, run after every
+ *   handshake within the attempt's budget; a SASL refusal, or the server's "SASL required" -124,
+ *   is AUTH_FAILED at once: SaslError, exit 7.)
  *   (T = the negotiated session timeout.)
  *
  * Two queues, and what happens to a request at each transition:

@@ -127,6 +127,14 @@ describe('SASL against a real ZooKeeper that requires it', () => {
     writeFileSync(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
     assert.match(ok(await zk(['whoami', '-s', server, '--sasl', USER, '--sasl-password-file', pwFile], { XDG_CONFIG_HOME: join(scratch, 'none') })).stdout, /^sasl\tbob$/m);
     assert.match(ok(await zk(['whoami', '-s', server, '--sasl', USER], { XDG_CONFIG_HOME: join(scratch, 'none'), ZKCTL_SASL_PASSWORD: PASSWORD })).stdout, /^sasl\tbob$/m);
+    // A context made by hand keeps the password file's path, never the password.
+    const cfgHome = join(scratch, 'byhand');
+    ok(await zk(['context', 'set', 'k', '-s', server, '--sasl', USER, '--sasl-password-file', pwFile], { XDG_CONFIG_HOME: cfgHome }));
+    assert.ok(!readFileSync(join(cfgHome, 'zkctl', 'config.yaml'), 'utf8').includes(PASSWORD));
+    assert.match(ok(await zk(['whoami', '--context', 'k'], { XDG_CONFIG_HOME: cfgHome })).stdout, /^sasl\tbob$/m);
+    assert.equal(JSON.parse(ok(await zk(['context', 'ls', '-o', 'json'], { XDG_CONFIG_HOME: cfgHome })).stdout)[0].sasl, USER);
+    const half = await zk(['context', 'set', 'k2', '-s', server, '--sasl', USER], { XDG_CONFIG_HOME: cfgHome });
+    assert.equal(half.code, ExitCode.USAGE, half.stderr);
     // --verbose logs the exchange, never the password.
     const v = ok(await zk(['get', '/s', '-s', server, '--sasl', USER, '--verbose'], { XDG_CONFIG_HOME: join(scratch, 'none'), ZKCTL_SASL_PASSWORD: PASSWORD }));
     assert.match(v.stderr, /SASL authentication complete/);

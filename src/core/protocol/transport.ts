@@ -381,6 +381,7 @@ export class Transport extends EventEmitter {
     r.long();
     const err = r.int();
     if (xid === XID_PING || xid === XID_NOTIFICATION) return;
+    this.lastContact = monoNow();
     if (!a.sasl || xid !== a.sasl.xid) throw new Error(`reply xid ${xid} during SASL (expected ${a.sasl?.xid})`);
     const user = this.opts.sasl!.user;
     if (err !== 0) {

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Session, type AuthInfo } from '../core/session.js';
+import type { SaslCredentials } from '../core/security/sasl.js';
 import { ZkCode, isZkCode } from '../core/errors.js';
 import { LatencyHistogram } from './histogram.js';
 
@@ -21,6 +22,7 @@ export interface OpsBenchOptions {
   auth?: AuthInfo[];
   /** Connect over TLS with these node tls options. */
   tls?: import('node:tls').ConnectionOptions;
+  sasl?: SaslCredentials;
   phases: OpsPhase[];
   /** Data size in bytes for create/set. */
   size: number;
@@ -83,7 +85,7 @@ async function windowed(count: number, window: number, op: (i: number) => Promis
 export async function runOpsBench(opts: OpsBenchOptions): Promise<OpsBenchResult> {
   const progress = opts.onProgress ?? (() => undefined);
   const sessions: Session[] = [];
-  const connect = (): Promise<Session> => Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
+  const connect = (): Promise<Session> => Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.sasl ? { sasl: opts.sasl } : {}) });
   for (let s = 0; s < opts.sessions; s++) sessions.push(await connect());
   const needsWatch = opts.phases.includes('watch');
   const watcher = needsWatch ? await connect() : undefined;

@@ -28,6 +28,17 @@ export const connectionFlags = {
   context: Flags.string({ summary: 'Use this context from the contexts file.', helpGroup: 'GLOBAL' }),
   timeout: Flags.string({ summary: 'Deadline for connecting and for each request (e.g. 500ms, 10s); an ensemble whose every member refuses the connection fails at once (exit 8).', helpGroup: 'GLOBAL' }),
   auth: Flags.string({ summary: 'Authenticate: scheme:credential, e.g. digest:user:password (or $ZKCTL_AUTH).', helpGroup: 'GLOBAL' }),
+  sasl: Flags.string({
+    summary: 'SASL DIGEST-MD5 user (DigestLoginModule servers); the password from --sasl-password-file or $ZKCTL_SASL_PASSWORD.',
+    description: 'Authenticates on connect and on every reconnect, before any request; a refusal (wrong user or password, or a server that requires SASL from a client without it) is exit 7. GSSAPI/Kerberos is out of scope.',
+    helpGroup: 'GLOBAL',
+    exclusive: ['jaas'],
+  }),
+  'sasl-password-file': Flags.string({ summary: "File holding the --sasl user's password (one line).", helpGroup: 'GLOBAL', exclusive: ['jaas'] }),
+  jaas: Flags.string({
+    summary: "SASL credentials from a Java JAAS file's Client section (DigestLoginModule username/password), as java.security.auth.login.config.",
+    helpGroup: 'GLOBAL',
+  }),
   'read-only': Flags.boolean({
     summary: 'Ask for a session a read-only member may serve (canBeReadOnly: a member cut off from the quorum, started with -Dreadonlymode.enabled=true and localSessionsEnabled=true): reads work, writes fail (exit 8).',
     helpGroup: 'GLOBAL',
@@ -135,7 +146,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Where to connect, from flags, env and the contexts file. */
   get connection(): ConnectionSettings {
-    return resolveConnection(this.flags as { server?: string; context?: string; timeout?: string; auth?: string } & TlsFlags);
+    return resolveConnection(this.flags as { server?: string; context?: string; timeout?: string; auth?: string; sasl?: string; 'sasl-password-file'?: string; jaas?: string } & TlsFlags);
   }
 
   /** Connect (once) with the resolved settings. */
@@ -148,6 +159,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       connectString: c.server,
       timeoutMs: c.timeoutMs,
       auth: c.auth,
+      ...(c.sasl ? { sasl: c.sasl } : {}),
       readOnly: !!(this.flags as { 'read-only'?: boolean })['read-only'],
       ...(c.tls ? { tls: tlsConnectOptions(c.tls) } : {}),
       // An ensemble that is down (every member refuses) fails in well under a second, not at --timeout.

@@ -20,6 +20,9 @@
  *         pfx-password-file: /path/client.p12.password
  *         server-name: zk.example.com
  *       client-config: /etc/zookeeper/client.properties   # optional: a Java client configuration (TLS part)
+ *       sasl:                           # optional: SASL DIGEST-MD5 (see resolveSasl)
+ *         user: bob
+ *         password-file: /path/0600-file  # or jaas: /path/jaas.conf (its Client section)
  */
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -45,6 +48,8 @@ export interface ContextTls {
   'server-name'?: string;
 }
 const CONTEXT_TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'pfx-password-file', 'server-name'] as const;
+import type { SaslCredentials } from '../core/security/sasl.js';
+import { jaasClientCredentials } from '../core/security/jaas.js';
 
 export interface Context {
   server: string;
@@ -53,6 +58,15 @@ export interface Context {
   'ensemble-dir'?: string;
   tls?: ContextTls;
   'client-config'?: string;
+  /** SASL DIGEST-MD5: the user and where the password is (never the password itself). */
+  sasl?: ContextSasl;
+}
+
+export interface ContextSasl {
+  user?: string;
+  'password-file'?: string;
+  /** A JAAS file whose Client section holds user and password (instead of user/password-file). */
+  jaas?: string;
 }
 
 export interface ConfigFile {
@@ -192,6 +206,13 @@ export function checkContext(entry: unknown, name: string, path: string): Contex
     for (const [k, v] of Object.entries(t as Record<string, unknown>)) {
       if (!(CONTEXT_TLS_KEYS as readonly string[]).includes(k)) throw new UsageError(`${where}: tls has an unknown key ${JSON.stringify(k)} (known: ${CONTEXT_TLS_KEYS.join(', ')})`);
       if (v !== null && typeof v !== 'string') throw new UsageError(`${where}: tls.${k} must be a string (a file path${k === 'server-name' ? ' or a name' : ''})`);
+    }
+  }
+  if (c.sasl !== undefined && c.sasl !== null) {
+    const sasl = c.sasl as Record<string, unknown>;
+    const keys = ['user', 'password-file', 'jaas'];
+    if (typeof sasl !== 'object' || Array.isArray(sasl) || Object.entries(sasl).some(([k, v]) => !keys.includes(k) || typeof v !== 'string')) {
+      throw new UsageError(`${where}: sasl must be a mapping of user, password-file (or jaas) to strings`, 'e.g. sasl: {user: bob, password-file: /path/to/0600-file}');
     }
   }
   return c as unknown as Context;
@@ -352,6 +373,8 @@ export interface ConnectionSettings {
   timeoutMs: number;
   /** Connect over TLS with these files (undefined: plain TCP). */
   tls?: TlsSettings;
+  /** SASL DIGEST-MD5 credentials, when any source gives them (resolveSasl). */
+  sasl?: SaslCredentials;
   /** where the server came from: flag, env, context:NAME, default */
   source: string;
   context?: string;
@@ -432,7 +455,7 @@ export function resolveTls(flags: TlsFlags, env: NodeJS.ProcessEnv, ctx: Context
 
 /** Resolve where to connect and how, following the precedence in DESIGN.md. */
 export function resolveConnection(
-  flags: { server?: string; context?: string; timeout?: string; auth?: string } & TlsFlags,
+  flags: { server?: string; context?: string; timeout?: string; auth?: string; sasl?: string; 'sasl-password-file'?: string; jaas?: string } & TlsFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): ConnectionSettings {
   let ctx: Context | undefined;
@@ -475,5 +498,52 @@ export function resolveConnection(
   if (timeoutMs <= 0) throw new UsageError('--timeout must be positive');
   const authFrom = flags.auth !== undefined ? '--auth' : env.ZKCTL_AUTH !== undefined ? 'ZKCTL_AUTH' : `auth of context ${ctxName}`;
   const tls = resolveTls(flags, env, ctx, ctxName);
-  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, source, context: ctx ? ctxName : undefined, ...(tls ? { tls } : {}) };
+  const sasl = resolveSasl(flags, env, ctx?.sasl ?? undefined, ctxName);
+  return { server, auth: authSpec ? [parseAuth(authSpec, authFrom)] : [], timeoutMs, ...(sasl ? { sasl } : {}), source, context: ctx ? ctxName : undefined, ...(tls ? { tls } : {}) };
+}
+
+/**
+ * SASL DIGEST-MD5 credentials: --jaas FILE (its Client section); else the user from --sasl USER,
+ * else the context's sasl.user, with the password from --sasl-password-file FILE, else
+ * $ZKCTL_SASL_PASSWORD, else the context's sasl.password-file; else the context's sasl.jaas.
+ * None of them: no SASL ($ZKCTL_SASL_PASSWORD alone turns nothing on). A user without a password
+ * (or a password without a user) is a usage error; no message ever holds the password.
+ */
+export function resolveSasl(
+  flags: { sasl?: string; 'sasl-password-file'?: string; jaas?: string },
+  env: NodeJS.ProcessEnv,
+  ctx: ContextSasl | undefined,
+  ctxName?: string,
+): SaslCredentials | undefined {
+  if (flags.jaas !== undefined) return jaasClientCredentials(flags.jaas);
+  const user = flags.sasl ?? ctx?.user;
+  const userFrom = flags.sasl !== undefined ? '--sasl' : `the sasl.user of context ${ctxName}`;
+  if (user === undefined) {
+    if (flags['sasl-password-file'] !== undefined) throw new UsageError('--sasl-password-file needs --sasl USER', 'e.g. --sasl bob --sasl-password-file ./bob.password');
+    if (ctx?.jaas) return jaasClientCredentials(ctx.jaas);
+    return undefined;
+  }
+  if (user === '' || /[\u0000-\u001f]/.test(user)) throw new UsageError(`${userFrom}: the SASL user must be a non-empty name without control characters`);
+  let password: string | undefined;
+  if (flags['sasl-password-file'] !== undefined) password = readSecretFile(flags['sasl-password-file'], '--sasl-password-file');
+  else if (env.ZKCTL_SASL_PASSWORD !== undefined && env.ZKCTL_SASL_PASSWORD !== '') password = env.ZKCTL_SASL_PASSWORD;
+  else if (ctx?.['password-file']) password = readSecretFile(ctx['password-file'], `the sasl.password-file of context ${ctxName}`);
+  if (password === undefined) {
+    throw new UsageError(`SASL user '${user}' (${userFrom}) has no password`, 'give --sasl-password-file FILE or $ZKCTL_SASL_PASSWORD (or password-file in the context\'s sasl field)');
+  }
+  return { user, password };
+}
+
+/** A secret kept in a file (one line; a trailing newline is not part of it). */
+export function readSecretFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${what} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret === '') throw new UsageError(`${what} ${path}: the file is empty`);
+  if (secret.includes('\n')) throw new UsageError(`${what} ${path}: expected one line (the password), found several`);
+  return secret;
 }

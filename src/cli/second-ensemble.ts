@@ -34,8 +34,9 @@ export async function otherSession(
   const env = { ...process.env };
   delete env.ZKCTL_SERVER;
   delete env.ZKCTL_AUTH;
+  delete env.ZKCTL_SASL_PASSWORD;
   const c = resolveConnection({ server: flags['to-server'], context: flags['to-context'], auth: flags['to-auth'], timeout: flags.timeout }, env);
-  const s = await Session.connect({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, ...extra });
+  const s = await Session.connect({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, ...(c.sasl ? { sasl: c.sasl } : {}), ...extra });
   onCleanup(() => s.close());
   return { session: s, server: c.server };
 }

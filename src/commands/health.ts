@@ -45,7 +45,7 @@ Exit 0 when healthy; a member down while the quorum serves is reported as "degra
       process.removeListener('SIGINT', onSig);
     });
     const tls = c.tls ? tlsConnectOptions(c.tls) : undefined;
-    const report = await waitHealthy({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, strict: this.flags.strict, ...(tls ? { tls } : {}) }, waitMs, 500, ac.signal);
+    const report = await waitHealthy({ connectString: c.server, timeoutMs: c.timeoutMs, auth: c.auth, ...(c.sasl ? { sasl: c.sasl } : {}), strict: this.flags.strict, ...(tls ? { tls } : {}) }, waitMs, 500, ac.signal);
     if (this.jsonEnabled()) {
       // oclif prints the returned report; a failing check throws instead, so print it here.
       if (!report.ok) process.stdout.write(`${formatJson(report)}\n`);

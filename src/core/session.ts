@@ -23,6 +23,9 @@
  *       +------------------------ next attempt <----------------------------------+
  *   any state --server says expired / no contact for T (client-side)--> EXPIRED (terminal)
  *   any state --close()--> CLOSED (terminal);  auth rejected --> AUTH_FAILED (terminal)
+ *   (with `sasl`, the connection counts as made only after the SASL exchange, run after every
+ *   handshake within the attempt's budget; a SASL refusal, or the server's "SASL required" -124,
+ *   is AUTH_FAILED at once: SaslError, exit 7.)
  *   (T = the negotiated session timeout.)
  *
  * Two queues, and what happens to a request at each transition:
@@ -89,6 +92,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { TlsAuthError } from './security/tls.js';
 import { parseConnectString } from './connect-string.js';
 import { setTimer } from './duration.js';
+import type { SaslCredentials } from './security/sasl.js';
 import { sessionHex } from './session-id.js';
 
 export type { ACL, Id, MultiOp, MultiResult, Stat } from './protocol/records.js';
@@ -112,6 +116,11 @@ export interface SessionOptions {
   /** Session timeout asked of the server (ms). Default 30000; the server clamps it to [2, 20] ticks. */
   sessionTimeoutMs?: number;
   auth?: AuthInfo[];
+  /**
+   * SASL DIGEST-MD5 credentials (security/sasl.ts): the exchange runs on every (re)connect before
+   * anything else; a refusal ends the session (SaslError, exit 7) instead of retrying.
+   */
+  sasl?: SaslCredentials;
   /** After the session is lost, start a new one (Curator's behaviour) instead of failing every request. */
   renew?: boolean;
   /** Accept a read-only member (one cut off from the quorum): reads work, writes fail with "not read-only". */
@@ -169,6 +178,7 @@ export class Session extends EventEmitter {
   readonly sessionTimeoutMs: number;
   private transport: Transport;
   private readonly auth: AuthInfo[];
+  private readonly sasl?: SaslCredentials;
   private readonly renew: boolean;
   private readonly readOnlyOk: boolean;
   private readonly connectTimeoutMs: number;
@@ -183,6 +193,7 @@ export class Session extends EventEmitter {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? 30_000;
     this.auth = [...(opts.auth ?? [])];
+    if (opts.sasl) this.sasl = opts.sasl;
     this.renew = opts.renew ?? false;
     this.readOnlyOk = opts.readOnly ?? false;
     this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs);
@@ -300,6 +311,7 @@ export class Session extends EventEmitter {
       attemptTimeoutMs: Math.max(1000, Math.floor(Math.min(this.connectTimeoutMs, this.sessionTimeoutMs) / nServers)),
       readOnly: this.readOnlyOk,
       ...(this.tls ? { tls: this.tls } : {}),
+      ...(this.sasl ? { sasl: this.sasl } : {}),
       debug: debug.enabled ? debug : undefined,
     });
     for (const a of this.auth) t.addAuth(a.scheme, Buffer.from(a.credential));
@@ -367,7 +379,7 @@ export class Session extends EventEmitter {
         else if (s === 'lost') done(new SessionExpiredError('session expired while connecting'));
         else if (s === 'closed') done(new ConnectionError('session is closed'));
       };
-      const onAuth = (): void => done(new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
+      const onAuth = (): void => done(t.authError ?? new ZkError(ZkCode.AUTH_FAILED, undefined, 'connect'));
       const timer = setTimer(() => {
         const tried = t.describeServers();
         done(

@@ -46,6 +46,8 @@ export interface EnsembleSpec {
   zkHome?: string;
   /** Members also serve clients over TLS (secureClientPort, mutual TLS), with certificates in `tls/`. */
   tls?: true;
+  /** Clients must authenticate with SASL DIGEST-MD5 as this user (password in sasl.secret, JAAS in sasl-jaas.conf). */
+  sasl?: { user: string };
   createdAt: string;
 }
 
@@ -67,6 +69,8 @@ export interface SpecInput {
   adminPort?: number;
   zkHome?: string;
   tls?: boolean;
+  /** Require SASL DIGEST-MD5 from clients, with this user (`ensemble up --sasl`). */
+  saslUser?: string;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -97,6 +101,7 @@ export function makeSpec(input: SpecInput, now: Date = new Date()): EnsembleSpec
   if (input.adminPort !== undefined) spec.adminPort = intIn('admin port', input.adminPort, 1024, 65535 - (size - 1));
   if (input.zkHome) spec.zkHome = input.zkHome;
   if (input.tls) spec.tls = true;
+  if (input.saslUser !== undefined) spec.sasl = { user: checkSaslUser(input.saslUser) };
   return spec;
 }
 
@@ -117,6 +122,7 @@ export function checkSpec(v: unknown, where: string): EnsembleSpec {
     ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}),
     ...(o.zkHome ? { zkHome: o.zkHome } : {}),
     ...(o.tls === true ? { tls: true as const } : {}),
+    ...(o.sasl && typeof o.sasl.user === 'string' ? { sasl: { user: o.sasl.user } } : {}),
     createdAt: o.createdAt ?? new Date(0).toISOString(),
   };
 }
@@ -213,12 +219,33 @@ export function renderZooCfg(spec: EnsembleSpec, id: number, paths: MemberPaths,
       `ssl.clientAuth=need`,
     );
   }
+  if (spec.sasl) {
+    // SASL DIGEST-MD5 required of every client (verified on 3.8: error -124 and the session closed otherwise);
+    // the JAAS Server section reaches the JVM as -Djava.security.auth.login.config (LocalEnsemble.javaArgs).
+    lines.push(
+      'authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
+      'enforce.auth.enabled=true',
+      'enforce.auth.schemes=sasl',
+    );
+  }
   lines.push(`dynamicConfigFile=${paths.dynamicConfigFile}`);
   return lines.join('\n') + '\n';
 }
 
 export function renderMyid(id: number): string {
   return `${id}\n`;
+}
+
+/** A SASL user name that fits a JAAS option name (`user_<name>`) and a DIGEST-MD5 username. */
+export function checkSaslUser(user: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(user)) throw new UsageError(`invalid SASL user '${user}'`, 'use letters, digits, dot, dash and underscore (max 64 characters)');
+  return user;
+}
+
+/** The server's JAAS file: the Server section DigestLoginModule reads (user_<name>="<password>"). Holds the password: mode 0600. */
+export function renderServerJaas(user: string, password: string): string {
+  const q = (s: string): string => s.replace(/(["\\])/g, '\\$1');
+  return ['Server {', '  org.apache.zookeeper.server.auth.DigestLoginModule required', `  user_${checkSaslUser(user)}="${q(password)}";`, '};', ''].join('\n');
 }
 
 /** `super:<base64(sha1("super:" + password))>`, as DigestAuthenticationProvider.generateDigest makes it. */

@@ -275,7 +275,7 @@ export async function runFailoverDrill(ens: LocalEnsemble, opts: DrillOptions = 
 
   await ens.waitForQuorum(phaseMs);
   const connectString = ens.connectString;
-  const admin = await Session.connect({ connectString, timeoutMs: 10_000, renew: true });
+  const admin = await Session.connect({ connectString, timeoutMs: 10_000, renew: true, ...ens.sessionSasl() });
   const sessions: Session[] = [];
   const writers: Writer[] = [];
   const report: DrillRound[] = [];
@@ -284,7 +284,7 @@ export async function runFailoverDrill(ens: LocalEnsemble, opts: DrillOptions = 
     for (let k = 1; k <= nWriters; k++) {
       const dir = `${runPath}/w${k}`;
       await admin.create(dir);
-      const s = await Session.connect({ connectString, timeoutMs: requestTimeoutMs, sessionTimeoutMs, renew: true });
+      const s = await Session.connect({ connectString, timeoutMs: requestTimeoutMs, sessionTimeoutMs, renew: true, ...ens.sessionSasl() });
       sessions.push(s);
       writers.push(new Writer(k, dir, s, rate > 0 ? 1000 / rate : 0));
     }

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { createWithParents } from '../core/nodes.js';
 import { Session, type AuthInfo } from '../core/session.js';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { SaslCredentials } from '../core/security/sasl.js';
 import { ensembleStatus, isServing, type MemberStatus } from './status.js';
 import { latencyFields, type LatencyFields } from './view.js';
 
@@ -54,6 +55,7 @@ export interface HealthOptions {
   auth?: AuthInfo[];
   /** Connect and ask four-letter words over TLS with these options. */
   tls?: TlsConnectionOptions;
+  sasl?: SaslCredentials;
   strict?: boolean;
   /** Parent of the probe node (default /.zkctl-health, a container). */
   probePath?: string;
@@ -66,7 +68,7 @@ export async function writeReadProbe(opts: HealthOptions): Promise<ProbeResult> 
   const t0 = Date.now();
   let s: Session | undefined;
   try {
-    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, sessionTimeoutMs: 10_000, ...(opts.tls ? { tls: opts.tls } : {}) });
+    s = await Session.connect({ connectString: opts.connectString, timeoutMs: opts.timeoutMs, auth: opts.auth, ...(opts.sasl ? { sasl: opts.sasl } : {}), sessionTimeoutMs: 10_000, ...(opts.tls ? { tls: opts.tls } : {}) });
     const parent = opts.probePath ?? '/.zkctl-health';
     const token = randomBytes(12).toString('hex');
     const node = `${parent}/${hostname()}-${process.pid}-${token}`;

@@ -58,6 +58,7 @@ import {
   renderLogbackXml,
   renderMyid,
   renderZooCfg,
+  renderServerJaas,
   superDigest,
   type EnsembleSpec,
   type MemberPorts,
@@ -116,6 +117,8 @@ export interface UpOptions extends EnvOptions, SpecInput {
   waitMs?: number;
   /** JVM flags replacing the defaults (heap, GC). */
   jvmFlags?: readonly string[];
+  /** With `saslUser`, a new ensemble's SASL password (default: a generated one). */
+  saslPassword?: string;
   /** Progress callback (the CLI prints these on a TTY; core never prints). */
   onProgress?: (e: ProgressEvent) => void;
 }
@@ -212,6 +215,9 @@ export interface EnsembleSummary {
 export type MemberRef = number | string;
 
 const SECRET_FILE = 'super.secret';
+/** `ensemble up --sasl`: the SASL user's password (0600) and the server's JAAS file (0600, it holds the password too). */
+const SASL_SECRET_FILE = 'sasl.secret';
+const SASL_JAAS_FILE = 'sasl-jaas.conf';
 const PID_FILE = 'zookeeper.pid';
 const LOG_FILE = 'zookeeper.log';
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
@@ -328,6 +334,21 @@ export class LocalEnsemble {
   }
   ports(id: number): MemberPorts {
     return memberPorts(this.spec, id);
+  }
+
+  /** The SASL credentials clients need (`ensemble up --sasl`), or undefined when the ensemble does not require SASL. */
+  saslCredentials(): { user: string; password: string } | undefined {
+    if (!this.spec.sasl) return undefined;
+    return { user: this.spec.sasl.user, password: readFileSync(this.saslSecretPath, 'utf8').replace(/\n$/, '') };
+  }
+  /** Session options for zkctl's own sessions to this ensemble: its SASL credentials when it requires SASL. */
+  sessionSasl(): { sasl?: { user: string; password: string } } {
+    const sasl = this.saslCredentials();
+    return sasl ? { sasl } : {};
+  }
+  /** The file holding the SASL user's password (mode 0600). */
+  get saslSecretPath(): string {
+    return join(this.dir, SASL_SECRET_FILE);
   }
 
   /** The super user's password (digest scheme, user `super`). */
@@ -593,7 +614,9 @@ export class LocalEnsemble {
     else if (inst.logging === 'simple')
       logging.push('-Dorg.slf4j.simpleLogger.defaultLogLevel=info', '-Dorg.slf4j.simpleLogger.showDateTime=true', "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS");
     const classpath = this.spec.tls ? [...inst.classpath, ...nettyJars(inst)] : inst.classpath;
-    return [...jvmFlags, `-Dzookeeper.log.dir=${this.memberDir(id)}`, ...logging, '-cp', classpath.join(':'), QUORUM_PEER_MAIN, this.configPath(id)];
+    // The JAAS file's path (not its contents) on the command line: the server's SASL login reads it.
+    const sasl = this.spec.sasl ? [`-Djava.security.auth.login.config=${join(this.dir, SASL_JAAS_FILE)}`] : [];
+    return [...jvmFlags, `-Dzookeeper.log.dir=${this.memberDir(id)}`, ...sasl, ...logging, '-cp', classpath.join(':'), QUORUM_PEER_MAIN, this.configPath(id)];
   }
 
   private childEnv(): NodeJS.ProcessEnv {
@@ -1274,12 +1297,20 @@ export function checkConfigPath(dir: string): void {
 }
 
 /** Create every file of a new ensemble in an existing directory; returns the top-level entries written. */
-async function createEnsembleFiles(dir: string, spec: EnsembleSpec, written: string[]): Promise<void> {
+async function createEnsembleFiles(dir: string, spec: EnsembleSpec, written: string[], saslPassword?: string): Promise<void> {
   chmodSync(dir, 0o700);
   const password = generatePassword();
   written.push(SECRET_FILE);
   writeFileSync(join(dir, SECRET_FILE), password, { mode: 0o600 });
   chmodSync(join(dir, SECRET_FILE), 0o600);
+  if (spec.sasl) {
+    const saslPw = saslPassword ?? generatePassword();
+    written.push(SASL_SECRET_FILE, SASL_JAAS_FILE);
+    writeFileSync(join(dir, SASL_SECRET_FILE), `${saslPw}\n`, { mode: 0o600 });
+    chmodSync(join(dir, SASL_SECRET_FILE), 0o600);
+    writeFileSync(join(dir, SASL_JAAS_FILE), renderServerJaas(spec.sasl.user, saslPw), { mode: 0o600 });
+    chmodSync(join(dir, SASL_JAAS_FILE), 0o600);
+  }
   const digest = superDigest(password);
   const e = new LocalEnsemble(dir, spec);
   const dynamic = renderDynamicConfig(spec);
@@ -1312,6 +1343,7 @@ function conflicts(spec: EnsembleSpec, input: SpecInput): string[] {
   if (input.tickTime !== undefined && input.tickTime !== spec.tickTime) out.push(`tick time ${spec.tickTime}`);
   if (input.adminPort !== undefined && input.adminPort !== spec.adminPort) out.push(`admin port ${spec.adminPort ?? 'disabled'}`);
   if (input.tls && !spec.tls) out.push('no TLS');
+  if (input.saslUser !== undefined && input.saslUser !== spec.sasl?.user) out.push(spec.sasl ? `SASL user '${spec.sasl.user}'` : 'no SASL');
   return out;
 }
 
@@ -1351,7 +1383,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
         if (!isEnsembleDir(dir)) {
           const s = fresh;
           if (opts.zkHome) s.zkHome = resolve(opts.zkHome);
-          await createEnsembleFiles(dir, s, m.files);
+          await createEnsembleFiles(dir, s, m.files, opts.saslPassword);
           created = true;
         }
       });

@@ -233,7 +233,7 @@ export async function withMembershipLock<T>(dir: string, timeoutMs: number, fn: 
 async function superSession(ens: LocalEnsemble, timeoutMs: number, avoid?: number): Promise<Session> {
   const ids = ens.ids.filter((i) => i !== avoid);
   const connectString = ids.length > 0 ? clientAddresses(ens.spec, ids) : ens.connectString;
-  return Session.connect({ connectString, timeoutMs, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
+  return Session.connect({ connectString, timeoutMs, auth: [{ scheme: 'digest', credential: ens.superAuth() }], ...ens.sessionSasl() });
 }
 
 /** Status of every configured member (four-letter words, in parallel). */

@@ -30,7 +30,7 @@ export async function settledStatus(ens: LocalEnsemble, first: LocalEnsembleStat
     if (!nudged && st.members.some((m) => m.mode === 'leader')) {
       nudged = true;
       try {
-        const s = await Session.connect({ connectString: ens.connectString, timeoutMs: Math.max(500, Math.min(5000, left)) });
+        const s = await Session.connect({ connectString: ens.connectString, timeoutMs: Math.max(500, Math.min(5000, left)), ...ens.sessionSasl() });
         await s.close();
       } catch {
         /* the next probes tell */

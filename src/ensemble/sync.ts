@@ -127,7 +127,7 @@ async function readConfigOf(ens: LocalEnsemble, opts: SyncOptions): Promise<Dyna
   // Our members; external servers only when there is none of ours to ask.
   const server = ens.connectString || ens.externalMembers().flatMap((x) => (x.address ? [x.address] : [])).join(',');
   if (!server) throw new UsageError(`ensemble '${ens.name}' has no members to ask`);
-  const session = await Session.connect({ connectString: server, timeoutMs: opts.timeoutMs ?? 10_000, auth: [{ scheme: 'digest', credential: ens.superAuth() }] });
+  const session = await Session.connect({ connectString: server, timeoutMs: opts.timeoutMs ?? 10_000, auth: [{ scheme: 'digest', credential: ens.superAuth() }], ...ens.sessionSasl() });
   try {
     return strip(await readDynamicConfig(session));
   } finally {

@@ -57,6 +57,7 @@ In plain output (a pipe) the first line is a "# " comment naming the columns (ta
       timeoutMs: c.timeoutMs,
       ...(c.auth ? { auth: c.auth } : {}),
       ...(c.tls ? { tls: (await import('../../core/security/tls.js')).tlsConnectOptions(c.tls) } : {}),
+      ...(c.sasl ? { sasl: c.sasl } : {}),
       phases: phases as Array<(typeof import('../../bench/ops.js').OPS_PHASES)[number]>,
       size: f.size,
       count: f.count,

@@ -7,6 +7,8 @@ interface Row {
   current: boolean;
   server: string;
   auth: boolean;
+  /** The SASL user (or "jaas" for a JAAS file), when the context authenticates with SASL. */
+  sasl?: string;
   timeout?: string;
   ensembleDir?: string;
 }
@@ -18,6 +20,8 @@ const columns: Column<Row>[] = [
   { header: 'AUTH', key: 'auth', get: (r) => (r.auth ? 'yes' : '') },
   { header: 'TIMEOUT', key: 'timeout', get: (r) => r.timeout },
   { header: 'ENSEMBLE DIR', key: 'ensembleDir', get: (r) => r.ensembleDir },
+  // Last: scripts reading the plain columns by position keep their fields.
+  { header: 'SASL', key: 'sasl', get: (r) => r.sasl },
 ];
 
 export default class ContextLs extends BaseCommand<typeof ContextLs> {
@@ -36,6 +40,7 @@ export default class ContextLs extends BaseCommand<typeof ContextLs> {
         current: cfg['current-context'] === name,
         server: str(c.server) ?? `(invalid: ${c.server === undefined ? 'no server' : JSON.stringify(c.server)})`,
         auth: !!c.auth,
+        ...saslOf(c.sasl),
         timeout: str(c.timeout),
         ensembleDir: str(c['ensemble-dir']),
       };
@@ -44,4 +49,10 @@ export default class ContextLs extends BaseCommand<typeof ContextLs> {
     this.printer.rows(rows, columns);
     return rows;
   }
+}
+
+function saslOf(v: unknown): { sasl?: string } {
+  if (!v || typeof v !== 'object') return {};
+  const s = v as Record<string, unknown>;
+  return typeof s.user === 'string' ? { sasl: s.user } : typeof s.jaas === 'string' ? { sasl: 'jaas' } : {};
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, setContext, type ConnectionSettings } from '../../cli/context.js';
+import { configPath, DEFAULT_TIMEOUT_MS, loadConfig, readSecretFile, resolveConnection, setContext, type ConnectionSettings } from '../../cli/context.js';
 import { ExitCode, UsageError, ZkctlError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import { recoverInterruptedAddNow } from '../../ensemble/membership.js';
@@ -32,6 +32,8 @@ State lives in $XDG_STATE_HOME/zkctl/ensembles/NAME (default ~/.local/state/zkct
 
 Idempotent: on a running ensemble it only reports; members that are down are started. A failed first start removes only what it created (a directory you made beforehand stays). The directory's path must be printable ASCII without backslashes: ZooKeeper reads zoo.cfg as an ISO-8859-1 Java properties file.
 
+SASL: --sasl USER:PASSWORD (or --sasl USER with the password from --sasl-password-file or $ZKCTL_SASL_PASSWORD, else a generated one) makes a new ensemble require SASL DIGEST-MD5 from every client (authProvider.sasl=SASLAuthenticationProvider, enforce.auth.enabled=true, enforce.auth.schemes=sasl; the server's JAAS Server section with DigestLoginModule in sasl-jaas.conf, mode 0600, given to each member as -Djava.security.auth.login.config). The password is kept in sasl.secret (mode 0600) and the context gets sasl: {user, password-file}, never the password itself. A client without SASL, or with a wrong password, is refused (exit 7).
+
 Exit status: 0 when the quorum serves; 1 when the servers are up but the context could not be written (the message says the ensemble is up; use -s with the servers printed); 130 on Ctrl-C, after stopping the members this run had started (members that were running before keep running) and saying so. Reconfig is enabled (dynamic config), standalone mode is disabled, all four-letter words are allowed, the AdminServer is off unless --admin-port.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -39,6 +41,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     '<%= config.bin %> <%= command.id %> --dir ./zk --tick-time 500 -o json',
     '<%= config.bin %> <%= command.id %> --zk-home /opt/apache-zookeeper-3.8.4-bin',
     '<%= config.bin %> <%= command.id %> --name ci --base-port auto -o json',
+    '<%= config.bin %> <%= command.id %> --name secure --size 1 --base-port auto --sasl bob',
   ];
   static override flags = {
     size: Flags.integer({ summary: 'Number of members, 1-9 (default 3).', min: 1, max: 9 }),
@@ -54,6 +57,10 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     tls: Flags.boolean({
       summary: 'A new ensemble that also serves clients over mutual TLS: secure client port BASE+5000+i-1; the context connects there with a client certificate.',
       description: 'Makes (with the openssl command) a CA, a certificate per member and a client certificate, all for localhost/127.0.0.1, in DIR/tls (keys mode 0600): ca.pem, member-ID.pem, client.pem (key + certificate), client.p12 with client.p12.password, and client.properties, a Java client configuration (zkCli.sh -client-configuration). Members run the Netty connection factory with ssl.clientAuth=need; the plain client port stays (for four-letter words). The context written has tls: {ca, cert, key}.',
+    }),
+    sasl: Flags.string({
+      summary: 'Require SASL DIGEST-MD5 from clients: USER:PASSWORD, or USER (password from --sasl-password-file or $ZKCTL_SASL_PASSWORD, else generated); the context gets the credentials.',
+      helpGroup: 'GLOBAL',
     }),
   };
 
@@ -75,7 +82,8 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     let conn: ConnectionSettings | undefined;
     let connError: string | undefined;
     try {
-      conn = this.connection;
+      // --sasl here configures the ensemble, not this command's connection.
+      conn = resolveConnection({ ...f, sasl: undefined, 'sasl-password-file': undefined });
     } catch (e) {
       connError = (e as Error).message; // e.g. a current-context naming no context: start the default, say why
     }
@@ -91,6 +99,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     } else if (f['base-port'] !== undefined) {
       basePort = parseBasePort(f['base-port']);
     }
+    const sasl = f.sasl !== undefined ? parseUpSasl(f.sasl, f['sasl-password-file']) : undefined;
     const startedNow: Array<{ member: number; pid: number }> = [];
     let interrupted = false;
     let stopping: Promise<void> | undefined;
@@ -144,6 +153,7 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
             ...(f['zk-home'] !== undefined ? { zkHome: f['zk-home'] } : {}),
             ...(f['admin-port'] !== undefined ? { adminPort: f['admin-port'] } : {}),
             ...(f.tls ? { tls: true } : {}),
+            ...(sasl ? { saslUser: sasl.user, ...(sasl.password !== undefined ? { saslPassword: sasl.password } : {}) } : {}),
             waitMs,
             onProgress,
           });
@@ -183,7 +193,8 @@ Exit status: 0 when the quorum serves; 1 when the servers are up but the context
     // A TLS ensemble's context connects over TLS with the client certificate.
     const server = ens.secureConnectString ?? ens.connectString;
     try {
-      setContext(contextName, { server, 'ensemble-dir': r.dir, tls: tlsFiles ? { ca: tlsFiles.ca, cert: tlsFiles.client, key: tlsFiles.client } : undefined }, { makeCurrent: true });
+      const saslCtx = ens.spec.sasl ? { sasl: { user: ens.spec.sasl.user, 'password-file': ens.saslSecretPath } } : {};
+      setContext(contextName, { server, 'ensemble-dir': r.dir, tls: tlsFiles ? { ca: tlsFiles.ca, cert: tlsFiles.client, key: tlsFiles.client } : undefined, ...saslCtx }, { makeCurrent: true });
     } catch (e) {
       contextError = e;
     }
@@ -229,6 +240,19 @@ function tryLoadTarget(dir: string | undefined, name: string | undefined): Local
   } catch {
     return undefined;
   }
+}
+
+/** `ensemble up --sasl USER[:PASSWORD]`; a password-less USER takes --sasl-password-file, else $ZKCTL_SASL_PASSWORD, else none (generated). */
+function parseUpSasl(v: string, passwordFile: string | undefined): { user: string; password?: string } {
+  const i = v.indexOf(':');
+  const user = i < 0 ? v : v.slice(0, i);
+  let password = i < 0 ? undefined : v.slice(i + 1);
+  if (password === '') throw new UsageError('--sasl USER:PASSWORD: the password is empty', 'give --sasl USER alone for a generated password');
+  if (password === undefined && passwordFile !== undefined) password = readSecretFile(passwordFile, '--sasl-password-file');
+  else if (password === undefined && process.env.ZKCTL_SASL_PASSWORD) password = process.env.ZKCTL_SASL_PASSWORD;
+  // eslint-disable-next-line no-control-regex
+  if (password !== undefined && /[\u0000-\u001f"\\]/.test(password)) throw new UsageError('--sasl: the password must not hold control characters, quotes or backslashes');
+  return { user, ...(password !== undefined ? { password } : {}) };
 }
 
 /** --base-port: an integer port (range checked by the ensemble spec) or "auto". */

@@ -230,3 +230,13 @@ export function readMulti(r: JuteReader, unchroot: (p: string) => string): Multi
   }
   return out;
 }
+
+/** GetSASLRequest {buffer token}: a client SASL token (opcode 102). */
+export function writeSaslRequest(w: JuteWriter, token: Buffer): void {
+  w.buffer(token);
+}
+
+/** SetSASLResponse {buffer token}: the server's SASL token (a null buffer: none, read as empty). */
+export function readSaslResponse(r: JuteReader): Buffer {
+  return r.remaining > 0 ? (r.buffer() ?? Buffer.alloc(0)) : Buffer.alloc(0);
+}

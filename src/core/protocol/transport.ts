@@ -10,7 +10,12 @@
  * - attempts: servers in a shuffled order, one at a time; each attempt has one budget
  *   for TCP and handshake (`attemptTimeoutMs`); after a whole round fails, a short
  *   pause; the reason each attempted server failed is kept for the error message;
- * - priming, once per successful handshake, before anything queued: the auth packets,
+ * - SASL (`sasl`, security/sasl.ts): after every handshake, within the attempt's budget and
+ *   before anything else is written, the DIGEST-MD5 exchange (opcode 102); the connection
+ *   counts as made only when it completes. A refusal (error -124 or AUTHFAILED, the socket
+ *   closed by the server) is terminal ('authFailed', exit 7), as a server asking for SASL
+ *   from a client that has none: nothing is retried, nothing hangs;
+ * - priming, once per successful handshake (and SASL), before anything queued: the auth packets,
  *   then the watch re-registration in batches under WATCH_BATCH_BYTES, then the queue;
  * - `outgoing` (not yet written): survives a lost or failed connection, but a request
  *   leaves it the moment its deadline fires, so a request reported failed is never sent;
@@ -28,13 +33,14 @@ import { performance } from 'node:perf_hooks';
 import { parseConnectString, formatHostPort, type HostPort } from '../connect-string.js';
 import { ConnectionError, SessionExpiredError, TimeoutError, ZkCode, ZkError } from '../errors.js';
 import { JuteReader, JuteWriter } from './jute.js';
-import { EventType, OpCode } from './records.js';
+import { EventType, OpCode, readSaslResponse, writeSaslRequest } from './records.js';
 import { setTimer, type Timer } from '../duration.js';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { lazyRequire } from '../lazy.js';
 import { describeTlsError } from '../security/tls.js';
 
 const tlsModule = lazyRequire<typeof import('node:tls')>('node:tls');
+import { DigestMd5Client, SASL_HINT, SaslError, type SaslCredentials } from '../security/sasl.js';
 
 /** Monotonic milliseconds (never steps with the wall clock). */
 export const monoNow = (): number => performance.now();
@@ -65,6 +71,8 @@ export interface TransportOptions {
   readOnly?: boolean;
   /** Connect with TLS (a secureClientPort), with these options (security/tls.ts tlsConnectOptions); the attempt budget covers TCP + TLS + handshake. */
   tls?: TlsConnectionOptions;
+  /** SASL DIGEST-MD5 credentials: the exchange runs on every (re)connect before anything else. */
+  sasl?: SaslCredentials;
   debug?: (msg: string) => void;
 }
 
@@ -94,8 +102,10 @@ interface Packet {
 interface Attempt {
   server: string;
   socket: Socket;
-  phase: 'tcp' | 'tls' | 'handshake';
+  phase: 'tcp' | 'tls' | 'handshake' | 'sasl';
   timer: NodeJS.Timeout;
+  /** The SASL exchange of this connection (phase 'sasl'): its client and the xid awaited. */
+  sasl?: { client: DigestMd5Client; xid: number };
   budgetMs: number;
   /** The socket error of this attempt, if any ("refused", ...). */
   error?: string;
@@ -152,6 +162,8 @@ export class Transport extends EventEmitter {
   everConnected = false;
   readOnly = false;
   state: TransportState = 'connecting';
+  /** Why the session ended in 'authFailed' (a SASL refusal names its cause), once it has. */
+  authError?: Error;
 
   constructor(connectString: string, private readonly opts: TransportOptions) {
     super();
@@ -185,7 +197,7 @@ export class Transport extends EventEmitter {
     for (const [srv, why] of this.serverErrors) parts.push(`${srv} (${why})`);
     if (this.attempt && !this.serverErrors.has(this.attempt.server)) {
       const a = this.attempt;
-      parts.push(`${a.server} (${a.phase === 'tcp' ? 'still connecting' : 'accepted TCP, handshake still in progress'})`);
+      parts.push(`${a.server} (${a.phase === 'tcp' ? 'still connecting' : a.phase === 'sasl' ? 'SASL authentication still in progress' : 'accepted TCP, handshake still in progress'})`);
     }
     return parts.length ? parts.join(', ') : 'no server yet';
   }
@@ -263,6 +275,8 @@ export class Transport extends EventEmitter {
             ? `no TCP answer in ${fmtMs(budgetMs)}`
             : a.phase === 'tls'
               ? `accepted TCP but no TLS handshake in ${fmtMs(budgetMs)}`
+              : a.phase === 'sasl'
+                ? `no SASL reply in ${fmtMs(budgetMs)}`
               : `accepted TCP but no handshake reply in ${fmtMs(budgetMs)}`;
         this.failAttempt(a, why);
       }, budgetMs),
@@ -332,7 +346,9 @@ export class Transport extends EventEmitter {
           ? (a.error ?? 'connection failed')
           : a.phase === 'tls'
             ? 'closed the connection during the TLS handshake'
-            : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.handshakeHint()}${this.opts.tls ? '' : '; a TLS port (secureClientPort) does that to plain TCP: see --tls'}`;
+            : a.phase === 'sasl'
+              ? `${a.error ? `${a.error} ` : ''}closed the connection during SASL authentication`
+              : `${a.error ? `${a.error} ` : ''}closed the connection during the handshake${this.handshakeHint()}${this.opts.tls ? '' : '; a TLS port (secureClientPort) does that to plain TCP: see --tls'}`;
       this.failAttempt(a, why);
       return;
     }
@@ -355,9 +371,9 @@ export class Transport extends EventEmitter {
     const sessionId = r.long();
     const passwd = r.buffer() ?? Buffer.alloc(16);
     const ro = r.remaining > 0 ? r.bool() : false;
-    clearTimeout(a.timer);
-    this.attempt = undefined;
     if (timeOut <= 0) {
+      clearTimeout(a.timer);
+      this.attempt = undefined;
       this.debug('server says the session has expired');
       socket.destroy();
       this.expire({ byServer: true });
@@ -368,6 +384,76 @@ export class Transport extends EventEmitter {
     this.passwd = passwd;
     this.negotiatedTimeoutMs = timeOut;
     this.readOnly = ro;
+    if (this.opts.sasl) {
+      // The session exists; it may be used only once SASL completes (within this attempt's budget).
+      a.phase = 'sasl';
+      const client = new DigestMd5Client(this.opts.sasl);
+      this.debug(`${a.server}: SASL DIGEST-MD5 as ${this.opts.sasl.user}`);
+      this.saslSend(a, client, client.first());
+      return;
+    }
+    this.connected(a, socket);
+  }
+
+  /** One SASL token (GetSASLRequest) on the attempt's socket, with the next xid. */
+  private saslSend(a: Attempt, client: DigestMd5Client, token: Buffer): void {
+    const xid = this.nextXid;
+    this.nextXid = xid >= MAX_XID ? 1 : xid + 1;
+    a.sasl = { client, xid };
+    const w = new JuteWriter();
+    w.int(xid).int(OpCode.sasl);
+    writeSaslRequest(w, token);
+    a.socket.write(w.frame());
+  }
+
+  /** A reply during the SASL exchange: the next challenge, the end (rspauth), or a refusal. */
+  private onSaslFrame(a: Attempt, r: JuteReader): void {
+    const xid = r.int();
+    r.long();
+    const err = r.int();
+    if (xid === XID_PING || xid === XID_NOTIFICATION) return;
+    this.lastContact = monoNow();
+    if (!a.sasl || xid !== a.sasl.xid) throw new Error(`reply xid ${xid} during SASL (expected ${a.sasl?.xid})`);
+    const user = this.opts.sasl!.user;
+    if (err !== 0) {
+      const refused = err === ZkCode.SESSION_CLOSED_REQUIRE_SASL_AUTH || err === ZkCode.AUTH_FAILED;
+      this.saslFailed(
+        refused
+          ? new SaslError(`SASL authentication as '${user}' failed at ${a.server}: the server refused the credentials (wrong user or password) and closed the session`, { hint: SASL_HINT })
+          : new SaslError(`SASL authentication as '${user}' failed at ${a.server}: ${new ZkError(err).message}`, { hint: 'does the server accept SASL (authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider and a JAAS Server section)?' }),
+      );
+      return;
+    }
+    const token = readSaslResponse(r);
+    let next: Buffer;
+    try {
+      next = a.sasl.client.respond(token);
+    } catch (e) {
+      this.saslFailed(e instanceof SaslError ? new SaslError(`SASL authentication as '${user}' failed at ${a.server}: ${e.message}`, { hint: e.hint ?? SASL_HINT }) : (e as Error));
+      return;
+    }
+    if (a.sasl.client.complete) {
+      this.debug(`${a.server}: SASL authentication complete`);
+      a.sasl = undefined;
+      this.connected(a, a.socket);
+      return;
+    }
+    this.saslSend(a, a.sasl.client, next);
+  }
+
+  /** The server refused SASL (or proved it does not know the password): terminal, exit 7. */
+  private saslFailed(err: Error): void {
+    this.debug(err.message);
+    this.authError = err;
+    this.state = 'authFailed';
+    this.emit('state', 'authFailed');
+    this.shutdown(err, KeeperState.closed);
+  }
+
+  /** The connection is made (handshake, and SASL when asked): adopt the socket, prime it, go 'connected'. */
+  private connected(a: Attempt, socket: Socket): void {
+    clearTimeout(a.timer);
+    this.attempt = undefined;
     this.serverErrors.clear();
     this.roundFailures = 0;
     this.socket = socket;
@@ -528,7 +614,7 @@ export class Transport extends EventEmitter {
 
   private closedError(what: string): Error {
     if (this.state === 'expired') return new SessionExpiredError(`${what}: session expired`);
-    if (this.state === 'authFailed') return new ZkError(ZkCode.AUTH_FAILED, undefined, what);
+    if (this.state === 'authFailed') return this.authError ?? new ZkError(ZkCode.AUTH_FAILED, undefined, what);
     return new ConnectionError(`${what}: session closed`);
   }
 
@@ -549,6 +635,11 @@ export class Transport extends EventEmitter {
       off = start + size;
       try {
         const r = new JuteReader(buf, start, start + size);
+        if (this.attempt?.socket === socket && this.attempt.phase === 'sasl') {
+          this.onSaslFrame(this.attempt, r);
+          if (this.closed) return;
+          continue;
+        }
         if (this.attempt?.socket === socket && size === 16) {
           // Not a ConnectResponse: a reply header (xid, zxid, err) refusing the new session.
           // A read-only member answers createSession this way (NOTREADONLY).
@@ -593,6 +684,14 @@ export class Transport extends EventEmitter {
     const zxid = r.long();
     const err = r.int();
     if (xid !== XID_NOTIFICATION) this.lastContact = monoNow();
+    if (err === ZkCode.SESSION_CLOSED_REQUIRE_SASL_AUTH) {
+      // Any request before (or without) SASL on a server that requires it: the server closes the session.
+      const e = this.opts.sasl
+        ? new SaslError(`${this.currentServer} closed the session: it requires SASL authentication`, { hint: SASL_HINT })
+        : new SaslError(`${this.currentServer} requires SASL authentication and closed the session (no SASL credentials were given)`, { hint: SASL_HINT });
+      this.saslFailed(e);
+      return;
+    }
     switch (xid) {
       case XID_PING:
       case XID_SET_WATCHES:

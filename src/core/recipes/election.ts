@@ -155,6 +155,7 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
   retryMaxMs = 5000;
   private current: Contender | null = null;
   private reported = false;
+  private starting = false;
   private closed = false;
   private readonly loop: RefreshLoop;
 
@@ -169,7 +170,8 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
       onError: (e) => {
         // A connection problem: tried again when the session is back (and after the pause).
         if (isConnectionProblem(e) || this.session.state === 'lost') return;
-        if (!this.reported) throw e;
+        // Before the first report start() fails with it; after, watching goes on.
+        if (this.starting && !this.reported) throw e;
         this.emit('error', e as Error);
       },
     });
@@ -181,11 +183,14 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
 
   /** Read the current leader (emits the initial 'change') and start watching. */
   async start(): Promise<void> {
+    this.starting = true;
     try {
       await this.loop.start();
     } catch (e) {
       this.close();
       throw e;
+    } finally {
+      this.starting = false;
     }
   }
 

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { UsageError, ZkCode, ZkError } from './errors.js';
 import { type ACL, Perm } from './protocol/records.js';
+import { pipeline } from './pipeline.js';
 import type { Session } from './session.js';
 import { walk } from './tree.js';
 
@@ -191,36 +192,19 @@ export async function setAclTree(
 ): Promise<number> {
   const window = Math.max(1, Math.floor(opts.window ?? 1000));
   let count = 0;
-  let inFlight = 0;
-  let firstError: unknown;
-  let wake: (() => void) | undefined;
-  const settled = (): void => {
-    inFlight--;
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  try {
-    for await (const n of walk(session, root, { window, signal: opts.signal, prune: opts.prune })) {
-      while (inFlight >= window && firstError === undefined) await new Promise<void>((r) => (wake = r));
-      if (firstError !== undefined) break;
-      inFlight++;
-      session.setACL(n.path, acl).then(
-        () => {
-          count++;
-          opts.onProgress?.(count);
-          settled();
-        },
-        (e: unknown) => {
-          if (!(e instanceof ZkError && e.code === ZkCode.NO_NODE)) firstError ??= e;
-          settled();
-        },
-      );
-    }
-  } catch (e) {
-    firstError ??= e;
-  }
-  while (inFlight > 0) await new Promise<void>((r) => (wake = r));
-  if (firstError !== undefined) throw firstError;
+  await pipeline(
+    walk(session, root, { window, signal: opts.signal, prune: opts.prune }),
+    async (n) => {
+      try {
+        await session.setACL(n.path, acl);
+      } catch (e) {
+        if (e instanceof ZkError && e.code === ZkCode.NO_NODE) return;
+        throw e;
+      }
+      count++;
+      opts.onProgress?.(count);
+    },
+    { window, signal: opts.signal },
+  );
   return count;
 }

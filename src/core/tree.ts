@@ -26,6 +26,7 @@
  * waiting for their replies.
  */
 import { InterruptedError, UsageError, ZkCode, ZkError } from './errors.js';
+import { pipeline } from './pipeline.js';
 import { assertNotReserved, baseName, joinPath, validatePath } from './paths.js';
 import type { ACL, Stat } from './protocol/records.js';
 import type { Session } from './session.js';
@@ -573,47 +574,28 @@ export async function deleteTree(session: Session, root: string, opts: DeleteTre
 
   const pass = async (top: string, version: number, tolerateMissing: boolean): Promise<string[]> => {
     const notEmpty: string[] = [];
-    let firstError: Error | undefined;
-    let inFlight = 0;
-    let wake: (() => void) | undefined;
-    const settled = (): void => {
-      inFlight--;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
     const walker = walk(session, top, { order: 'post', window, signal: opts.signal });
     try {
-      for await (const n of walker) {
-        if (firstError) break;
-        if (opts.dryRun) {
+      await pipeline(
+        walker,
+        async (n) => {
+          if (!opts.dryRun) {
+            try {
+              await session.delete(n.path, n.path === top ? version : -1);
+            } catch (e) {
+              if (e instanceof ZkError && e.code === ZkCode.NO_NODE) return; // gone already
+              if (e instanceof ZkError && e.code === ZkCode.NOT_EMPTY) return void notEmpty.push(n.path);
+              throw e;
+            }
+          }
           count++;
           opts.onProgress?.(count);
-          continue;
-        }
-        while (inFlight >= window && !firstError) await new Promise<void>((r) => (wake = r));
-        if (firstError) break;
-        inFlight++;
-        session.delete(n.path, n.path === top ? version : -1).then(
-          () => {
-            count++;
-            opts.onProgress?.(count);
-            settled();
-          },
-          (e: unknown) => {
-            if (e instanceof ZkError && e.code === ZkCode.NO_NODE) {
-              /* gone already */
-            } else if (e instanceof ZkError && e.code === ZkCode.NOT_EMPTY) notEmpty.push(n.path);
-            else firstError ??= e as Error;
-            settled();
-          },
-        );
-      }
+        },
+        { window, signal: opts.signal },
+      );
     } catch (e) {
-      if (!(tolerateMissing && e instanceof ZkError && e.code === ZkCode.NO_NODE && e.path === top)) firstError ??= e as Error;
+      if (!(tolerateMissing && e instanceof ZkError && e.code === ZkCode.NO_NODE && e.path === top)) throw e;
     }
-    while (inFlight > 0) await new Promise<void>((r) => (wake = r));
-    if (firstError) throw firstError;
     // only the outermost not-empty nodes need another pass
     notEmpty.sort();
     return notEmpty.filter((p, i) => !notEmpty.slice(0, i).some((q) => p.startsWith(`${q}/`)));

@@ -21,9 +21,10 @@
 import { EventEmitter } from 'node:events';
 import { isZkCode, ZkCode } from '../errors.js';
 import { joinPath, validatePath } from '../paths.js';
-import { isConnectionProblem, type Session, type SessionState } from '../session.js';
+import { isConnectionProblem, type Session } from '../session.js';
 import { type Contender, listContenders, localAddress, type NodeFormat, sortContenders } from './contenders.js';
 import { type AcquireOptions, Lock, type LockHold, type LostInfo, type UnsafeInfo } from './lock.js';
+import { RefreshLoop } from './refresh.js';
 
 export type ElectionFormat = 'curator-latch' | 'curator-selector' | 'kazoo';
 export const ELECTION_FORMATS: readonly ElectionFormat[] = ['curator-latch', 'curator-selector', 'kazoo'];
@@ -145,18 +146,18 @@ export type LeaderObserverEvents = {
  * reconnects (and new sessions, for a session made with `renew`).
  * Changes faster than a round trip can be merged: each report is a leader the
  * server really had, but a leader that lasted less than one round trip may be
- * missed.
+ * missed. A failed read is tried again (a growing pause of at most `retryMaxMs`)
+ * while the session is usable, besides at every reconnect (RefreshLoop).
  */
 export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
   readonly path: string;
+  /** Longest pause between two attempts after a failed read (ms). */
+  retryMaxMs = 5000;
   private current: Contender | null = null;
   private reported = false;
-  private running = false;
-  private dirty = false;
+  private starting = false;
   private closed = false;
-  private readonly onState = (s: SessionState): void => {
-    if (s === 'connected' || s === 'reconnected') this.refresh();
-  };
+  private readonly loop: RefreshLoop;
 
   constructor(
     readonly session: Session,
@@ -164,6 +165,16 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
   ) {
     super();
     this.path = validatePath(path);
+    this.loop = new RefreshLoop(session, () => this.readOnce(), {
+      retry: { baseMs: 100, maxMs: () => this.retryMaxMs, unref: true },
+      onError: (e) => {
+        // A connection problem: tried again when the session is back (and after the pause).
+        if (isConnectionProblem(e) || this.session.state === 'lost') return;
+        // Before the first report start() fails with it; after, watching goes on.
+        if (this.starting && !this.reported) throw e;
+        this.emit('error', e as Error);
+      },
+    });
   }
 
   get leader(): Contender | null {
@@ -172,43 +183,24 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
 
   /** Read the current leader (emits the initial 'change') and start watching. */
   async start(): Promise<void> {
-    this.session.on('state', this.onState);
-    await this.refreshNow();
+    this.starting = true;
+    try {
+      await this.loop.start();
+    } catch (e) {
+      this.close();
+      throw e;
+    } finally {
+      this.starting = false;
+    }
   }
 
   close(): void {
     this.closed = true;
-    this.session.removeListener('state', this.onState);
+    this.loop.stop();
   }
 
   private refresh(): void {
-    void this.refreshNow();
-  }
-
-  private async refreshNow(): Promise<void> {
-    if (this.closed) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = true;
-    try {
-      do {
-        this.dirty = false;
-        try {
-          await this.readOnce();
-        } catch (e) {
-          if (isConnectionProblem(e) || this.session.state === 'lost') {
-            // The next 'reconnected' starts over.
-            break;
-          }
-          if (!this.reported) throw e;
-          this.emit('error', e as Error);
-        }
-      } while (this.dirty && !this.closed);
-    } finally {
-      this.running = false;
-    }
+    this.loop.schedule();
   }
 
   private async readOnce(): Promise<void> {
@@ -221,7 +213,7 @@ export class LeaderObserver extends EventEmitter<LeaderObserverEvents> {
       // Not there yet: watch for its creation.
       const st = await this.session.exists(this.path, watcher);
       if (st) {
-        this.dirty = true;
+        this.refresh();
         return;
       }
       children = [];

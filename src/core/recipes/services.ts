@@ -38,6 +38,7 @@ import { UsageError, ZkCode, ZkError, isZkCode } from '../errors.js';
 import { createWithParents } from '../nodes.js';
 import { parentOf, validatePath } from '../paths.js';
 import type { Session, Stat } from '../session.js';
+import { RefreshLoop } from './refresh.js';
 
 export const DEFAULT_BASE_PATH = '/services';
 
@@ -280,11 +281,8 @@ export class ServiceRegistration extends EventEmitter {
   /** Longest pause between two attempts at writing the node again (ms). */
   retryMaxMs = 5000;
   private stopped = false;
-  /** The check/write in progress, and whether another one was asked for meanwhile. */
-  private ensuring?: Promise<void>;
-  private again = false;
-  private retryTimer?: NodeJS.Timeout;
-  private failures = 0;
+  /** The check/write: one at a time, coalesced, tried again after a failure. */
+  private readonly loop: RefreshLoop;
   /** The nodes this registration wrote (czxid): any other node of our id is another registrant's. */
   private readonly ownNodes = new Set<bigint>();
   /** czxid of the other registrant's node last reported as 'replaced' (said once per takeover). */
@@ -301,7 +299,6 @@ export class ServiceRegistration extends EventEmitter {
   /** When our node was first found missing in the session that wrote it (performance.now()). */
   private missingSince?: number;
   private readonly nodeWatcher = (): void => this.ensureSoon();
-  private readonly onReconnected = (): void => this.ensureSoon();
   private readonly onLost = (): void => {
     this.stat = undefined;
     this.emit('lost');
@@ -316,123 +313,94 @@ export class ServiceRegistration extends EventEmitter {
     this.instance = instance;
     this.basePath = basePath;
     this.path = instancePath(instance.name, instance.id, basePath);
+    this.loop = new RefreshLoop(session, () => this.ensure(), {
+      // Checked again after every reconnect (a renewed session's too).
+      on: ['reconnected'],
+      retry: { baseMs: 250, maxMs: () => this.retryMaxMs },
+      onError: (e) => {
+        if (this.listenerCount('error') > 0) this.emit('error', e as Error);
+      },
+    });
   }
 
   async register(): Promise<Stat> {
     this.stat = await writeInstance(this.session, this.instance, this.basePath);
     this.ownNodes.add(this.stat.czxid);
-    this.session.on('reconnected', this.onReconnected);
     this.session.on('lost', this.onLost);
     this.emit('registered', this.stat);
     // Watch the node: a takeover or a delete by someone else is noticed at once.
-    this.ensureSoon();
+    void this.loop.start();
     return this.stat;
   }
 
   /** Check (and write) now, one check at a time: a request during a check runs another one after it. */
   private ensureSoon(): void {
-    if (this.stopped) return;
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-    }
-    if (this.ensuring) {
-      this.again = true;
-      return;
-    }
-    this.ensuring = (async () => {
-      do {
-        this.again = false;
-        await this.ensure();
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.ensuring = undefined;
-    });
+    this.loop.schedule();
   }
 
-  /** After a reconnect: is our node still there (and ours)? If not, write it again. */
+  /**
+   * After a reconnect: is our node still there (and ours)? If not, write it again. (A failure
+   * goes to 'error' and is tried again: the loop's retry, see RefreshLoop.)
+   */
   private async ensure(): Promise<void> {
     if (this.stopped) return;
-    try {
-      // After a reconnect the member may lag behind the leader (it was not the one we talked
-      // to): catch up first, or a node deleted meanwhile could still look present.
-      await this.session.sync(parentOf(this.path));
-      // (The watch is passed on every check: armed again whatever happened to the last one.)
-      const st = await this.session.exists(this.path, this.nodeWatcher);
-      if (this.stopped) return;
-      const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
-      const ours = st !== null && this.ownNodes.has(st.czxid);
-      if (st) this.missingSince = undefined;
-      if (st && ours && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) {
-        this.failures = 0;
+    // After a reconnect the member may lag behind the leader (it was not the one we talked
+    // to): catch up first, or a node deleted meanwhile could still look present.
+    await this.session.sync(parentOf(this.path));
+    // (The watch is passed on every check: armed again whatever happened to the last one.)
+    const st = await this.session.exists(this.path, this.nodeWatcher);
+    if (this.stopped) return;
+    const ephemeral = this.instance.serviceType === 'DYNAMIC' || this.instance.serviceType === 'DYNAMIC_SEQUENTIAL';
+    const ours = st !== null && this.ownNodes.has(st.czxid);
+    if (st) this.missingSince = undefined;
+    if (st && ours && (!ephemeral || st.ephemeralOwner === this.session.sessionId)) return;
+    if (!st && this.stat && (!ephemeral || this.stat.ephemeralOwner === this.session.sessionId)) {
+      // Deleted by someone else while this session holds it: maybe a takeover under way
+      // (delete, then create). Look again after the grace; write ours only if still missing.
+      const now = performance.now();
+      this.missingSince ??= now;
+      const left = this.takeoverGraceMs - (now - this.missingSince);
+      if (left > 0) {
+        this.loop.later(left);
         return;
-      }
-      if (!st && this.stat && (!ephemeral || this.stat.ephemeralOwner === this.session.sessionId)) {
-        // Deleted by someone else while this session holds it: maybe a takeover under way
-        // (delete, then create). Look again after the grace; write ours only if still missing.
-        const now = performance.now();
-        this.missingSince ??= now;
-        const left = this.takeoverGraceMs - (now - this.missingSince);
-        if (left > 0) {
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.ensureSoon();
-          }, left);
-          return;
-        }
-      }
-      this.missingSince = undefined;
-      if (st && !ours) {
-        // Another registrant of our id holds the node: say so (once), and wait for it to go.
-        this.failures = 0;
-        if (this.replacedCzxid !== st.czxid) {
-          this.replacedCzxid = st.czxid;
-          this.stat = undefined;
-          this.emit('replaced', { owner: st.ephemeralOwner, stat: st } satisfies ReplacedBy);
-        }
-        return;
-      }
-      if (st) {
-        // Ours, left by one of our expired sessions and not reaped by the server yet: delete it
-        // (that very version) and write it again.
-        try {
-          await this.session.delete(this.path, st.version);
-        } catch (e) {
-          if (!isZkCode(e, ZkCode.NO_NODE) && !isZkCode(e, ZkCode.BAD_VERSION)) throw e;
-        }
-      }
-      // Written only where there is no node: one created meanwhile by another registrant
-      // (NODE_EXISTS) is left alone and looked at again.
-      let stat: Stat;
-      try {
-        stat = await writeInstance(this.session, this.instance, this.basePath, { replace: false });
-      } catch (e) {
-        if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
-        this.again = true;
-        return;
-      }
-      if (this.stopped) return;
-      this.ownNodes.add(stat.czxid);
-      this.stat = stat;
-      this.failures = 0;
-      this.replacedCzxid = undefined;
-      this.emit('reregistered', stat);
-      // Watch the node we just wrote (the write itself sets no watch).
-      this.again = true;
-    } catch (e) {
-      if (this.stopped) return;
-      this.failures++;
-      if (this.listenerCount('error') > 0) this.emit('error', e as Error);
-      // Try again while the session is up; a reconnect (or a new session) tries at once.
-      const st = this.session.state;
-      if (st !== 'closed') {
-        const pause = Math.min(this.retryMaxMs, 250 * 2 ** Math.min(this.failures - 1, 10));
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          if (this.session.state === 'connected' || this.session.state === 'reconnected') this.ensureSoon();
-        }, pause);
       }
     }
+    this.missingSince = undefined;
+    if (st && !ours) {
+      // Another registrant of our id holds the node: say so (once), and wait for it to go.
+      if (this.replacedCzxid !== st.czxid) {
+        this.replacedCzxid = st.czxid;
+        this.stat = undefined;
+        this.emit('replaced', { owner: st.ephemeralOwner, stat: st } satisfies ReplacedBy);
+      }
+      return;
+    }
+    if (st) {
+      // Ours, left by one of our expired sessions and not reaped by the server yet: delete it
+      // (that very version) and write it again.
+      try {
+        await this.session.delete(this.path, st.version);
+      } catch (e) {
+        if (!isZkCode(e, ZkCode.NO_NODE) && !isZkCode(e, ZkCode.BAD_VERSION)) throw e;
+      }
+    }
+    // Written only where there is no node: one created meanwhile by another registrant
+    // (NODE_EXISTS) is left alone and looked at again.
+    let stat: Stat;
+    try {
+      stat = await writeInstance(this.session, this.instance, this.basePath, { replace: false });
+    } catch (e) {
+      if (!isZkCode(e, ZkCode.NODE_EXISTS)) throw e;
+      this.ensureSoon();
+      return;
+    }
+    if (this.stopped) return;
+    this.ownNodes.add(stat.czxid);
+    this.stat = stat;
+    this.replacedCzxid = undefined;
+    this.emit('reregistered', stat);
+    // Watch the node we just wrote (the write itself sets no watch).
+    this.ensureSoon();
   }
 
   /**
@@ -445,16 +413,11 @@ export class ServiceRegistration extends EventEmitter {
     this.stopped = true;
     const end = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
     const left = (): number | undefined => (end === undefined ? undefined : Math.max(1, end - Date.now()));
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.session.removeListener('reconnected', this.onReconnected);
+    this.loop.stop();
     this.session.removeListener('lost', this.onLost);
     // A write in progress would otherwise re-create the node after the delete below (waited
     // for a little only: while the connection is down it could take its requests' deadlines).
-    if (this.ensuring) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.ensuring, new Promise<void>((r) => (timer = setTimeout(r, Math.min(2000, left() ?? 2000))))]);
-      clearTimeout(timer);
-    }
+    await this.loop.settled(Math.min(2000, left() ?? 2000));
     try {
       const ro = (): { timeoutMs?: number } => (end === undefined ? {} : { timeoutMs: left() });
       const st = await this.session.exists(this.path, undefined, ro());
@@ -573,20 +536,17 @@ export class ServiceCache extends EventEmitter {
   /** Nodes skipped (not usable), with the version last reported, so that each version is said once. */
   private readonly skipped = new Map<string, string>();
   private closed = false;
-  private running?: Promise<void>;
-  private dirty = false;
   private loaded = false;
-  private failures = 0;
-  private retryTimer?: NodeJS.Timeout;
   /** Reads done (for tests and diagnostics). */
   reads = 0;
+  /** One read at a time, coalesced; tried again after a failure (see the class comment). */
+  private readonly loop: RefreshLoop;
   /**
    * One watcher function per path, kept for as long as the path is followed: the wire client
    * keeps one listener per function and path, so passing it on every read never piles up.
    */
   private readonly childWatcher = (): void => this.refresh();
   private readonly dataWatchers = new Map<string, () => void>();
-  private readonly resync = (): void => this.refresh();
 
   constructor(
     private readonly session: Session,
@@ -597,15 +557,20 @@ export class ServiceCache extends EventEmitter {
     this.name = name;
     this.basePath = basePath;
     this.path = servicePath(name, basePath);
+    this.loop = new RefreshLoop(session, () => this.readOnce(), {
+      // 'connected' too: a renewing session says 'reconnected' for its new session, but a
+      // listener added before the first connection must not miss it either.
+      on: ['connected', 'reconnected', 'lost'],
+      retry: { baseMs: 100, maxMs: () => this.retryMaxMs, unref: true },
+      onError: (e) => {
+        if (this.listenerCount('error') > 0) this.emit('error', e as Error);
+      },
+    });
   }
 
   /** Read the current instances and start watching. */
   async start(): Promise<InstanceRecord[]> {
-    // 'connected' too: a renewing session says 'reconnected' for its new session, but a
-    // listener added before the first connection must not miss it either.
-    for (const ev of ['connected', 'reconnected', 'lost'] as const) this.session.on(ev, this.resync);
-    this.refresh();
-    await this.running;
+    await this.loop.start();
     return this.instances();
   }
 
@@ -619,54 +584,13 @@ export class ServiceCache extends EventEmitter {
 
   close(): void {
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const ev of ['connected', 'reconnected', 'lost'] as const) this.session.removeListener(ev, this.resync);
+    this.loop.stop();
     this.removeAllListeners('event');
   }
 
   /** Re-read (coalesced: one read at a time, another one after it when asked meanwhile). */
   refresh(): void {
-    if (this.closed) return;
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-    }
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.dirty = false;
-        try {
-          await this.readOnce();
-          this.failures = 0;
-        } catch (e) {
-          if (this.closed) return;
-          this.failures++;
-          if (this.listenerCount('error') > 0) this.emit('error', e as Error);
-          if (!this.dirty) this.retryLater();
-        }
-      } while (this.dirty && !this.closed);
-    })().finally(() => {
-      this.running = undefined;
-    });
-  }
-
-  /** After a failed read: try again after a pause, unless a reconnect or a notification comes first. */
-  private retryLater(): void {
-    if (this.closed || this.retryTimer) return;
-    const pause = Math.min(this.retryMaxMs, 100 * 2 ** Math.min(this.failures - 1, 10));
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      const st = this.session.state;
-      if (st === 'closed') return;
-      // While disconnected the reconnect will ask for a read; while the session is lost
-      // for good (no renewal) nothing will come back: stop.
-      if (st === 'connected' || st === 'reconnected') this.refresh();
-      else if (st !== 'lost') this.retryLater();
-    }, pause);
-    this.retryTimer.unref?.();
+    this.loop.schedule();
   }
 
   private dataWatcher(id: string): () => void {
@@ -697,7 +621,7 @@ export class ServiceCache extends EventEmitter {
       // No service node (yet, or its container was reaped): watch for its creation.
       const st = await this.session.exists(this.path, this.existsWatcher);
       if (st) {
-        this.dirty = true;
+        this.refresh();
         return;
       }
       children = [];
@@ -758,7 +682,7 @@ export class ServiceCache extends EventEmitter {
       }
     }
     // Nodes found gone while reading.
-    for (const r of reads) if (r === undefined) this.dirty = true;
+    if (reads.includes(undefined)) this.refresh();
     this.loaded = true;
     this.emit('change', this.instances());
   }

@@ -7,6 +7,7 @@
 import { isZkCode, ZkCode } from '../errors.js';
 import { isConnectionProblem, type Session } from '../session.js';
 import { tcpConnect } from '../tcp-probe.js';
+import { RefreshLoop } from './refresh.js';
 import { ServiceCache, DEFAULT_BASE_PATH } from './services.js';
 
 export interface WaitOptions {
@@ -33,8 +34,9 @@ export interface WaitOutcome<S> {
 /**
  * Run `check` now, again whenever `wake` is called (a watch fired, the cache changed) and after
  * every reconnect, until it is met, the deadline passes or `signal` aborts. One check at a time; a
- * wake during a check runs another after it. A check that fails with a connection problem is tried
- * again at the next reconnect (and every second meanwhile); any other error ends the wait.
+ * wake during a check runs another after it (a RefreshLoop). A check that fails with a connection
+ * problem is tried again at the next reconnect (and every second meanwhile); any other error ends
+ * the wait.
  */
 export function waitUntil<S>(
   session: Session,
@@ -44,18 +46,36 @@ export function waitUntil<S>(
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     let done = false;
-    let running = false;
-    let again = false;
     let checks = 0;
     let seen: S | undefined;
     let lastError: string | undefined;
-    let retry: NodeJS.Timeout | undefined;
     const connected = (): boolean => session.state === 'connected' || session.state === 'reconnected';
+    // One check at a time, coalesced; again after every (re)connect (the loop's session events).
+    const loop = new RefreshLoop(
+      session,
+      async () => {
+        if (done) return;
+        const r = await check(wake);
+        if (done) return;
+        checks++;
+        seen = r.seen;
+        lastError = undefined;
+        if (r.met) finish(true);
+      },
+      {
+        onError: (e) => {
+          if (done) return;
+          if (!isConnectionProblem(e) && !isZkCode(e, ZkCode.CONNECTION_LOSS) && !isZkCode(e, ZkCode.SESSION_EXPIRED)) return fail(e);
+          lastError = (e as Error).message;
+          // The reconnect wakes us; meanwhile try again every second (a renewed session, a member back).
+          loop.later(1000);
+        },
+      },
+    );
     const cleanup = (): void => {
       clearTimeout(deadline);
       if (poll) clearInterval(poll);
-      if (retry) clearTimeout(retry);
-      for (const ev of ['connected', 'reconnected'] as const) session.removeListener(ev, wake);
+      loop.stop();
       opts.signal?.removeEventListener('abort', onAbort);
       unsubscribe?.();
     };
@@ -79,49 +99,14 @@ export function waitUntil<S>(
       cleanup();
       reject(e);
     };
-    const run = async (): Promise<void> => {
-      if (done) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      try {
-        do {
-          again = false;
-          try {
-            const r = await check(wake);
-            if (done) return;
-            checks++;
-            seen = r.seen;
-            lastError = undefined;
-            if (r.met) return finish(true);
-          } catch (e) {
-            if (done) return;
-            if (!isConnectionProblem(e) && !isZkCode(e, ZkCode.CONNECTION_LOSS) && !isZkCode(e, ZkCode.SESSION_EXPIRED)) return fail(e);
-            lastError = (e as Error).message;
-            // The reconnect wakes us; meanwhile try again every second (a renewed session, a member back).
-            if (!retry) {
-              retry = setTimeout(() => {
-                retry = undefined;
-                wake();
-              }, 1000);
-            }
-          }
-        } while (again && !done);
-      } finally {
-        running = false;
-      }
-    };
-    const wake = (): void => void run();
+    const wake = (): void => loop.schedule();
     const onAbort = (): void => finish(false, { interrupted: true });
     const deadline = setTimeout(() => finish(false), Math.max(0, opts.timeoutMs));
     const poll = opts.pollMs ? setInterval(wake, opts.pollMs) : undefined;
-    for (const ev of ['connected', 'reconnected'] as const) session.on(ev, wake);
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const unsubscribe = opts.subscribe?.(wake);
-    wake();
+    void loop.start();
   });
 }
 

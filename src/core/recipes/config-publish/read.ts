@@ -4,36 +4,22 @@
  */
 import { ExitCode, ZkCode, ZkctlError, isZkCode } from '../../errors.js';
 import { joinPath } from '../../paths.js';
+import { RequestWindow } from '../../pipeline.js';
 import { type Stat } from '../../protocol/records.js';
 import type { Session, WatchEvent } from '../../session.js';
 import { configDigest } from '../../config/document.js';
 
 import { checkConfigPath, decodeHistory, entryName, HISTORY_NODE, type HistoryEntry, historyPath, interpretTree, type LiveConfig, type LiveNode, parseRecord, recordLayout } from './layout.js';
 
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((r) => queue.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      queue.shift()?.();
-    }
-  };
-}
-
-/** Read the raw subtree below `root` (history excluded), pipelined. */
+/** Read the raw subtree below `root` (history excluded), pipelined (500 requests in flight at most). */
 export async function readTree(session: Session, root: { path: string; data: Buffer; stat: Stat }): Promise<LiveNode> {
-  const lim = limiter(500);
+  const win = new RequestWindow(500);
   const top: LiveNode = { name: '', path: root.path, data: root.data, stat: root.stat, children: [] };
   const fill = async (node: LiveNode, isRoot: boolean): Promise<void> => {
     if (node.stat.numChildren === 0) return;
     let names: string[];
     try {
-      names = (await lim(() => session.getChildren(node.path))).children;
+      names = (await win.run(() => session.getChildren(node.path))).children;
     } catch (e) {
       if (isZkCode(e, ZkCode.NO_NODE)) return;
       throw e;
@@ -43,7 +29,7 @@ export async function readTree(session: Session, root: { path: string; data: Buf
       names.map(async (name): Promise<LiveNode | undefined> => {
         const p = joinPath(node.path, name);
         try {
-          const r = await lim(() => session.get(p));
+          const r = await win.run(() => session.get(p));
           return { name, path: p, data: r.data, stat: r.stat, children: [] };
         } catch (e) {
           if (isZkCode(e, ZkCode.NO_NODE)) return undefined;

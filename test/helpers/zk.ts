@@ -103,7 +103,7 @@ export async function startFaultEnsemble(size = 3, opts: { tickTime?: number; na
         cleanup: async () => {
           if (cleaned) return;
           cleaned = true;
-          await ensemble.down({ purge: true });
+          await ensemble.down({ purge: process.env.ZKCTL_TEST_KEEP !== '1' }); // ZKCTL_TEST_KEEP=1: the members' logs stay for a post-mortem
         },
       };
     } catch (e) {

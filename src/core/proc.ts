@@ -106,10 +106,9 @@ export function runHook(cmd: string, opts: HookOptions): Promise<HookResult> {
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
     const group = child.pid;
-    /** Signal the hook's process group; false when nothing of it is left (zombies waiting for a slow init to reap them do not count). */
+    /** Signal the hook's process group; false when it is gone. */
     const signalGroup = (sig: NodeJS.Signals | 0): boolean => {
       if (group === undefined) return false;
-      if (sig === 0 && existsSync('/proc/self')) return groupPeers(group).length > 0;
       try {
         process.kill(-group, sig);
         return true;
@@ -117,15 +116,17 @@ export function runHook(cmd: string, opts: HookOptions): Promise<HookResult> {
         return false;
       }
     };
+    /** Anything of the group still running (zombies waiting for a slow init to reap them do not count). */
+    const groupAlive = (): boolean => (group !== undefined && existsSync('/proc/self') ? groupPeers(group).length > 0 : signalGroup(0));
     let kill: Timer | undefined;
     let poll: NodeJS.Timeout | undefined;
-    let aborted = false;
+    /** Stopped: the result waits until the group is gone (or the SIGKILL's grace ran out). */
+    let waitForGroup = false;
     let result: HookResult | undefined;
     let done = false;
     const settle = (): void => {
       if (done || result === undefined) return;
-      // Stopped: wait until the group is gone (the SIGKILL timer ends the wait).
-      if (aborted && signalGroup(0)) return;
+      if (waitForGroup && groupAlive()) return;
       done = true;
       kill?.clear();
       if (poll) clearInterval(poll);
@@ -133,15 +134,14 @@ export function runHook(cmd: string, opts: HookOptions): Promise<HookResult> {
       resolve(result);
     };
     const onAbort = (): void => {
-      if (aborted) return;
-      aborted = true;
+      waitForGroup = true;
       if (!signalGroup('SIGTERM')) child.kill('SIGTERM');
       kill = setTimer(() => {
         signalGroup('SIGKILL');
         child.kill('SIGKILL');
         // SIGKILL cannot be refused: wait a moment for the group to be reaped, then report regardless.
         kill = setTimer(() => {
-          aborted = false;
+          waitForGroup = false;
           settle();
         }, 1000);
       }, opts.graceMs ?? 2000);

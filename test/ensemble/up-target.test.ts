@@ -6,30 +6,20 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
 import { ephemeralPortRange, freeBasePort, load } from '../../src/ensemble/index.js';
-import { expectOk, runCli, testPortStart, type CliResult } from '../helpers/zk.js';
+import { expectOk, isolatedCli, testPortStart } from '../helpers/zk.js';
 
-const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'up-target-'));
-const env = {
-  XDG_CONFIG_HOME: join(scratch, 'config'),
-  XDG_STATE_HOME: join(scratch, 'state'),
-  ZKCTL_SERVER: undefined,
-  ZKCTL_AUTH: undefined,
-  ZKCTL_CONTEXT: undefined,
-  NO_COLOR: '1',
-};
-const zk = (args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 120_000 });
+const { scratch, configHome, stateHome, zk } = isolatedCli('up-target', 120_000, { ownState: true });
 const tag = randomBytes(3).toString('hex');
 const first = { name: `first-${tag}`, dir: join(scratch, `first-${tag}`) };
 const second = { name: `second-${tag}`, dir: join(scratch, `second-${tag}`) };
 
 function config(): { 'current-context'?: string; contexts: Record<string, { server: string; 'ensemble-dir'?: string }> } {
-  return yamlParse(readFileSync(join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml'), 'utf8'));
+  return yamlParse(readFileSync(join(configHome, 'zkctl', 'config.yaml'), 'utf8'));
 }
 
 describe('ensemble up: which ensemble, contexts, ports', () => {
@@ -57,7 +47,7 @@ describe('ensemble up: which ensemble, contexts, ports', () => {
     assert.deepEqual(out.started, [1]);
     assert.equal(out.context, first.name);
     assert.equal(config()['current-context'], first.name);
-    assert.ok(!existsSync(join(env.XDG_STATE_HOME, 'zkctl', 'ensembles', 'local')), 'a "local" ensemble was created');
+    assert.ok(!existsSync(join(stateHome!, 'zkctl', 'ensembles', 'local')), 'a "local" ensemble was created');
     assert.doesNotMatch(r.stderr, /now current/);
   });
 
@@ -88,7 +78,7 @@ describe('ensemble up: which ensemble, contexts, ports', () => {
   });
 
   test('down --name/--dir works when the current-context names no context (was exit 2); without them it stays exit 2', async () => {
-    const path = join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml');
+    const path = join(configHome, 'zkctl', 'config.yaml');
     const saved = readFileSync(path, 'utf8');
     writeFileSync(path, yamlStringify({ ...config(), 'current-context': `ghost-${tag}` }));
     try {

@@ -223,11 +223,17 @@ export function expectOk(r: CliResult): CliResult {
 
 /**
  * A CLI runner with a config home (contexts) of its own under the test temp dir, and none of
- * ZKCTL_SERVER / ZKCTL_AUTH / ZKCTL_CONTEXT from the environment; no colour.
+ * ZKCTL_SERVER / ZKCTL_AUTH / ZKCTL_CONTEXT from the environment; no colour. With `ownState`,
+ * a state home (the ensemble registry) of its own too. `zk(args, ms)` overrides the timeout.
  */
-export function isolatedCli(name: string, timeoutMs = 120_000): { configHome: string; scratch: string; env: Record<string, string | undefined>; zk: (args: string[]) => Promise<CliResult> } {
+export function isolatedCli(
+  name: string,
+  timeoutMs = 120_000,
+  opts: { ownState?: boolean } = {},
+): { configHome: string; stateHome?: string; scratch: string; env: Record<string, string | undefined>; zk: (args: string[], ms?: number) => Promise<CliResult> } {
   const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), `${name}-`));
   const configHome = join(scratch, 'config');
-  const env = { XDG_CONFIG_HOME: configHome, ZKCTL_SERVER: undefined, ZKCTL_AUTH: undefined, ZKCTL_CONTEXT: undefined, NO_COLOR: '1' };
-  return { configHome, scratch, env, zk: (args) => runCli(args, { env, timeoutMs }) };
+  const stateHome = opts.ownState ? join(scratch, 'state') : undefined;
+  const env = { XDG_CONFIG_HOME: configHome, ...(stateHome ? { XDG_STATE_HOME: stateHome } : {}), ZKCTL_SERVER: undefined, ZKCTL_AUTH: undefined, ZKCTL_CONTEXT: undefined, NO_COLOR: '1' };
+  return { configHome, ...(stateHome ? { stateHome } : {}), scratch, env, zk: (args, ms = timeoutMs) => runCli(args, { env, timeoutMs: ms }) };
 }

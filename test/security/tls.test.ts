@@ -8,26 +8,16 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as yamlParse } from 'yaml';
 import { freeBasePort, load } from '../../src/ensemble/index.js';
 import { SECURE_PORT_OFFSET } from '../../src/ensemble/config.js';
 import { parseJavaProperties } from '../../src/core/security/client-config.js';
 import { ExitCode } from '../../src/core/errors.js';
-import { expectOk, runCli, testPortStart, type CliResult } from '../helpers/zk.js';
+import { expectOk, isolatedCli, runCli, testPortStart, type CliResult } from '../helpers/zk.js';
 
-const scratch = mkdtempSync(join(process.env.ZKCTL_TEST_TMP ?? tmpdir(), 'tls-'));
-const env = {
-  XDG_CONFIG_HOME: join(scratch, 'config'),
-  XDG_STATE_HOME: join(scratch, 'state'),
-  ZKCTL_SERVER: undefined,
-  ZKCTL_AUTH: undefined,
-  ZKCTL_CONTEXT: undefined,
-  NO_COLOR: '1',
-};
-const zk = (args: string[], timeoutMs = 60_000): Promise<CliResult> => runCli(args, { env, timeoutMs });
+const { scratch, env, configHome, zk } = isolatedCli('tls', 60_000, { ownState: true });
 const tag = randomBytes(3).toString('hex');
 const name = `tls-${tag}`;
 const dir = join(scratch, name);
@@ -71,7 +61,7 @@ describe('TLS: ensemble up --tls and every command over TLS', { timeout: 600_000
   });
 
   test('up --tls: the context connects over TLS with the client certificate; key files 0600; members on the Netty factory', () => {
-    const cfg = yamlParse(readFileSync(join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml'), 'utf8')) as { contexts: Record<string, { server: string; tls?: Record<string, string> }> };
+    const cfg = yamlParse(readFileSync(join(configHome, 'zkctl', 'config.yaml'), 'utf8')) as { contexts: Record<string, { server: string; tls?: Record<string, string> }> };
     const ctx = cfg.contexts[name]!;
     assert.equal(ctx.server, secureAddr);
     assert.deepEqual(ctx.tls, { ca: join(tlsDir, 'ca.pem'), cert: join(tlsDir, 'client.pem'), key: join(tlsDir, 'client.pem') });
@@ -184,7 +174,7 @@ describe('TLS: ensemble up --tls and every command over TLS', { timeout: 600_000
   test('context set keeps TLS flags as the context\'s tls: (absolute paths); ZKCTL_TLS_* env works as the flags do', async () => {
     const sec = `sec-${tag}`;
     expectOk(await zk(['context', 'set', sec, '--server', secureAddr, '--tls-ca', join(tlsDir, 'ca.pem'), '--tls-pfx', join(tlsDir, 'client.p12'), '--tls-pfx-password-file', join(tlsDir, 'client.p12.password')]));
-    const cfg = yamlParse(readFileSync(join(env.XDG_CONFIG_HOME, 'zkctl', 'config.yaml'), 'utf8')) as { contexts: Record<string, { tls?: Record<string, string> }> };
+    const cfg = yamlParse(readFileSync(join(configHome, 'zkctl', 'config.yaml'), 'utf8')) as { contexts: Record<string, { tls?: Record<string, string> }> };
     assert.deepEqual(cfg.contexts[sec]!.tls, { ca: join(tlsDir, 'ca.pem'), pfx: join(tlsDir, 'client.p12'), 'pfx-password-file': join(tlsDir, 'client.p12.password') });
     expectOk(await zk(['ls', '/', '--context', sec]));
     const r = await runCli(['ls', '/', '-s', secureAddr], { env: { ...env, ZKCTL_TLS_CA: join(tlsDir, 'ca.pem'), ZKCTL_TLS_CERT: join(tlsDir, 'client.pem'), ZKCTL_TLS_KEY: join(tlsDir, 'client.pem') } });

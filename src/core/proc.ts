@@ -385,22 +385,30 @@ export function resolveCommand(command: string, path: string | undefined, cwd?: 
   throw new UsageError(`cannot run ${command}: ${denied ? 'permission denied' : 'command not found'}`);
 }
 
-/** The live descendants of `pid` (children, their children, ...), from /proc. */
-function descendantsOf(pid: number): number[] {
-  const kids = new Map<number, number[]>();
+/** Every live process (zombies left out) with its parent, group and session, from /proc; empty without /proc. */
+function liveProcesses(): Array<{ pid: number; ppid: number; pgrp: number; sid: number }> {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return [];
   }
+  const out: Array<{ pid: number; ppid: number; pgrp: number; sid: number }> = [];
   for (const d of entries) {
     if (!/^\d+$/.test(d)) continue;
     const st = procStat(d);
-    if (!st || st.state === 'Z') continue;
-    const list = kids.get(st.ppid) ?? [];
-    list.push(Number(d));
-    kids.set(st.ppid, list);
+    if (st && st.state !== 'Z') out.push({ pid: Number(d), ppid: st.ppid, pgrp: st.pgrp, sid: st.sid });
+  }
+  return out;
+}
+
+/** The live descendants of `pid` (children, their children, ...), from /proc. */
+function descendantsOf(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const p of liveProcesses()) {
+    const list = kids.get(p.ppid) ?? [];
+    list.push(p.pid);
+    kids.set(p.ppid, list);
   }
   const out: number[] = [];
   const todo = [...(kids.get(pid) ?? [])];
@@ -414,19 +422,9 @@ function descendantsOf(pid: number): number[] {
 
 /** The other live processes of process group `pgid` (not this one), from /proc. */
 function groupPeers(pgid: number): number[] {
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const d of entries) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    const st = procStat(d);
-    if (st && st.pgrp === pgid && st.state !== 'Z') out.push(Number(d));
-  }
-  return out;
+  return liveProcesses()
+    .filter((p) => p.pgrp === pgid && p.pid !== process.pid)
+    .map((p) => p.pid);
 }
 
 const secs = (ms: number): string => (Math.max(0, ms) / 1000).toFixed(3);
